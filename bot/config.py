@@ -1,0 +1,87 @@
+"""Settings: the only place that reads the environment (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
+
+
+def default_database_url() -> str:
+    """A SQLite file in the working directory: the embedded default needs no server."""
+    return f"sqlite:///{Path('accord.db').resolve()}"
+
+
+def _split_ids(value: object) -> object:
+    """Accept `U1,S2 , U3` (as environment variables are written) as well as a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+IdList = Annotated[list[str], NoDecode]
+
+
+class ConfigurationError(Exception):
+    """A setting needed by the chosen mode is missing; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Every setting Accord reads; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_base_url: str = DEFAULT_SLACK_API_BASE_URL
+    database_url: str = Field(default_factory=default_database_url)
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    port: int = 3000
+
+    accord_cio_side: IdList = Field(default_factory=list)
+    accord_ciso_side: IdList = Field(default_factory=list)
+    accord_executives: IdList = Field(default_factory=list)
+    accord_admins: IdList = Field(default_factory=list)
+    accord_coordination_channel: str | None = None
+    accord_executive_channel: str | None = None
+    accord_digest_channel: str | None = None
+
+    accord_group_cache_seconds: int = 300
+    accord_listener_threads: int = 10
+
+    @field_validator(
+        "accord_cio_side", "accord_ciso_side", "accord_executives", "accord_admins", mode="before"
+    )
+    @classmethod
+    def _parse_id_list(cls, value: object) -> object:
+        return _split_ids(value)
+
+    @field_validator("slack_api_base_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    def require_http_credentials(self) -> tuple[str, str]:
+        """Token and signing secret for HTTP mode, or a one-line error naming what is missing."""
+        token = self._required(self.slack_bot_token, "SLACK_BOT_TOKEN")
+        secret = self._required(self.slack_signing_secret, "SLACK_SIGNING_SECRET")
+        return token, secret
+
+    def require_socket_credentials(self) -> tuple[str, str]:
+        """Bot token and app-level token for Socket Mode."""
+        token = self._required(self.slack_bot_token, "SLACK_BOT_TOKEN")
+        app_token = self._required(self.slack_app_token, "SLACK_APP_TOKEN")
+        return token, app_token
+
+    @staticmethod
+    def _required(value: SecretStr | None, name: str) -> str:
+        if value is None or not value.get_secret_value().strip():
+            raise ConfigurationError(f"{name} is not set; export it or add it to .env")
+        return value.get_secret_value()

@@ -1,0 +1,1 @@
+"""The domain: records, rules and services. Knows nothing of Slack, the scheduler or the LLM."""

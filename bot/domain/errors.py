@@ -1,0 +1,28 @@
+"""Errors a user can cause. Each message is written for that user and is safe to show them."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Base class: the Slack layer turns these into an ephemeral reply in one place."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class InvalidInput(UserError):
+    """Malformed or out-of-range input; the hint shows the correct form."""
+
+
+class NotFound(UserError):
+    """An id that names no record."""
+
+
+class Forbidden(UserError):
+    """The user's side or role does not allow this."""
+
+
+class Conflict(UserError):
+    """The record's state does not allow this now (e.g. releasing a hold that is not on)."""

@@ -1,0 +1,356 @@
+"""Initiatives: shared security/infrastructure work with an owner on each side.
+
+A security hold can be placed by the CISO side only and lifted only by the CISO side or by an
+executive decision; while it is on, the work cannot be marked active or done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, ForeignKey, Integer, func, or_
+from sqlalchemy.orm import selectinload
+from sqlmodel import Column, Field, Relationship, Session, SQLModel, col, select
+
+from bot.domain.audit import changed_fields, record_event
+from bot.domain.columns import enum_column
+from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.paging import Page, clamp_page
+from bot.domain.permissions import Permission, ensure_allowed
+from bot.domain.refs import Kind, format_ref
+from bot.domain.roles import Actor
+from bot.domain.validation import bounded_text, future_or_today, normalise_tags
+
+TITLE_MAX = 150
+DESCRIPTION_MAX = 2000
+REASON_MAX = 500
+
+
+class InitiativeStatus(StrEnum):
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    BLOCKED = "blocked"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+CLOSED_STATUSES = (InitiativeStatus.DONE, InitiativeStatus.CANCELLED)
+
+
+class Health(StrEnum):
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
+class InitiativeFilter(StrEnum):
+    OPEN = "open"
+    ALL = "all"
+    MINE = "mine"
+    BLOCKED = "blocked"
+    OVERDUE = "overdue"
+    HOLD = "hold"
+    RED = "red"
+
+
+class InitiativeTag(SQLModel, table=True):
+    __tablename__ = "initiative_tag"
+
+    initiative_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
+    )
+    tag: str = Field(primary_key=True, max_length=30, index=True)
+
+
+class Initiative(SQLModel, table=True):
+    __tablename__ = "initiative"
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=TITLE_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    cio_owner_id: str | None = Field(default=None, max_length=32, index=True)
+    ciso_owner_id: str | None = Field(default=None, max_length=32, index=True)
+    status: InitiativeStatus = Field(
+        default=InitiativeStatus.PROPOSED, sa_column=enum_column(InitiativeStatus, index=True)
+    )
+    health: Health = Field(default=Health.GREEN, sa_column=enum_column(Health))
+    due_date: date | None = Field(default=None, index=True)
+    on_hold: bool = Field(default=False, index=True)
+    hold_reason: str | None = Field(default=None, max_length=REASON_MAX)
+    hold_by: str | None = Field(default=None, max_length=32)
+    hold_at: datetime | None = None
+    created_by: str = Field(max_length=32)
+    created_at: datetime
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime
+
+    tag_rows: list[InitiativeTag] = Relationship(
+        sa_relationship_kwargs={"cascade": "all, delete-orphan", "lazy": "selectin"}
+    )
+
+    @property
+    def ref(self) -> str:
+        assert self.id is not None, "an initiative gets its id when it is flushed"
+        return format_ref(Kind.INITIATIVE, self.id)
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted(row.tag for row in self.tag_rows)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+    def is_overdue(self, today: date) -> bool:
+        return self.due_date is not None and self.due_date < today and not self.is_closed
+
+    def snapshot(self) -> dict[str, Any]:
+        """The fields the audit trail records, as JSON-friendly values."""
+        return {
+            "title": self.title,
+            "description": self.description,
+            "cio_owner": self.cio_owner_id,
+            "ciso_owner": self.ciso_owner_id,
+            "status": self.status.value,
+            "health": self.health.value,
+            "due": self.due_date.isoformat() if self.due_date else None,
+            "tags": self.tags,
+            "on_hold": self.on_hold,
+            "hold_reason": self.hold_reason,
+        }
+
+
+@dataclass(frozen=True)
+class InitiativeDraft:
+    """What a person gives to create an initiative (from the command line or the modal)."""
+
+    title: str
+    description: str = ""
+    cio_owner_id: str | None = None
+    ciso_owner_id: str | None = None
+    due_date: date | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InitiativeChanges:
+    """A partial update; `None` leaves a field as it is."""
+
+    status: InitiativeStatus | None = None
+    health: Health | None = None
+    due_date: date | None = None
+    cio_owner_id: str | None = None
+    ciso_owner_id: str | None = None
+    title: str | None = None
+
+    def is_empty(self) -> bool:
+        return all(value is None for value in vars(self).values())
+
+
+def get_initiative(session: Session, *, number: int) -> Initiative:
+    initiative = session.get(Initiative, number)
+    if initiative is None:
+        raise NotFound(
+            f"There is no {format_ref(Kind.INITIATIVE, number)}.",
+            hint="`/accord initiative list all` shows every initiative.",
+        )
+    return initiative
+
+
+def create_initiative(
+    session: Session, *, actor: Actor, draft: InitiativeDraft, now: datetime
+) -> Initiative:
+    ensure_allowed(actor, Permission.INITIATIVE_CREATE)
+    title = bounded_text(draft.title, field="title", max_length=TITLE_MAX, required=True)
+    description = bounded_text(draft.description, field="description", max_length=DESCRIPTION_MAX)
+    due = draft.due_date and future_or_today(draft.due_date, today=now.date(), field="due")
+    initiative = Initiative(
+        title=title,
+        description=description,
+        cio_owner_id=draft.cio_owner_id,
+        ciso_owner_id=draft.ciso_owner_id,
+        due_date=due,
+        created_by=actor.user_id,
+        created_at=now,
+        updated_by=actor.user_id,
+        updated_at=now,
+        tag_rows=[InitiativeTag(tag=tag) for tag in normalise_tags(draft.tags)],
+    )
+    session.add(initiative)
+    session.flush()
+    record_event(
+        session,
+        at=now,
+        actor_id=actor.user_id,
+        record_ref=initiative.ref,
+        action="initiative.created",
+        after=initiative.snapshot(),
+    )
+    return initiative
+
+
+def update_initiative(
+    session: Session, *, actor: Actor, number: int, changes: InitiativeChanges, now: datetime
+) -> Initiative:
+    ensure_allowed(actor, Permission.INITIATIVE_EDIT)
+    if changes.is_empty():
+        raise InvalidInput(
+            "Nothing to change.",
+            hint="e.g. `/accord initiative update INI-3 status:active health:amber due:2026-12-31`",
+        )
+    initiative = get_initiative(session, number=number)
+    before = initiative.snapshot()
+    if changes.status in (InitiativeStatus.ACTIVE, InitiativeStatus.DONE) and initiative.on_hold:
+        raise Conflict(
+            f"{initiative.ref} is on security hold, so it cannot become {changes.status.value}.",
+            hint=f"The CISO side can `/accord initiative release {initiative.ref} <reason>`.",
+        )
+    if changes.title is not None:
+        initiative.title = bounded_text(
+            changes.title, field="title", max_length=TITLE_MAX, required=True
+        )
+    if changes.status is not None:
+        initiative.status = changes.status
+    if changes.health is not None:
+        initiative.health = changes.health
+    if changes.due_date is not None:
+        initiative.due_date = future_or_today(changes.due_date, today=now.date(), field="due")
+    if changes.cio_owner_id is not None:
+        initiative.cio_owner_id = changes.cio_owner_id
+    if changes.ciso_owner_id is not None:
+        initiative.ciso_owner_id = changes.ciso_owner_id
+    old, new = changed_fields(before, initiative.snapshot())
+    if not new:
+        raise Conflict(f"{initiative.ref} already has those values; nothing changed.")
+    _touch(initiative, actor=actor, now=now)
+    record_event(
+        session,
+        at=now,
+        actor_id=actor.user_id,
+        record_ref=initiative.ref,
+        action="initiative.updated",
+        before=old,
+        after=new,
+    )
+    return initiative
+
+
+def place_hold(
+    session: Session, *, actor: Actor, number: int, reason: str, now: datetime
+) -> Initiative:
+    ensure_allowed(actor, Permission.HOLD_PLACE)
+    reason = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
+    initiative = get_initiative(session, number=number)
+    if initiative.on_hold:
+        raise Conflict(
+            f"{initiative.ref} is already on security hold.",
+            hint="`/accord initiative show` gives the reason and who placed it.",
+        )
+    before = initiative.snapshot()
+    initiative.on_hold = True
+    initiative.hold_reason = reason
+    initiative.hold_by = actor.user_id
+    initiative.hold_at = now
+    _touch(initiative, actor=actor, now=now)
+    old, new = changed_fields(before, initiative.snapshot())
+    record_event(
+        session,
+        at=now,
+        actor_id=actor.user_id,
+        record_ref=initiative.ref,
+        action="initiative.hold_placed",
+        before=old,
+        after=new,
+        note=reason,
+    )
+    return initiative
+
+
+def release_hold(
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    reason: str,
+    now: datetime,
+    via: str | None = None,
+) -> Initiative:
+    """Lift the hold; `via` names the agreed path (e.g. an escalation decision) for the trail."""
+    ensure_allowed(actor, Permission.HOLD_RELEASE)
+    reason = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
+    initiative = get_initiative(session, number=number)
+    if not initiative.on_hold:
+        raise Conflict(f"{initiative.ref} is not on security hold.")
+    before = initiative.snapshot()
+    initiative.on_hold = False
+    initiative.hold_reason = None
+    initiative.hold_by = None
+    initiative.hold_at = None
+    _touch(initiative, actor=actor, now=now)
+    old, new = changed_fields(before, initiative.snapshot())
+    record_event(
+        session,
+        at=now,
+        actor_id=actor.user_id,
+        record_ref=initiative.ref,
+        action="initiative.hold_released",
+        before=old,
+        after=new,
+        note=f"{reason} (via {via})" if via else reason,
+    )
+    return initiative
+
+
+def _touch(initiative: Initiative, *, actor: Actor, now: datetime) -> None:
+    initiative.updated_by = actor.user_id
+    initiative.updated_at = now
+
+
+def _filter_clause(
+    which: InitiativeFilter, *, viewer_id: str, today: date
+) -> ColumnElement[bool] | None:
+    is_open = col(Initiative.status).not_in(list(CLOSED_STATUSES))
+    owned_cio = col(Initiative.cio_owner_id) == viewer_id
+    owned_ciso = col(Initiative.ciso_owner_id) == viewer_id
+    clauses: dict[InitiativeFilter, ColumnElement[bool] | None] = {
+        InitiativeFilter.ALL: None,
+        InitiativeFilter.OPEN: is_open,
+        InitiativeFilter.MINE: is_open & or_(owned_cio, owned_ciso),
+        InitiativeFilter.BLOCKED: col(Initiative.status) == InitiativeStatus.BLOCKED,
+        InitiativeFilter.OVERDUE: is_open & (col(Initiative.due_date) < today),
+        InitiativeFilter.HOLD: col(Initiative.on_hold).is_(True),
+        InitiativeFilter.RED: is_open & (col(Initiative.health) == Health.RED),
+    }
+    return clauses[which]
+
+
+def list_initiatives(
+    session: Session,
+    *,
+    which: InitiativeFilter = InitiativeFilter.OPEN,
+    tag: str | None = None,
+    viewer_id: str,
+    today: date,
+    page: int = 1,
+    page_size: int = 20,
+) -> Page[Initiative]:
+    """One page of initiatives, oldest first, with the total for "showing x–y of n"."""
+    clause = _filter_clause(which, viewer_id=viewer_id, today=today)
+    if tag is not None:
+        tagged = select(InitiativeTag.initiative_id).where(InitiativeTag.tag == tag)
+        tag_clause = col(Initiative.id).in_(tagged)
+        clause = tag_clause if clause is None else clause & tag_clause
+    count_query = select(func.count()).select_from(Initiative)
+    query = select(Initiative).options(selectinload(Initiative.tag_rows))  # type: ignore[arg-type]
+    if clause is not None:
+        count_query = count_query.where(clause)
+        query = query.where(clause)
+    total = session.exec(count_query).one()
+    page = clamp_page(page, total=total, page_size=page_size)
+    items = session.exec(
+        query.order_by(col(Initiative.id)).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return Page(items=list(items), total=total, page=page, page_size=page_size)

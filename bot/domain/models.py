@@ -1,0 +1,8 @@
+"""Imports every table so SQLModel's metadata (and Alembic) sees the whole schema."""
+
+from bot.domain.audit import AuditEvent
+from bot.domain.idempotency import ProcessedRequest
+from bot.domain.initiatives import Initiative, InitiativeTag
+from bot.domain.roles import RoleGrant
+
+__all__ = ["AuditEvent", "Initiative", "InitiativeTag", "ProcessedRequest", "RoleGrant"]

@@ -1,0 +1,77 @@
+"""The one place that decides whether a user may do something to a record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+from bot.domain.errors import Forbidden
+from bot.domain.roles import SIDES, Actor, Role
+
+
+class Permission(StrEnum):
+    INITIATIVE_CREATE = "create initiatives"
+    INITIATIVE_EDIT = "update initiatives"
+    HOLD_PLACE = "place a security hold"
+    HOLD_RELEASE = "release a security hold"
+    RISK_REQUEST = "request risk acceptances"
+    RISK_APPROVE = "approve risk acceptances for your side"
+    DISAGREEMENT_RAISE = "record disagreements"
+    ESCALATE = "escalate disagreements"
+    ESCALATION_DECIDE = "decide escalations"
+    TOUCHPOINT_MANAGE = "manage touchpoints"
+    DIGEST_SEND = "send the digest now"
+    MANAGE_ROLES = "manage roles"
+
+
+def _on_a_side(actor: Actor) -> bool:
+    return bool(actor.sides)
+
+
+def _participant(actor: Actor) -> bool:
+    return _on_a_side(actor) or actor.is_executive or actor.is_admin
+
+
+_RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
+    Permission.INITIATIVE_CREATE: (_participant, "Only members of the CIO or CISO side can"),
+    Permission.INITIATIVE_EDIT: (_participant, "Only members of the CIO or CISO side can"),
+    Permission.HOLD_PLACE: (lambda a: a.on_side(Role.CISO), "Only the CISO side can"),
+    Permission.HOLD_RELEASE: (
+        lambda a: a.on_side(Role.CISO) or a.is_executive,
+        "Only the CISO side (or an executive decision) can",
+    ),
+    Permission.RISK_REQUEST: (_participant, "Only members of the CIO or CISO side can"),
+    Permission.RISK_APPROVE: (_on_a_side, "Only members of the CIO or CISO side can"),
+    Permission.DISAGREEMENT_RAISE: (_on_a_side, "Only members of the CIO or CISO side can"),
+    Permission.ESCALATE: (_participant, "Only members of the CIO or CISO side can"),
+    Permission.ESCALATION_DECIDE: (lambda a: a.is_executive, "Only configured executives can"),
+    Permission.TOUCHPOINT_MANAGE: (_participant, "Only members of the CIO or CISO side can"),
+    Permission.DIGEST_SEND: (_participant, "Only members of the CIO or CISO side can"),
+    Permission.MANAGE_ROLES: (lambda a: a.is_admin, "Only Accord admins can"),
+}
+
+
+def allowed(actor: Actor, permission: Permission) -> bool:
+    check, _ = _RULES[permission]
+    return check(actor)
+
+
+def ensure_allowed(actor: Actor, permission: Permission) -> None:
+    """Raise `Forbidden` with a sentence that says who may do this instead."""
+    check, who = _RULES[permission]
+    if not check(actor):
+        raise Forbidden(
+            f"{who} {permission.value}.",
+            hint="`/accord whoami` shows your side; an Accord admin can add you.",
+        )
+
+
+def rights(actor: Actor) -> list[Permission]:
+    """Everything this actor may do, for `/accord whoami`."""
+    return [permission for permission in Permission if allowed(actor, permission)]
+
+
+def side_of(actor: Actor) -> Role | None:
+    """The actor's side when it is unambiguous (someone configured on both sides has none)."""
+    sides = [side for side in SIDES if actor.on_side(side)]
+    return sides[0] if len(sides) == 1 else None

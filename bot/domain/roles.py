@@ -1,0 +1,186 @@
+"""Who is on which side: the CIO side, the CISO side, executives and admins.
+
+Membership comes from the configuration (user ids `U…` and user-group ids `S…`) plus grants that
+admins add at run time. User groups are resolved through a `GroupMembers` port (Slack's
+`usergroups.users.list` in production, a static directory in the shell) and cached.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from sqlmodel import Field, Session, SQLModel, select
+
+from bot.clock import Clock
+from bot.domain.columns import enum_column
+from bot.domain.errors import Conflict, InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
+
+
+class Role(StrEnum):
+    CIO = "cio"
+    CISO = "ciso"
+    EXECUTIVE = "executive"
+    ADMIN = "admin"
+
+
+SIDES: tuple[Role, Role] = (Role.CIO, Role.CISO)
+ROLE_LABELS: Mapping[Role, str] = {
+    Role.CIO: "CIO side",
+    Role.CISO: "CISO side",
+    Role.EXECUTIVE: "Executive",
+    Role.ADMIN: "Admin",
+}
+
+
+def parse_role(text: str) -> Role:
+    aliases = {"exec": Role.EXECUTIVE, "executives": Role.EXECUTIVE, "admins": Role.ADMIN}
+    key = text.strip().lower()
+    if key in aliases:
+        return aliases[key]
+    try:
+        return Role(key)
+    except ValueError:
+        raise InvalidInput(
+            f"`{text[:30]}` is not a role.", hint="Roles are `cio`, `ciso`, `executive`, `admin`."
+        ) from None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A Slack user together with the roles Accord resolved for them."""
+
+    user_id: str
+    roles: frozenset[Role]
+
+    @property
+    def sides(self) -> frozenset[Role]:
+        return frozenset(role for role in self.roles if role in SIDES)
+
+    @property
+    def is_executive(self) -> bool:
+        return Role.EXECUTIVE in self.roles
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+    def on_side(self, side: Role) -> bool:
+        return side in self.roles
+
+
+class RoleGrant(SQLModel, table=True):
+    """A role given at run time by an admin, on top of the configuration."""
+
+    __tablename__ = "role_grant"
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: Role = Field(sa_column=enum_column(Role))
+    subject_id: str = Field(max_length=32, index=True)
+    granted_by: str = Field(max_length=32)
+    granted_at: datetime
+
+
+class GroupMembers(Protocol):
+    def members(self, group_id: str) -> list[str]:
+        """User ids in a user group; raises on transport errors."""
+        ...
+
+
+class Directory:
+    """Answers "which roles does this user have", caching user-group look-ups."""
+
+    def __init__(
+        self,
+        *,
+        configured: Mapping[Role, Iterable[str]],
+        groups: GroupMembers,
+        clock: Clock,
+        cache_seconds: int = 300,
+    ) -> None:
+        self._configured = {role: tuple(ids) for role, ids in configured.items()}
+        self._groups = groups
+        self._clock = clock
+        self._ttl = timedelta(seconds=cache_seconds)
+        self._cache: dict[str, tuple[datetime, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def configured(self, role: Role) -> tuple[str, ...]:
+        return self._configured.get(role, ())
+
+    def actor(self, session: Session, user_id: str) -> Actor:
+        grants = _grants_by_role(session)
+        roles = frozenset(
+            role
+            for role in Role
+            if user_id in self._expand([*self.configured(role), *grants.get(role, ())])
+        )
+        return Actor(user_id=user_id, roles=roles)
+
+    def members(self, session: Session, role: Role) -> frozenset[str]:
+        """Every user id holding `role` (groups expanded), e.g. to notify a side."""
+        grants = _grants_by_role(session)
+        return self._expand([*self.configured(role), *grants.get(role, ())])
+
+    def _expand(self, subjects: Iterable[str]) -> frozenset[str]:
+        users: set[str] = set()
+        for subject in subjects:
+            if subject.startswith("S"):
+                users |= self._group(subject)
+            else:
+                users.add(subject)
+        return frozenset(users)
+
+    def _group(self, group_id: str) -> frozenset[str]:
+        now = self._clock.now()
+        with self._lock:
+            cached = self._cache.get(group_id)
+        if cached and now - cached[0] < self._ttl:
+            return cached[1]
+        try:
+            fresh = frozenset(self._groups.members(group_id))
+        except Exception:  # a group we cannot read must not lock everybody out
+            log.warning("could not resolve user group %s; using the cached members", group_id)
+            return cached[1] if cached else frozenset()
+        with self._lock:
+            self._cache[group_id] = (now, fresh)
+        return fresh
+
+
+def _grants_by_role(session: Session) -> dict[Role, list[str]]:
+    result: dict[Role, list[str]] = {}
+    for grant in session.exec(select(RoleGrant)):
+        result.setdefault(Role(grant.role), []).append(grant.subject_id)
+    return result
+
+
+def grant_role(
+    session: Session, *, role: Role, subject_id: str, granted_by: str, at: datetime
+) -> RoleGrant:
+    existing = session.exec(
+        select(RoleGrant).where(RoleGrant.role == role, RoleGrant.subject_id == subject_id)
+    ).first()
+    if existing is not None:
+        raise Conflict(f"That user already has the {ROLE_LABELS[role]} role.")
+    grant = RoleGrant(role=role, subject_id=subject_id, granted_by=granted_by, granted_at=at)
+    session.add(grant)
+    return grant
+
+
+def revoke_role(session: Session, *, role: Role, subject_id: str) -> None:
+    existing = session.exec(
+        select(RoleGrant).where(RoleGrant.role == role, RoleGrant.subject_id == subject_id)
+    ).first()
+    if existing is None:
+        raise NotFound(
+            f"No run-time grant of {ROLE_LABELS[role]} for that user.",
+            hint="Roles set in the configuration are changed there, not here.",
+        )
+    session.delete(existing)
