@@ -6,10 +6,11 @@ from __future__ import annotations
 class UserError(Exception):
     """Base class: the Slack layer turns these into an ephemeral reply in one place."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.field = field  # which input was wrong, so a modal can mark that field
 
 
 class InvalidInput(UserError):

@@ -4,7 +4,6 @@ A security hold can be placed by the CISO side only and lifted only by the CISO 
 executive decision; while it is on, the work cannot be marked active or done.
 """
 
-from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -354,3 +353,25 @@ def list_initiatives(
         query.order_by(col(Initiative.id)).offset((page - 1) * page_size).limit(page_size)
     ).all()
     return Page(items=list(items), total=total, page=page, page_size=page_size)
+
+
+@dataclass(frozen=True)
+class HomeSummary:
+    """What the App Home shows a viewer: their initiatives, the overdue ones, those on hold."""
+
+    mine: Page[Initiative]
+    overdue: Page[Initiative]
+    on_hold: Page[Initiative]
+
+
+def home_summary(session: Session, *, viewer_id: str, today: date, limit: int) -> HomeSummary:
+    def first(which: InitiativeFilter) -> Page[Initiative]:
+        return list_initiatives(
+            session, which=which, viewer_id=viewer_id, today=today, page=1, page_size=limit
+        )
+
+    return HomeSummary(
+        mine=first(InitiativeFilter.MINE),
+        overdue=first(InitiativeFilter.OVERDUE),
+        on_hold=first(InitiativeFilter.HOLD),
+    )

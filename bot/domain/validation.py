@@ -19,7 +19,9 @@ def parse_date(text: str, *, field: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidInput(f"`{text[:40]}` is not a valid {field} date.", hint=DATE_HINT) from None
+        raise InvalidInput(
+            f"`{text[:40]}` is not a valid {field} date.", hint=DATE_HINT, field=field
+        ) from None
 
 
 def parse_choice(text: str, enum: type[E], *, field: str) -> E:
@@ -36,10 +38,11 @@ def bounded_text(text: str | None, *, field: str, max_length: int, required: boo
     """Trim and bound free text so it always fits Slack's blocks when shown back."""
     value = (text or "").strip()
     if required and not value:
-        raise InvalidInput(f"The {field} cannot be empty.")
+        raise InvalidInput(f"The {field} cannot be empty.", field=field)
     if len(value) > max_length:
         raise InvalidInput(
-            f"The {field} is {len(value)} characters long; the limit is {max_length}."
+            f"The {field} is {len(value)} characters long; the limit is {max_length}.",
+            field=field,
         )
     return value
 
@@ -58,13 +61,15 @@ def normalise_tags(raw: list[str]) -> list[str]:
         if tag not in tags:
             tags.append(tag)
     if len(tags) > MAX_TAGS:
-        raise InvalidInput(f"An initiative takes at most {MAX_TAGS} tags.")
+        raise InvalidInput(f"An initiative takes at most {MAX_TAGS} tags.", field="tags")
     return tags
 
 
 def future_or_today(value: date, *, today: date, field: str) -> date:
     if value < today:
         raise InvalidInput(
-            f"The {field} {value.isoformat()} is in the past.", hint="Give today or a later date."
+            f"The {field} {value.isoformat()} is in the past.",
+            hint="Give today or a later date.",
+            field=field,
         )
     return value

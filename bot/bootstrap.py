@@ -1,0 +1,76 @@
+"""The single wiring point: picks the real parts (or the shell's local ones) and connects them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.db import make_engine, upgrade
+from bot.domain.roles import Directory, GroupMembers, Role
+from bot.services import Services
+from bot.slack.usergroups import SlackGroupMembers
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # slack_sdk logs request bodies (and headers) at DEBUG; keep tokens out of logs.
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)
+    logging.getLogger("slack_bolt").setLevel(logging.WARNING)
+
+
+def build_web_client(settings: Settings, *, token: str | None = None, **kwargs: Any) -> WebClient:
+    """A WebClient that waits out 429s (Retry-After) and retries 5xx and connection errors."""
+    bot_token = token or (
+        settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    )
+    return WebClient(
+        token=bot_token,
+        base_url=settings.slack_api_base_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+        **kwargs,
+    )
+
+
+def build_services(
+    settings: Settings,
+    *,
+    groups: GroupMembers,
+    clock: Clock | None = None,
+    migrate: bool = True,
+) -> Services:
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    clock = clock or SystemClock()
+    directory = Directory(
+        configured={
+            Role.CIO: settings.accord_cio_side,
+            Role.CISO: settings.accord_ciso_side,
+            Role.EXECUTIVE: settings.accord_executives,
+            Role.ADMIN: settings.accord_admins,
+        },
+        groups=groups,
+        clock=clock,
+        cache_seconds=settings.accord_group_cache_seconds,
+    )
+    return Services(settings=settings, engine=engine, clock=clock, directory=directory)
+
+
+def build_slack_services(
+    settings: Settings, *, client: WebClient, clock: Clock | None = None
+) -> Services:
+    return build_services(settings, groups=SlackGroupMembers(client), clock=clock)

@@ -1,0 +1,143 @@
+"""`accord` entry points: serve (HTTP), socket, clock, db upgrade, shell."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.bootstrap import build_slack_services, build_web_client, configure_logging
+from bot.config import ConfigurationError, Settings
+from bot.db import make_engine, upgrade
+
+app = typer.Typer(help="Accord: CIO–CISO coordination in Slack.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+log = logging.getLogger("accord")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"accord: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port (default $PORT or 3000).")] = None,
+    host: str = "0.0.0.0",  # noqa: S104  (a web process must listen beyond loopback)
+) -> None:
+    """HTTP mode: POST /slack/events and GET /healthz."""
+    from waitress import serve as waitress_serve
+
+    from bot.slack.app import build_app
+    from bot.web import AccordWsgi
+
+    configure_logging()
+    settings = Settings()
+    try:
+        token, secret = settings.require_http_credentials()
+    except ConfigurationError as error:
+        _fail(str(error))
+        return
+    client = build_web_client(settings, token=token)
+    services = build_slack_services(settings, client=client)
+    bolt = build_app(services, client=client, signing_secret=secret)
+    listen_port = port or settings.port
+    log.info("Accord listening on %s:%s", host, listen_port)
+    waitress_serve(
+        AccordWsgi(bolt, services), host=host, port=listen_port, threads=8, ident="accord"
+    )
+
+
+@app.command()
+def socket() -> None:
+    """Socket Mode: connects out to Slack with SLACK_APP_TOKEN (no public URL needed)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.slack.app import build_app
+
+    configure_logging()
+    settings = Settings()
+    try:
+        token, app_token = settings.require_socket_credentials()
+    except ConfigurationError as error:
+        _fail(str(error))
+        return
+    client = build_web_client(settings, token=token)
+    services = build_slack_services(settings, client=client)
+    secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    bolt = build_app(services, client=client, signing_secret=secret or "unused-in-socket-mode")
+    handler = SocketModeHandler(bolt, app_token)
+    _watch_socket(handler)
+    handler.start()
+
+
+def _watch_socket(handler: object) -> None:
+    """Reconnect when a Socket Mode connection goes silent (bolt-python #1529)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert isinstance(handler, SocketModeHandler)
+
+    def watch() -> None:
+        stop = threading.Event()
+        while not stop.wait(60):
+            try:
+                if not handler.client.is_connected():
+                    log.warning("Socket Mode connection lost; reconnecting")
+                    handler.client.connect()
+            except Exception:
+                log.exception("Socket Mode health check failed")
+
+    threading.Thread(target=watch, name="socket-watchdog", daemon=True).start()
+
+
+@app.command()
+def clock() -> None:
+    """The scheduler process (run exactly one)."""
+    from bot.scheduler.clock import build_scheduler
+    from bot.slack.notifier import SlackNotifier
+
+    configure_logging()
+    settings = Settings()
+    try:
+        token, _ = settings.require_http_credentials()
+    except ConfigurationError:
+        if settings.slack_bot_token is None:
+            _fail("SLACK_BOT_TOKEN is not set; export it or add it to .env")
+        token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
+    client = build_web_client(settings, token=token)
+    services = build_slack_services(settings, client=client)
+    scheduler = build_scheduler(services, SlackNotifier(client))
+    log.info("Accord clock started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
+    scheduler.start()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration to DATABASE_URL."""
+    configure_logging()
+    settings = Settings()
+    upgrade(make_engine(settings.database_url))
+    typer.echo("database is up to date")
+
+
+@app.command()
+def shell(
+    database: Annotated[
+        Path | None, typer.Option(help="SQLite file for the shell (default accord-shell.db).")
+    ] = None,
+) -> None:
+    """Try Accord locally: type /accord commands as demo users; no Slack, no LLM needed."""
+    from bot.shell import run_shell
+
+    run_shell(database=database, interactive=sys.stdin.isatty())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The clock process: APScheduler with a database job store, jobs as plain functions."""

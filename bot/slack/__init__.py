@@ -1,0 +1,1 @@
+"""The Slack adapter: bolt app, listeners, Block Kit renderers and the notifier."""

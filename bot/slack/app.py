@@ -1,0 +1,43 @@
+"""Builds the bolt app with Accord's listeners; used by HTTP mode, Socket Mode and the shell."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_sdk import WebClient
+
+from bot.services import Services
+from bot.slack.listeners import register_all
+
+log = logging.getLogger(__name__)
+
+
+def build_app(
+    services: Services,
+    *,
+    client: WebClient,
+    signing_secret: str,
+    process_before_response: bool = False,
+) -> App:
+    """`process_before_response` runs listeners to the end before answering (shell, FaaS)."""
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        process_before_response=process_before_response,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=services.settings.accord_listener_threads, thread_name_prefix="accord"
+        ),
+        raise_error_for_unhandled_request=False,
+        token_verification_enabled=False,
+    )
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        log.error("unhandled error for a %s request", body.get("type", "command"), exc_info=error)
+        return BoltResponse(status=200, body="")
+
+    register_all(app, services)
+    return app

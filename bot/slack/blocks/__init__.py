@@ -1,0 +1,1 @@
+"""Pure Block Kit renderers: records in, blocks out. No database, no network."""

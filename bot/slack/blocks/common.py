@@ -1,0 +1,110 @@
+"""Building blocks shared by every renderer, kept inside Block Kit's limits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.slack.text import escape
+
+MESSAGE_BLOCK_LIMIT = 50
+VIEW_BLOCK_LIMIT = 100
+SECTION_TEXT_LIMIT = 3000
+HEADER_LIMIT = 150
+BUTTON_TEXT_LIMIT = 75
+FALLBACK_TEXT_LIMIT = 3000
+_ENTITY_TAIL = re.compile(r"&[a-z]{0,4}$")
+
+
+@dataclass
+class Message:
+    """A message or reply: fallback text for notifications plus blocks."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def block_dicts(self) -> list[dict[str, Any]]:
+        return [block.to_dict() for block in self.blocks]
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten text to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def safe(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
+    """Escape user text and clip it without cutting an `&amp;` entity in half."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    cut = _ENTITY_TAIL.sub("", escaped[: limit - 1])
+    return cut.rstrip() + "…"
+
+
+def user(user_id: str | None) -> str:
+    """A mention of a user id Accord validated; never built from free text."""
+    return f"<@{user_id}>" if user_id else "_unassigned_"
+
+
+def day(value: date | None) -> str:
+    return value.isoformat() if value else "—"
+
+
+def header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=PlainTextObject(text=clip(text, HEADER_LIMIT), emoji=True))
+
+
+def section(text: str, *, accessory: ButtonElement | None = None) -> SectionBlock:
+    return SectionBlock(
+        text=MarkdownTextObject(text=clip(text, SECTION_TEXT_LIMIT)), accessory=accessory
+    )
+
+
+def fields_section(fields: Sequence[str]) -> SectionBlock:
+    return SectionBlock(fields=[MarkdownTextObject(text=clip(text, 2000)) for text in fields[:10]])
+
+
+def context(*texts: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(t, 2000)) for t in texts[:10]])
+
+
+def divider() -> DividerBlock:
+    return DividerBlock()
+
+
+def button(
+    text: str, *, action_id: str, value: str, style: str | None = None, url: str | None = None
+) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text=clip(text, BUTTON_TEXT_LIMIT), emoji=True),
+        action_id=action_id,
+        value=value[:2000],
+        style=style,
+        url=url,
+    )
+
+
+def actions(*buttons: ButtonElement, block_id: str | None = None) -> ActionsBlock:
+    return ActionsBlock(elements=list(buttons[:25]), block_id=block_id)
+
+
+def fit(blocks: list[Block], *, limit: int, overflow_note: str) -> list[Block]:
+    """Keep a list of blocks inside a surface's limit, ending with a note when cut."""
+    if len(blocks) <= limit:
+        return blocks
+    return [*blocks[: limit - 1], context(overflow_note)]

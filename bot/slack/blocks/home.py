@@ -1,0 +1,41 @@
+"""The App Home tab: the viewer's initiatives, overdue ones and those on hold."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot.domain.initiatives import HomeSummary, Initiative, InitiativeFilter
+from bot.domain.paging import Page
+from bot.slack.blocks.common import VIEW_BLOCK_LIMIT, context, divider, fit, header, section
+from bot.slack.blocks.initiatives import list_line
+
+HOME_SECTION_SIZE = 10
+
+
+def _part(title: str, page: Page[Initiative], which: InitiativeFilter, today: date) -> list[Block]:
+    blocks: list[Block] = [header(f"{title} ({page.total})")]
+    if not page.items:
+        blocks.append(context("Nothing here."))
+    blocks.extend(list_line(item, today) for item in page.items)
+    if page.total > len(page.items):
+        more = page.total - len(page.items)
+        blocks.append(context(f"…and {more} more: `/accord initiative list {which.value}`"))
+    blocks.append(divider())
+    return blocks
+
+
+def home_view(summary: HomeSummary, *, today: date) -> View:
+    blocks: list[Block] = [
+        section(
+            "*Accord* keeps the CIO and CISO sides' shared work in one place. "
+            "Type `/accord help` for every command."
+        ),
+        *_part("Your initiatives", summary.mine, InitiativeFilter.MINE, today),
+        *_part("Overdue", summary.overdue, InitiativeFilter.OVERDUE, today),
+        *_part("On security hold", summary.on_hold, InitiativeFilter.HOLD, today),
+    ]
+    blocks = fit(blocks, limit=VIEW_BLOCK_LIMIT, overflow_note="More in `/accord initiative list`")
+    return View(type="home", blocks=blocks)

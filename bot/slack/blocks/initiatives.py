@@ -1,0 +1,331 @@
+"""Renderers for initiatives: a card, a list line, a paginated list, and the modals."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from slack_sdk.models.blocks import (
+    Block,
+    DatePickerElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    StaticSelectElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.domain.audit import AuditEvent
+from bot.domain.initiatives import Health, Initiative, InitiativeFilter, InitiativeStatus
+from bot.domain.paging import Page
+from bot.slack.blocks.common import (
+    MESSAGE_BLOCK_LIMIT,
+    Message,
+    actions,
+    button,
+    clip,
+    context,
+    fields_section,
+    header,
+    safe,
+    section,
+    user,
+)
+from bot.slack.ids import ActionId, BlockId, CallbackId
+
+HEALTH_ICON = {
+    Health.GREEN: ":large_green_circle:",
+    Health.AMBER: ":large_orange_circle:",
+    Health.RED: ":red_circle:",
+}
+STATUS_ICON = {
+    InitiativeStatus.PROPOSED: ":seedling:",
+    InitiativeStatus.ACTIVE: ":arrow_forward:",
+    InitiativeStatus.BLOCKED: ":no_entry:",
+    InitiativeStatus.DONE: ":white_check_mark:",
+    InitiativeStatus.CANCELLED: ":heavy_multiplication_x:",
+}
+LIST_PAGE_SIZE = 20
+FILTER_TITLES = {
+    InitiativeFilter.OPEN: "Open initiatives",
+    InitiativeFilter.ALL: "All initiatives",
+    InitiativeFilter.MINE: "Initiatives you own",
+    InitiativeFilter.BLOCKED: "Blocked initiatives",
+    InitiativeFilter.OVERDUE: "Overdue initiatives",
+    InitiativeFilter.HOLD: "Initiatives on security hold",
+    InitiativeFilter.RED: "Initiatives in red",
+}
+
+
+def _due(initiative: Initiative, today: date) -> str:
+    if initiative.due_date is None:
+        return "no due date"
+    if initiative.is_overdue(today):
+        return f":warning: *overdue* since {initiative.due_date.isoformat()}"
+    return f"due {initiative.due_date.isoformat()}"
+
+
+def summary_line(initiative: Initiative, today: date) -> str:
+    """One compact line, used in lists, the Home tab and (later) agendas and digests."""
+    hold = " · :lock: *on hold*" if initiative.on_hold else ""
+    return (
+        f"*{initiative.ref}* {safe(initiative.title, 200)}\n"
+        f"{HEALTH_ICON[initiative.health]} {initiative.status.value} · {_due(initiative, today)}"
+        f" · CIO {user(initiative.cio_owner_id)} · CISO {user(initiative.ciso_owner_id)}{hold}"
+    )
+
+
+def list_line(initiative: Initiative, today: date) -> Block:
+    return section(
+        summary_line(initiative, today),
+        accessory=button("Show", action_id=ActionId.INITIATIVE_SHOW, value=str(initiative.id)),
+    )
+
+
+def card(initiative: Initiative, today: date, *, lead: str | None = None) -> Message:
+    """The full view of one initiative, with the next steps as buttons."""
+    blocks: list[Block] = []
+    if lead:
+        blocks.append(section(lead))
+    blocks.append(header(f"{initiative.ref} · {initiative.title}"))
+    if initiative.on_hold:
+        blocks.append(
+            section(
+                f":lock: *Security hold* placed by {user(initiative.hold_by)}: "
+                f"{safe(initiative.hold_reason or '', 600)}"
+            )
+        )
+    tags = " ".join(f"`#{tag}`" for tag in initiative.tags) or "—"
+    blocks.append(
+        fields_section(
+            [
+                f"*Status*\n{STATUS_ICON[initiative.status]} {initiative.status.value}",
+                f"*Health*\n{HEALTH_ICON[initiative.health]} {initiative.health.value}",
+                f"*CIO-side owner*\n{user(initiative.cio_owner_id)}",
+                f"*CISO-side owner*\n{user(initiative.ciso_owner_id)}",
+                f"*Due*\n{_due(initiative, today)}",
+                f"*Tags*\n{tags}",
+            ]
+        )
+    )
+    if initiative.description:
+        blocks.append(section(safe(initiative.description, 2900)))
+    blocks.append(
+        context(
+            f"Created by {user(initiative.created_by)} on {initiative.created_at:%Y-%m-%d} · "
+            f"last change by {user(initiative.updated_by)} on {initiative.updated_at:%Y-%m-%d}"
+        )
+    )
+    value = str(initiative.id)
+    hold_button = (
+        button("Release hold", action_id=ActionId.INITIATIVE_RELEASE, value=value)
+        if initiative.on_hold
+        else button(
+            "Place security hold", action_id=ActionId.INITIATIVE_HOLD, value=value, style="danger"
+        )
+    )
+    blocks.append(
+        actions(
+            button("Update", action_id=ActionId.INITIATIVE_EDIT, value=value, style="primary"),
+            hold_button,
+            button("Audit trail", action_id=ActionId.INITIATIVE_AUDIT, value=value),
+        )
+    )
+    text = f"{initiative.ref}: {clip(initiative.title, 200)}"
+    return Message(text=(f"{lead} " if lead else "") + text, blocks=blocks)
+
+
+def page_value(which: InitiativeFilter, tag: str | None, page: int) -> str:
+    return json.dumps({"f": which.value, "t": tag, "p": page}, separators=(",", ":"))
+
+
+def list_message(
+    page: Page[Initiative], *, which: InitiativeFilter, tag: str | None, today: date
+) -> Message:
+    """One page of a list; Previous/Next buttons carry the filter so any page can be reached."""
+    title = FILTER_TITLES[which] + (f" tagged #{tag}" if tag else "")
+    blocks: list[Block] = [header(f"{title} ({page.total})")]
+    if not page.items:
+        hint = "Create one with `/accord initiative new <title>`."
+        blocks.append(section(f"Nothing here. {hint}"))
+        return Message(text=f"{title}: none", blocks=blocks)
+    blocks.extend(list_line(item, today) for item in page.items)
+    last = page.first_index + len(page.items) - 1
+    blocks.append(
+        context(
+            f"Showing {page.first_index}–{last} of {page.total} · page {page.page} of {page.pages}"
+        )
+    )
+    nav = []
+    if page.has_previous:
+        nav.append(
+            button(
+                "◀ Previous",
+                action_id=ActionId.INITIATIVE_PAGE,
+                value=page_value(which, tag, page.page - 1),
+            )
+        )
+    if page.has_next:
+        nav.append(
+            button(
+                "Next ▶",
+                action_id=ActionId.INITIATIVE_PAGE,
+                value=page_value(which, tag, page.page + 1),
+            )
+        )
+    if nav:
+        blocks.append(actions(*nav))
+    assert len(blocks) <= MESSAGE_BLOCK_LIMIT
+    return Message(text=f"{title}: {page.total}", blocks=blocks)
+
+
+def audit_message(ref: str, events: list[AuditEvent]) -> Message:
+    blocks: list[Block] = [header(f"Audit trail · {ref}")]
+    if not events:
+        blocks.append(section("No recorded changes."))
+    for event in events[:40]:
+        change = ", ".join(
+            f"{key}: {safe(str((event.before or {}).get(key, '—')), 80)} → {safe(str(value), 80)}"
+            for key, value in (event.after or {}).items()
+        )
+        note = f"\n> {safe(event.note, 300)}" if event.note else ""
+        blocks.append(
+            section(
+                f"`{event.at:%Y-%m-%d %H:%M}` {user(event.actor_id)} *{event.action}*"
+                f"{(' — ' + clip(change, 1500)) if change else ''}{note}"
+            )
+        )
+    return Message(text=f"Audit trail of {ref}", blocks=blocks)
+
+
+def _text_input(
+    block_id: str,
+    label: str,
+    *,
+    initial: str = "",
+    multiline: bool = False,
+    max_length: int = 150,
+    optional: bool = False,
+    placeholder: str | None = None,
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=PlainTextObject(text=label),
+        optional=optional,
+        element=PlainTextInputElement(
+            action_id="value",
+            initial_value=initial or None,
+            multiline=multiline,
+            max_length=max_length,
+            placeholder=PlainTextObject(text=placeholder) if placeholder else None,
+        ),
+    )
+
+
+def _user_input(block_id: str, label: str, initial: str | None) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=PlainTextObject(text=label),
+        optional=True,
+        element=UserSelectElement(action_id="value", initial_user=initial),
+    )
+
+
+def _options(values: list[str]) -> list[Option]:
+    return [Option(value=value, text=PlainTextObject(text=value)) for value in values]
+
+
+def create_modal(*, metadata: str) -> View:
+    """Same fields as `/accord initiative new`; `metadata` remembers where to confirm."""
+    return View(
+        type="modal",
+        callback_id=CallbackId.INITIATIVE_CREATE,
+        title=PlainTextObject(text="New initiative"),
+        submit=PlainTextObject(text="Create"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata[:3000],
+        blocks=[
+            _text_input(BlockId.TITLE, "Title", max_length=150),
+            _text_input(
+                BlockId.DESCRIPTION, "Description", multiline=True, max_length=2000, optional=True
+            ),
+            _user_input(BlockId.CIO_OWNER, "CIO-side owner", None),
+            _user_input(BlockId.CISO_OWNER, "CISO-side owner", None),
+            InputBlock(
+                block_id=BlockId.DUE,
+                label=PlainTextObject(text="Due date"),
+                optional=True,
+                element=DatePickerElement(action_id="value"),
+            ),
+            _text_input(
+                BlockId.TAGS,
+                "Tags",
+                optional=True,
+                max_length=300,
+                placeholder="zero-trust network",
+            ),
+        ],
+    )
+
+
+def edit_modal(initiative: Initiative, *, metadata: str) -> View:
+    def select(block_id: str, label: str, values: list[str], initial: str) -> InputBlock:
+        options = _options(values)
+        return InputBlock(
+            block_id=block_id,
+            label=PlainTextObject(text=label),
+            element=StaticSelectElement(
+                action_id="value",
+                options=options,
+                initial_option=next(o for o in options if o.value == initial),
+            ),
+        )
+
+    return View(
+        type="modal",
+        callback_id=CallbackId.INITIATIVE_EDIT,
+        title=PlainTextObject(text=clip(f"Update {initiative.ref}", 24)),
+        submit=PlainTextObject(text="Save"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata[:3000],
+        blocks=[
+            _text_input(BlockId.TITLE, "Title", initial=initiative.title, max_length=150),
+            select(
+                BlockId.STATUS,
+                "Status",
+                [s.value for s in InitiativeStatus],
+                initiative.status.value,
+            ),
+            select(BlockId.HEALTH, "Health", [h.value for h in Health], initiative.health.value),
+            _user_input(BlockId.CIO_OWNER, "CIO-side owner", initiative.cio_owner_id),
+            _user_input(BlockId.CISO_OWNER, "CISO-side owner", initiative.ciso_owner_id),
+            InputBlock(
+                block_id=BlockId.DUE,
+                label=PlainTextObject(text="Due date"),
+                optional=True,
+                element=DatePickerElement(
+                    action_id="value",
+                    initial_date=initiative.due_date.isoformat() if initiative.due_date else None,
+                ),
+            ),
+        ],
+    )
+
+
+def reason_modal(initiative: Initiative, *, release: bool, metadata: str) -> View:
+    verb = "Release hold" if release else "Security hold"
+    prompt = "Why can the work go on?" if release else "Why must this work stop?"
+    return View(
+        type="modal",
+        callback_id=CallbackId.INITIATIVE_RELEASE if release else CallbackId.INITIATIVE_HOLD,
+        title=PlainTextObject(text=clip(f"{verb} {initiative.ref}", 24)),
+        submit=PlainTextObject(text="Release" if release else "Place hold"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata[:3000],
+        blocks=[
+            section(f"*{initiative.ref}* {safe(initiative.title, 200)}"),
+            _text_input(BlockId.REASON, prompt, multiline=True, max_length=500),
+        ],
+    )

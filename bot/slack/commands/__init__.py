@@ -1,0 +1,67 @@
+"""The `/accord` command tree: every noun registers here, and help is generated from it."""
+
+from __future__ import annotations
+
+from bot.domain.errors import InvalidInput
+from bot.slack.blocks.general import HelpEntry, help_message
+from bot.slack.commands import general, initiative
+from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply
+from bot.slack.text import tokenize
+
+
+def _help(_ctx: CommandContext, _args: list[str]) -> Outcome:
+    return Reply(help_message(help_sections()))
+
+
+HELP = Noun(name="help", summary="This list.", bare=_help)
+
+NOUNS: tuple[Noun, ...] = (
+    HELP,
+    initiative.NOUN,
+    general.AUDIT,
+    general.WHOAMI,
+    general.ROLES,
+)
+
+
+def help_sections() -> list[tuple[str, str, list[HelpEntry]]]:
+    sections = []
+    for noun in NOUNS:
+        entries = [
+            HelpEntry(f"/accord {noun.name} {verb.usage}", verb.summary, verb.example)
+            for verb in noun.verbs
+        ]
+        if not entries:
+            entries = [HelpEntry(f"/accord {noun.name}", noun.summary, f"/accord {noun.name}")]
+        sections.append((noun.name, noun.summary, entries))
+    return sections
+
+
+def find_noun(name: str) -> Noun:
+    key = name.lower()
+    for noun in NOUNS:
+        if key == noun.name or key in noun.aliases:
+            return noun
+    raise InvalidInput(
+        f"`{name[:30]}` is not an Accord command.",
+        hint="Commands: " + ", ".join(f"`{noun.name}`" for noun in NOUNS) + ". `/accord help`.",
+    )
+
+
+def route(ctx: CommandContext, text: str) -> Outcome:
+    """Pick the noun and verb, run it, and attach the verb's usage to input errors."""
+    tokens = tokenize(text)
+    if not tokens:
+        return _help(ctx, [])
+    noun = find_noun(tokens[0])
+    if len(tokens) == 1 or not noun.verbs:
+        if noun.bare is None:
+            raise InvalidInput(f"`/accord {noun.name}` needs more.", hint=noun.usage_hint())
+        return noun.bare(ctx, tokens[1:])
+    verb = noun.verb(tokens[1].lower())
+    try:
+        return verb.run(ctx, tokens[2:])
+    except InvalidInput as error:
+        if error.hint is None:
+            error.hint = noun.usage_of(verb.name)
+        raise

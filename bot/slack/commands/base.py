@@ -1,0 +1,83 @@
+"""The shape of a subcommand: nouns with verbs, each with its usage and an example.
+
+`/accord help` and every "correct form" hint are generated from these declarations, so the help
+cannot drift from what the parser accepts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from slack_sdk.models.views import View
+from sqlmodel import Session
+
+from bot.domain.errors import InvalidInput
+from bot.domain.roles import Actor
+from bot.services import Services
+from bot.slack.blocks.common import Message
+
+
+@dataclass
+class CommandContext:
+    session: Session
+    services: Services
+    actor: Actor
+    channel_id: str
+    now: datetime
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+
+@dataclass
+class Reply:
+    message: Message
+    in_channel: bool = False
+
+
+@dataclass
+class OpenModal:
+    view: View
+
+
+Outcome = Reply | OpenModal
+Handler = Callable[[CommandContext, list[str]], Outcome]
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    usage: str
+    example: str
+    summary: str
+    run: Handler
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Noun:
+    name: str
+    summary: str
+    verbs: tuple[Verb, ...] = ()
+    #: What the noun alone does: open a modal, or run a default verb.
+    bare: Handler | None = None
+    aliases: tuple[str, ...] = field(default=())
+
+    def verb(self, name: str) -> Verb:
+        for verb in self.verbs:
+            if name == verb.name or name in verb.aliases:
+                return verb
+        raise InvalidInput(
+            f"`{name[:30]}` is not something `/accord {self.name}` can do.",
+            hint=self.usage_hint(),
+        )
+
+    def usage_hint(self) -> str:
+        return "Try: " + " · ".join(f"`/accord {self.name} {verb.usage}`" for verb in self.verbs)
+
+    def usage_of(self, verb_name: str) -> str:
+        verb = self.verb(verb_name)
+        return f"Usage: `/accord {self.name} {verb.usage}` — e.g. `{verb.example}`"

@@ -1,0 +1,103 @@
+"""`/accord help`, `whoami`, `audit` and `roles`."""
+
+from __future__ import annotations
+
+from bot.domain.audit import list_events, record_event
+from bot.domain.errors import InvalidInput
+from bot.domain.permissions import Permission, ensure_allowed, rights
+from bot.domain.refs import parse_any_ref
+from bot.domain.roles import ROLE_LABELS, Role, grant_role, parse_role, revoke_role
+from bot.slack.blocks import general as render
+from bot.slack.blocks.errors import notice
+from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply, Verb
+from bot.slack.text import parse_user
+
+
+def whoami(ctx: CommandContext, _args: list[str]) -> Outcome:
+    return Reply(render.whoami_message(ctx.actor, rights(ctx.actor)))
+
+
+def audit(ctx: CommandContext, args: list[str]) -> Outcome:
+    if args:
+        parsed = parse_any_ref(args[0])
+        if parsed is None:
+            raise InvalidInput(
+                f"`{args[0][:30]}` is not a record id.", hint="e.g. `/accord audit INI-3`"
+            )
+        ref = f"{parsed[0].value}-{parsed[1]}"
+        events = list_events(ctx.session, record_ref=ref, limit=40)
+        return Reply(render.audit_feed(events, title=f"Audit trail · {ref}"))
+    events = list_events(ctx.session, limit=40)
+    return Reply(render.audit_feed(events, title="Latest changes"))
+
+
+def _role_args(args: list[str]) -> tuple[Role, str]:
+    if len(args) != 2:
+        raise InvalidInput("Give a role and a person.", hint="e.g. `/accord roles add ciso @bob`")
+    user_id = parse_user(args[1])
+    if user_id is None:
+        raise InvalidInput("Name the person with a @mention.", hint="`/accord roles add ciso @bob`")
+    return parse_role(args[0]), user_id
+
+
+def add_role(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.MANAGE_ROLES)
+    role, user_id = _role_args(args)
+    grant_role(ctx.session, role=role, subject_id=user_id, granted_by=ctx.actor.user_id, at=ctx.now)
+    _record_role_change(ctx, "role.granted", role, user_id)
+    return Reply(
+        notice(f":busts_in_silhouette: <@{user_id}> now has the {ROLE_LABELS[role]} role.")
+    )
+
+
+def remove_role(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.MANAGE_ROLES)
+    role, user_id = _role_args(args)
+    revoke_role(ctx.session, role=role, subject_id=user_id)
+    _record_role_change(ctx, "role.revoked", role, user_id)
+    text = f":busts_in_silhouette: <@{user_id}> no longer has the {ROLE_LABELS[role]} role."
+    return Reply(notice(text))
+
+
+def _record_role_change(ctx: CommandContext, action: str, role: Role, user_id: str) -> None:
+    record_event(
+        ctx.session,
+        at=ctx.now,
+        actor_id=ctx.actor.user_id,
+        record_ref=f"USER-{user_id}",
+        action=action,
+        after={"role": role.value, "user": user_id},
+    )
+
+
+WHOAMI = Noun(
+    name="whoami",
+    summary="Your side and what you may do.",
+    bare=whoami,
+)
+AUDIT = Noun(
+    name="audit",
+    summary="The audit trail: every change, who made it and when.",
+    bare=audit,
+)
+ROLES = Noun(
+    name="roles",
+    summary="Admins add or remove people from a side at run time.",
+    bare=whoami,
+    verbs=(
+        Verb(
+            "add",
+            "add <cio|ciso|executive|admin> @user",
+            "/accord roles add ciso @bob",
+            "Give someone a role (admins).",
+            add_role,
+        ),
+        Verb(
+            "remove",
+            "remove <cio|ciso|executive|admin> @user",
+            "/accord roles remove ciso @bob",
+            "Take a run-time role away (admins).",
+            remove_role,
+        ),
+    ),
+)

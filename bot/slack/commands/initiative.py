@@ -1,0 +1,210 @@
+"""`/accord initiative …`: parse the words, call the service, render the answer."""
+
+from __future__ import annotations
+
+import json
+
+from bot.domain import initiatives as service
+from bot.domain.audit import list_events
+from bot.domain.errors import InvalidInput
+from bot.domain.initiatives import (
+    Health,
+    InitiativeChanges,
+    InitiativeDraft,
+    InitiativeFilter,
+    InitiativeStatus,
+)
+from bot.domain.refs import Kind, parse_ref
+from bot.domain.validation import normalise_tags, parse_choice, parse_date
+from bot.slack.blocks import initiatives as render
+from bot.slack.commands.base import CommandContext, Noun, OpenModal, Outcome, Reply, Verb
+from bot.slack.text import neutralise, parse_args, parse_user, strip_quotes, tag_name
+
+NEW_USAGE = "new <title> [cio:@user] [ciso:@user] [due:YYYY-MM-DD] [#tag …]"
+
+
+def _user_option(value: str | None, key: str) -> str | None:
+    if value is None:
+        return None
+    user_id = parse_user(value)
+    if user_id is None:
+        raise InvalidInput(f"`{key}:` needs a @mention of a person, e.g. `{key}:@alice`.")
+    return user_id
+
+
+def _ref(args: list[str], verb: str) -> int:
+    if not args:
+        raise InvalidInput(
+            f"Which initiative? Give its id, e.g. `/accord initiative {verb} INI-3`."
+        )
+    return parse_ref(args[0], Kind.INITIATIVE)
+
+
+def open_create_modal(ctx: CommandContext, _args: list[str]) -> Outcome:
+    return OpenModal(render.create_modal(metadata=json.dumps({"channel": ctx.channel_id})))
+
+
+def new(ctx: CommandContext, args: list[str]) -> Outcome:
+    parsed = parse_args(args, options=frozenset({"cio", "ciso", "due"}), tags=True)
+    due = parsed.options.get("due")
+    draft = InitiativeDraft(
+        title=parsed.free_text(),
+        cio_owner_id=_user_option(parsed.options.get("cio"), "cio"),
+        ciso_owner_id=_user_option(parsed.options.get("ciso"), "ciso"),
+        due_date=parse_date(due, field="due") if due is not None else None,
+        tags=normalise_tags(parsed.tags),
+    )
+    initiative = service.create_initiative(ctx.session, actor=ctx.actor, draft=draft, now=ctx.now)
+    lead = f":white_check_mark: Created *{initiative.ref}*."
+    return Reply(render.card(initiative, ctx.today, lead=lead))
+
+
+def list_(ctx: CommandContext, args: list[str]) -> Outcome:
+    which, tag = parse_list_filter(args)
+    page = service.list_initiatives(
+        ctx.session,
+        which=which,
+        tag=tag,
+        viewer_id=ctx.actor.user_id,
+        today=ctx.today,
+        page_size=render.LIST_PAGE_SIZE,
+    )
+    return Reply(render.list_message(page, which=which, tag=tag, today=ctx.today))
+
+
+def parse_list_filter(args: list[str]) -> tuple[InitiativeFilter, str | None]:
+    if not args:
+        return InitiativeFilter.OPEN, None
+    if len(args) > 1:
+        raise InvalidInput("`list` takes one filter.")
+    tag = tag_name(args[0])
+    if tag is not None:
+        return InitiativeFilter.ALL, normalise_tags([tag])[0]
+    return parse_choice(args[0], InitiativeFilter, field="filter (or a #tag)"), None
+
+
+def show(ctx: CommandContext, args: list[str]) -> Outcome:
+    initiative = service.get_initiative(ctx.session, number=_ref(args, "show"))
+    return Reply(render.card(initiative, ctx.today))
+
+
+UPDATE_KEYS = frozenset({"status", "health", "due", "owner-cio", "owner-ciso", "title"})
+
+
+def update(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _ref(args, "update")
+    parsed = parse_args(args[1:], options=UPDATE_KEYS)
+    if parsed.words:
+        raise InvalidInput(
+            f"I did not understand `{neutralise(' '.join(parsed.words))[:60]}`.",
+            hint="Fields are written `key:value`: "
+            + ", ".join(f"`{key}:`" for key in sorted(UPDATE_KEYS)),
+        )
+    options = parsed.options
+    changes = InitiativeChanges(
+        status=parse_choice(options["status"], InitiativeStatus, field="status")
+        if "status" in options
+        else None,
+        health=parse_choice(options["health"], Health, field="health")
+        if "health" in options
+        else None,
+        due_date=parse_date(options["due"], field="due") if "due" in options else None,
+        cio_owner_id=_user_option(options.get("owner-cio"), "owner-cio"),
+        ciso_owner_id=_user_option(options.get("owner-ciso"), "owner-ciso"),
+        title=neutralise(strip_quotes(options["title"])) if "title" in options else None,
+    )
+    initiative = service.update_initiative(
+        ctx.session, actor=ctx.actor, number=number, changes=changes, now=ctx.now
+    )
+    return Reply(render.card(initiative, ctx.today, lead=f":pencil2: Updated *{initiative.ref}*."))
+
+
+def _reason(args: list[str], verb: str) -> str:
+    reason = parse_args(args[1:], options=frozenset()).free_text()
+    if not reason:
+        raise InvalidInput(
+            f"Say why: `/accord initiative {verb} INI-3 <reason>`; the reason is recorded."
+        )
+    return reason
+
+
+def hold(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _ref(args, "hold")
+    initiative = service.place_hold(
+        ctx.session, actor=ctx.actor, number=number, reason=_reason(args, "hold"), now=ctx.now
+    )
+    lead = f":lock: *{initiative.ref}* is now on security hold."
+    return Reply(render.card(initiative, ctx.today, lead=lead))
+
+
+def release(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _ref(args, "release")
+    initiative = service.release_hold(
+        ctx.session, actor=ctx.actor, number=number, reason=_reason(args, "release"), now=ctx.now
+    )
+    lead = f":unlock: The security hold on *{initiative.ref}* is released."
+    return Reply(render.card(initiative, ctx.today, lead=lead))
+
+
+def audit(ctx: CommandContext, args: list[str]) -> Outcome:
+    initiative = service.get_initiative(ctx.session, number=_ref(args, "audit"))
+    events = list_events(ctx.session, record_ref=initiative.ref, limit=40)
+    return Reply(render.audit_message(initiative.ref, events))
+
+
+NOUN = Noun(
+    name="initiative",
+    summary="Shared security/infrastructure work with an owner on each side.",
+    aliases=("initiatives", "ini"),
+    bare=open_create_modal,
+    verbs=(
+        Verb(
+            "new",
+            NEW_USAGE,
+            "/accord initiative new Roll out MFA cio:@alice ciso:@bob due:2026-12-31 #iam",
+            "Create an initiative.",
+            new,
+            aliases=("create", "add"),
+        ),
+        Verb(
+            "list",
+            "list [open|mine|all|blocked|overdue|hold|red|#tag]",
+            "/accord initiative list overdue",
+            "List initiatives, a page at a time.",
+            list_,
+            aliases=("ls",),
+        ),
+        Verb("show", "show INI-n", "/accord initiative show INI-3", "Show one initiative.", show),
+        Verb(
+            "update",
+            "update INI-n [status:<s>] [health:<h>] [due:<date>] [owner-cio:@u] [owner-ciso:@u]"
+            ' [title:"…"]',
+            "/accord initiative update INI-3 status:active health:amber",
+            "Change status, health, due date or owners.",
+            update,
+            aliases=("edit", "set"),
+        ),
+        Verb(
+            "hold",
+            "hold INI-n <reason>",
+            "/accord initiative hold INI-3 unpatched CVE on edge",
+            "Place a security hold (CISO side).",
+            hold,
+        ),
+        Verb(
+            "release",
+            "release INI-n <reason>",
+            "/accord initiative release INI-3 patched and verified",
+            "Release a security hold (CISO side or an executive decision).",
+            release,
+        ),
+        Verb(
+            "audit",
+            "audit INI-n",
+            "/accord initiative audit INI-3",
+            "Who changed what, and when.",
+            audit,
+            aliases=("history",),
+        ),
+    ),
+)

@@ -1,0 +1,70 @@
+"""The one place where errors become replies, and duplicate deliveries become no-ops."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot.db import session_scope
+from bot.domain.errors import UserError
+from bot.domain.idempotency import claim_request
+from bot.services import Services
+from bot.slack.blocks.common import Message
+from bot.slack.blocks.errors import internal_error, user_error
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Duplicate(Exception):
+    """This delivery was already processed."""
+
+
+@contextmanager
+def unit_of_work(services: Services, *, request_key: str | None) -> Iterator[Session]:
+    """A transaction that first claims the request key, so a retry changes nothing twice."""
+    try:
+        with session_scope(services.engine) as session:
+            if request_key and not claim_request(session, key=request_key, at=services.clock.now()):
+                raise Duplicate(request_key)
+            yield session
+    except IntegrityError as error:
+        if "processed_request" in str(error.orig) or "processed_request" in str(error):
+            raise Duplicate(request_key or "") from error
+        raise
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong, ready to show: the user's mistake (with its field) or our bug."""
+
+    message: Message
+    error: UserError | None = None
+
+
+def attempt(work: Callable[[], T]) -> T | Failure | None:
+    """Run `work`; a user error or a bug becomes a `Failure`, a duplicate delivery None."""
+    try:
+        return work()
+    except Duplicate as duplicate:
+        log.info("ignored a duplicate delivery %s", duplicate)
+        return None
+    except UserError as error:
+        return Failure(message=user_error(error), error=error)
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        log.exception("request failed (reference %s)", reference)
+        return Failure(message=internal_error(reference))
+
+
+def guarded(work: Callable[[], T]) -> T | Message | None:
+    """Like `attempt`, for callers that only need the message to show."""
+    result = attempt(work)
+    return result.message if isinstance(result, Failure) else result

@@ -1,0 +1,33 @@
+"""Action ids and modal callback ids: one enum, so listeners and renderers cannot drift apart."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    INITIATIVE_SHOW = "initiative.show"
+    INITIATIVE_PAGE = "initiative.page"
+    INITIATIVE_HOLD = "initiative.hold"
+    INITIATIVE_RELEASE = "initiative.release"
+    INITIATIVE_EDIT = "initiative.edit"
+    INITIATIVE_AUDIT = "initiative.audit"
+
+
+class CallbackId(StrEnum):
+    INITIATIVE_CREATE = "initiative.create"
+    INITIATIVE_HOLD = "initiative.hold"
+    INITIATIVE_RELEASE = "initiative.release"
+    INITIATIVE_EDIT = "initiative.edit"
+
+
+class BlockId(StrEnum):
+    TITLE = "title"
+    DESCRIPTION = "description"
+    CIO_OWNER = "cio_owner"
+    CISO_OWNER = "ciso_owner"
+    DUE = "due"
+    TAGS = "tags"
+    REASON = "reason"
+    STATUS = "status"
+    HEALTH = "health"

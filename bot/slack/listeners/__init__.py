@@ -1,0 +1,15 @@
+"""Thin bolt listeners, grouped by kind; each module exposes `register(app, services)`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.services import Services
+from bot.slack.listeners import actions, commands, events, views
+
+
+def register_all(app: App, services: Services) -> None:
+    commands.register(app, services)
+    actions.register(app, services)
+    views.register(app, services)
+    events.register(app, services)

@@ -1,0 +1,34 @@
+"""Events: the App Home tab is rebuilt whenever someone opens it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.db import session_scope
+from bot.domain.initiatives import home_summary
+from bot.services import Services
+from bot.slack.blocks.home import HOME_SECTION_SIZE, home_view
+
+log = logging.getLogger(__name__)
+
+
+def publish_home(services: Services, client: WebClient, user_id: str) -> None:
+    """Publishing is idempotent, so a retried event simply publishes the same view again."""
+    now = services.clock.now()
+    with session_scope(services.engine) as session:
+        summary = home_summary(
+            session, viewer_id=user_id, today=now.date(), limit=HOME_SECTION_SIZE
+        )
+    client.views_publish(user_id=user_id, view=home_view(summary, today=now.date()))
+
+
+def register(app: App, services: Services) -> None:
+    @app.event("app_home_opened")
+    def home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        publish_home(services, client, event["user"])

@@ -1,0 +1,85 @@
+"""Shared plumbing for buttons and modals: context from a payload, and delivering an outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.services import Services
+from bot.slack.blocks.common import Message
+from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
+from bot.slack.guard import guarded, unit_of_work
+from bot.slack.notifier import SlackNotifier
+
+log = logging.getLogger(__name__)
+
+
+def channel_of(body: dict[str, Any]) -> str:
+    channel = body.get("channel") or {}
+    return str(channel.get("id", "")) if isinstance(channel, dict) else ""
+
+
+def action_key(body: dict[str, Any]) -> str | None:
+    """Slack's retry of one click repeats `action_ts`; a second click gets a new one."""
+    actions = body.get("actions") or [{}]
+    action = actions[0]
+    if not action.get("action_ts"):
+        return None
+    return f"action:{action.get('action_id')}:{action['action_ts']}:{body['user']['id']}"
+
+
+def run_interaction(
+    services: Services,
+    *,
+    user_id: str,
+    channel_id: str,
+    request_key: str | None,
+    work: Callable[[CommandContext], Outcome],
+) -> Outcome | Message | None:
+    def run() -> Outcome:
+        with unit_of_work(services, request_key=request_key) as session:
+            actor = services.directory.actor(session, user_id)
+            ctx = CommandContext(
+                session=session,
+                services=services,
+                actor=actor,
+                channel_id=channel_id,
+                now=services.clock.now(),
+            )
+            return work(ctx)
+
+    return guarded(run)
+
+
+def deliver(
+    outcome: Outcome | Message | None,
+    *,
+    body: dict[str, Any],
+    client: WebClient,
+    respond: Respond,
+    replace_original: bool = False,
+) -> None:
+    """Show the result to the person who clicked: in place, ephemerally, or by DM from Home."""
+    if outcome is None:
+        return
+    if isinstance(outcome, OpenModal):
+        try:
+            client.views_open(trigger_id=body["trigger_id"], view=outcome.view)
+        except SlackApiError as error:
+            log.warning("views.open failed: %s", error.response.get("error"))
+        return
+    message = outcome.message if isinstance(outcome, Reply) else outcome
+    if body.get("response_url"):
+        respond(
+            text=message.text,
+            blocks=message.block_dicts(),
+            response_type="ephemeral",
+            replace_original=replace_original,
+        )
+    else:
+        SlackNotifier(client).tell(body["user"]["id"], message, channel=channel_of(body) or None)
