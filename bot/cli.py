@@ -75,7 +75,7 @@ def socket() -> None:
     bolt = build_app(services, client=client, signing_secret=secret or "unused-in-socket-mode")
     handler = SocketModeHandler(bolt, app_token)
     _watch_socket(handler)
-    handler.start()
+    handler.start()  # type: ignore[no-untyped-call]
 
 
 def _watch_socket(handler: object) -> None:

@@ -4,7 +4,6 @@ A security hold can be placed by the CISO side only and lifted only by the CISO 
 executive decision; while it is on, the work cannot be marked active or done.
 """
 
-
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -176,7 +175,7 @@ def create_initiative(
         created_at=now,
         updated_by=actor.user_id,
         updated_at=now,
-        tag_rows=[InitiativeTag(tag=tag) for tag in normalise_tags(draft.tags)],
+        tag_rows=[InitiativeTag(tag=tag) for tag in normalise_tags(draft.tags)],  # type: ignore[call-arg]
     )
     session.add(initiative)
     session.flush()

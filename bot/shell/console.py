@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import json
+import logging
 import re
 import secrets
 import sys
@@ -42,13 +42,14 @@ class Shell:
         self.local = LocalSlack(self._show, files_dir=Path("exports"))
         self.local.start()
         self.secret = secrets.token_hex(16)
-        settings = Settings(
+        values: dict[str, Any] = {key.lower(): value for key, value in DEMO_ENVIRONMENT.items()}
+        values.update(
             database_url=f"sqlite:///{database.resolve()}",
             slack_bot_token="xoxb-accord-shell",  # noqa: S106  (the local stand-in's token)
             slack_signing_secret=self.secret,
             slack_api_base_url=self.local.base_url,
-            **{key.lower(): value for key, value in DEMO_ENVIRONMENT.items()},
         )
+        settings = Settings(**values)
         self.client = build_web_client(settings)
         self.services: Services = build_services(settings, groups=_NoGroups())
         self.app: App = build_app(
@@ -172,7 +173,7 @@ class Shell:
             headers={
                 "content-type": content_type,
                 "x-slack-request-timestamp": timestamp,
-                "x-slack-signature": signature,
+                "x-slack-signature": signature or "",
             },
         )
 
@@ -270,8 +271,11 @@ def run_shell(
     source: TextIO = sys.stdin,
     out: TextIO = sys.stdout,
 ) -> None:
-    logging.basicConfig(filename="accord-shell.log", level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        filename="accord-shell.log",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     shell = Shell(database=database or Path("accord-shell.db"), out=out)
     try:
         shell._print(BANNER)

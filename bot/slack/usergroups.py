@@ -11,4 +11,5 @@ class SlackGroupMembers:
 
     def members(self, group_id: str) -> list[str]:
         response = self.client.usergroups_users_list(usergroup=group_id)
-        return [str(user) for user in response.get("users", [])]
+        users: list[object] = list(response.get("users") or [])
+        return [str(user) for user in users]

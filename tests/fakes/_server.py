@@ -103,6 +103,9 @@ class _Server(ThreadingHTTPServer):
     # ThreadingMixIn would otherwise join every handler thread in server_close(), so a stalled
     # handler (OpenAI fake) could hang stop(); FakeHTTPServer.stop() bounds that wait itself.
     block_on_close = False
+    # The stdlib default backlog of 5 drops concurrent connects, which then wait ~1s for a
+    # SYN retransmit; a bot with a thread pool easily opens more than 5 at once.
+    request_queue_size = 128
 
     def __init__(self, owner: FakeHTTPServer) -> None:
         self.owner = owner

@@ -342,7 +342,10 @@ class FakeSlackServer(FakeHTTPServer):
             self._calls.clear()
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[RecordedCall]:
-        """Block until ``count`` calls of ``method`` were recorded; return all of them so far."""
+        """Block until ``count`` calls of ``method`` were recorded; return all of them so far.
+
+        Failed attempts (injected 429/5xx/errors) count too, so retries can be awaited.
+        """
         with self._cond:
             ok = wait_until(
                 self._cond,

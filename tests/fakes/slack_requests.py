@@ -343,10 +343,12 @@ class SignedSlackClient:
             extra_headers=_retry_headers(retry_num, retry_reason),
         )
 
-    def url_verification(self, challenge: str = "challenge-token") -> SlackReply:
+    def url_verification(
+        self, challenge: str = "challenge-token", *, timestamp: int | None = None
+    ) -> SlackReply:
         """The handshake Slack sends when the events URL is configured."""
         body = {"token": _VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
-        return self.send_raw(json.dumps(body).encode(), content_type=_JSON)
+        return self.send_raw(json.dumps(body).encode(), content_type=_JSON, timestamp=timestamp)
 
     # -- transport ---------------------------------------------------------------------------
     def sign(self, body: bytes, timestamp: int) -> str:

@@ -33,7 +33,10 @@ _ENTITY_TAIL = re.compile(r"&[a-z]{0,4}$")
 
 @dataclass
 class Message:
-    """A message or reply: fallback text for notifications plus blocks."""
+    """A message or reply: fallback text for notifications plus blocks.
+
+    Both are mrkdwn that Slack parses, so renderers escape user text in `text` as well.
+    """
 
     text: str
     blocks: list[Block] = field(default_factory=list)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from slack_sdk.models.blocks import Block
+
 from bot.domain.errors import UserError
 from bot.slack.blocks.common import Message, context, safe, section
 
@@ -9,10 +11,10 @@ from bot.slack.blocks.common import Message, context, safe, section
 def user_error(error: UserError) -> Message:
     """Domain messages may quote what the user typed, so they are escaped like any user text."""
     text = f":warning: {safe(error.message, 1500)}"
-    blocks = [section(text)]
+    blocks: list[Block] = [section(text)]
     if error.hint:
         blocks.append(context(safe(error.hint, 1500)))
-    return Message(text=error.message[:300], blocks=blocks)
+    return Message(text=safe(error.message, 300), blocks=blocks)
 
 
 def internal_error(reference: str) -> Message:

@@ -40,7 +40,7 @@ def whoami_message(actor: Actor, rights: Sequence[Permission]) -> Message:
     roles = ", ".join(ROLE_LABELS[role] for role in sorted(actor.roles)) or "no side yet"
     can = "\n".join(f"• {permission.value}" for permission in rights) or "• read records only"
     text = f"{user(actor.user_id)}: *{roles}*\nYou can:\n{can}"
-    blocks = [section(text)]
+    blocks: list[Block] = [section(text)]
     if not actor.roles:
         blocks.append(context("Ask an Accord admin to add you to the CIO or CISO side."))
     return Message(text=f"Your roles: {roles}", blocks=blocks)

@@ -133,7 +133,7 @@ def card(initiative: Initiative, today: date, *, lead: str | None = None) -> Mes
             button("Audit trail", action_id=ActionId.INITIATIVE_AUDIT, value=value),
         )
     )
-    text = f"{initiative.ref}: {clip(initiative.title, 200)}"
+    text = f"{initiative.ref}: {safe(initiative.title, 200)}"
     return Message(text=(f"{lead} " if lead else "") + text, blocks=blocks)
 
 

@@ -1,0 +1,99 @@
+"""Fixtures: databases (SQLite and the real PostgreSQL), the fake Slack server, a running app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.fakes.slack_api import FakeSlackServer
+from tests.harness import FakeClock, RunningAccord, running_accord
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "ACCORD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+POSTGRES_REQUIRED = os.environ.get("ACCORD_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = sa.create_engine(POSTGRES_ADMIN_URL)
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as error:
+        return f"{type(error).__name__}: {str(error).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[sa.Engine]:
+    problem = _postgres_available()
+    if problem:
+        message = f"PostgreSQL at {POSTGRES_ADMIN_URL} is unavailable ({problem})"
+        if POSTGRES_REQUIRED:
+            pytest.fail(message + " and ACCORD_REQUIRE_POSTGRES=1", pytrace=False)
+        warnings.warn(f"SKIPPING PostgreSQL tests: {message}", stacklevel=1)
+        pytest.skip(f"SKIPPED LOUDLY: {message}")
+    engine = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: sa.Engine) -> Iterator[str]:
+    """A fresh database per test, dropped afterwards, so tests can run in any order."""
+    name = f"accord_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = postgres_admin.url.set(database=name).render_as_string(hide_password=False)
+    yield url
+    with postgres_admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'accord.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'accord.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlackServer]:
+    with FakeSlackServer() as server:
+        yield server
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def accord(
+    database_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+) -> Iterator[RunningAccord]:
+    """The app over HTTP on both databases."""
+    with running_accord(database_url, fake_slack, clock=clock) as running:
+        yield running
+
+
+@pytest.fixture
+def accord_sqlite(
+    sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+) -> Iterator[RunningAccord]:
+    """The app over HTTP on SQLite only, for behaviour that does not depend on the database."""
+    with running_accord(sqlite_url, fake_slack, clock=clock) as running:
+        yield running
