@@ -106,11 +106,10 @@ def clock() -> None:
     configure_logging()
     settings = Settings()
     try:
-        token, _ = settings.require_http_credentials()
-    except ConfigurationError:
-        if settings.slack_bot_token is None:
-            _fail("SLACK_BOT_TOKEN is not set; export it or add it to .env")
-        token = settings.slack_bot_token.get_secret_value()  # type: ignore[union-attr]
+        token = settings.require_bot_token()
+    except ConfigurationError as error:
+        _fail(str(error))
+        return
     client = build_web_client(settings, token=token)
     services = build_slack_services(settings, client=client)
     scheduler = build_scheduler(services, SlackNotifier(client))

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         secret = self._required(self.slack_signing_secret, "SLACK_SIGNING_SECRET")
         return token, secret
 
+    def require_bot_token(self) -> str:
+        """The clock process only posts, so it needs the bot token alone."""
+        return self._required(self.slack_bot_token, "SLACK_BOT_TOKEN")
+
     def require_socket_credentials(self) -> tuple[str, str]:
         """Bot token and app-level token for Socket Mode."""
         token = self._required(self.slack_bot_token, "SLACK_BOT_TOKEN")

@@ -1,0 +1,69 @@
+"""The entry points as a person runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = """\
+/accord help
+/accord initiative new Roll out MFA <!channel> cio:@alice ciso:@bob due:2027-01-31 #iam
+:as @bob
+/accord initiative hold INI-1 legacy VPN still reachable
+:as @dave
+/accord initiative release INI-1 we are fine
+/accord initiative list hold
+:click 1
+:home
+:quit
+"""
+
+
+def run(args: list[str], *, cwd: Path, stdin: str = "", env: dict[str, str] | None = None):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ACCORD_"))}
+    clean.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=clean,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_shell_runs_a_scripted_session_as_several_people(tmp_path: Path) -> None:
+    result = run(["shell", "--database", str(tmp_path / "demo.db")], cwd=tmp_path, stdin=SCRIPT)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Created *INI-1*" in out
+    assert "Roll out MFA <!channel>" in out  # shown literally, as Slack would show escaped text
+    assert "INI-1* is now on security hold" in out
+    assert "Only the CISO side (or an executive decision) can release" in out
+    assert "Initiatives on security hold (1)" in out
+    assert "form opened: Update INI-1" in out  # :click 1 pressed the first card's Update
+    assert "App Home of @dave" in out
+    assert "Traceback" not in out + result.stderr
+
+
+def test_serve_without_credentials_names_the_missing_variable(tmp_path: Path) -> None:
+    result = run(["serve"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "accord: SLACK_BOT_TOKEN is not set; export it or add it to .env"
+    )
+    result = run(["socket"], cwd=tmp_path, env={"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN is not set" in result.stderr
+    assert "xoxb-1" not in result.stderr + result.stdout
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    result = run(["db", "upgrade"], cwd=tmp_path, env={"DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
