@@ -19,7 +19,7 @@ from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.domain.paging import Page, clamp_page
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, format_ref
-from bot.domain.roles import Actor
+from bot.domain.roles import ROLE_LABELS, Actor, Directory, Role
 from bot.domain.validation import bounded_text, future_or_today, normalise_tags
 
 TITLE_MAX = 150
@@ -158,10 +158,42 @@ def get_initiative(session: Session, *, number: int) -> Initiative:
     return initiative
 
 
+def check_owner_sides(
+    session: Session, *, directory: Directory, cio_owner_id: str | None, ciso_owner_id: str | None
+) -> None:
+    """Each owner must belong to the side they own for (when that side has members at all)."""
+    for owner_id, side, key in (
+        (cio_owner_id, Role.CIO, "cio"),
+        (ciso_owner_id, Role.CISO, "ciso"),
+    ):
+        if owner_id is None or not directory.members(session, side):
+            continue
+        if not directory.actor(session, owner_id).on_side(side):
+            raise InvalidInput(
+                f"The {ROLE_LABELS[side]} owner must be on the {ROLE_LABELS[side]}, "
+                f"and the person named for `{key}:` is not.",
+                hint="`/accord whoami` shows a person's side; an admin can add them.",
+                field=f"{key}_owner",
+            )
+
+
 def create_initiative(
-    session: Session, *, actor: Actor, draft: InitiativeDraft, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    draft: InitiativeDraft,
+    now: datetime,
+    directory: Directory | None = None,
 ) -> Initiative:
+    """Create an initiative; with a `directory`, owners are checked against their sides."""
     ensure_allowed(actor, Permission.INITIATIVE_CREATE)
+    if directory is not None:
+        check_owner_sides(
+            session,
+            directory=directory,
+            cio_owner_id=draft.cio_owner_id,
+            ciso_owner_id=draft.ciso_owner_id,
+        )
     title = bounded_text(draft.title, field="title", max_length=TITLE_MAX, required=True)
     description = bounded_text(draft.description, field="description", max_length=DESCRIPTION_MAX)
     due = draft.due_date and future_or_today(draft.due_date, today=now.date(), field="due")
@@ -191,9 +223,22 @@ def create_initiative(
 
 
 def update_initiative(
-    session: Session, *, actor: Actor, number: int, changes: InitiativeChanges, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    changes: InitiativeChanges,
+    now: datetime,
+    directory: Directory | None = None,
 ) -> Initiative:
     ensure_allowed(actor, Permission.INITIATIVE_EDIT)
+    if directory is not None:
+        check_owner_sides(
+            session,
+            directory=directory,
+            cio_owner_id=changes.cio_owner_id,
+            ciso_owner_id=changes.ciso_owner_id,
+        )
     if changes.is_empty():
         raise InvalidInput(
             "Nothing to change.",

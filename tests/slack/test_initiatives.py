@@ -107,6 +107,9 @@ def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccor
         "initiative hold INI-1": "Say why",
         "nonsense": "is not an Accord command",
         "initiative new " + "x" * 200: "the limit is 150",
+        f"initiative new Swapped owners cio:<@{CISO}|b>": "must be on the CIO side",
+        f"initiative update INI-1 owner-ciso:<@{CIO}|a>": "must be on the CISO side",
+        "initiative new Bad owner cio:alice": "needs a @mention",
     }
     for command, expected in cases.items():
         reply = accord.command(command, user=CISO)

@@ -212,3 +212,10 @@ def test_help_lists_every_subcommand_with_an_example(accord_sqlite: RunningAccor
         assert f"/accord {noun}" in text
     assert "e.g. `/accord initiative new" in text
     assert "&lt;title&gt;" in text  # usage placeholders are escaped, not swallowed as markup
+
+
+def test_unknown_button_gets_an_answer_not_a_404(accord_sqlite: RunningAccord) -> None:
+    reply = accord_sqlite.slack.block_action("retired.feature", "1", user_id=CIO)
+    assert reply.status == 200
+    answer = accord_sqlite.fake.wait_for("response_url")[0].body
+    assert "older version of Accord" in reply_text(answer)

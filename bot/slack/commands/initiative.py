@@ -54,7 +54,9 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         due_date=parse_date(due, field="due") if due is not None else None,
         tags=normalise_tags(parsed.tags),
     )
-    initiative = service.create_initiative(ctx.session, actor=ctx.actor, draft=draft, now=ctx.now)
+    initiative = service.create_initiative(
+        ctx.session, actor=ctx.actor, draft=draft, now=ctx.now, directory=ctx.services.directory
+    )
     lead = f":white_check_mark: Created *{initiative.ref}*."
     return Reply(render.card(initiative, ctx.today, lead=lead))
 
@@ -114,7 +116,12 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
         title=neutralise(strip_quotes(options["title"])) if "title" in options else None,
     )
     initiative = service.update_initiative(
-        ctx.session, actor=ctx.actor, number=number, changes=changes, now=ctx.now
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        changes=changes,
+        now=ctx.now,
+        directory=ctx.services.directory,
     )
     return Reply(render.card(initiative, ctx.today, lead=f":pencil2: Updated *{initiative.ref}*."))
 

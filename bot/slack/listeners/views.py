@@ -65,6 +65,8 @@ FIELD_BLOCKS = {
     "due": BlockId.DUE,
     "tags": BlockId.TAGS,
     "reason": BlockId.REASON,
+    "cio_owner": BlockId.CIO_OWNER,
+    "ciso_owner": BlockId.CISO_OWNER,
 }
 
 
@@ -77,7 +79,9 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         due_date=form.day(BlockId.DUE),
         tags=normalise_tags([t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS))]),
     )
-    initiative = service.create_initiative(ctx.session, actor=ctx.actor, draft=draft, now=ctx.now)
+    initiative = service.create_initiative(
+        ctx.session, actor=ctx.actor, draft=draft, now=ctx.now, directory=ctx.services.directory
+    )
     return Reply(
         render.card(initiative, ctx.today, lead=f":white_check_mark: Created *{initiative.ref}*.")
     )
@@ -96,7 +100,12 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         ciso_owner_id=form.user(BlockId.CISO_OWNER),
     )
     initiative = service.update_initiative(
-        ctx.session, actor=ctx.actor, number=form.record_number(), changes=changes, now=ctx.now
+        ctx.session,
+        actor=ctx.actor,
+        number=form.record_number(),
+        changes=changes,
+        now=ctx.now,
+        directory=ctx.services.directory,
     )
     return Reply(render.card(initiative, ctx.today, lead=f":pencil2: Updated *{initiative.ref}*."))
 
