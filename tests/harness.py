@@ -99,32 +99,14 @@ class RunningAccord:
         return reply_text(reply.json())
 
 
-def reply_text(payload: dict[str, Any]) -> str:
-    """All human-visible text in a message payload, flattened."""
-    parts: list[str] = [str(payload.get("text", ""))]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("text"), str):
-                parts.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(payload.get("blocks", []))
-    return "\n".join(parts)
-
-
-def mrkdwn_texts(payload: dict[str, Any]) -> list[str]:
-    """The texts Slack parses for mentions and links: top-level text and every mrkdwn object."""
+def _texts(payload: dict[str, Any], *, mrkdwn_only: bool) -> list[str]:
     found: list[str] = [str(payload.get("text", ""))]
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            if node.get("type") == "mrkdwn":
-                found.append(str(node.get("text", "")))
+            wanted = node.get("type") == "mrkdwn" if mrkdwn_only else True
+            if wanted and isinstance(node.get("text"), str):
+                found.append(node["text"])
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -133,6 +115,16 @@ def mrkdwn_texts(payload: dict[str, Any]) -> list[str]:
 
     walk(payload.get("blocks", []))
     return found
+
+
+def reply_text(payload: dict[str, Any]) -> str:
+    """All human-visible text in a message payload, flattened."""
+    return "\n".join(_texts(payload, mrkdwn_only=False))
+
+
+def mrkdwn_texts(payload: dict[str, Any]) -> list[str]:
+    """The texts Slack parses for mentions and links: top-level text and every mrkdwn object."""
+    return _texts(payload, mrkdwn_only=True)
 
 
 @contextmanager

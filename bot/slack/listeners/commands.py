@@ -13,8 +13,8 @@ from bot.services import Services
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import notice
 from bot.slack.commands import route
-from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
-from bot.slack.guard import guarded, unit_of_work
+from bot.slack.commands.base import OpenModal, Outcome, Reply
+from bot.slack.listeners.interaction import run_interaction
 
 log = logging.getLogger(__name__)
 COMMAND_TEXT_LIMIT = 4000
@@ -24,27 +24,20 @@ def run_command(
     services: Services, *, user_id: str, channel_id: str, text: str, request_key: str | None
 ) -> Outcome | Message | None:
     """Parse and run one command in one transaction; used by Slack and the shell alike."""
-
-    def work() -> Outcome:
-        if len(text) > COMMAND_TEXT_LIMIT:
-            return Reply(
-                notice(
-                    f":warning: That command is {len(text)} characters long; "
-                    f"the limit is {COMMAND_TEXT_LIMIT}. Use the form instead."
-                )
+    if len(text) > COMMAND_TEXT_LIMIT:
+        return Reply(
+            notice(
+                f":warning: That command is {len(text)} characters long; "
+                f"the limit is {COMMAND_TEXT_LIMIT}. Use the form instead."
             )
-        with unit_of_work(services, request_key=request_key) as session:
-            actor = services.directory.actor(session, user_id)
-            ctx = CommandContext(
-                session=session,
-                services=services,
-                actor=actor,
-                channel_id=channel_id,
-                now=services.clock.now(),
-            )
-            return route(ctx, text)
-
-    return guarded(work)
+        )
+    return run_interaction(
+        services,
+        user_id=user_id,
+        channel_id=channel_id,
+        request_key=request_key,
+        work=lambda ctx: route(ctx, text),
+    )
 
 
 def register(app: App, services: Services) -> None:
