@@ -321,3 +321,48 @@ def test_pause_resume_skip_cancel(accord: RunningAccord) -> None:
     run_clock(accord)
     assert len(agendas(accord)) == 1
     assert "TP-1" not in ok(accord, "touchpoint list")
+
+
+def _create_values(users: list[str], tz: str = "") -> dict[str, Any]:
+    return {
+        "tp_name": {"value": {"type": "plain_text_input", "value": "Monthly review"}},
+        "tp_participants": {"value": {"type": "multi_users_select", "selected_users": users}},
+        "tp_channel": {"value": {"type": "channels_select", "selected_channel": COORDINATION}},
+        "tp_every": {"value": {"type": "static_select", "selected_option": {"value": "monthly"}}},
+        "tp_time": {"value": {"type": "timepicker", "selected_time": "16:30"}},
+        "tp_tz": {"value": {"type": "plain_text_input", "value": tz}},
+        "tp_first": {"value": {"type": "datepicker", "selected_date": "2027-01-14"}},
+    }
+
+
+def test_modal_creates_a_series_and_marks_the_wrong_field(accord: RunningAccord) -> None:
+    reply = accord.command("touchpoint", trigger_id="t-modal")
+    assert reply.status == 200
+    view = accord.fake.wait_for("views.open")[0].body["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == "touchpoint.create"
+
+    refused = accord.slack.view_submission(
+        "touchpoint.create", _create_values([CIO, CIO_2]), user_id=CIO, view_id="V1"
+    )
+    errors = refused.json()["errors"]
+    assert "CISO side" in errors["tp_participants"]
+    bad_tz = accord.slack.view_submission(
+        "touchpoint.create", _create_values([CIO, CISO], tz="Nowhere"), user_id=CIO, view_id="V2"
+    )
+    assert "time zone" in bad_tz.json()["errors"]["tp_tz"]
+    assert count(accord, TouchpointSeries) == 0
+
+    accord.slack.view_submission(
+        "touchpoint.create",
+        _create_values([CIO, CISO], tz="Europe/London"),
+        user_id=CIO,
+        view_id="V3",
+        private_metadata=json.dumps({"channel": COORDINATION}),
+    )
+    with session_scope(accord.services.engine) as session:
+        series = session.get(TouchpointSeries, 1)
+        assert series is not None
+        # 14 January 2027 is the second Thursday.
+        assert series.rrule == "FREQ=MONTHLY;INTERVAL=1;BYDAY=+2TH"
+        assert series.next_start == datetime(2027, 1, 14, 16, 30, tzinfo=UTC)

@@ -154,7 +154,9 @@ def skip(ctx: CommandContext, args: list[str]) -> Outcome:
     )
 
 
-def _text_after_ref(args: list[str], verb: str, keys: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
+def _text_after_ref(
+    args: list[str], verb: str, keys: frozenset[str] = frozenset()
+) -> tuple[str, dict[str, str]]:
     parsed = parse_args(args[1:], options=keys)
     text = parsed.free_text()
     if not text:
