@@ -281,12 +281,12 @@ def _rule(series: TouchpointSeries) -> rrule:
 
 
 def localise(naive_local: datetime, zone: ZoneInfo) -> datetime:
-    """A wall-clock time in `zone` as a UTC instant; a time skipped by DST moves forward."""
-    aware = naive_local.replace(tzinfo=zone)
-    roundtrip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if roundtrip != naive_local:  # in the spring-forward gap: use the later offset
-        aware = naive_local.replace(tzinfo=zone, fold=1)
-    return aware.astimezone(UTC)
+    """A wall-clock time in `zone` as a UTC instant.
+
+    PEP 495 semantics (fold=0): an ambiguous autumn time is the first one, and a time skipped by
+    the spring change (e.g. 02:30) uses the offset before the change, i.e. moves forward an hour.
+    """
+    return naive_local.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 def occurrences(series: TouchpointSeries, *, after: datetime) -> Iterator[datetime]:
