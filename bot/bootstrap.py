@@ -18,6 +18,7 @@ from bot.db import make_engine, upgrade
 from bot.domain.roles import Directory, GroupMembers, Role
 from bot.services import Services
 from bot.slack.usergroups import SlackGroupMembers
+from bot.slack.workspace import SlackWorkspace
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -73,4 +74,6 @@ def build_services(
 def build_slack_services(
     settings: Settings, *, client: WebClient, clock: Clock | None = None
 ) -> Services:
-    return build_services(settings, groups=SlackGroupMembers(client), clock=clock)
+    services = build_services(settings, groups=SlackGroupMembers(client), clock=clock)
+    services.workspace = SlackWorkspace(client)
+    return services

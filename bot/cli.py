@@ -17,6 +17,8 @@ from bot.db import make_engine, upgrade
 app = typer.Typer(help="Accord: CIO–CISO coordination in Slack.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+export_app = typer.Typer(help="Export records as files.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 log = logging.getLogger("accord")
 
 
@@ -124,6 +126,40 @@ def db_upgrade() -> None:
     settings = Settings()
     upgrade(make_engine(settings.database_url))
     typer.echo("database is up to date")
+
+
+@export_app.command("ics")
+def export_ics(
+    ref: Annotated[str, typer.Argument(help="The touchpoint series, e.g. TP-1.")],
+    out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+) -> None:
+    """Write a touchpoint series as an iCalendar (.ics) file."""
+    from datetime import UTC, datetime
+
+    from bot.db import session_scope
+    from bot.domain import touchpoints
+    from bot.domain.calendar import series_ics
+    from bot.domain.errors import UserError
+    from bot.domain.refs import Kind, parse_ref
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            series = touchpoints.get_series(session, number=parse_ref(ref, Kind.TOUCHPOINT))
+            content = series_ics(
+                series,
+                skipped=touchpoints.skipped_starts(session, series_id=series.id),  # type: ignore[arg-type]
+                now=datetime.now(UTC),
+            )
+    except UserError as error:
+        _fail(error.message)
+        return
+    if out is None:
+        sys.stdout.buffer.write(content)
+    else:
+        out.write_bytes(content)
+        typer.echo(f"wrote {out}")
 
 
 @app.command()

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     accord_digest_channel: str | None = None
 
     accord_group_cache_seconds: int = 300
+    #: Time zone of a touchpoint when neither `tz:` nor the organiser's Slack profile gives one.
+    accord_default_timezone: str = "UTC"
+    #: How often the clock looks for touchpoint agendas to post, in seconds.
+    accord_touchpoint_poll_seconds: int = 60
     accord_listener_threads: int = 10
 
     @field_validator(

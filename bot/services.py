@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine
 
@@ -11,9 +12,22 @@ from bot.config import Settings
 from bot.domain.roles import Directory
 
 
+class Workspace(Protocol):
+    """What services need from the chat workspace besides messages (Slack in production)."""
+
+    def timezone(self, user_id: str) -> str | None:
+        """The user's IANA time zone from their profile, or None if unknown."""
+        ...
+
+    def upload(self, *, channel: str, filename: str, content: bytes, title: str) -> None:
+        """Share a file in a channel."""
+        ...
+
+
 @dataclass
 class Services:
     settings: Settings
     engine: Engine
     clock: Clock
     directory: Directory
+    workspace: Workspace | None = None

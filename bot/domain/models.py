@@ -4,5 +4,23 @@ from bot.domain.audit import AuditEvent
 from bot.domain.idempotency import ProcessedRequest
 from bot.domain.initiatives import Initiative, InitiativeTag
 from bot.domain.roles import RoleGrant
+from bot.domain.touchpoints import (
+    TouchpointAction,
+    TouchpointDecision,
+    TouchpointOccurrence,
+    TouchpointSeries,
+    TouchpointTopic,
+)
 
-__all__ = ["AuditEvent", "Initiative", "InitiativeTag", "ProcessedRequest", "RoleGrant"]
+__all__ = [
+    "AuditEvent",
+    "Initiative",
+    "InitiativeTag",
+    "ProcessedRequest",
+    "RoleGrant",
+    "TouchpointAction",
+    "TouchpointDecision",
+    "TouchpointOccurrence",
+    "TouchpointSeries",
+    "TouchpointTopic",
+]

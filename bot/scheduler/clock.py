@@ -7,6 +7,8 @@ import logging
 from datetime import UTC
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from bot.scheduler.registry import JOBS, job_by_id
@@ -27,10 +29,14 @@ def run_job(job_id: str) -> None:
         log.exception("scheduled job %s failed", job_id)
 
 
-def build_scheduler(services: Services, notifier: SlackNotifier) -> BlockingScheduler:
+def build_scheduler(
+    services: Services, notifier: SlackNotifier, *, blocking: bool = True
+) -> BaseScheduler:
+    """The clock's scheduler; `blocking=False` runs it in a background thread (tests, embedding)."""
     global _runtime
     _runtime = (services, notifier)
-    scheduler = BlockingScheduler(
+    kind = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = kind(
         jobstores={
             "default": SQLAlchemyJobStore(engine=services.engine, tablename="apscheduler_job")
         },

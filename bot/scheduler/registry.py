@@ -33,12 +33,25 @@ def heartbeat(services: Services, notifier: SlackNotifier, now: datetime) -> Non
     logging.getLogger(__name__).info("clock heartbeat at %s", now.isoformat())
 
 
+def _post_touchpoint_agendas(services: Services, notifier: SlackNotifier, now: datetime) -> None:
+    from bot.scheduler.touchpoints import post_agendas
+
+    post_agendas(services, notifier, now)
+
+
 JOBS: list[ScheduledJob] = [
     ScheduledJob(
         id="clock.heartbeat",
         run=heartbeat,
         trigger=lambda _settings: IntervalTrigger(minutes=5),
         misfire_grace_time=60,
+    ),
+    ScheduledJob(
+        id="touchpoints.post_agendas",
+        run=_post_touchpoint_agendas,
+        trigger=lambda settings: IntervalTrigger(seconds=settings.accord_touchpoint_poll_seconds),
+        # Coalesced and safe to run late: the database decides what is due, not the trigger.
+        misfire_grace_time=300,
     ),
 ]
 

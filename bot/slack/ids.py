@@ -12,6 +12,8 @@ class ActionId(StrEnum):
     INITIATIVE_RELEASE = "initiative.release"
     INITIATIVE_EDIT = "initiative.edit"
     INITIATIVE_AUDIT = "initiative.audit"
+    TOUCHPOINT_ACTION = "touchpoint.action"
+    TOUCHPOINT_DECISION = "touchpoint.decision"
 
 
 class CallbackId(StrEnum):
@@ -19,6 +21,9 @@ class CallbackId(StrEnum):
     INITIATIVE_HOLD = "initiative.hold"
     INITIATIVE_RELEASE = "initiative.release"
     INITIATIVE_EDIT = "initiative.edit"
+    TOUCHPOINT_CREATE = "touchpoint.create"
+    TOUCHPOINT_ACTION = "touchpoint.action"
+    TOUCHPOINT_DECISION = "touchpoint.decision"
 
 
 class BlockId(StrEnum):
@@ -31,3 +36,13 @@ class BlockId(StrEnum):
     REASON = "reason"
     STATUS = "status"
     HEALTH = "health"
+    TP_NAME = "tp_name"
+    TP_PARTICIPANTS = "tp_participants"
+    TP_CHANNEL = "tp_channel"
+    TP_EVERY = "tp_every"
+    TP_TIME = "tp_time"
+    TP_TZ = "tp_tz"
+    TP_FIRST = "tp_first"
+    TP_TEXT = "tp_text"
+    TP_OWNER = "tp_owner"
+    TP_DUE = "tp_due"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from bot.slack.listeners import actions, commands, events, fallback, views
+from bot.slack.listeners import actions, commands, events, fallback, touchpoints, views
 
 
 def register_all(app: App, services: Services) -> None:
@@ -13,4 +13,5 @@ def register_all(app: App, services: Services) -> None:
     actions.register(app, services)
     views.register(app, services)
     events.register(app, services)
+    touchpoints.register(app, services)
     fallback.register(app, services)  # keep last: it matches everything

@@ -1,0 +1,352 @@
+"""Renderers for touchpoints: the series card and list, the agenda, and the capture modals."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from slack_sdk.models.blocks import (
+    Block,
+    ChannelSelectElement,
+    DatePickerElement,
+    InputBlock,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    StaticSelectElement,
+    TimePickerElement,
+    UserMultiSelectElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.domain.agenda import Agenda, AgendaItem, AgendaSection
+from bot.domain.touchpoints import (
+    TouchpointAction,
+    TouchpointDecision,
+    TouchpointSeries,
+    describe_recurrence,
+)
+from bot.slack.blocks.common import (
+    MESSAGE_BLOCK_LIMIT,
+    Message,
+    actions,
+    button,
+    context,
+    divider,
+    fields_section,
+    fit,
+    header,
+    safe,
+    section,
+    user,
+)
+from bot.slack.ids import ActionId, BlockId, CallbackId
+
+FLAG_ICON = {
+    "red": ":red_circle: red",
+    "blocked": ":no_entry: blocked",
+    "on hold": ":lock: on hold",
+    "overdue": ":warning: *overdue*",
+    "pending": ":hourglass: pending",
+    "expiring": ":alarm_clock: expiring",
+}
+
+
+def when(moment: datetime, series: TouchpointSeries) -> str:
+    """Slack shows the date in each reader's zone; the fallback is the organiser's wall clock."""
+    local = moment.astimezone(series.zone)
+    fallback = f"{local:%a %Y-%m-%d %H:%M} {series.timezone}"
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _participants(series: TouchpointSeries) -> str:
+    return ", ".join(user(uid) for uid in series.participants[:30])
+
+
+def series_line(series: TouchpointSeries) -> str:
+    status = "" if series.status.value == "active" else f" · _{series.status.value}_"
+    nxt = f" · next {when(series.next_start, series)}" if series.next_start else ""
+    return (
+        f"*{series.ref}* {safe(series.name, 100)}{status}\n"
+        f"{describe_recurrence(series)} in <#{series.channel_id}>{nxt}"
+    )
+
+
+def list_message(series_list: list[TouchpointSeries]) -> Message:
+    blocks: list[Block] = [header(f"Touchpoints ({len(series_list)})")]
+    if not series_list:
+        blocks.append(
+            section(
+                "No touchpoints yet. `/accord touchpoint new <name> every:weekly at:09:00 "
+                "with:@cio,@ciso` creates one."
+            )
+        )
+    blocks.extend(section(series_line(s)) for s in series_list)
+    return Message(
+        text=f"Touchpoints: {len(series_list)}",
+        blocks=fit(blocks, limit=MESSAGE_BLOCK_LIMIT, overflow_note="More series not shown."),
+    )
+
+
+def card(
+    series: TouchpointSeries,
+    *,
+    upcoming: list[datetime],
+    actions_open: list[TouchpointAction],
+    decisions: list[TouchpointDecision],
+    today: date,
+    lead: str | None = None,
+) -> Message:
+    blocks: list[Block] = []
+    if lead:
+        blocks.append(section(lead))
+    blocks.append(header(f"{series.ref} · {series.name}"))
+    blocks.append(
+        fields_section(
+            [
+                f"*When*\n{describe_recurrence(series)}",
+                f"*Status*\n{series.status.value}",
+                f"*Channel*\n<#{series.channel_id}>",
+                f"*Duration*\n{series.duration_minutes} min · agenda "
+                f"{series.lead_minutes // 60} h before",
+                f"*Participants*\n{_participants(series)}",
+                f"*Organiser*\n{user(series.organiser_id)}",
+            ]
+        )
+    )
+    if upcoming:
+        blocks.append(
+            section("*Next meetings*\n" + "\n".join(f"• {when(s, series)}" for s in upcoming))
+        )
+    if actions_open:
+        blocks.append(
+            section(
+                "*Open action items*\n"
+                + "\n".join(_item_line(_action_item(a, today)) for a in actions_open[:15])
+            )
+        )
+    if decisions:
+        blocks.append(
+            section(
+                "*Recent decisions*\n"
+                + "\n".join(
+                    f"• {safe(d.text, 200)} — {user(d.recorded_by)}, {d.recorded_at:%Y-%m-%d}"
+                    for d in decisions
+                )
+            )
+        )
+    blocks.append(context(f"`/accord touchpoint ics {series.ref}` adds it to your calendar."))
+    return Message(
+        text=(f"{lead} " if lead else "") + f"{series.ref}: {safe(series.name, 100)}",
+        blocks=blocks,
+    )
+
+
+def _action_item(action: TouchpointAction, today: date) -> AgendaItem:
+    return AgendaItem(
+        ref=action.label,
+        text=action.text,
+        flags=("overdue",) if action.is_overdue(today) else (),
+        owner_ids=(action.owner_id,),
+        due=action.due_date,
+    )
+
+
+def _item_line(item: AgendaItem) -> str:
+    ref = f"*{item.ref}* " if item.ref else ""
+    flags = " · ".join(FLAG_ICON.get(flag, safe(flag, 30)) for flag in item.flags)
+    owners = " ".join(user(uid) for uid in item.owner_ids)
+    due = f"due {item.due.isoformat()}" if item.due else ""
+    tail = " · ".join(part for part in (flags, due, owners) if part)
+    return f"• {ref}{safe(item.text, 150)}" + (f" — {tail}" if tail else "")
+
+
+def _section_block(agenda_section: AgendaSection) -> Block:
+    lines = [_item_line(item) for item in agenda_section.items]
+    if agenda_section.more:
+        lines.append(f"_…and {agenda_section.more} more_")
+    body = "\n".join(lines) if lines else "_Nothing._"
+    return section(f"*{safe(agenda_section.title, 100)}*\n{body}")
+
+
+def agenda_message(
+    series: TouchpointSeries,
+    agenda: Agenda,
+    *,
+    starts_at: datetime,
+    occurrence_id: int,
+    late: bool,
+) -> Message:
+    """The agenda posted before a meeting; buttons capture actions and decisions."""
+    blocks: list[Block] = [header(f"Agenda · {series.ref} {series.name}")]
+    lead = f"Meeting {when(starts_at, series)} · {_participants(series)}"
+    blocks.append(section(lead))
+    if late:
+        blocks.append(
+            context(
+                ":hourglass: Posted late: Accord's clock was not running when this agenda was due."
+            )
+        )
+    for agenda_section in agenda.sections:
+        blocks.append(_section_block(agenda_section))
+    blocks.append(divider())
+    value = json.dumps({"o": occurrence_id, "s": series.id}, separators=(",", ":"))
+    blocks.append(
+        actions(
+            button(
+                "Add action item",
+                action_id=ActionId.TOUCHPOINT_ACTION,
+                value=value,
+                style="primary",
+            ),
+            button("Record decision", action_id=ActionId.TOUCHPOINT_DECISION, value=value),
+        )
+    )
+    blocks.append(
+        context(
+            f"Reply in the thread or use `/accord touchpoint action {series.ref} <text> "
+            f"owner:@u due:YYYY-MM-DD` · `/accord touchpoint decision {series.ref} <text>`"
+        )
+    )
+    count = sum(len(s.items) for s in agenda.sections)
+    text = f"Agenda for {series.ref} {safe(series.name, 100)}: {count} items"
+    return Message(
+        text=text,
+        blocks=fit(blocks, limit=MESSAGE_BLOCK_LIMIT, overflow_note="Agenda shortened."),
+    )
+
+
+def _text(
+    block_id: str,
+    label: str,
+    *,
+    max_length: int,
+    optional: bool = False,
+    placeholder: str | None = None,
+    multiline: bool = False,
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=PlainTextObject(text=label),
+        optional=optional,
+        element=PlainTextInputElement(
+            action_id="value",
+            max_length=max_length,
+            multiline=multiline,
+            placeholder=PlainTextObject(text=placeholder) if placeholder else None,
+        ),
+    )
+
+
+EVERY_CHOICES = (
+    ("weekly", "Weekly"),
+    ("2w", "Every 2 weeks"),
+    ("monthly", "Monthly (Nth weekday)"),
+)
+
+
+def create_modal(*, metadata: str) -> View:
+    options = [Option(value=value, text=label) for value, label in EVERY_CHOICES]
+    return View(
+        type="modal",
+        callback_id=CallbackId.TOUCHPOINT_CREATE,
+        title=PlainTextObject(text="New touchpoint"),
+        submit=PlainTextObject(text="Create"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata[:3000],
+        blocks=[
+            _text(BlockId.TP_NAME, "Name", max_length=100, placeholder="CIO–CISO weekly"),
+            InputBlock(
+                block_id=BlockId.TP_PARTICIPANTS,
+                label=PlainTextObject(text="Participants (both sides)"),
+                element=UserMultiSelectElement(action_id="value", max_selected_items=30),
+            ),
+            InputBlock(
+                block_id=BlockId.TP_CHANNEL,
+                label=PlainTextObject(text="Channel"),
+                element=ChannelSelectElement(action_id="value"),
+            ),
+            InputBlock(
+                block_id=BlockId.TP_EVERY,
+                label=PlainTextObject(text="Repeats"),
+                element=StaticSelectElement(
+                    action_id="value", options=options, initial_option=options[0]
+                ),
+            ),
+            InputBlock(
+                block_id=BlockId.TP_TIME,
+                label=PlainTextObject(text="Time"),
+                element=TimePickerElement(action_id="value", initial_time="09:00"),
+            ),
+            _text(
+                BlockId.TP_TZ,
+                "Time zone (default: yours)",
+                max_length=64,
+                optional=True,
+                placeholder="Europe/Berlin",
+            ),
+            InputBlock(
+                block_id=BlockId.TP_FIRST,
+                label=PlainTextObject(text="First meeting"),
+                optional=True,
+                element=DatePickerElement(action_id="value"),
+            ),
+        ],
+    )
+
+
+def action_modal(*, metadata: str, ref: str) -> View:
+    return View(
+        type="modal",
+        callback_id=CallbackId.TOUCHPOINT_ACTION,
+        title=PlainTextObject(text="Action item"),
+        submit=PlainTextObject(text="Add"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata[:3000],
+        blocks=[
+            section(f"Action item for *{ref}*"),
+            _text(BlockId.TP_TEXT, "What", max_length=500, multiline=True),
+            InputBlock(
+                block_id=BlockId.TP_OWNER,
+                label=PlainTextObject(text="Owner"),
+                element=UserSelectElement(action_id="value"),
+            ),
+            InputBlock(
+                block_id=BlockId.TP_DUE,
+                label=PlainTextObject(text="Due date"),
+                optional=True,
+                element=DatePickerElement(action_id="value"),
+            ),
+        ],
+    )
+
+
+def decision_modal(*, metadata: str, ref: str) -> View:
+    return View(
+        type="modal",
+        callback_id=CallbackId.TOUCHPOINT_DECISION,
+        title=PlainTextObject(text="Decision"),
+        submit=PlainTextObject(text="Record"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata[:3000],
+        blocks=[
+            section(f"Decision taken in *{ref}*"),
+            _text(BlockId.TP_TEXT, "Decision", max_length=500, multiline=True),
+        ],
+    )
+
+
+def action_recorded(series: TouchpointSeries, action: TouchpointAction) -> Message:
+    due = f", due {action.due_date.isoformat()}" if action.due_date else ""
+    text = (
+        f":pushpin: *{action.label}* for {series.ref}: {safe(action.text, 300)} — "
+        f"{user(action.owner_id)}{due}. It stays on the agenda until "
+        f"`/accord touchpoint done {action.label}`."
+    )
+    return Message(text=text, blocks=[section(text)])
+
+
+def decision_recorded(series: TouchpointSeries, decision: TouchpointDecision) -> Message:
+    text = f":white_check_mark: Decision recorded for {series.ref}: {safe(decision.text, 400)}"
+    return Message(text=text, blocks=[section(text)])

@@ -1,0 +1,205 @@
+"""Touchpoint buttons and modals: capture action items and decisions from a posted agenda."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.domain import touchpoints as service
+from bot.domain.errors import InvalidInput
+from bot.domain.touchpoints import SeriesDraft
+from bot.services import Services
+from bot.slack.blocks import touchpoints as render
+from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
+from bot.slack.guard import Failure, attempt, unit_of_work
+from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
+from bot.slack.listeners.views import FormState
+from bot.slack.notifier import SlackNotifier
+
+FIELD_BLOCKS = {
+    "name": BlockId.TP_NAME,
+    "participants": BlockId.TP_PARTICIPANTS,
+    "time": BlockId.TP_TIME,
+    "tz": BlockId.TP_TZ,
+    "every": BlockId.TP_EVERY,
+    "first meeting": BlockId.TP_FIRST,
+    "owner": BlockId.TP_OWNER,
+    "due": BlockId.TP_DUE,
+}
+
+
+def _occurrence(body: dict[str, Any]) -> dict[str, int]:
+    try:
+        value = json.loads(str((body.get("actions") or [{}])[0].get("value") or ""))
+        return {"o": int(value["o"]), "s": int(value["s"])}
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("That button is out of date.") from None
+
+
+def _thread_metadata(ctx: CommandContext, body: dict[str, Any]) -> tuple[str, str]:
+    ids = _occurrence(body)
+    series = service.get_series(ctx.session, number=ids["s"])
+    message = body.get("message") or {}
+    metadata = {
+        "id": ids["s"],
+        "occurrence": ids["o"],
+        "channel": channel_of(body),
+        "thread_ts": message.get("thread_ts") or message.get("ts"),
+    }
+    return series.ref, json.dumps(metadata)
+
+
+def open_action(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ref, metadata = _thread_metadata(ctx, body)
+    return OpenModal(render.action_modal(metadata=metadata, ref=ref))
+
+
+def open_decision(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ref, metadata = _thread_metadata(ctx, body)
+    return OpenModal(render.decision_modal(metadata=metadata, ref=ref))
+
+
+def submit_create(ctx: CommandContext, form: FormState) -> Outcome:
+    values = form.values
+    users = (values.get(BlockId.TP_PARTICIPANTS, {}).get("value") or {}).get("selected_users")
+    channel = (values.get(BlockId.TP_CHANNEL, {}).get("value") or {}).get("selected_channel")
+    clock = (values.get(BlockId.TP_TIME, {}).get("value") or {}).get("selected_time")
+    draft = SeriesDraft(
+        name=form.text(BlockId.TP_NAME),
+        participants=[str(u) for u in users or []],
+        every=form.choice(BlockId.TP_EVERY) or "weekly",
+        at=str(clock or ""),
+        channel_id=str(channel or ctx.channel_id),
+        timezone=form.text(BlockId.TP_TZ) or None,
+        first_date=form.day(BlockId.TP_FIRST),
+    )
+    series = service.create_series(
+        ctx.session,
+        actor=ctx.actor,
+        draft=draft,
+        directory=ctx.services.directory,
+        profiles=ctx.services.workspace,
+        default_timezone=ctx.services.settings.accord_default_timezone,
+        now=ctx.now,
+    )
+    return Reply(
+        render.card(
+            series,
+            upcoming=service.upcoming(series, now=ctx.now),
+            actions_open=[],
+            decisions=[],
+            today=ctx.today,
+            lead=f":calendar: Created *{series.ref}*.",
+        )
+    )
+
+
+def submit_action(ctx: CommandContext, form: FormState) -> Outcome:
+    number = form.record_number()
+    item = service.add_action(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        text=form.text(BlockId.TP_TEXT),
+        owner_id=form.user(BlockId.TP_OWNER),
+        due=form.day(BlockId.TP_DUE),
+        now=ctx.now,
+        occurrence_id=form.metadata.get("occurrence"),
+    )
+    return Reply(render.action_recorded(service.get_series(ctx.session, number=number), item), True)
+
+
+def submit_decision(ctx: CommandContext, form: FormState) -> Outcome:
+    number = form.record_number()
+    decision = service.record_decision(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        text=form.text(BlockId.TP_TEXT),
+        now=ctx.now,
+        occurrence_id=form.metadata.get("occurrence"),
+    )
+    series = service.get_series(ctx.session, number=number)
+    return Reply(render.decision_recorded(series, decision), True)
+
+
+ACTIONS: dict[ActionId, Callable[[CommandContext, dict[str, Any]], Outcome]] = {
+    ActionId.TOUCHPOINT_ACTION: open_action,
+    ActionId.TOUCHPOINT_DECISION: open_decision,
+}
+SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcome], BlockId]] = {
+    CallbackId.TOUCHPOINT_CREATE: (submit_create, BlockId.TP_NAME),
+    CallbackId.TOUCHPOINT_ACTION: (submit_action, BlockId.TP_TEXT),
+    CallbackId.TOUCHPOINT_DECISION: (submit_decision, BlockId.TP_TEXT),
+}
+
+
+def register(app: App, services: Services) -> None:
+    for action_id, handler in ACTIONS.items():
+        app.action(action_id.value)(_action_listener(services, handler))
+    for callback_id, (submit, first_block) in SUBMISSIONS.items():
+        app.view(callback_id.value)(_view_listener(services, submit, first_block))
+
+
+def _action_listener(
+    services: Services, handler: Callable[[CommandContext, dict[str, Any]], Outcome]
+) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        outcome = run_interaction(
+            services,
+            user_id=body["user"]["id"],
+            channel_id=channel_of(body),
+            request_key=action_key(body),
+            work=lambda ctx: handler(ctx, body),
+        )
+        deliver(outcome, body=body, client=client, respond=respond)
+
+    return listener
+
+
+def _view_listener(
+    services: Services,
+    handler: Callable[[CommandContext, FormState], Outcome],
+    first_block: BlockId,
+) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        form = FormState(view)
+        user_id = body["user"]["id"]
+        channel = str(form.metadata.get("channel") or "")
+
+        def work() -> Outcome:
+            key = f"view:{view.get('id')}:{view.get('hash', '')}"
+            with unit_of_work(services, request_key=key) as session:
+                ctx = CommandContext(
+                    session=session,
+                    services=services,
+                    actor=services.directory.actor(session, user_id),
+                    channel_id=channel,
+                    now=services.clock.now(),
+                )
+                return handler(ctx, form)
+
+        result = attempt(work)
+        if isinstance(result, Failure):
+            field = result.error.field if result.error else None
+            block = FIELD_BLOCKS.get(field or "", first_block)
+            ack(response_action="errors", errors={block: result.message.text[:300]})
+            return
+        ack()
+        if not isinstance(result, Reply):
+            return
+        notifier = SlackNotifier(client)
+        thread_ts = form.metadata.get("thread_ts")
+        if result.in_channel and channel and thread_ts:
+            # Captured from an agenda: the record goes into the agenda's thread for everyone.
+            notifier.post(channel, result.message, thread_ts=str(thread_ts))
+        else:
+            notifier.tell(user_id, result.message, channel=channel or None)
+
+    return listener
