@@ -3,6 +3,16 @@
 from bot.domain.audit import AuditEvent
 from bot.domain.idempotency import ProcessedRequest
 from bot.domain.initiatives import Initiative, InitiativeTag
+from bot.domain.risks import RiskAcceptance, RiskApproval, RiskReminder
 from bot.domain.roles import RoleGrant
 
-__all__ = ["AuditEvent", "Initiative", "InitiativeTag", "ProcessedRequest", "RoleGrant"]
+__all__ = [
+    "AuditEvent",
+    "Initiative",
+    "InitiativeTag",
+    "ProcessedRequest",
+    "RiskAcceptance",
+    "RiskApproval",
+    "RiskReminder",
+    "RoleGrant",
+]
