@@ -17,6 +17,8 @@ from bot.db import make_engine, upgrade
 app = typer.Typer(help="Accord: CIO–CISO coordination in Slack.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+export_app = typer.Typer(help="Exports for auditors.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 log = logging.getLogger("accord")
 
 
@@ -125,6 +127,34 @@ def db_upgrade() -> None:
     settings = Settings()
     upgrade(make_engine(settings.database_url))
     typer.echo("database is up to date")
+
+
+@export_app.command("risks")
+def export_risks_command(
+    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file (default: stdout).")
+    ] = None,
+) -> None:
+    """The risk register with every field and the full approval history."""
+    from bot.db import session_scope
+    from bot.domain.risk_export import ExportFormat, export_risks
+
+    try:
+        fmt = ExportFormat(format.strip().lower())
+    except ValueError:
+        _fail(f"--format must be csv or json, not {format!r}")
+        return
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        content = export_risks(session, fmt)
+    if output is None:
+        typer.echo(content, nl=False)
+    else:
+        output.write_text(content, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
 
 
 @app.command()

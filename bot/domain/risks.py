@@ -237,8 +237,15 @@ class RiskAcceptance(SQLModel, table=True):
 
 
 # Changing any of these after an approval sends the record back to both sides.
-MATERIAL_FIELDS = ("likelihood", "impact", "controls", "expires_on", "asset", "initiative")
-MATERIAL_FIELDS += ("techniques",)
+MATERIAL_FIELDS = (
+    "likelihood",
+    "impact",
+    "controls",
+    "expires_on",
+    "asset",
+    "initiative",
+    "techniques",
+)
 
 
 @dataclass(frozen=True)
@@ -622,7 +629,7 @@ def update_risk(
     if changes.is_empty():
         raise InvalidInput(
             "Nothing to change.",
-            hint="e.g. `/accord risk update RSK-2 likelihood:2 controls:\"WAF rule 91\"`",
+            hint='e.g. `/accord risk update RSK-2 likelihood:2 controls:"WAF rule 91"`',
         )
     risk = get_risk(session, number=number)
     if risk.state not in (RiskState.DRAFT, RiskState.PENDING, RiskState.ACCEPTED):
@@ -709,7 +716,9 @@ def list_risks(
         query = query.where(clause)
     total = session.exec(count_query).one()
     page = clamp_page(page, total=total, page_size=page_size)
-    order = col(RiskAcceptance.expires_on) if which == RiskFilter.EXPIRING else col(RiskAcceptance.id)
+    order = (
+        col(RiskAcceptance.expires_on) if which == RiskFilter.EXPIRING else col(RiskAcceptance.id)
+    )
     items = session.exec(query.order_by(order).offset((page - 1) * page_size).limit(page_size))
     return Page(items=list(items), total=total, page=page, page_size=page_size)
 

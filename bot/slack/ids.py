@@ -12,6 +12,10 @@ class ActionId(StrEnum):
     INITIATIVE_RELEASE = "initiative.release"
     INITIATIVE_EDIT = "initiative.edit"
     INITIATIVE_AUDIT = "initiative.audit"
+    RISK_APPROVE = "risk.approve"
+    RISK_REJECT = "risk.reject"
+    RISK_SHOW = "risk.show"
+    RISK_SNOOZE = "risk.snooze"
 
 
 class CallbackId(StrEnum):
@@ -19,6 +23,8 @@ class CallbackId(StrEnum):
     INITIATIVE_HOLD = "initiative.hold"
     INITIATIVE_RELEASE = "initiative.release"
     INITIATIVE_EDIT = "initiative.edit"
+    RISK_CREATE = "risk.create"
+    RISK_REJECT = "risk.reject"
 
 
 class BlockId(StrEnum):
@@ -31,3 +37,10 @@ class BlockId(StrEnum):
     REASON = "reason"
     STATUS = "status"
     HEALTH = "health"
+    ASSET = "asset"
+    LIKELIHOOD = "likelihood"
+    IMPACT = "impact"
+    EXPIRES = "expires"
+    CONTROLS = "controls"
+    ATTACK = "attack"
+    INITIATIVE = "initiative"
