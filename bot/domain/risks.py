@@ -490,14 +490,14 @@ def decide(
             f"You requested {risk.ref}, so you cannot approve or reject it.",
             hint="Separation of duties: another member of your side decides for it.",
         )
+    existing = risk.round_decisions().get(side)
+    if existing is not None:
+        raise Conflict(_already(risk, existing))
     if risk.state != RiskState.PENDING:
         raise Conflict(
             f"{risk.ref} is {risk.state.value.replace('_', ' ')}; there is nothing to decide.",
             hint=f"`/accord risk show {risk.ref}` shows its history.",
         )
-    existing = risk.round_decisions().get(side)
-    if existing is not None:
-        raise Conflict(_already(risk, existing))
     clean_reason = None
     if decision == Decision.REJECTED:
         clean_reason = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
