@@ -162,6 +162,34 @@ def export_ics(
         typer.echo(f"wrote {out}")
 
 
+@export_app.command("risks")
+def export_risks_command(
+    format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file (default: stdout).")
+    ] = None,
+) -> None:
+    """The risk register with every field and the full approval history."""
+    from bot.db import session_scope
+    from bot.domain.risk_export import ExportFormat, export_risks
+
+    try:
+        fmt = ExportFormat(format.strip().lower())
+    except ValueError:
+        _fail(f"--format must be csv or json, not {format!r}")
+        return
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        content = export_risks(session, fmt)
+    if output is None:
+        typer.echo(content, nl=False)
+    else:
+        output.write_text(content, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
 @app.command()
 def shell(
     database: Annotated[

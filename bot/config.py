@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     accord_executive_channel: str | None = None
     accord_digest_channel: str | None = None
 
+    # Risk acceptances: the longest acceptance per band (days), the review cadence per band
+    # (days), and how many days before expiry the owner is warned.
+    accord_risk_max_days_low: int = 365
+    accord_risk_max_days_medium: int = 180
+    accord_risk_max_days_high: int = 120
+    accord_risk_max_days_critical: int = 90
+    accord_risk_review_days_low: int = 180
+    accord_risk_review_days_medium: int = 90
+    accord_risk_review_days_high: int = 30
+    accord_risk_review_days_critical: int = 14
+    accord_risk_reminder_days: str = "30,7,1"
+
     accord_group_cache_seconds: int = 300
     #: Time zone of a touchpoint when neither `tz:` nor the organiser's Slack profile gives one.
     accord_default_timezone: str = "UTC"
@@ -71,6 +83,16 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    def risk_reminder_days(self) -> list[int]:
+        """`30,7,1` → [30, 7, 1]; a malformed list is a configuration error."""
+        try:
+            days = [int(p) for p in self.accord_risk_reminder_days.split(",") if p.strip()]
+        except ValueError:
+            raise ConfigurationError(
+                "ACCORD_RISK_REMINDER_DAYS must be comma-separated whole days, e.g. 30,7,1"
+            ) from None
+        return [d for d in days if d > 0]
 
     def require_http_credentials(self) -> tuple[str, str]:
         """Token and signing secret for HTTP mode, or a one-line error naming what is missing."""

@@ -138,7 +138,16 @@ def running_accord(
     services = build_slack_services(settings, client=client, clock=clock)
     bolt = build_app(services, client=client, signing_secret=SIGNING_SECRET)
     server = create_server(AccordWsgi(bolt, services), host="127.0.0.1", port=0, threads=6)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stopping = threading.Event()
+
+    def serve() -> None:
+        try:
+            server.run()
+        except (OSError, ValueError):  # closing the sockets under select() at shutdown
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.effective_port}/slack/events"  # type: ignore[union-attr]
     try:
@@ -151,5 +160,7 @@ def running_accord(
         )
     finally:
         fake.wait_idle()
+        stopping.set()
         server.close()
+        thread.join(timeout=5)
         services.engine.dispose()

@@ -3,6 +3,7 @@
 from bot.domain.audit import AuditEvent
 from bot.domain.idempotency import ProcessedRequest
 from bot.domain.initiatives import Initiative, InitiativeTag
+from bot.domain.risks import RiskAcceptance, RiskApproval, RiskReminder
 from bot.domain.roles import RoleGrant
 from bot.domain.touchpoints import (
     TouchpointAction,
@@ -17,6 +18,9 @@ __all__ = [
     "Initiative",
     "InitiativeTag",
     "ProcessedRequest",
+    "RiskAcceptance",
+    "RiskApproval",
+    "RiskReminder",
     "RoleGrant",
     "TouchpointAction",
     "TouchpointDecision",

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Settings
+from bot.scheduler import risk_jobs
 from bot.services import Services
 from bot.slack.notifier import SlackNotifier
 
@@ -52,6 +54,17 @@ JOBS: list[ScheduledJob] = [
         trigger=lambda settings: IntervalTrigger(seconds=settings.accord_touchpoint_poll_seconds),
         # Coalesced and safe to run late: the database decides what is due, not the trigger.
         misfire_grace_time=300,
+    ),
+    ScheduledJob(
+        id="risks.expire",
+        run=risk_jobs.expire,
+        trigger=lambda _settings: IntervalTrigger(hours=1),
+    ),
+    ScheduledJob(
+        id="risks.remind",
+        run=risk_jobs.remind,
+        trigger=lambda _settings: CronTrigger(hour=8, minute=0),
+        misfire_grace_time=6 * 3600,
     ),
 ]
 

@@ -14,6 +14,10 @@ class ActionId(StrEnum):
     INITIATIVE_AUDIT = "initiative.audit"
     TOUCHPOINT_ACTION = "touchpoint.action"
     TOUCHPOINT_DECISION = "touchpoint.decision"
+    RISK_APPROVE = "risk.approve"
+    RISK_REJECT = "risk.reject"
+    RISK_SHOW = "risk.show"
+    RISK_SNOOZE = "risk.snooze"
 
 
 class CallbackId(StrEnum):
@@ -24,6 +28,8 @@ class CallbackId(StrEnum):
     TOUCHPOINT_CREATE = "touchpoint.create"
     TOUCHPOINT_ACTION = "touchpoint.action"
     TOUCHPOINT_DECISION = "touchpoint.decision"
+    RISK_CREATE = "risk.create"
+    RISK_REJECT = "risk.reject"
 
 
 class BlockId(StrEnum):
@@ -46,3 +52,10 @@ class BlockId(StrEnum):
     TP_TEXT = "tp_text"
     TP_OWNER = "tp_owner"
     TP_DUE = "tp_due"
+    ASSET = "asset"
+    LIKELIHOOD = "likelihood"
+    IMPACT = "impact"
+    EXPIRES = "expires"
+    CONTROLS = "controls"
+    ATTACK = "attack"
+    INITIATIVE = "initiative"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain.errors import InvalidInput
 from bot.slack.blocks.general import HelpEntry, help_message
-from bot.slack.commands import general, initiative, touchpoint
+from bot.slack.commands import general, initiative, risk, touchpoint
 from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply
 from bot.slack.text import tokenize
 
@@ -19,6 +19,7 @@ NOUNS: tuple[Noun, ...] = (
     HELP,
     initiative.NOUN,
     touchpoint.NOUN,
+    risk.NOUN,
     general.AUDIT,
     general.WHOAMI,
     general.ROLES,

@@ -5,7 +5,15 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from bot.slack.listeners import actions, commands, events, fallback, touchpoints, views
+from bot.slack.listeners import (
+    actions,
+    commands,
+    events,
+    fallback,
+    risk_actions,
+    touchpoints,
+    views,
+)
 
 
 def register_all(app: App, services: Services) -> None:
@@ -13,5 +21,6 @@ def register_all(app: App, services: Services) -> None:
     actions.register(app, services)
     views.register(app, services)
     events.register(app, services)
+    risk_actions.register(app, services)
     touchpoints.register(app, services)
     fallback.register(app, services)  # keep last: it matches everything

@@ -1,0 +1,337 @@
+"""`/accord risk …`: parse the words, call the risk service, render the answer."""
+
+from __future__ import annotations
+
+import json
+
+from bot.domain import risks as service
+from bot.domain.audit import list_events
+from bot.domain.errors import InvalidInput
+from bot.domain.refs import Kind, parse_ref
+from bot.domain.risk_export import ExportFormat, export_risks, filename
+from bot.domain.risks import Decision, RiskChanges, RiskDraft, RiskFilter, RiskPolicy
+from bot.domain.validation import parse_choice, parse_date
+from bot.slack.blocks import risks as render
+from bot.slack.blocks.errors import notice
+from bot.slack.blocks.general import audit_feed
+from bot.slack.commands.base import CommandContext, Noun, OpenModal, Outcome, Reply, Verb
+from bot.slack.risk_delivery import request_approvals, upload_in_background
+from bot.slack.text import neutralise, parse_args, strip_quotes
+
+NEW_KEYS = frozenset(
+    {"likelihood", "impact", "expires", "initiative", "attack", "asset", "controls", "draft"}
+)
+NEW_USAGE = (
+    "new <title> likelihood:<1-5> impact:<1-5> expires:<YYYY-MM-DD> [initiative:INI-n]"
+    ' [attack:T1078,…] [asset:"…"] [controls:"…"]'
+)
+UPDATE_KEYS = frozenset(
+    {"title", "likelihood", "impact", "expires", "initiative", "attack", "asset", "controls"}
+)
+
+
+def policy(ctx: CommandContext) -> RiskPolicy:
+    return RiskPolicy.from_settings(ctx.services.settings)
+
+
+def _ref(args: list[str], verb: str) -> int:
+    if not args:
+        raise InvalidInput(f"Which risk? Give its id, e.g. `/accord risk {verb} RSK-3`.")
+    return parse_ref(args[0], Kind.RISK)
+
+
+def _text(value: str) -> str:
+    return neutralise(strip_quotes(value))
+
+
+def _required(options: dict[str, str], key: str, example: str) -> str:
+    if key not in options:
+        raise InvalidInput(f"`{key}:` is required, e.g. `{key}:{example}`.", field=key)
+    return options[key]
+
+
+def open_create_modal(ctx: CommandContext, _args: list[str]) -> Outcome:
+    return OpenModal(render.create_modal(metadata=json.dumps({"channel": ctx.channel_id})))
+
+
+def new(ctx: CommandContext, args: list[str]) -> Outcome:
+    parsed = parse_args(args, options=NEW_KEYS)
+    options = parsed.options
+    initiative = options.get("initiative")
+    draft = RiskDraft(
+        title=parsed.free_text(),
+        likelihood=service.parse_rating(_required(options, "likelihood", "3"), field="likelihood"),
+        impact=service.parse_rating(_required(options, "impact", "4"), field="impact"),
+        expires_on=parse_date(_required(options, "expires", "2027-01-31"), field="expires"),
+        asset=_text(options.get("asset", "")),
+        controls=_text(options.get("controls", "")),
+        initiative_id=parse_ref(initiative, Kind.INITIATIVE) if initiative else None,
+        techniques=service.parse_techniques(options.get("attack", "")),
+    )
+    as_draft = options.get("draft", "").lower() in ("yes", "true", "1")
+    risk = service.create_risk(
+        ctx.session,
+        actor=ctx.actor,
+        draft=draft,
+        now=ctx.now,
+        policy=policy(ctx),
+        submit=not as_draft,
+    )
+    if as_draft:
+        lead = (
+            f":memo: Saved *{risk.ref}* as a draft; "
+            f"`/accord risk submit {risk.ref}` asks for approval."
+        )
+    else:
+        where = request_approvals(ctx.services, ctx.session, risk, today=ctx.today)
+        lead = f":white_check_mark: Requested *{risk.ref}*; approval asked in {where}."
+    return Reply(render.card(risk, ctx.today, lead=lead, buttons=False))
+
+
+def submit(ctx: CommandContext, args: list[str]) -> Outcome:
+    risk = service.submit_risk(
+        ctx.session, actor=ctx.actor, number=_ref(args, "submit"), now=ctx.now
+    )
+    where = request_approvals(ctx.services, ctx.session, risk, today=ctx.today)
+    lead = f":outbox_tray: Submitted *{risk.ref}*; approval asked in {where}."
+    return Reply(render.card(risk, ctx.today, lead=lead, buttons=False))
+
+
+def list_(ctx: CommandContext, args: list[str]) -> Outcome:
+    if len(args) > 1:
+        raise InvalidInput("`list` takes one filter.")
+    which = parse_choice(args[0], RiskFilter, field="filter") if args else RiskFilter.OPEN
+    page = service.list_risks(
+        ctx.session,
+        which=which,
+        viewer_id=ctx.actor.user_id,
+        today=ctx.today,
+        page_size=render.LIST_PAGE_SIZE,
+    )
+    return Reply(render.list_message(page, which=which, today=ctx.today))
+
+
+def show(ctx: CommandContext, args: list[str]) -> Outcome:
+    risk = service.get_risk(ctx.session, number=_ref(args, "show"))
+    return Reply(render.card(risk, ctx.today))
+
+
+def _reason(args: list[str]) -> str:
+    return parse_args(args[1:], options=frozenset()).free_text()
+
+
+def approve(ctx: CommandContext, args: list[str]) -> Outcome:
+    result = service.decide(
+        ctx.session,
+        actor=ctx.actor,
+        number=_ref(args, "approve"),
+        decision=Decision.APPROVED,
+        now=ctx.now,
+        reason=_reason(args) or None,
+    )
+    return Reply(render.card(result.risk, ctx.today, lead=approved_lead(result)))
+
+
+def approved_lead(result: service.DecisionResult) -> str:
+    ref = result.risk.ref
+    if result.became_accepted:
+        return (
+            f":white_check_mark: You approved *{ref}*; both sides have approved, so it is accepted."
+        )
+    return f":ballot_box_with_check: You approved *{ref}*; it now waits for the other side."
+
+
+def reject(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _ref(args, "reject")
+    reason = _reason(args)
+    if not reason:
+        raise InvalidInput(
+            "Say why: `/accord risk reject RSK-3 <reason>`; the reason is recorded.",
+            field="reason",
+        )
+    result = service.decide(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        decision=Decision.REJECTED,
+        now=ctx.now,
+        reason=reason,
+    )
+    return Reply(render.card(result.risk, ctx.today, lead=f":x: You rejected *{result.risk.ref}*."))
+
+
+def revoke(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _ref(args, "revoke")
+    reason = _reason(args)
+    if not reason:
+        raise InvalidInput("Say why: `/accord risk revoke RSK-3 <reason>`; the reason is recorded.")
+    risk = service.revoke(ctx.session, actor=ctx.actor, number=number, reason=reason, now=ctx.now)
+    return Reply(render.card(risk, ctx.today, lead=f":no_entry_sign: Revoked *{risk.ref}*."))
+
+
+def renew(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _ref(args, "renew")
+    parsed = parse_args(args[1:], options=frozenset({"expires"}))
+    expires = parse_date(_required(parsed.options, "expires", "2027-03-31"), field="expires")
+    risk = service.renew(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        expires_on=expires,
+        now=ctx.now,
+        policy=policy(ctx),
+    )
+    where = request_approvals(ctx.services, ctx.session, risk, today=ctx.today, renewal=True)
+    lead = (
+        f":arrows_counterclockwise: Renewal of *{risk.ref}* requested (round {risk.round}); "
+        f"both sides approve again, asked in {where}."
+    )
+    return Reply(render.card(risk, ctx.today, lead=lead, buttons=False))
+
+
+def update(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _ref(args, "update")
+    parsed = parse_args(args[1:], options=UPDATE_KEYS)
+    if parsed.words:
+        raise InvalidInput(
+            f"I did not understand `{neutralise(' '.join(parsed.words))[:60]}`.",
+            hint="Fields are written `key:value`: "
+            + ", ".join(f"`{key}:`" for key in sorted(UPDATE_KEYS)),
+        )
+    o = parsed.options
+    changes = RiskChanges(
+        title=_text(o["title"]) if "title" in o else None,
+        asset=_text(o["asset"]) if "asset" in o else None,
+        controls=_text(o["controls"]) if "controls" in o else None,
+        likelihood=service.parse_rating(o["likelihood"], field="likelihood")
+        if "likelihood" in o
+        else None,
+        impact=service.parse_rating(o["impact"], field="impact") if "impact" in o else None,
+        expires_on=parse_date(o["expires"], field="expires") if "expires" in o else None,
+        initiative_id=parse_ref(o["initiative"], Kind.INITIATIVE) if "initiative" in o else None,
+        techniques=service.parse_techniques(o["attack"]) if "attack" in o else None,
+    )
+    risk, reset = service.update_risk(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        changes=changes,
+        now=ctx.now,
+        policy=policy(ctx),
+    )
+    lead = f":pencil2: Updated *{risk.ref}*."
+    if reset:
+        where = request_approvals(ctx.services, ctx.session, risk, today=ctx.today)
+        lead += f" That is a material change, so both sides approve again (asked in {where})."
+    return Reply(render.card(risk, ctx.today, lead=lead, buttons=False))
+
+
+def snooze(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _ref(args, "snooze")
+    days = args[1] if len(args) > 1 else "7"
+    if not days.isdigit() or not 1 <= int(days) <= 30:
+        raise InvalidInput("Snooze for 1 to 30 days, e.g. `/accord risk snooze RSK-3 7`.")
+    risk = service.snooze(ctx.session, actor=ctx.actor, number=number, days=int(days), now=ctx.now)
+    until = risk.snoozed_until.isoformat() if risk.snoozed_until else "—"
+    return Reply(notice(f":zzz: Expiry reminders for *{risk.ref}* are snoozed until {until}."))
+
+
+def export(ctx: CommandContext, args: list[str]) -> Outcome:
+    fmt = parse_choice(args[0], ExportFormat, field="format") if args else ExportFormat.CSV
+    content = export_risks(ctx.session, fmt)
+    name = filename(fmt, ctx.now.strftime("%Y%m%d-%H%M%S"))
+    upload_in_background(ctx.services, user_id=ctx.actor.user_id, content=content, filename=name)
+    return Reply(notice(f":page_facing_up: Preparing `{name}`; it arrives in your DM with Accord."))
+
+
+def audit(ctx: CommandContext, args: list[str]) -> Outcome:
+    risk = service.get_risk(ctx.session, number=_ref(args, "audit"))
+    events = list_events(ctx.session, record_ref=risk.ref, limit=40)
+    return Reply(audit_feed(events, title=f"Audit trail · {risk.ref}"))
+
+
+NOUN = Noun(
+    name="risk",
+    summary="Risk acceptances both sides sign, with expiry, reminders and an auditor's export.",
+    aliases=("risks", "rsk"),
+    bare=open_create_modal,
+    verbs=(
+        Verb(
+            "new",
+            NEW_USAGE,
+            "/accord risk new Legacy VPN without MFA likelihood:3 impact:4 expires:2027-01-31 "
+            "attack:T1078",
+            "Request a risk acceptance (asks both sides to approve).",
+            new,
+            aliases=("create", "add"),
+        ),
+        Verb(
+            "list",
+            "list [open|pending|accepted|expiring|expired|mine|all]",
+            "/accord risk list expiring",
+            "List risk acceptances.",
+            list_,
+            aliases=("ls",),
+        ),
+        Verb("show", "show RSK-n", "/accord risk show RSK-2", "Show one risk acceptance.", show),
+        Verb(
+            "approve",
+            "approve RSK-n [note]",
+            "/accord risk approve RSK-2",
+            "Approve for your side (not your own request).",
+            approve,
+        ),
+        Verb(
+            "reject",
+            "reject RSK-n <reason>",
+            "/accord risk reject RSK-2 controls are not enough",
+            "Reject, with a reason.",
+            reject,
+        ),
+        Verb(
+            "revoke",
+            "revoke RSK-n <reason>",
+            "/accord risk revoke RSK-2 the system was decommissioned",
+            "End an acceptance early.",
+            revoke,
+        ),
+        Verb(
+            "renew",
+            "renew RSK-n expires:<YYYY-MM-DD>",
+            "/accord risk renew RSK-2 expires:2027-06-30",
+            "Start a new approval round with a new expiry.",
+            renew,
+        ),
+        Verb(
+            "update",
+            'update RSK-n [likelihood:n] [impact:n] [expires:date] [controls:"…"] [asset:"…"]'
+            ' [attack:…] [initiative:INI-n] [title:"…"]',
+            '/accord risk update RSK-2 impact:2 controls:"EDR on every host"',
+            "Change a record; a material change needs both approvals again.",
+            update,
+            aliases=("edit",),
+        ),
+        Verb(
+            "submit",
+            "submit RSK-n",
+            "/accord risk submit RSK-2",
+            "Send a draft for approval.",
+            submit,
+        ),
+        Verb(
+            "snooze",
+            "snooze RSK-n [days]",
+            "/accord risk snooze RSK-2 7",
+            "Quiet the expiry reminders for a few days.",
+            snooze,
+        ),
+        Verb(
+            "export",
+            "export [csv|json]",
+            "/accord risk export json",
+            "The whole register with approval history, as a file in your DM.",
+            export,
+        ),
+        Verb("audit", "audit RSK-n", "/accord risk audit RSK-2", "Who changed what.", audit),
+    ),
+)

@@ -1,0 +1,259 @@
+"""Risk buttons (approve, reject, show, snooze) and the risk modals (request, reject reason)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from sqlalchemy.exc import IntegrityError
+
+from bot.db import session_scope
+from bot.domain import risks as service
+from bot.domain.errors import Conflict, InvalidInput
+from bot.domain.refs import Kind, parse_ref
+from bot.domain.risks import Decision, RiskDraft, RiskPolicy
+from bot.services import Services
+from bot.slack.blocks import risks as render
+from bot.slack.blocks.errors import notice
+from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
+from bot.slack.commands.risk import approved_lead
+from bot.slack.guard import Failure, attempt, guarded, unit_of_work
+from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.listeners.interaction import action_key, channel_of, deliver
+from bot.slack.listeners.views import FormState
+from bot.slack.notifier import SlackNotifier
+from bot.slack.risk_delivery import request_approvals
+
+STALE = "That button is out of date; run `/accord risk show RSK-n` for the current state."
+
+
+def _value(body: dict[str, Any]) -> str:
+    return str((body.get("actions") or [{}])[0].get("value") or "")
+
+
+def _id_and_round(body: dict[str, Any]) -> tuple[int, int]:
+    number, _, round_ = _value(body).partition(":")
+    if not number.isdigit() or not round_.isdigit():
+        raise InvalidInput(STALE)
+    return int(number), int(round_)
+
+
+def _current(ctx: CommandContext, number: int, round_: int) -> service.RiskAcceptance:
+    risk = service.get_risk(ctx.session, number=number)
+    if risk.round != round_:
+        raise Conflict(
+            f"{risk.ref} changed after this request was posted (now round {risk.round}), so "
+            "this button no longer applies.",
+            hint="Use the newest approval request, or `/accord risk show " + risk.ref + "`.",
+        )
+    return risk
+
+
+def approve(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    number, round_ = _id_and_round(body)
+    _current(ctx, number, round_)
+    result = service.decide(
+        ctx.session, actor=ctx.actor, number=number, decision=Decision.APPROVED, now=ctx.now
+    )
+    return Reply(render.card(result.risk, ctx.today, lead=approved_lead(result), buttons=False))
+
+
+def reject(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    number, round_ = _id_and_round(body)
+    risk = _current(ctx, number, round_)
+    # Check the rights now, so nobody fills in a reason only to be told they may not reject.
+    side = service.approver_side(ctx.actor)
+    if ctx.actor.user_id == risk.requested_by:
+        raise InvalidInput(f"You requested {risk.ref}, so you cannot approve or reject it.")
+    if side in risk.round_decisions():
+        raise Conflict(
+            service.already_decided_message(ctx.session, number=number, actor=ctx.actor)
+            or f"{risk.ref} is already decided for your side."
+        )
+    return OpenModal(render.reject_modal(risk, channel=channel_of(body)))
+
+
+def show(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    value = _value(body)
+    if not value.isdigit():
+        raise InvalidInput(STALE)
+    return Reply(render.card(service.get_risk(ctx.session, number=int(value)), ctx.today))
+
+
+def snooze(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    number, days = _id_and_round(body)
+    risk = service.snooze(ctx.session, actor=ctx.actor, number=number, days=days, now=ctx.now)
+    until = risk.snoozed_until.isoformat() if risk.snoozed_until else "—"
+    return Reply(notice(f":zzz: Expiry reminders for *{risk.ref}* are snoozed until {until}."))
+
+
+ACTIONS: dict[ActionId, Callable[[CommandContext, dict[str, Any]], Outcome]] = {
+    ActionId.RISK_APPROVE: approve,
+    ActionId.RISK_REJECT: reject,
+    ActionId.RISK_SHOW: show,
+    ActionId.RISK_SNOOZE: snooze,
+}
+
+
+def _run(
+    services: Services,
+    *,
+    user_id: str,
+    channel_id: str,
+    request_key: str | None,
+    work: Callable[[CommandContext], Outcome],
+    number: int | None,
+) -> Callable[[], Outcome]:
+    """One unit of work; a lost race on the one-decision-per-side key becomes a clear reply."""
+
+    def run() -> Outcome:
+        try:
+            with unit_of_work(services, request_key=request_key) as session:
+                ctx = CommandContext(
+                    session=session,
+                    services=services,
+                    actor=services.directory.actor(session, user_id),
+                    channel_id=channel_id,
+                    now=services.clock.now(),
+                )
+                return work(ctx)
+        except IntegrityError as error:
+            if "risk_approval" not in str(error) and "uq_risk_approval_side" not in str(error):
+                raise
+            message = None
+            if number is not None:
+                with session_scope(services.engine) as session:
+                    actor = services.directory.actor(session, user_id)
+                    message = service.already_decided_message(session, number=number, actor=actor)
+            raise Conflict(
+                message or "Your side has already decided on this; nothing changed."
+            ) from None
+
+    return run
+
+
+def _action_listener(
+    services: Services, handler: Callable[[CommandContext, dict[str, Any]], Outcome]
+) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        number = _value(body).partition(":")[0]
+        outcome = guarded(
+            _run(
+                services,
+                user_id=body["user"]["id"],
+                channel_id=channel_of(body),
+                request_key=action_key(body),
+                work=lambda ctx: handler(ctx, body),
+                number=int(number) if number.isdigit() else None,
+            )
+        )
+        deliver(outcome, body=body, client=client, respond=respond)
+
+    return listener
+
+
+def create(ctx: CommandContext, form: FormState) -> Outcome:
+    likelihood, impact = form.choice(BlockId.LIKELIHOOD), form.choice(BlockId.IMPACT)
+    expires = form.day(BlockId.EXPIRES)
+    if likelihood is None or impact is None or expires is None:
+        raise InvalidInput("Likelihood, impact and expiry are required.", field="expires")
+    initiative = form.text(BlockId.INITIATIVE).strip()
+    draft = RiskDraft(
+        title=form.text(BlockId.TITLE),
+        description=form.text(BlockId.DESCRIPTION),
+        asset=form.text(BlockId.ASSET),
+        controls=form.text(BlockId.CONTROLS),
+        likelihood=int(likelihood),
+        impact=int(impact),
+        expires_on=expires,
+        initiative_id=parse_ref(initiative, Kind.INITIATIVE) if initiative else None,
+        techniques=service.parse_techniques(form.text(BlockId.ATTACK)),
+    )
+    risk = service.create_risk(
+        ctx.session,
+        actor=ctx.actor,
+        draft=draft,
+        now=ctx.now,
+        policy=RiskPolicy.from_settings(ctx.services.settings),
+    )
+    where = request_approvals(ctx.services, ctx.session, risk, today=ctx.today)
+    lead = f":white_check_mark: Requested *{risk.ref}*; approval asked in {where}."
+    return Reply(render.card(risk, ctx.today, lead=lead, buttons=False))
+
+
+def reject_submitted(ctx: CommandContext, form: FormState) -> Outcome:
+    number = form.record_number()
+    round_ = form.metadata.get("round")
+    risk = service.get_risk(ctx.session, number=number)
+    if round_ != risk.round:
+        raise Conflict(f"{risk.ref} changed while you were writing; nothing was rejected.")
+    result = service.decide(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        decision=Decision.REJECTED,
+        now=ctx.now,
+        reason=form.text(BlockId.REASON),
+    )
+    return Reply(
+        render.card(result.risk, ctx.today, lead=f":x: You rejected *{risk.ref}*.", buttons=False)
+    )
+
+
+FIELD_BLOCKS = {
+    "title": BlockId.TITLE,
+    "description": BlockId.DESCRIPTION,
+    "asset": BlockId.ASSET,
+    "controls": BlockId.CONTROLS,
+    "likelihood": BlockId.LIKELIHOOD,
+    "impact": BlockId.IMPACT,
+    "expires": BlockId.EXPIRES,
+    "attack": BlockId.ATTACK,
+    "reason": BlockId.REASON,
+}
+SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcome], BlockId]] = {
+    CallbackId.RISK_CREATE: (create, BlockId.TITLE),
+    CallbackId.RISK_REJECT: (reject_submitted, BlockId.REASON),
+}
+
+
+def _view_listener(
+    services: Services,
+    handler: Callable[[CommandContext, FormState], Outcome],
+    first_block: BlockId,
+) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        form = FormState(view)
+        user_id = body["user"]["id"]
+        channel = str(form.metadata.get("channel") or "")
+        number = form.metadata.get("id")
+        result = attempt(
+            _run(
+                services,
+                user_id=user_id,
+                channel_id=channel,
+                request_key=f"view:{view.get('id')}:{view.get('hash', '')}",
+                work=lambda ctx: handler(ctx, form),
+                number=number if isinstance(number, int) else None,
+            )
+        )
+        if isinstance(result, Failure):
+            field = result.error.field if result.error else None
+            block = FIELD_BLOCKS.get(field or "", first_block)
+            ack(response_action="errors", errors={block: result.message.text[:300]})
+            return
+        ack()
+        if isinstance(result, Reply):
+            SlackNotifier(client).tell(user_id, result.message, channel=channel or None)
+
+    return listener
+
+
+def register(app: App, services: Services) -> None:
+    for action_id, handler in ACTIONS.items():
+        app.action(action_id.value)(_action_listener(services, handler))
+    for callback_id, (submission, first_block) in SUBMISSIONS.items():
+        app.view(callback_id.value)(_view_listener(services, submission, first_block))
