@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     accord_digest_channel: str | None = None
 
     accord_group_cache_seconds: int = 300
+    accord_disagreement_timebox_days: int = 14
+    accord_escalation_grace_days: int = 3
     accord_listener_threads: int = 10
 
     @field_validator(

@@ -1,8 +1,18 @@
 """Imports every table so SQLModel's metadata (and Alembic) sees the whole schema."""
 
 from bot.domain.audit import AuditEvent
+from bot.domain.disagreements import Disagreement
+from bot.domain.escalations import Escalation
 from bot.domain.idempotency import ProcessedRequest
 from bot.domain.initiatives import Initiative, InitiativeTag
 from bot.domain.roles import RoleGrant
 
-__all__ = ["AuditEvent", "Initiative", "InitiativeTag", "ProcessedRequest", "RoleGrant"]
+__all__ = [
+    "AuditEvent",
+    "Disagreement",
+    "Escalation",
+    "Initiative",
+    "InitiativeTag",
+    "ProcessedRequest",
+    "RoleGrant",
+]
