@@ -33,12 +33,34 @@ def heartbeat(services: Services, notifier: SlackNotifier, now: datetime) -> Non
     logging.getLogger(__name__).info("clock heartbeat at %s", now.isoformat())
 
 
+def _lazy(module: str, name: str) -> JobFunction:
+    """Import a job's module when it runs, so the registry does not import the Slack layer."""
+
+    def run(services: Services, notifier: SlackNotifier, now: datetime) -> None:
+        import importlib
+
+        getattr(importlib.import_module(module), name)(services, notifier, now)
+
+    run.__name__ = name
+    return run
+
+
 JOBS: list[ScheduledJob] = [
     ScheduledJob(
         id="clock.heartbeat",
         run=heartbeat,
         trigger=lambda _settings: IntervalTrigger(minutes=5),
         misfire_grace_time=60,
+    ),
+    ScheduledJob(
+        id="disagreements.timebox",
+        run=_lazy("bot.scheduler.disagreement_jobs", "timebox"),
+        trigger=lambda _settings: IntervalTrigger(hours=1),
+    ),
+    ScheduledJob(
+        id="escalations.deadlines",
+        run=_lazy("bot.scheduler.disagreement_jobs", "deadlines"),
+        trigger=lambda _settings: IntervalTrigger(hours=1),
     ),
 ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain.errors import InvalidInput
 from bot.slack.blocks.general import HelpEntry, help_message
-from bot.slack.commands import general, initiative
+from bot.slack.commands import disagreement, general, initiative
 from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply
 from bot.slack.text import tokenize
 
@@ -18,6 +18,8 @@ HELP = Noun(name="help", summary="This list.", bare=_help)
 NOUNS: tuple[Noun, ...] = (
     HELP,
     initiative.NOUN,
+    disagreement.NOUN,
+    disagreement.ESCALATE,
     general.AUDIT,
     general.WHOAMI,
     general.ROLES,
@@ -54,7 +56,10 @@ def route(ctx: CommandContext, text: str) -> Outcome:
     if not tokens:
         return _help(ctx, [])
     noun = find_noun(tokens[0])
-    if len(tokens) == 1 or not noun.verbs:
+    bare_with_words = (
+        len(tokens) > 1 and noun.bare_takes_args and not noun.has_verb(tokens[1].lower())
+    )
+    if len(tokens) == 1 or not noun.verbs or bare_with_words:
         if noun.bare is None:
             raise InvalidInput(f"`/accord {noun.name}` needs more.", hint=noun.usage_hint())
         return noun.bare(ctx, tokens[1:])
