@@ -355,3 +355,50 @@ def test_time_box_proposes_then_escalates_unless_snoozed(accord: RunningAccord) 
         assert second is not None and second.state == DisagreementState.OPEN
         assert second.snooze_reason == "vendor fix next week"
     assert count(accord, AuditEvent, AuditEvent.action == "disagreement.snoozed") == 1
+
+
+def test_more_information_and_defer_are_recorded_in_the_thread(accord: RunningAccord) -> None:
+    escalated_dispute(accord, by="2026-11-27")
+    accord.slack.block_action(
+        "escalation.more_info", "1", user_id=EXEC, channel_id=EXECUTIVE_CHANNEL
+    )
+    modal = accord.fake.wait_for("views.open")[0].body["view"]
+    accord.slack.view_submission(
+        "escalation.more_info",
+        {"rationale": {"value": {"type": "plain_text_input", "value": "What does a delay cost?"}}},
+        user_id=EXEC,
+        private_metadata=modal["private_metadata"],
+        view_id="V1",
+    )
+    accord.slack.block_action("escalation.defer", "1", user_id=EXEC, channel_id=EXECUTIVE_CHANNEL)
+    modal = accord.fake.wait_for("views.open", count=2)[1].body["view"]
+    past = accord.slack.view_submission(
+        "escalation.defer",
+        {
+            "date": {"value": {"type": "datepicker", "selected_date": "2026-11-20"}},
+            "rationale": {"value": {"type": "plain_text_input", "value": "board meeting"}},
+        },
+        user_id=EXEC,
+        private_metadata=modal["private_metadata"],
+        view_id="V2",
+    )
+    assert past.json()["errors"]["date"].startswith("Defer to a date after today")
+    accord.slack.view_submission(
+        "escalation.defer",
+        {
+            "date": {"value": {"type": "datepicker", "selected_date": "2026-12-10"}},
+            "rationale": {"value": {"type": "plain_text_input", "value": "board meeting"}},
+        },
+        user_id=EXEC,
+        private_metadata=modal["private_metadata"],
+        view_id="V2",
+        hash="h2",
+    )
+    texts = [text_of(r) for r in replies(accord)]
+    assert any("needs more information" in t and "What does a delay cost?" in t for t in texts)
+    assert any("deferred ESC-1 to *2026-12-10*" in t for t in texts)
+    with session_scope(accord.services.engine) as session:
+        escalation = session.get(Escalation, 1)
+        assert escalation is not None and escalation.state == EscalationState.DEFERRED
+        assert str(escalation.decide_by) == "2026-12-10"
+    assert count(accord, AuditEvent, AuditEvent.action == "escalation.deferred") == 1
