@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     accord_default_timezone: str = "UTC"
     #: How often the clock looks for touchpoint agendas to post, in seconds.
     accord_touchpoint_poll_seconds: int = 60
+    accord_disagreement_timebox_days: int = 14
+    accord_escalation_grace_days: int = 3
     accord_listener_threads: int = 10
 
     @field_validator(

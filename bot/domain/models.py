@@ -1,6 +1,8 @@
 """Imports every table so SQLModel's metadata (and Alembic) sees the whole schema."""
 
 from bot.domain.audit import AuditEvent
+from bot.domain.disagreements import Disagreement
+from bot.domain.escalations import Escalation
 from bot.domain.idempotency import ProcessedRequest
 from bot.domain.initiatives import Initiative, InitiativeTag
 from bot.domain.risks import RiskAcceptance, RiskApproval, RiskReminder
@@ -15,6 +17,8 @@ from bot.domain.touchpoints import (
 
 __all__ = [
     "AuditEvent",
+    "Disagreement",
+    "Escalation",
     "Initiative",
     "InitiativeTag",
     "ProcessedRequest",

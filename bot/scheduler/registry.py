@@ -41,6 +41,18 @@ def _post_touchpoint_agendas(services: Services, notifier: SlackNotifier, now: d
     post_agendas(services, notifier, now)
 
 
+def _lazy(module: str, name: str) -> JobFunction:
+    """Import a job's module when it runs, so the registry does not import the Slack layer."""
+
+    def run(services: Services, notifier: SlackNotifier, now: datetime) -> None:
+        import importlib
+
+        getattr(importlib.import_module(module), name)(services, notifier, now)
+
+    run.__name__ = name
+    return run
+
+
 JOBS: list[ScheduledJob] = [
     ScheduledJob(
         id="clock.heartbeat",
@@ -65,6 +77,16 @@ JOBS: list[ScheduledJob] = [
         run=risk_jobs.remind,
         trigger=lambda _settings: CronTrigger(hour=8, minute=0),
         misfire_grace_time=6 * 3600,
+    ),
+    ScheduledJob(
+        id="disagreements.timebox",
+        run=_lazy("bot.scheduler.disagreement_jobs", "timebox"),
+        trigger=lambda _settings: IntervalTrigger(hours=1),
+    ),
+    ScheduledJob(
+        id="escalations.deadlines",
+        run=_lazy("bot.scheduler.disagreement_jobs", "deadlines"),
+        trigger=lambda _settings: IntervalTrigger(hours=1),
     ),
 ]
 

@@ -18,6 +18,15 @@ class ActionId(StrEnum):
     RISK_REJECT = "risk.reject"
     RISK_SHOW = "risk.show"
     RISK_SNOOZE = "risk.snooze"
+    DISAGREEMENT_SHOW = "disagreement.show"
+    DISAGREEMENT_POSITION = "disagreement.position"
+    DISAGREEMENT_SETTLE = "disagreement.settle"
+    DISAGREEMENT_ESCALATE = "disagreement.escalate"
+    DISAGREEMENT_SNOOZE = "disagreement.snooze"
+    #: One button per option; the option's index is appended (`escalation.option.2`).
+    ESCALATION_OPTION = "escalation.option"
+    ESCALATION_MORE_INFO = "escalation.more_info"
+    ESCALATION_DEFER = "escalation.defer"
 
 
 class CallbackId(StrEnum):
@@ -30,6 +39,11 @@ class CallbackId(StrEnum):
     TOUCHPOINT_DECISION = "touchpoint.decision"
     RISK_CREATE = "risk.create"
     RISK_REJECT = "risk.reject"
+    DISAGREEMENT_POSITION = "disagreement.position"
+    DISAGREEMENT_SNOOZE = "disagreement.snooze"
+    ESCALATION_DECIDE = "escalation.decide"
+    ESCALATION_MORE_INFO = "escalation.more_info"
+    ESCALATION_DEFER = "escalation.defer"
 
 
 class BlockId(StrEnum):
@@ -59,3 +73,7 @@ class BlockId(StrEnum):
     CONTROLS = "controls"
     ATTACK = "attack"
     INITIATIVE = "initiative"
+    POSITION = "position"
+    RATIONALE = "rationale"
+    RELEASE_HOLD = "release_hold"
+    DEFER_TO = "date"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain.errors import InvalidInput
 from bot.slack.blocks.general import HelpEntry, help_message
-from bot.slack.commands import general, initiative, risk, touchpoint
+from bot.slack.commands import disagreement, general, initiative, risk, touchpoint
 from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply
 from bot.slack.text import tokenize
 
@@ -20,6 +20,8 @@ NOUNS: tuple[Noun, ...] = (
     initiative.NOUN,
     touchpoint.NOUN,
     risk.NOUN,
+    disagreement.NOUN,
+    disagreement.ESCALATE,
     general.AUDIT,
     general.WHOAMI,
     general.ROLES,
@@ -56,7 +58,10 @@ def route(ctx: CommandContext, text: str) -> Outcome:
     if not tokens:
         return _help(ctx, [])
     noun = find_noun(tokens[0])
-    if len(tokens) == 1 or not noun.verbs:
+    bare_with_words = (
+        len(tokens) > 1 and noun.bare_takes_args and not noun.has_verb(tokens[1].lower())
+    )
+    if len(tokens) == 1 or not noun.verbs or bare_with_words:
         if noun.bare is None:
             raise InvalidInput(f"`/accord {noun.name}` needs more.", hint=noun.usage_hint())
         return noun.bare(ctx, tokens[1:])

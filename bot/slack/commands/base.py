@@ -65,6 +65,11 @@ class Noun:
     #: What the noun alone does: open a modal, or run a default verb.
     bare: Handler | None = None
     aliases: tuple[str, ...] = field(default=())
+    #: When set, `/accord <noun> <words>` whose first word is no verb runs `bare` with the words.
+    bare_takes_args: bool = False
+
+    def has_verb(self, name: str) -> bool:
+        return any(name == verb.name or name in verb.aliases for verb in self.verbs)
 
     def verb(self, name: str) -> Verb:
         for verb in self.verbs:

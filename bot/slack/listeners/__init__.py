@@ -8,6 +8,7 @@ from bot.services import Services
 from bot.slack.listeners import (
     actions,
     commands,
+    disagreement_actions,
     events,
     fallback,
     risk_actions,
@@ -22,5 +23,6 @@ def register_all(app: App, services: Services) -> None:
     views.register(app, services)
     events.register(app, services)
     risk_actions.register(app, services)
+    disagreement_actions.register(app, services)
     touchpoints.register(app, services)
     fallback.register(app, services)  # keep last: it matches everything

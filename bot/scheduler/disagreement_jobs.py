@@ -1,0 +1,80 @@
+"""Scheduled work for disagreements: the time box and overdue escalation decisions.
+
+Both are idempotent in the database: a time-box proposal is claimed by setting
+`timebox_proposed_at` with a guarded UPDATE, an automatic escalation is guarded by the
+disagreement's state (and the unique escalation per disagreement), and an overdue reminder by
+`last_reminded_on` (at most one a day).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.db import session_scope
+from bot.domain import disagreements as dis
+from bot.domain import escalations as esc
+from bot.domain.audit import record_event
+from bot.domain.errors import UserError
+from bot.services import Services
+from bot.slack import disputes
+from bot.slack.blocks import disagreements as render
+from bot.slack.notifier import SlackNotifier
+
+log = logging.getLogger(__name__)
+
+
+def timebox(services: Services, notifier: SlackNotifier, now: datetime) -> None:
+    settings = services.settings
+    days, grace = settings.accord_disagreement_timebox_days, settings.accord_escalation_grace_days
+    with session_scope(services.engine) as session:
+        proposed = dis.claim_timebox_proposals(session, now=now, timebox_days=days)
+        session.commit()
+        for disagreement in proposed:
+            disputes.tell_sides(
+                session,
+                services,
+                notifier,
+                disagreement,
+                render.timebox_proposal(disagreement, days=days, grace_days=grace),
+            )
+    with session_scope(services.engine) as session:
+        due = [d.id for d in dis.due_for_auto_escalation(session, now=now, grace_days=grace)]
+    for number in due:
+        assert number is not None
+        try:
+            with session_scope(services.engine) as session:
+                escalation = disputes.escalate(
+                    session,
+                    services,
+                    notifier,
+                    actor=None,
+                    request=esc.EscalationRequest(number=number),
+                    now=now,
+                )
+                log.info("time box: escalated DIS-%s as %s", number, escalation.ref)
+        except UserError as error:  # e.g. the bot is not in the executive channel
+            log.warning("time box could not escalate DIS-%s: %s", number, error.message)
+
+
+def deadlines(services: Services, notifier: SlackNotifier, now: datetime) -> None:
+    today = now.date()
+    with session_scope(services.engine) as session:
+        overdue = [
+            e for e in esc.list_pending_escalations(session, today=today) if e.is_overdue(today)
+        ]
+        claimed = []
+        for escalation in overdue:
+            if esc.claim_reminder(session, escalation, today=today):
+                record_event(
+                    session,
+                    at=now,
+                    actor_id=esc.SYSTEM_ACTOR,
+                    record_ref=escalation.ref,
+                    action="escalation.overdue_reminder",
+                    note=f"decision was due {escalation.decide_by}",
+                )
+                claimed.append(escalation)
+        session.commit()
+        for escalation in claimed:
+            disputes.in_thread(notifier, escalation, render.overdue_note(escalation))

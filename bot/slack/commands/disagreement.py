@@ -1,0 +1,313 @@
+"""`/accord disagree …` and `/accord escalate DIS-n …`.
+
+The first word after `disagree` is either a verb (list, show, position, update, settle,
+withdraw, new) or the start of a new disagreement, which must be an `INI-n`/`RSK-n` id or a
+"quoted subject" — so "list" can never be mistaken for a subject and vice versa.
+"""
+
+from __future__ import annotations
+
+from bot.domain import disagreements as service
+from bot.domain import escalations as esc
+from bot.domain.errors import InvalidInput
+from bot.domain.refs import Kind, parse_any_ref, parse_ref
+from bot.domain.roles import ROLE_LABELS, Role
+from bot.domain.validation import parse_date
+from bot.slack import disputes
+from bot.slack.blocks import disagreements as render
+from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply, Verb
+from bot.slack.text import neutralise, parse_args, parse_user, strip_quotes
+
+NEW_USAGE = '<INI-n|RSK-n|"subject"> [as:cio|ciso] <your position>'
+NEW_EXAMPLE = "/accord disagree INI-3 we need two more weeks to test the rollback"
+
+
+def _side(value: str | None) -> Role | None:
+    if value is None:
+        return None
+    key = value.strip().lower()
+    if key not in ("cio", "ciso"):
+        raise InvalidInput("`as:` is `cio` or `ciso`.")
+    return Role(key)
+
+
+def _is_quoted(token: str) -> bool:
+    return strip_quotes(token) != token
+
+
+def new(ctx: CommandContext, args: list[str]) -> Outcome:
+    if not args:
+        raise InvalidInput(
+            "What is the disagreement about?", hint=f"Usage: `/accord disagree {NEW_USAGE}`"
+        )
+    first, rest = args[0], args[1:]
+    linked: str | None = None
+    subject: str | None = None
+    if _is_quoted(first):
+        subject = neutralise(strip_quotes(first))
+    elif parse_any_ref(first) is not None:
+        linked = first
+        if rest and _is_quoted(rest[0]):
+            subject, rest = neutralise(strip_quotes(rest[0])), rest[1:]
+    else:
+        raise InvalidInput(
+            'Start with the linked item (`INI-3`, `RSK-2`) or a "quoted subject", '
+            f"not `{neutralise(first)[:30]}`.",
+            hint=f"Usage: `/accord disagree {NEW_USAGE}` — e.g. `{NEW_EXAMPLE}`",
+        )
+    parsed = parse_args(rest, options=frozenset({"as"}))
+    position = parsed.free_text()
+    if not position:
+        raise InvalidInput(
+            "State your side's position after the subject.",
+            hint=f"e.g. `{NEW_EXAMPLE}`",
+        )
+    draft = service.DisagreementDraft(
+        position=position, subject=subject, linked_ref=linked, side=_side(parsed.options.get("as"))
+    )
+    disagreement = service.create_disagreement(
+        ctx.session, actor=ctx.actor, draft=draft, now=ctx.now
+    )
+    ctx.session.commit()
+    other = service.other_side(disagreement.raised_side)
+    disputes.tell_members(
+        ctx.session,
+        ctx.services,
+        disputes.notifier_for(ctx.services),
+        other,
+        render.position_request(disagreement, other),
+    )
+    lead = (
+        f":speech_balloon: Recorded *{disagreement.ref}*; the {ROLE_LABELS[other]} "
+        "was asked for its position."
+    )
+    return Reply(render.card(disagreement, None, ctx.today, lead=lead))
+
+
+def _number(args: list[str], verb: str) -> int:
+    if not args:
+        raise InvalidInput(f"Which disagreement? e.g. `/accord disagree {verb} DIS-3`.")
+    return parse_ref(args[0], Kind.DISAGREEMENT)
+
+
+def list_(ctx: CommandContext, args: list[str]) -> Outcome:
+    if len(args) > 1 or (args and args[0].lower() not in ("open", "all")):
+        raise InvalidInput("`list` takes `open` (the default) or `all`.")
+    include_closed = bool(args) and args[0].lower() == "all"
+    items = service.list_disagreements(ctx.session, include_closed=include_closed)
+    pairs = [(d, esc.escalation_for(ctx.session, d.id)) for d in items]
+    return Reply(render.list_message(pairs, include_closed=include_closed, today=ctx.today))
+
+
+def show(ctx: CommandContext, args: list[str]) -> Outcome:
+    disagreement = service.get_disagreement(ctx.session, number=_number(args, "show"))
+    escalation = esc.escalation_for(ctx.session, disagreement.id)
+    return Reply(render.card(disagreement, escalation, ctx.today))
+
+
+def _text_after_ref(args: list[str], verb: str, what: str) -> tuple[str, dict[str, str]]:
+    parsed = parse_args(args[1:], options=frozenset({"as"}))
+    text = parsed.free_text()
+    if not text:
+        raise InvalidInput(f"Give the {what}: `/accord disagree {verb} DIS-3 <{what}>`.")
+    return text, parsed.options
+
+
+def position(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _number(args, "position")
+    text, options = _text_after_ref(args, "position", "position")
+    disagreement, side = service.state_position(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        position=text,
+        now=ctx.now,
+        side=_side(options.get("as")),
+    )
+    ctx.session.commit()
+    disputes.thread_update(
+        ctx.session,
+        disputes.notifier_for(ctx.services),
+        disagreement,
+        render.position_update(disagreement, side),
+    )
+    lead = f":memo: Saved the {ROLE_LABELS[side]} position on *{disagreement.ref}*."
+    escalation = esc.escalation_for(ctx.session, disagreement.id)
+    return Reply(render.card(disagreement, escalation, ctx.today, lead=lead))
+
+
+UPDATE_KEYS = frozenset({"business", "security", "options", "subject"})
+
+
+def update(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _number(args, "update")
+    parsed = parse_args(args[1:], options=UPDATE_KEYS)
+    if parsed.words:
+        raise InvalidInput(
+            f"I did not understand `{neutralise(' '.join(parsed.words))[:60]}`.",
+            hint='Fields are `business:"…"`, `security:"…"`, `options:"A | B"`, `subject:"…"`.',
+        )
+
+    def value(key: str) -> str | None:
+        raw = parsed.options.get(key)
+        return neutralise(strip_quotes(raw)) if raw is not None else None
+
+    options = value("options")
+    details = service.DisagreementDetails(
+        business_impact=value("business"),
+        security_impact=value("security"),
+        options=service.parse_options(options) if options is not None else None,
+        subject=value("subject"),
+    )
+    disagreement = service.update_details(
+        ctx.session, actor=ctx.actor, number=number, details=details, now=ctx.now
+    )
+    ctx.session.commit()
+    disputes.thread_update(
+        ctx.session,
+        disputes.notifier_for(ctx.services),
+        disagreement,
+        render.details_update(disagreement),
+    )
+    escalation = esc.escalation_for(ctx.session, disagreement.id)
+    return Reply(
+        render.card(
+            disagreement, escalation, ctx.today, lead=f":pencil2: Updated *{disagreement.ref}*."
+        )
+    )
+
+
+def settle(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _number(args, "settle")
+    text, _ = _text_after_ref(args, "settle", "outcome")
+    disagreement, side = service.propose_settlement(
+        ctx.session, actor=ctx.actor, number=number, outcome=text, now=ctx.now
+    )
+    ctx.session.commit()
+    other = service.other_side(side)
+    disputes.tell_members(
+        ctx.session,
+        ctx.services,
+        disputes.notifier_for(ctx.services),
+        other,
+        render.settlement_request(disagreement, ctx.actor.user_id),
+    )
+    lead = (
+        f":handshake: Proposed a settlement of *{disagreement.ref}*; it is settled once "
+        f"the {ROLE_LABELS[other]} confirms."
+    )
+    return Reply(render.card(disagreement, None, ctx.today, lead=lead))
+
+
+def withdraw(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _number(args, "withdraw")
+    text, _ = _text_after_ref(args, "withdraw", "reason")
+    disagreement = service.withdraw(
+        ctx.session, actor=ctx.actor, number=number, reason=text, now=ctx.now
+    )
+    return Reply(render.card(disagreement, None, ctx.today, lead=f"Withdrew *{disagreement.ref}*."))
+
+
+NOUN = Noun(
+    name="disagree",
+    summary="Record a CIO/CISO disagreement with both positions, settle it or escalate it.",
+    aliases=("disagreement", "disagreements", "dis"),
+    bare=new,
+    bare_takes_args=True,
+    verbs=(
+        Verb("new", NEW_USAGE, NEW_EXAMPLE, "Record a disagreement (also without `new`).", new),
+        Verb(
+            "list",
+            "list [open|all]",
+            "/accord disagree list",
+            "Open (or all) disagreements.",
+            list_,
+        ),
+        Verb(
+            "show",
+            "show DIS-n",
+            "/accord disagree show DIS-2",
+            "Both positions, impacts, outcome.",
+            show,
+        ),
+        Verb(
+            "position",
+            "position DIS-n [as:cio|ciso] <your side's position>",
+            "/accord disagree position DIS-2 the CVE is exploitable from the internet",
+            "State or replace your side's position.",
+            position,
+        ),
+        Verb(
+            "update",
+            'update DIS-n [business:"…"] [security:"…"] [options:"A | B | C"] [subject:"…"]',
+            '/accord disagree update DIS-2 options:"Delay two weeks | Ship behind the WAF"',
+            "Impacts and the options considered.",
+            update,
+        ),
+        Verb(
+            "settle",
+            "settle DIS-n <outcome>",
+            "/accord disagree settle DIS-2 ship on 12-15 with the WAF rule in place",
+            "Propose a settlement; the other side confirms by button.",
+            settle,
+        ),
+        Verb(
+            "withdraw",
+            "withdraw DIS-n <reason>",
+            "/accord disagree withdraw DIS-2 vendor patched it",
+            "Withdraw your side's disagreement.",
+            withdraw,
+        ),
+    ),
+)
+
+
+ESCALATE_USAGE = 'DIS-n [to:@exec] [by:YYYY-MM-DD] [question:"…"]'
+
+
+def escalate(ctx: CommandContext, args: list[str]) -> Outcome:
+    if not args:
+        raise InvalidInput(
+            "Which disagreement? e.g. `/accord escalate DIS-2 by:2026-12-10`.",
+            hint=f"Usage: `/accord escalate {ESCALATE_USAGE}`",
+        )
+    number = parse_ref(args[0], Kind.DISAGREEMENT)
+    parsed = parse_args(args[1:], options=frozenset({"to", "by", "question"}))
+    if parsed.words:
+        raise InvalidInput(
+            f"I did not understand `{neutralise(' '.join(parsed.words))[:60]}`.",
+            hint=f"Usage: `/accord escalate {ESCALATE_USAGE}`",
+        )
+    to = parsed.options.get("to")
+    addressed = parse_user(to) if to is not None else None
+    if to is not None and addressed is None:
+        raise InvalidInput("`to:` needs a @mention of an executive, e.g. `to:@erin`.")
+    by = parsed.options.get("by")
+    question = parsed.options.get("question")
+    request = esc.EscalationRequest(
+        number=number,
+        addressed_to=addressed,
+        decide_by=parse_date(by, field="decision") if by is not None else None,
+        question=neutralise(strip_quotes(question)) if question is not None else None,
+    )
+    escalation = disputes.escalate(
+        ctx.session,
+        ctx.services,
+        disputes.notifier_for(ctx.services),
+        actor=ctx.actor,
+        request=request,
+        now=ctx.now,
+    )
+    disagreement = service.get_disagreement(ctx.session, number=number)
+    lead = (
+        f":arrow_double_up: Escalated *{disagreement.ref}* as *{escalation.ref}* in "
+        f"<#{escalation.channel_id}>; updates and the decision follow in that thread."
+    )
+    return Reply(render.card(disagreement, escalation, ctx.today, lead=lead))
+
+
+ESCALATE = Noun(
+    name="escalate",
+    summary=f"`/accord escalate {ESCALATE_USAGE}` — put a disagreement to executives as a thread.",
+    bare=escalate,
+)

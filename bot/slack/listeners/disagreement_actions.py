@@ -1,0 +1,301 @@
+"""Buttons and modals of disagreements and escalations. Logic lives in bot/domain and
+bot/slack/disputes.py; these functions only read the payload and pick the service."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.domain import disagreements as service
+from bot.domain import escalations as esc
+from bot.domain.errors import Conflict, InvalidInput
+from bot.domain.permissions import Permission, ensure_allowed
+from bot.domain.roles import ROLE_LABELS, Role
+from bot.services import Services
+from bot.slack import disputes
+from bot.slack.blocks import disagreements as render
+from bot.slack.blocks.common import safe
+from bot.slack.blocks.errors import notice
+from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
+from bot.slack.guard import Failure, attempt, unit_of_work
+from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
+from bot.slack.listeners.views import FormState
+from bot.slack.notifier import SlackNotifier
+
+ActionHandler = Callable[[CommandContext, dict[str, Any]], Outcome]
+FormHandler = Callable[[CommandContext, FormState], Outcome]
+STALE = "That button is out of date; run the command again."
+
+
+def _action(body: dict[str, Any]) -> dict[str, Any]:
+    return dict((body.get("actions") or [{}])[0])
+
+
+def _int_value(body: dict[str, Any]) -> int:
+    value = str(_action(body).get("value") or "")
+    if not value.isdigit():
+        raise InvalidInput(STALE)
+    return int(value)
+
+
+def _json_value(body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(str(_action(body).get("value") or ""))
+    except ValueError:
+        raise InvalidInput(STALE) from None
+    if not isinstance(value, dict):
+        raise InvalidInput(STALE)
+    return value
+
+
+def _meta(body: dict[str, Any], **values: Any) -> str:
+    return json.dumps({**values, "channel": channel_of(body)})
+
+
+# --- buttons -----------------------------------------------------------------------------------
+
+
+def show(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    d = service.get_disagreement(ctx.session, number=_int_value(body))
+    return Reply(render.card(d, esc.escalation_for(ctx.session, d.id), ctx.today))
+
+
+def ask_position(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    side = Role(str(_action(body).get("action_id", "")).rsplit(".", 1)[-1])
+    ensure_allowed(ctx.actor, Permission.DISAGREEMENT_RAISE)
+    if not ctx.actor.on_side(side):
+        raise InvalidInput(f"Only the {ROLE_LABELS[side]} states its own position.")
+    d = service.get_disagreement(ctx.session, number=_int_value(body))
+    meta = _meta(body, id=d.id, side=side.value)
+    return OpenModal(render.position_modal(d, side, metadata=meta))
+
+
+def confirm_settlement(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    value = _json_value(body)
+    d = service.confirm_settlement(
+        ctx.session,
+        actor=ctx.actor,
+        number=int(value.get("d", 0)),
+        version=int(value.get("v", 0)),
+        now=ctx.now,
+    )
+    ctx.session.commit()
+    if d.state == service.DisagreementState.SETTLED:
+        disputes.tell_sides(
+            ctx.session,
+            ctx.services,
+            disputes.notifier_for(ctx.services),
+            d,
+            render.thread_note(f":handshake: *{d.ref}* is settled: {safe(d.outcome or '', 1000)}"),
+        )
+        return Reply(render.card(d, None, ctx.today, lead=f":handshake: *{d.ref}* is settled."))
+    return Reply(render.card(d, None, ctx.today, lead="Confirmed for your side."))
+
+
+def escalate_now(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    number = _int_value(body)
+    escalation = disputes.escalate(
+        ctx.session,
+        ctx.services,
+        disputes.notifier_for(ctx.services),
+        actor=ctx.actor,
+        request=esc.EscalationRequest(number=number),
+        now=ctx.now,
+    )
+    return Reply(
+        notice(f":arrow_double_up: Escalated as *{escalation.ref}* in <#{escalation.channel_id}>.")
+    )
+
+
+def ask_snooze(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.DISAGREEMENT_RAISE)
+    d = service.get_disagreement(ctx.session, number=_int_value(body))
+    return OpenModal(render.snooze_modal(d, metadata=_meta(body, id=d.id)))
+
+
+def _open_escalation(ctx: CommandContext, number: int) -> esc.Escalation:
+    ensure_allowed(ctx.actor, Permission.ESCALATION_DECIDE)
+    escalation = esc.get_escalation(ctx.session, number=number)
+    if not escalation.is_open:
+        raise Conflict(f"{escalation.ref} was already decided by <@{escalation.decided_by}>.")
+    return escalation
+
+
+def ask_decision(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    value = _json_value(body)
+    escalation = _open_escalation(ctx, int(value.get("e", 0)))
+    d = service.get_disagreement(ctx.session, number=escalation.disagreement_id)
+    index = int(value.get("o", -1))
+    if not 0 <= index < len(d.choices):
+        raise InvalidInput(STALE)
+    hold = esc.linked_hold(ctx.session, d)
+    meta = _meta(body, id=escalation.id, o=index)
+    return OpenModal(render.decide_modal(escalation, d.choices[index], hold=hold, metadata=meta))
+
+
+def ask_more_info(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    escalation = _open_escalation(ctx, _int_value(body))
+    return OpenModal(render.more_info_modal(escalation, metadata=_meta(body, id=escalation.id)))
+
+
+def ask_defer(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    escalation = _open_escalation(ctx, _int_value(body))
+    return OpenModal(render.defer_modal(escalation, metadata=_meta(body, id=escalation.id)))
+
+
+ACTIONS: list[tuple[str | re.Pattern[str], ActionHandler]] = [
+    (ActionId.DISAGREEMENT_SHOW.value, show),
+    (re.compile(rf"^{re.escape(ActionId.DISAGREEMENT_POSITION.value)}\.(cio|ciso)$"), ask_position),
+    (ActionId.DISAGREEMENT_SETTLE.value, confirm_settlement),
+    (ActionId.DISAGREEMENT_ESCALATE.value, escalate_now),
+    (ActionId.DISAGREEMENT_SNOOZE.value, ask_snooze),
+    (re.compile(rf"^{re.escape(ActionId.ESCALATION_OPTION.value)}\.\d+$"), ask_decision),
+    (ActionId.ESCALATION_MORE_INFO.value, ask_more_info),
+    (ActionId.ESCALATION_DEFER.value, ask_defer),
+]
+
+
+# --- modal submissions -------------------------------------------------------------------------
+
+
+def save_position(ctx: CommandContext, form: FormState) -> Outcome:
+    side = Role(str(form.metadata.get("side", "")))
+    d, side = service.state_position(
+        ctx.session,
+        actor=ctx.actor,
+        number=form.record_number(),
+        position=form.text(BlockId.POSITION),
+        now=ctx.now,
+        side=side,
+    )
+    ctx.session.commit()
+    disputes.thread_update(
+        ctx.session, disputes.notifier_for(ctx.services), d, render.position_update(d, side)
+    )
+    return Reply(notice(f":memo: Saved the {ROLE_LABELS[side]} position on *{d.ref}*."))
+
+
+def save_snooze(ctx: CommandContext, form: FormState) -> Outcome:
+    d = service.snooze(
+        ctx.session,
+        actor=ctx.actor,
+        number=form.record_number(),
+        reason=form.text(BlockId.REASON),
+        now=ctx.now,
+    )
+    return Reply(notice(f":zzz: *{d.ref}* is snoozed; its time box starts again today."))
+
+
+def _decide(ctx: CommandContext, form: FormState, decision: esc.Decision) -> Outcome:
+    escalation, d = esc.decide(
+        ctx.session, actor=ctx.actor, number=form.record_number(), decision=decision, now=ctx.now
+    )
+    ctx.session.commit()
+    notifier: SlackNotifier = disputes.notifier_for(ctx.services)
+    disputes.announce_decision(
+        ctx.session, ctx.services, notifier, escalation, d, ctx.actor.user_id, ctx.now
+    )
+    return Reply(notice(f":scales: Recorded for *{escalation.ref}*; posted in its thread."))
+
+
+def _released(form: FormState) -> bool:
+    element = form.values.get(BlockId.RELEASE_HOLD, {}).get("value") or {}
+    return any(o.get("value") == "release" for o in element.get("selected_options") or [])
+
+
+def save_decision(ctx: CommandContext, form: FormState) -> Outcome:
+    option = form.metadata.get("o")
+    if not isinstance(option, int):
+        raise InvalidInput("This form is out of date; open it again.")
+    decision = esc.Decision(
+        kind=esc.DecisionKind.OPTION,
+        option=option,
+        rationale=form.text(BlockId.RATIONALE),
+        release_hold=_released(form),
+    )
+    return _decide(ctx, form, decision)
+
+
+def save_more_info(ctx: CommandContext, form: FormState) -> Outcome:
+    decision = esc.Decision(kind=esc.DecisionKind.MORE_INFO, rationale=form.text(BlockId.RATIONALE))
+    return _decide(ctx, form, decision)
+
+
+def save_defer(ctx: CommandContext, form: FormState) -> Outcome:
+    decision = esc.Decision(
+        kind=esc.DecisionKind.DEFER,
+        rationale=form.text(BlockId.RATIONALE),
+        defer_to=form.day(BlockId.DEFER_TO),
+    )
+    return _decide(ctx, form, decision)
+
+
+SUBMISSIONS: dict[CallbackId, tuple[FormHandler, BlockId]] = {
+    CallbackId.DISAGREEMENT_POSITION: (save_position, BlockId.POSITION),
+    CallbackId.DISAGREEMENT_SNOOZE: (save_snooze, BlockId.REASON),
+    CallbackId.ESCALATION_DECIDE: (save_decision, BlockId.RATIONALE),
+    CallbackId.ESCALATION_MORE_INFO: (save_more_info, BlockId.RATIONALE),
+    CallbackId.ESCALATION_DEFER: (save_defer, BlockId.RATIONALE),
+}
+FIELD_BLOCKS = {"date": BlockId.DEFER_TO, "rationale": BlockId.RATIONALE, "reason": BlockId.REASON}
+
+
+def register(app: App, services: Services) -> None:
+    for matcher, handler in ACTIONS:
+        app.action(matcher)(_action_listener(services, handler))
+    for callback_id, (form_handler, first_block) in SUBMISSIONS.items():
+        app.view(callback_id.value)(_view_listener(services, form_handler, first_block))
+
+
+def _action_listener(services: Services, handler: ActionHandler) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        outcome = run_interaction(
+            services,
+            user_id=body["user"]["id"],
+            channel_id=channel_of(body),
+            request_key=action_key(body),
+            work=lambda ctx: handler(ctx, body),
+        )
+        deliver(outcome, body=body, client=client, respond=respond)
+
+    return listener
+
+
+def _view_listener(
+    services: Services, handler: FormHandler, first_block: BlockId
+) -> Callable[..., None]:
+    def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        form = FormState(view)
+        user_id = body["user"]["id"]
+        channel = str(form.metadata.get("channel") or "")
+
+        def work() -> Outcome:
+            key = f"view:{view.get('id')}:{view.get('hash', '')}"
+            with unit_of_work(services, request_key=key) as session:
+                ctx = CommandContext(
+                    session=session,
+                    services=services,
+                    actor=services.directory.actor(session, user_id),
+                    channel_id=channel,
+                    now=services.clock.now(),
+                )
+                return handler(ctx, form)
+
+        result = attempt(work)
+        if isinstance(result, Failure):
+            field = result.error.field if result.error else None
+            block = FIELD_BLOCKS.get(field or "", first_block)
+            ack(response_action="errors", errors={block: result.message.text[:300]})
+            return
+        ack()
+        if isinstance(result, Reply):
+            SlackNotifier(client).tell(user_id, result.message, channel=channel or None)
+
+    return listener

@@ -1,0 +1,404 @@
+"""Disagreements and escalation threads, through the signed-HTTP path and the fake Slack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import func, select
+
+from bot.bootstrap import build_web_client
+from bot.db import session_scope
+from bot.domain.audit import AuditEvent
+from bot.domain.disagreements import Disagreement, DisagreementState
+from bot.domain.escalations import Escalation, EscalationState, list_pending_escalations
+from bot.domain.initiatives import Initiative
+from bot.scheduler import disagreement_jobs
+from bot.slack.notifier import SlackNotifier
+from tests.fakes.slack_api import FakeSlackServer
+from tests.harness import (
+    CIO,
+    CISO,
+    EXEC,
+    EXECUTIVE_CHANNEL,
+    OUTSIDER,
+    FakeClock,
+    RunningAccord,
+    reply_text,
+    running_accord,
+)
+
+
+def count(accord: RunningAccord, model: type, *where: Any) -> int:
+    with session_scope(accord.services.engine) as session:
+        query = select(func.count()).select_from(model)
+        for clause in where:
+            query = query.where(clause)
+        return int(session.exec(query).one())
+
+
+def exec_posts(accord: RunningAccord) -> list[dict[str, Any]]:
+    return [
+        c.body
+        for c in accord.fake.calls("chat.postMessage")
+        if c.body.get("channel") == EXECUTIVE_CHANNEL and c.ok
+    ]
+
+
+def roots(accord: RunningAccord) -> list[dict[str, Any]]:
+    return [b for b in exec_posts(accord) if not b.get("thread_ts")]
+
+
+def replies(accord: RunningAccord) -> list[dict[str, Any]]:
+    return [b for b in exec_posts(accord) if b.get("thread_ts")]
+
+
+def dms_to(accord: RunningAccord, user_id: str) -> list[dict[str, Any]]:
+    return [
+        c.body for c in accord.fake.calls("chat.postMessage") if c.body.get("channel") == user_id
+    ]
+
+
+def text_of(body: dict[str, Any]) -> str:
+    return reply_text(body)
+
+
+def escalated_dispute(accord: RunningAccord, *, by: str = "2026-12-05") -> dict[str, Any]:
+    """INI-1 on security hold, DIS-1 with both positions and options, escalated as ESC-1."""
+    accord.command("initiative new Deploy the new payment gateway")
+    accord.command("initiative hold INI-1 unpatched CVE-2026-1234 on the gateway", user=CISO)
+    created = accord.command_text(
+        "disagree INI-1 we must go live on the 1st; revenue depends on it"
+    )
+    assert "Recorded *DIS-1*" in created and "CISO side was asked" in created
+    ask = dms_to(accord, CISO)
+    assert ask and "disagreement.position.ciso" in json.dumps(ask[-1]["blocks"])
+    accord.command_text("disagree position DIS-1 the CVE is remotely exploitable", user=CISO)
+    accord.command_text(
+        'disagree update DIS-1 business:"EUR 2M a month" security:"card data exposure" '
+        'options:"Go live now | Delay two weeks | Go live behind a WAF"'
+    )
+    reply = accord.command_text(f"escalate DIS-1 by:{by} to:<@{EXEC}|erin>", user=CISO)
+    assert "as *ESC-1*" in reply
+    return roots(accord)[0]
+
+
+def test_escalation_is_one_root_message_and_every_update_a_reply(accord: RunningAccord) -> None:
+    root = escalated_dispute(accord)
+    assert len(roots(accord)) == 1
+    brief = text_of(root)
+    for expected in (
+        "Decision needed",
+        "ESC-1",
+        "we must go live on the 1st",
+        "remotely exploitable",
+        "EUR 2M a month",
+        "card data exposure",
+        "Delay two weeks",
+        "2026-12-05",
+        "INI-1 is on security hold",
+        "unpatched CVE-2026-1234",
+    ):
+        assert expected in brief, expected
+    with session_scope(accord.services.engine) as session:
+        escalation = session.get(Escalation, 1)
+        assert escalation is not None
+        root_ts = escalation.thread_ts
+        assert escalation.channel_id == EXECUTIVE_CHANNEL and root_ts
+    # A new position on the escalated disagreement is a reply in the thread, not a new message.
+    accord.command_text("disagree position DIS-1 a WAF rule does not cover this CVE", user=CISO)
+    accord.command_text('disagree update DIS-1 security:"card data of 3M customers"')
+    assert len(roots(accord)) == 1
+    assert [r["thread_ts"] for r in replies(accord)] == [root_ts, root_ts]
+    assert "a WAF rule does not cover this CVE" in text_of(replies(accord)[0])
+
+    events = count(accord, AuditEvent, AuditEvent.record_ref == "ESC-1")
+    assert events == 1  # escalation.created
+
+
+def _decision_button(root: dict[str, Any], index: int) -> tuple[str, str]:
+    for block in root["blocks"]:
+        for element in block.get("elements", []):
+            if element.get("action_id") == f"escalation.option.{index}":
+                return element["action_id"], element["value"]
+    raise AssertionError("no decision button")
+
+
+def test_decision_records_once_even_when_clicked_twice_or_retried(accord: RunningAccord) -> None:
+    root = escalated_dispute(accord)
+    action_id, value = _decision_button(root, 2)
+    accord.slack.block_action(
+        action_id, value, user_id=EXEC, channel_id=EXECUTIVE_CHANNEL, action_ts="1.1"
+    )
+    accord.slack.block_action(
+        action_id, value, user_id=EXEC, channel_id=EXECUTIVE_CHANNEL, action_ts="1.1"
+    )
+    accord.slack.block_action(
+        action_id, value, user_id=EXEC, channel_id=EXECUTIVE_CHANNEL, action_ts="1.2"
+    )
+    opened = accord.fake.wait_for("views.open", count=2)
+    accord.fake.wait_idle()
+    assert len(accord.fake.calls("views.open")) == 2  # Slack's retry (same action_ts) is a no-op
+    modal = opened[0].body["view"]
+    assert "Go live behind a WAF" in text_of(modal)
+    assert "Release the hold on INI-1" in json.dumps(modal["blocks"])
+    values = {
+        "rationale": {"value": {"type": "plain_text_input", "value": "WAF plus virtual patch."}},
+        "release_hold": {
+            "value": {"type": "checkboxes", "selected_options": [{"value": "release"}]}
+        },
+    }
+    first = accord.slack.view_submission(
+        "escalation.decide",
+        values,
+        user_id=EXEC,
+        private_metadata=modal["private_metadata"],
+        view_id="V1",
+    )
+    assert first.status == 200 and first.json() == {}
+    retried = accord.slack.view_submission(
+        "escalation.decide",
+        values,
+        user_id=EXEC,
+        private_metadata=modal["private_metadata"],
+        view_id="V1",
+        retry_num=1,
+    )
+    assert retried.status == 200 and retried.json() == {}
+    second_modal = opened[1].body["view"]
+    other = accord.slack.view_submission(
+        "escalation.decide",
+        values,
+        user_id=EXEC,
+        private_metadata=second_modal["private_metadata"],
+        view_id="V2",
+    )
+    assert other.json()["response_action"] == "errors"
+    assert "already decided" in json.dumps(other.json())
+
+    with session_scope(accord.services.engine) as session:
+        escalation = session.get(Escalation, 1)
+        disagreement = session.get(Disagreement, 1)
+        initiative = session.get(Initiative, 1)
+        assert escalation is not None and disagreement is not None and initiative is not None
+        assert escalation.state == EscalationState.DECIDED
+        assert escalation.decision == "Go live behind a WAF"
+        assert escalation.decided_by == EXEC and escalation.rationale == "WAF plus virtual patch."
+        assert disagreement.state == DisagreementState.DECIDED
+        assert disagreement.outcome and "Go live behind a WAF" in disagreement.outcome
+        assert initiative.on_hold is False
+        root_ts = escalation.thread_ts
+    assert count(accord, AuditEvent, AuditEvent.action == "escalation.decided") == 1
+    assert count(accord, AuditEvent, AuditEvent.action == "initiative.hold_released") == 1
+    decisions = [r for r in replies(accord) if "Decision on ESC-1" in text_of(r)]
+    assert len(decisions) == 1 and decisions[0]["thread_ts"] == root_ts
+    assert len(roots(accord)) == 1
+    for side_person in (CIO, CISO):
+        assert any("Decision on ESC-1" in text_of(dm) for dm in dms_to(accord, side_person))
+    updated = accord.fake.wait_for("chat.update")[0].body
+    assert updated["ts"] == root_ts and "escalation.option" not in json.dumps(updated["blocks"])
+
+
+def test_only_executives_can_decide(accord: RunningAccord) -> None:
+    root = escalated_dispute(accord)
+    action_id, value = _decision_button(root, 0)
+    for person in (CIO, CISO, OUTSIDER):
+        accord.slack.block_action(action_id, value, user_id=person, channel_id=EXECUTIVE_CHANNEL)
+    refusals = accord.fake.wait_for("response_url", count=3)
+    for refusal in refusals:
+        assert refusal.body["response_type"] == "ephemeral"
+        assert "Only configured executives can decide" in text_of(refusal.body)
+    accord.fake.assert_no_call("views.open")
+    # A forged submission by a non-executive changes nothing either.
+    forged = accord.slack.view_submission(
+        "escalation.decide",
+        {},
+        user_id=CIO,
+        private_metadata=json.dumps({"id": 1, "o": 0}),
+    )
+    assert forged.json()["response_action"] == "errors"
+    with session_scope(accord.services.engine) as session:
+        escalation = session.get(Escalation, 1)
+        assert escalation is not None and escalation.state == EscalationState.PENDING
+    assert count(accord, AuditEvent, AuditEvent.record_ref == "ESC-1") == 1
+
+
+def test_updates_land_in_the_original_thread_after_a_restart(
+    sqlite_url: str, fake_slack: FakeSlackServer
+) -> None:
+    clock = FakeClock()
+    with running_accord(sqlite_url, fake_slack, clock=clock) as first:
+        escalated_dispute(first)
+        root_ts = roots(first)[0]
+    with running_accord(sqlite_url, fake_slack, clock=clock) as second:
+        second.command_text("disagree position DIS-1 new facts after the restart", user=CISO)
+        posts = replies(second)
+        assert (
+            posts and posts[-1]["thread_ts"] and "new facts after the restart" in text_of(posts[-1])
+        )
+        with session_scope(second.services.engine) as session:
+            escalation = session.get(Escalation, 1)
+            assert escalation is not None and posts[-1]["thread_ts"] == escalation.thread_ts
+        assert len(roots(second)) == 1
+        assert root_ts["channel"] == EXECUTIVE_CHANNEL
+
+
+def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccord) -> None:
+    accord.command_text('disagree "Patch window for the ERP" the window must be Sunday')
+    accord.command_text("disagree settle DIS-1 Sunday 02:00-04:00")
+    # The CISO side confirms by button: DIS-1 is settled.
+    request = [dm for dm in dms_to(accord, CISO) if "Confirm settlement" in json.dumps(dm)][-1]
+    value = [
+        e["value"]
+        for b in request["blocks"]
+        for e in b.get("elements", [])
+        if e.get("action_id") == "disagreement.settle"
+    ][0]
+    accord.slack.block_action("disagreement.settle", value, user_id=CISO)
+    accord.fake.wait_for("response_url")
+    accord.command_text('disagree "Logging retention" keep 90 days')
+    before = (count(accord, Escalation), count(accord, AuditEvent))
+    cases = {
+        "escalate DIS-1": "DIS-1 is settled",
+        "escalate DIS-99": "There is no DIS-99",
+        "escalate DIS-2 by:2026-11-01": "is not in the future",
+        "escalate DIS-2 by:tomorrow": "is not a valid decision date",
+        f"escalate DIS-2 to:<@{CIO}|ann>": "not a configured executive",
+        "escalate INI-2": "is not a valid id",
+        "escalate": "Which disagreement",
+        "disagree list of grievances": "`list` takes",
+        "disagree because I say so": "quoted subject",
+        "disagree INI-42 nope": "There is no INI-42",
+        "disagree show DIS-7": "There is no DIS-7",
+        'disagree update DIS-2 options:"a|b|c|d|e|f"': "at most 5 options",
+    }
+    for command, expected in cases.items():
+        reply = accord.command(command, user=CISO)
+        payload = reply.json()
+        assert payload.get("response_type") == "ephemeral", command
+        assert expected in reply_text(payload), (command, reply_text(payload))
+    assert (count(accord, Escalation), count(accord, AuditEvent)) == before
+    assert roots(accord) == []
+    with session_scope(accord.services.engine) as session:
+        settled = session.get(Disagreement, 1)
+        assert settled is not None and settled.state == DisagreementState.SETTLED
+        assert settled.outcome == "Sunday 02:00-04:00"
+
+
+def test_bot_not_in_executive_channel_is_explained_and_nothing_is_done(
+    accord: RunningAccord,
+) -> None:
+    accord.command_text('disagree "EDR on build agents" agents are too slow with EDR')
+    accord.fake.set_not_member(EXECUTIVE_CHANNEL)
+    text = accord.command_text("escalate DIS-1", user=CISO)
+    assert "is not a member of channel" in text and "/invite @Accord" in text
+    assert count(accord, Escalation) == 0
+    with session_scope(accord.services.engine) as session:
+        d = session.get(Disagreement, 1)
+        assert d is not None and d.state == DisagreementState.OPEN
+    assert count(accord, AuditEvent, AuditEvent.action == "disagreement.escalated") == 0
+    accord.fake.set_member(EXECUTIVE_CHANNEL)
+    # (PostgreSQL's sequence may skip the number the rolled-back attempt reserved.)
+    assert "Escalated *DIS-1* as *ESC-" in accord.command_text("escalate DIS-1", user=CISO)
+    assert count(accord, Escalation) == 1 and len(roots(accord)) == 1
+
+
+def _notifier(accord: RunningAccord) -> SlackNotifier:
+    return SlackNotifier(build_web_client(accord.services.settings))
+
+
+def test_overdue_escalation_is_reannounced_once_a_day_in_its_thread(accord: RunningAccord) -> None:
+    escalated_dispute(accord, by="2026-11-27")
+    notifier = _notifier(accord)
+    accord.clock.advance(days=3)
+    today = accord.clock.now().date()
+    with session_scope(accord.services.engine) as session:
+        pending = list_pending_escalations(session, today=today)
+        assert [e.ref for e in pending] == ["ESC-1"] and pending[0].is_overdue(today)
+    disagreement_jobs.deadlines(accord.services, notifier, accord.clock.now())
+    disagreement_jobs.deadlines(accord.services, notifier, accord.clock.now())
+    overdue = [r for r in replies(accord) if "ESC-1 is overdue" in text_of(r)]
+    assert len(overdue) == 1
+    assert "overdue" in accord.command_text("disagree show DIS-1")
+    assert "overdue" in accord.command_text("disagree list")
+    accord.clock.advance(days=1)
+    disagreement_jobs.deadlines(accord.services, notifier, accord.clock.now())
+    assert len([r for r in replies(accord) if "ESC-1 is overdue" in text_of(r)]) == 2
+
+
+def test_time_box_proposes_then_escalates_unless_snoozed(accord: RunningAccord) -> None:
+    accord.command_text('disagree "MFA for contractors" contractors need a grace period')
+    accord.command_text('disagree "USB ports on kiosks" kiosks need USB scanners')
+    notifier = _notifier(accord)
+    accord.clock.advance(days=15)
+    disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+    disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+    proposals = [dm for dm in dms_to(accord, CIO) if "Escalate now" in json.dumps(dm)]
+    assert len(proposals) == 2  # one per disagreement, not doubled by the second run
+    # The CISO side snoozes DIS-2 with a reason.
+    accord.slack.block_action("disagreement.snooze", "2", user_id=CISO)
+    modal = accord.fake.wait_for("views.open")[0].body["view"]
+    reply = accord.slack.view_submission(
+        "disagreement.snooze",
+        {"reason": {"value": {"type": "plain_text_input", "value": "vendor fix next week"}}},
+        user_id=CISO,
+        private_metadata=modal["private_metadata"],
+    )
+    assert reply.json() == {}
+    accord.clock.advance(days=4)
+    disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+    disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+    assert len(roots(accord)) == 1 and "Accord (time box)" in text_of(roots(accord)[0])
+    with session_scope(accord.services.engine) as session:
+        first, second = session.get(Disagreement, 1), session.get(Disagreement, 2)
+        assert first is not None and first.state == DisagreementState.ESCALATED
+        assert second is not None and second.state == DisagreementState.OPEN
+        assert second.snooze_reason == "vendor fix next week"
+    assert count(accord, AuditEvent, AuditEvent.action == "disagreement.snoozed") == 1
+
+
+def test_more_information_and_defer_are_recorded_in_the_thread(accord: RunningAccord) -> None:
+    escalated_dispute(accord, by="2026-11-27")
+    accord.slack.block_action(
+        "escalation.more_info", "1", user_id=EXEC, channel_id=EXECUTIVE_CHANNEL
+    )
+    modal = accord.fake.wait_for("views.open")[0].body["view"]
+    accord.slack.view_submission(
+        "escalation.more_info",
+        {"rationale": {"value": {"type": "plain_text_input", "value": "What does a delay cost?"}}},
+        user_id=EXEC,
+        private_metadata=modal["private_metadata"],
+        view_id="V1",
+    )
+    accord.slack.block_action("escalation.defer", "1", user_id=EXEC, channel_id=EXECUTIVE_CHANNEL)
+    modal = accord.fake.wait_for("views.open", count=2)[1].body["view"]
+    past = accord.slack.view_submission(
+        "escalation.defer",
+        {
+            "date": {"value": {"type": "datepicker", "selected_date": "2026-11-20"}},
+            "rationale": {"value": {"type": "plain_text_input", "value": "board meeting"}},
+        },
+        user_id=EXEC,
+        private_metadata=modal["private_metadata"],
+        view_id="V2",
+    )
+    assert past.json()["errors"]["date"].startswith("Defer to a date after today")
+    accord.slack.view_submission(
+        "escalation.defer",
+        {
+            "date": {"value": {"type": "datepicker", "selected_date": "2026-12-10"}},
+            "rationale": {"value": {"type": "plain_text_input", "value": "board meeting"}},
+        },
+        user_id=EXEC,
+        private_metadata=modal["private_metadata"],
+        view_id="V2",
+        hash="h2",
+    )
+    texts = [text_of(r) for r in replies(accord)]
+    assert any("needs more information" in t and "What does a delay cost?" in t for t in texts)
+    assert any("deferred ESC-1 to *2026-12-10*" in t for t in texts)
+    with session_scope(accord.services.engine) as session:
+        escalation = session.get(Escalation, 1)
+        assert escalation is not None and escalation.state == EscalationState.DEFERRED
+        assert str(escalation.decide_by) == "2026-12-10"
+    assert count(accord, AuditEvent, AuditEvent.action == "escalation.deferred") == 1
