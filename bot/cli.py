@@ -139,5 +139,37 @@ def shell(
     run_shell(database=database, interactive=sys.stdin.isatty())
 
 
+# -- accord export review (issue 6) -------------------------------------------------------------
+export_app = typer.Typer(help="Write reports for people outside Slack.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("review")
+def export_review(
+    format_: Annotated[str, typer.Option("--format", help="Only `md` (Markdown).")] = "md",
+    output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+) -> None:
+    """The leadership review pack: the digest's content as a Markdown document."""
+    from bot.clock import SystemClock
+    from bot.export.review import review_markdown
+    from bot.slack.digest_delivery import make_digest
+
+    if format_.lower() not in ("md", "markdown"):
+        _fail(f"unknown format {format_!r}; use --format md")
+    configure_logging()
+    settings = Settings()
+    from bot.bootstrap import build_services
+    from bot.slack.usergroups import SlackGroupMembers
+
+    services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
+    clock = SystemClock()
+    text = review_markdown(make_digest(services, clock.now()))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+
+
 if __name__ == "__main__":
     app()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain.errors import InvalidInput
 from bot.slack.blocks.general import HelpEntry, help_message
-from bot.slack.commands import general, initiative
+from bot.slack.commands import digest, general, initiative
 from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply
 from bot.slack.text import tokenize
 
@@ -18,6 +18,7 @@ HELP = Noun(name="help", summary="This list.", bare=_help)
 NOUNS: tuple[Noun, ...] = (
     HELP,
     initiative.NOUN,
+    digest.NOUN,
     general.AUDIT,
     general.WHOAMI,
     general.ROLES,
