@@ -106,9 +106,15 @@ def urgency_order(briefs: list[DisagreementBrief]) -> list[DisagreementBrief]:
             b.escalation_ref is None,
             b.deadline or date.max,
             b.opened_on,
-            b.ref,
+            _natural(b.ref),
         ),
     )
+
+
+def _natural(ref: str) -> tuple[str, int]:
+    """`DIS-2` before `DIS-10`."""
+    prefix, _, number = ref.rpartition("-")
+    return (prefix, int(number)) if number.isdigit() else (ref, 0)
 
 
 def deterministic_overview(briefs: list[DisagreementBrief], *, today: date) -> str:
