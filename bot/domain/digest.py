@@ -170,7 +170,8 @@ def audit_changes(session: Session, window: DigestWindow) -> DigestPart:
                 at=event.at,
                 record_ref=event.record_ref,
                 action=event.action,
-                fields=tuple(sorted((event.after or {}).keys())),
+                # for an update, which fields changed; a creation lists none
+                fields=tuple(sorted((event.after or {}).keys())) if event.before else (),
                 note=event.note,
             )
             for event in latest
