@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Column, case, func
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -241,40 +240,6 @@ def collect(
 def _aware(moment: datetime) -> datetime:
     """SQLite hands datetimes back naive; they were stored in UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-# -- scheduling -------------------------------------------------------------------------------
-
-
-def latest_slot(cron: str, timezone: str, now: datetime) -> datetime | None:
-    """The most recent fire time of `cron` at or before `now` (None if none in a year).
-
-    Derived from the cron and the time only, so a restart or a second clock computes the same
-    slot and the unique `slot_key` stops a second post.
-    """
-    from apscheduler.triggers.cron import CronTrigger
-
-    trigger = CronTrigger.from_crontab(cron, timezone=ZoneInfo(timezone))
-    for lookback in (
-        timedelta(hours=1),
-        timedelta(days=2),
-        timedelta(days=8),
-        timedelta(days=32),
-        timedelta(days=367),
-    ):
-        fire = trigger.get_next_fire_time(None, now - lookback)
-        if fire is None or fire > now:
-            continue
-        while True:
-            following = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-            if following is None or following > now:
-                return fire.astimezone(UTC)  # type: ignore[no-any-return]
-            fire = following
-    return None
-
-
-def slot_key(slot: datetime) -> str:
-    return "scheduled:" + slot.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 # -- building ---------------------------------------------------------------------------------

@@ -15,10 +15,9 @@ from bot.domain.digest import (
     DigestRun,
     DigestSource,
     build_digest,
-    latest_slot,
-    slot_key,
 )
 from bot.domain.errors import InvalidInput
+from bot.scheduler.digest_slots import latest_slot, slot_key
 from bot.services import Services
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.digest import digest_message

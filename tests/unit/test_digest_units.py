@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.domain.digest import latest_slot, slot_key
+from bot.scheduler.digest_slots import latest_slot, slot_key
 from bot.summarize.prompts import PromptError, load_prompt
 
 
