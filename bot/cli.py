@@ -17,7 +17,10 @@ from bot.db import make_engine, upgrade
 app = typer.Typer(help="Accord: CIO–CISO coordination in Slack.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-export_app = typer.Typer(help="Export records as files.", no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export records as files: risks for auditors, review packs, calendars.",
+    no_args_is_help=True,
+)
 app.add_typer(export_app, name="export")
 log = logging.getLogger("accord")
 
@@ -200,6 +203,36 @@ def shell(
     from bot.shell import run_shell
 
     run_shell(database=database, interactive=sys.stdin.isatty())
+
+
+# -- accord export review (issue 6) -------------------------------------------------------------
+
+
+@export_app.command("review")
+def export_review(
+    format_: Annotated[str, typer.Option("--format", help="Only `md` (Markdown).")] = "md",
+    output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+) -> None:
+    """The leadership review pack: the digest's content as a Markdown document."""
+    from bot.clock import SystemClock
+    from bot.export.review import review_markdown
+    from bot.slack.digest_delivery import make_digest
+
+    if format_.lower() not in ("md", "markdown"):
+        _fail(f"unknown format {format_!r}; use --format md")
+    configure_logging()
+    settings = Settings()
+    from bot.bootstrap import build_services
+    from bot.slack.usergroups import SlackGroupMembers
+
+    services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
+    clock = SystemClock()
+    text = review_markdown(make_digest(services, clock.now()))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     accord_touchpoint_poll_seconds: int = 60
     accord_disagreement_timebox_days: int = 14
     accord_escalation_grace_days: int = 3
+
+    # Digests and LLM summaries (see bot/summarize and bot/domain/digest.py).
+    accord_digest_cron: str = "0 8 * * MON"
+    accord_digest_timezone: str = "UTC"
+    accord_llm_timeout_seconds: float = 20.0
+    accord_llm_max_retries: int = 1
+    accord_llm_chunk_max_items: int = 20
+    accord_llm_chunk_max_chars: int = 12000
+    accord_prompts_dir: str | None = None
     accord_listener_threads: int = 10
 
     @field_validator(

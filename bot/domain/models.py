@@ -1,6 +1,7 @@
 """Imports every table so SQLModel's metadata (and Alembic) sees the whole schema."""
 
 from bot.domain.audit import AuditEvent
+from bot.domain.digest import DigestRun
 from bot.domain.disagreements import Disagreement
 from bot.domain.escalations import Escalation
 from bot.domain.idempotency import ProcessedRequest
@@ -14,9 +15,11 @@ from bot.domain.touchpoints import (
     TouchpointSeries,
     TouchpointTopic,
 )
+from bot.summarize.cache import SummaryCacheEntry
 
 __all__ = [
     "AuditEvent",
+    "DigestRun",
     "Disagreement",
     "Escalation",
     "Initiative",
@@ -26,6 +29,7 @@ __all__ = [
     "RiskApproval",
     "RiskReminder",
     "RoleGrant",
+    "SummaryCacheEntry",
     "TouchpointAction",
     "TouchpointDecision",
     "TouchpointOccurrence",

@@ -91,6 +91,32 @@ JOBS: list[ScheduledJob] = [
 ]
 
 
+def _digest_trigger(settings: Settings) -> BaseTrigger:
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    return CronTrigger.from_crontab(
+        settings.accord_digest_cron, timezone=ZoneInfo(settings.accord_digest_timezone)
+    )
+
+
+def _weekly_digest(services: Services, notifier: SlackNotifier, now: datetime) -> None:
+    from bot.slack.digest_delivery import weekly_digest_job
+
+    weekly_digest_job(services, notifier, now)
+
+
+JOBS.append(
+    ScheduledJob(
+        id="digests.weekly",
+        run=_weekly_digest,
+        trigger=_digest_trigger,
+        misfire_grace_time=6 * 3600,
+    )
+)
+
+
 def job_by_id(job_id: str) -> ScheduledJob:
     for job in JOBS:
         if job.id == job_id:

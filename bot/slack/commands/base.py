@@ -17,6 +17,7 @@ from bot.domain.errors import InvalidInput
 from bot.domain.roles import Actor
 from bot.services import Services
 from bot.slack.blocks.common import Message
+from bot.slack.notifier import SlackNotifier
 
 
 @dataclass
@@ -36,6 +37,15 @@ class CommandContext:
 class Reply:
     message: Message
     in_channel: bool = False
+
+
+@dataclass
+class Deferred(Reply):
+    """Acknowledge with `message` now, then run `then` after the ack (slow work such as an LLM
+    call); what `then` returns is shown to the person ephemerally. It runs outside the
+    command's transaction and gets a notifier for posting."""
+
+    then: Callable[[SlackNotifier], Message | None] | None = None
 
 
 @dataclass

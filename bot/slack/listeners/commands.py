@@ -13,8 +13,10 @@ from bot.services import Services
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import notice
 from bot.slack.commands import route
-from bot.slack.commands.base import OpenModal, Outcome, Reply
+from bot.slack.commands.base import Deferred, OpenModal, Outcome, Reply
+from bot.slack.guard import guarded
 from bot.slack.listeners.interaction import run_interaction
+from bot.slack.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 COMMAND_TEXT_LIMIT = 4000
@@ -72,3 +74,13 @@ def register(app: App, services: Services) -> None:
                 blocks=message.block_dicts(),
                 response_type="in_channel" if in_channel else "ephemeral",
             )
+            if isinstance(outcome, Deferred) and outcome.then is not None:
+                _follow_up(outcome, client=client, respond=respond)
+
+
+def _follow_up(outcome: Deferred, *, client: WebClient, respond: Respond) -> None:
+    then = outcome.then
+    assert then is not None
+    follow = guarded(lambda: then(SlackNotifier(client)))
+    if follow is not None:
+        respond(text=follow.text, blocks=follow.block_dicts(), response_type="ephemeral")

@@ -1,0 +1,65 @@
+"""The leadership review pack: the digest's content as a Markdown document (all disagreements,
+not just the ones that fit in a Slack message)."""
+
+from __future__ import annotations
+
+import re
+
+from bot.domain.digest import Digest
+from bot.slack.blocks.digest import author_line, count_lines, facts_line
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def md(text: str) -> str:
+    """Escape Markdown (and HTML) so record or LLM text renders as the words it is."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def review_markdown(digest: Digest) -> str:
+    data = digest.data
+    today = data.window.today
+    out: list[str] = [
+        f"# Accord leadership review — {today.isoformat()}",
+        "",
+        f"_Changes since {data.window.since:%Y-%m-%d %H:%M} UTC. {md(author_line(digest))}_",
+        "",
+        "## Counts and trends",
+        "",
+    ]
+    if data.previous_at:
+        out += [f"Trends compare with the digest of {data.previous_at:%Y-%m-%d}.", ""]
+    for title, lines in count_lines(data):
+        out += [f"### {md(title)}", "", *(f"- {md(line)}" for line in lines), ""]
+    out += ["## What changed", ""]
+    if data.changes_total:
+        out.append(
+            f"{data.changes_total} change(s): "
+            + ", ".join(f"{n} {md(a)}" for a, n in data.changes_by_action)
+            + "."
+        )
+        out.append("")
+        for change in data.changes:
+            fields = f" ({md(', '.join(change.fields))})" if change.fields else ""
+            out.append(
+                f"- {change.at:%Y-%m-%d} {md(change.record_ref)} {md(change.action)}{fields}"
+            )
+    else:
+        out.append("Nothing changed since the last digest.")
+    out += ["", "## Open disagreements", "", md(digest.summary.overview), ""]
+    for brief in digest.briefs:
+        item = digest.summary.item(brief.ref)
+        out += [
+            f"### {md(brief.ref)} — {md(brief.subject)}",
+            "",
+            f"_{md(facts_line(brief, today))}_",
+            "",
+            md(item.summary if item else brief.subject),
+            "",
+            f"- **CIO side:** {md(item.cio_position if item else brief.cio_position)}",
+            f"- **CISO side:** {md(item.ciso_position if item else brief.ciso_position)}",
+        ]
+        if brief.options:
+            out.append("- **Options:** " + "; ".join(md(o) for o in brief.options))
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,155 @@
+"""The leadership digest as a Block Kit message (pure: digest in, Message out)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from slack_sdk.models.blocks import Block
+
+from bot.domain.digest import Digest, DigestData
+from bot.slack.blocks.common import (
+    MESSAGE_BLOCK_LIMIT,
+    Message,
+    clip,
+    context,
+    divider,
+    fields_section,
+    header,
+    safe,
+    section,
+)
+from bot.summarize.briefs import DisagreementBrief, ItemSummary
+from bot.summarize.fallback import FALLBACK_LABEL
+
+DISAGREEMENTS_SHOWN = 20
+
+
+def trend_text(delta: int | None) -> str:
+    if delta is None:
+        return ""
+    if delta == 0:
+        return " (=)"
+    return f" (▲{delta})" if delta > 0 else f" (▼{-delta})"
+
+
+def count_lines(data: DigestData) -> list[tuple[str, list[str]]]:
+    """Each group's title and its "label: n (trend)" lines; shared with the Markdown pack."""
+    groups = []
+    for group in data.counts:
+        lines = [
+            f"{label}: {number}{trend_text(data.trend(group.key, label, number))}"
+            for label, number in group.counts
+        ]
+        groups.append((group.title, lines))
+    return groups
+
+
+def author_line(digest: Digest) -> str:
+    summary = digest.summary
+    if summary.author == "llm":
+        cached = f", {summary.cached_items} from cache" if summary.cached_items else ""
+        return f"Disagreement summary written by {summary.author_label}{cached}."
+    why = " (the LLM answer was not used; see the logs)" if summary.fallback_reason else ""
+    return f"Disagreement summary written by {FALLBACK_LABEL}{why}."
+
+
+def facts_line(brief: DisagreementBrief, today: date) -> str:
+    """Age, deadline and escalation, computed by Accord, never by the LLM."""
+    parts = [f"open {brief.age_days(today)}d"]
+    if brief.deadline:
+        days = (brief.deadline - today).days
+        parts.append(
+            f"deadline {brief.deadline.isoformat()}"
+            + (f" — {-days}d overdue" if days < 0 else f" (in {days}d)")
+        )
+    if brief.escalation_ref:
+        parts.append(f"escalated {brief.escalation_ref}")
+    if brief.linked_ref:
+        parts.append(f"about {brief.linked_ref}")
+    return " · ".join(parts)
+
+
+def item_text(brief: DisagreementBrief, item: ItemSummary | None, today: date) -> str:
+    summary = item.summary if item else brief.subject
+    cio = item.cio_position if item else brief.cio_position
+    ciso = item.ciso_position if item else brief.ciso_position
+    return (
+        f"*{safe(brief.ref, 20)}* — {safe(summary, 900)}\n"
+        f"_{facts_line(brief, today)}_\n"
+        f"• *CIO side:* {safe(cio, 800)}\n"
+        f"• *CISO side:* {safe(ciso, 800)}"
+    )
+
+
+def digest_message(digest: Digest, *, preview: bool = False) -> Message:
+    data = digest.data
+    today = data.window.today
+    title = "Accord digest" + (" — preview" if preview else "")
+    blocks: list[Block] = [
+        header(f"{title} · {today.isoformat()}"),
+        context(
+            f"Changes since {data.window.since:%Y-%m-%d %H:%M} UTC"
+            + (
+                f" · trends compare with the digest of {data.previous_at:%Y-%m-%d}"
+                if data.previous_at
+                else " · first digest, no trends yet"
+            ),
+            safe(author_line(digest), 500),
+        ),
+    ]
+    groups = count_lines(data)
+    if groups:
+        blocks.append(
+            fields_section(
+                [
+                    f"*{safe(t, 100)}*\n" + "\n".join(safe(x, 100) for x in lines)
+                    for t, lines in groups
+                ]
+            )
+        )
+    blocks.append(divider())
+    if data.changes_total:
+        totals = ", ".join(f"{n} {safe(a, 64)}" for a, n in data.changes_by_action[:8])
+        lines = [
+            f"• `{safe(c.record_ref, 32)}` {safe(c.action, 64)}"
+            + (f" ({safe(', '.join(c.fields), 120)})" if c.fields else "")
+            + f" — {c.at:%Y-%m-%d}"
+            for c in data.changes
+        ]
+        more = data.changes_total - len(data.changes)
+        blocks.append(
+            section(
+                f"*What changed* — {data.changes_total} change(s): {totals}\n"
+                + "\n".join(lines)
+                + (f"\n_…and {more} more; `/accord audit` has them all._" if more > 0 else "")
+            )
+        )
+    else:
+        blocks.append(section("*What changed* — nothing since the last digest."))
+    blocks.append(divider())
+    summary = digest.summary
+    blocks.append(section(f"*Open disagreements* — {safe(summary.overview, 500)}"))
+    shown = digest.briefs[:DISAGREEMENTS_SHOWN]
+    for brief in shown:
+        blocks.append(section(item_text(brief, summary.item(brief.ref), today)))
+    hidden = len(digest.briefs) - len(shown)
+    if hidden > 0:
+        blocks.append(
+            context(
+                f"…and {hidden} more open disagreement(s); "
+                "`accord export review --format md` writes the full review pack."
+            )
+        )
+    blocks = blocks[: MESSAGE_BLOCK_LIMIT - 1] if len(blocks) > MESSAGE_BLOCK_LIMIT else blocks
+    open_initiatives = sum(
+        number
+        for group in data.counts
+        if group.key == "initiatives_health"
+        for _, number in group.counts
+    )
+    text = clip(
+        f"{title}: {open_initiatives} open initiative(s), {len(digest.briefs)} open "
+        f"disagreement(s), {data.changes_total} change(s) since the last digest.",
+        300,
+    )
+    return Message(text=safe(text), blocks=blocks)

@@ -1,0 +1,73 @@
+"""The deterministic summariser: no network, no model, written straight from the records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from bot.summarize.briefs import (
+    DisagreementBrief,
+    DisagreementSummary,
+    ItemSummary,
+    deterministic_overview,
+)
+
+FALLBACK_LABEL = "Accord's deterministic summary (no LLM)"
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _deadline(brief: DisagreementBrief, today: date) -> str:
+    if brief.deadline is None:
+        return "no decision deadline"
+    days = (brief.deadline - today).days
+    if days < 0:
+        return f"decision deadline {brief.deadline.isoformat()} passed {-days} day(s) ago"
+    if days == 0:
+        return f"decision due today ({brief.deadline.isoformat()})"
+    return f"decision due {brief.deadline.isoformat()} (in {days} day(s))"
+
+
+def summarise_brief(brief: DisagreementBrief, *, today: date) -> ItemSummary:
+    about = f" about {brief.linked_ref}" if brief.linked_ref else ""
+    age = brief.age_days(today)
+    summary = (
+        f"{brief.ref}{about}: {_clip(brief.subject, 200)}. "
+        f"Open {age} day{'s' if age != 1 else ''}; {_deadline(brief, today)}"
+    )
+    if brief.escalation_ref:
+        summary += f"; escalated as {brief.escalation_ref}"
+    summary += "."
+    if brief.options:
+        summary += " Options on the table: " + "; ".join(_clip(o, 120) for o in brief.options[:4])
+        summary += "."
+    cio = _clip(brief.cio_position, 400) or "(no position recorded)"
+    if brief.business_impact:
+        cio += f" Business impact: {_clip(brief.business_impact, 200)}"
+    ciso = _clip(brief.ciso_position, 400) or "(no position recorded)"
+    if brief.security_impact:
+        ciso += f" Security impact: {_clip(brief.security_impact, 200)}"
+    return ItemSummary(ref=brief.ref, summary=summary, cio_position=cio, ciso_position=ciso)
+
+
+class FallbackSummarizer:
+    name = "fallback"
+
+    def summarize(
+        self,
+        briefs: Sequence[DisagreementBrief],
+        *,
+        today: date,
+        reason: str | None = None,
+    ) -> DisagreementSummary:
+        items = tuple(summarise_brief(brief, today=today) for brief in briefs)
+        return DisagreementSummary(
+            author="fallback",
+            author_label=FALLBACK_LABEL,
+            overview=deterministic_overview(list(briefs), today=today),
+            items=items,
+            fallback_reason=reason,
+        )

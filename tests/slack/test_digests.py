@@ -1,0 +1,147 @@
+"""The leadership digest: on demand over signed HTTP, on schedule exactly once per slot."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import col, select
+
+from bot.bootstrap import build_web_client
+from bot.db import session_scope
+from bot.domain.digest import DigestRun
+from bot.slack.digest_delivery import scheduled_digest
+from bot.slack.notifier import SlackNotifier
+from tests.fakes.slack_api import FakeSlackServer
+from tests.harness import (
+    CIO,
+    CISO,
+    DIGEST_CHANNEL,
+    OUTSIDER,
+    FakeClock,
+    RunningAccord,
+    mrkdwn_texts,
+    reply_text,
+    running_accord,
+)
+
+
+def runs(accord: RunningAccord) -> list[DigestRun]:
+    with session_scope(accord.services.engine) as session:
+        return list(session.exec(select(DigestRun).order_by(col(DigestRun.id))))
+
+
+def notifier(accord: RunningAccord) -> SlackNotifier:
+    return SlackNotifier(build_web_client(accord.services.settings))
+
+
+def seed(accord: RunningAccord) -> None:
+    accord.command("initiative new Roll out MFA due:2026-12-31 #iam")
+    accord.command("initiative new Segment the OT network")
+    accord.command("initiative update INI-2 status:active health:red")
+    accord.command("initiative hold INI-1 unpatched VPN appliance", user=CISO)
+
+
+def test_preview_is_ephemeral_and_posts_nothing_to_the_channel(accord: RunningAccord) -> None:
+    seed(accord)
+    reply = accord.command("digest preview")
+    assert reply.status == 200
+    assert reply.elapsed < 1.5
+    assert reply.json()["response_type"] == "ephemeral"
+    assert "Building a preview" in reply_text(reply.json())
+    follow = accord.fake.wait_for("response_url")[-1].body
+    assert follow["response_type"] == "ephemeral"
+    text = reply_text(follow)
+    assert "Accord digest — preview" in text
+    assert "Open initiatives by health" in text and "red: 1" in text
+    assert "on security hold: 1" in text
+    assert "initiative.hold_placed" in text
+    assert "deterministic summary" in text
+    accord.fake.wait_idle()
+    accord.fake.assert_no_call("chat.postMessage")
+    assert runs(accord) == []
+    # bare `/accord digest` is the preview too
+    accord.command("digest")
+    accord.fake.wait_for("response_url", 2)
+    accord.fake.assert_no_call("chat.postMessage")
+
+
+def test_digest_now_posts_once_to_the_digest_channel(accord: RunningAccord) -> None:
+    seed(accord)
+    reply = accord.command("digest now", user=CIO)
+    assert "Building the digest" in reply_text(reply.json())
+    posted = accord.fake.wait_for("chat.postMessage")[0]
+    assert posted.body["channel"] == DIGEST_CHANNEL
+    text = reply_text(posted.body)
+    assert "Accord digest ·" in text and "first digest, no trends yet" in text
+    confirmation = accord.fake.wait_for("response_url")[-1].body
+    assert "The digest is posted" in reply_text(confirmation)
+    [run] = runs(accord)
+    assert run.state == "posted" and run.kind == "manual" and run.requested_by == CIO
+    assert run.snapshot is not None and run.snapshot["initiatives_health"]["red"] == 1
+
+
+def test_digest_now_refusals_are_plain_and_post_nothing(accord: RunningAccord) -> None:
+    refused = accord.command_text("digest now", user=OUTSIDER)
+    assert "Only members of the CIO or CISO side can send the digest now" in refused
+    wrong = accord.command_text("digest tomorrow")
+    assert "is not something `/accord digest` can do" in wrong
+    accord.fake.set_not_member(DIGEST_CHANNEL)
+    accord.command("digest now", user=CISO)
+    answer = reply_text(accord.fake.wait_for("response_url")[-1].body)
+    assert "not a member of channel" in answer and "/invite @Accord" in answer
+    accord.fake.wait_idle()
+    assert [c for c in accord.fake.calls("chat.postMessage") if c.ok] == []
+    assert [run.state for run in runs(accord)] == ["failed"]
+
+
+def test_digest_now_without_a_channel_explains(
+    sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+) -> None:
+    with running_accord(sqlite_url, fake_slack, clock=clock, accord_digest_channel=None) as acc:
+        text = acc.command_text("digest now")
+        assert "No digest channel is configured" in text and "ACCORD_DIGEST_CHANNEL" in text
+        assert runs(acc) == []
+
+
+def test_scheduled_digest_posts_exactly_once_per_slot_with_trends(accord: RunningAccord) -> None:
+    seed(accord)
+    # Wednesday 2026-11-25: the most recent Monday-08:00 slot is 2026-11-23.
+    first = scheduled_digest(accord.services, notifier(accord), accord.clock.now())
+    assert first is not None
+    # a second clock, a restart, a later run in the same slot: nothing more is posted
+    assert scheduled_digest(accord.services, notifier(accord), accord.clock.now()) is None
+    accord.clock.advance(days=4)  # Sunday, still the same slot
+    assert scheduled_digest(accord.services, notifier(accord), accord.clock.now()) is None
+    assert len(accord.fake.calls("chat.postMessage")) == 1
+
+    accord.command("initiative update INI-1 health:red")
+    accord.clock.set(datetime(2026, 11, 30, 8, 0, 30, tzinfo=UTC))  # next Monday's slot
+    second = scheduled_digest(accord.services, notifier(accord), accord.clock.now())
+    assert second is not None
+    posts = accord.fake.calls("chat.postMessage")
+    assert len(posts) == 2
+    text = reply_text(posts[1].body)
+    assert "red: 2 (▲1)" in text and "green: 0 (▼1)" in text
+    assert "initiative.updated" in text
+    keys = [run.slot_key for run in runs(accord)]
+    assert keys == ["scheduled:2026-11-23T08:00Z", "scheduled:2026-11-30T08:00Z"]
+
+
+def test_digest_job_is_registered_with_the_configured_cron(accord: RunningAccord) -> None:
+    from bot.scheduler.registry import job_by_id
+
+    job = job_by_id("digests.weekly")
+    trigger = job.trigger(accord.services.settings)
+    fire = trigger.get_next_fire_time(None, accord.clock.now())
+    assert fire == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    job.run(accord.services, notifier(accord), accord.clock.now())
+    job.run(accord.services, notifier(accord), accord.clock.now())
+    assert len(accord.fake.calls("chat.postMessage")) == 1
+
+
+def test_digest_text_cannot_ping(accord: RunningAccord) -> None:
+    accord.command("initiative new Fix &lt;!channel&gt; now <!here>")
+    scheduled_digest(accord.services, notifier(accord), accord.clock.now())
+    body = accord.fake.calls("chat.postMessage")[0].body
+    for text in mrkdwn_texts(body):
+        assert "<!channel>" not in text and "<!here>" not in text
