@@ -5,12 +5,22 @@ the variables, a `## system` part and a `## user` part. Variables are written `$
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from string import Template
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+
+def _default_prompts_dir() -> Path:
+    """The checkout's `prompts/`, or the copy a regular (non-editable) install puts under
+    `<prefix>/share/accord/prompts` (pyproject's data-files)."""
+    checkout = Path(__file__).resolve().parents[2] / "prompts"
+    installed = Path(sys.prefix) / "share" / "accord" / "prompts"
+    return checkout if checkout.is_dir() or not installed.is_dir() else installed
+
+
+DEFAULT_PROMPTS_DIR = _default_prompts_dir()
 
 
 class PromptError(Exception):
