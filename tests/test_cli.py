@@ -7,6 +7,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+DECISION_SCRIPT = """\
+/accord initiative new Segment OT network cio:@dave ciso:@bob due:2027-01-31
+:as @dave
+/accord disagree INI-1 We need two more weeks to finish the cut-over
+:as @bob
+/accord disagree position DIS-1 Every week of delay keeps the plant exposed
+/accord escalate DIS-1 by:2026-12-10
+:as @erin
+:click {button}
+:submit rationale="Safety first; one more week with extra staff"
+/accord initiative
+:submit title="Made in a form" due=2027-02-01 cio_owner=@alice
+:quit
+"""
+
 SCRIPT = """\
 /accord help
 /accord initiative new Roll out MFA <!channel> cio:@alice ciso:@bob due:2027-01-31 #iam
@@ -67,3 +82,31 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = run(["db", "upgrade"], cwd=tmp_path, env={"DATABASE_URL": url})
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
+
+
+def test_one_person_can_take_an_executive_decision_and_fill_forms(tmp_path: Path) -> None:
+    first = run(
+        ["shell", "--database", str(tmp_path / "d.db")],
+        cwd=tmp_path,
+        stdin=DECISION_SCRIPT.format(button=0),
+    )
+    # Find the number the shell gave the "Adopt the CISO-side position" button.
+    number = next(
+        part.split(":")[0].lstrip("[")
+        for line in first.stdout.splitlines()
+        if "Adopt the CISO-side position]" in line
+        for part in line.split("] ")
+        if "Adopt the CISO-side position" in part
+    )
+    result = run(
+        ["shell", "--database", str(tmp_path / "e.db")],
+        cwd=tmp_path,
+        stdin=DECISION_SCRIPT.format(button=number),
+    )
+    out = result.stdout
+    assert "form opened: Decide ESC-1" in out
+    assert "*ESC-1* decided by @erin: Adopt the CISO-side position" in out
+    assert "Safety first; one more week with extra staff" in out
+    assert "Created *INI-2*" in out
+    assert "Made in a form" in out
+    assert "Traceback" not in out + result.stderr

@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import secrets
+import shlex
 import sys
 import threading
 import time
@@ -23,7 +24,7 @@ from bot.config import Settings
 from bot.services import Services
 from bot.shell.demo import DEMO_CHANNELS, DEMO_ENVIRONMENT, DEMO_USERS, DemoUser, by_name
 from bot.shell.local_slack import LocalSlack
-from bot.shell.render import Clickable, render_blocks
+from bot.shell.render import Clickable, mrkdwn, render_blocks
 from bot.slack.app import build_app
 from bot.slack.notifier import SlackNotifier
 from bot.slack.text import escape
@@ -31,6 +32,7 @@ from bot.slack.text import escape
 BANNER = """Accord shell — type /accord commands as a demo user. No Slack and no LLM needed.
   :as @bob      act as another person        :who     the demo people and their sides
   :click N      press button N               :home    show your App Home tab
+  :submit a=b   fill in and send the open form  :cancel  close the form
   :clock        run every scheduled job now   :quit    leave (or Ctrl-D)
 Start with:  /accord help"""
 
@@ -62,18 +64,24 @@ class Shell:
         self.channel = "C0COORD"
         self.clickables: list[Clickable] = []
         self._ids = itertools.count(1)
+        self._held: list[dict[str, Any]] | None = None
+        self.open_view: dict[str, Any] | None = None
 
     def close(self) -> None:
         self.local.stop()
 
     # -- output -------------------------------------------------------------------------------
     def _show(self, kind: str, body: dict[str, Any]) -> None:
+        if kind == "response_url" and self._held is not None:
+            self._held.append(body)  # Slack shows the ack before later responses
+            return
         if kind == "file":
             self._print(f"📎 file saved: {body['path']} ({body['bytes']} bytes)")
             return
         where = {
             "chat.postMessage": f"message in {self._place(str(body.get('channel', '')))}"
             + (" (thread)" if body.get("thread_ts") else ""),
+            "chat.update": f"message updated in {self._place(str(body.get('channel', '')))}",
             "chat.postEphemeral": f"only visible to {self._person(str(body.get('user', '')))}",
             "response_url": "reply (only visible to you)",
             "views.open": "form opened",
@@ -88,11 +96,9 @@ class Shell:
         if not lines and body.get("text"):
             lines = [str(body["text"])]
         heading = f"┌─ {where}" + (f": {title}" if title else "")
-        if kind.startswith("views.open"):
-            lines.append(
-                "(Forms are filled in Slack; here, use the command's inline form, "
-                "e.g. `/accord initiative new <title> …`.)"
-            )
+        if kind in ("views.open", "views.push", "views.update") and view is not None:
+            self.open_view = view
+            lines.append('Fill it in with  :submit field=value field="more words" …  (or :cancel)')
         self._print("\n".join([heading, *(f"│ {line}" for line in "\n".join(lines).split("\n"))]))
 
     def _print(self, text: str) -> None:
@@ -106,6 +112,8 @@ class Shell:
     def _place(self, channel: str) -> str:
         if channel in DEMO_CHANNELS:
             return f"#{DEMO_CHANNELS[channel]}"
+        if channel.startswith("D"):
+            channel = channel[1:]
         return f"DM with {self._person(channel)}" if channel.startswith("U") else channel
 
     # -- input --------------------------------------------------------------------------------
@@ -124,6 +132,11 @@ class Shell:
             self._click(line[6:].strip())
         elif line == ":home":
             self._event({"type": "app_home_opened", "user": self.user.user_id, "tab": "home"})
+        elif line.startswith(":submit"):
+            self._submit(line[7:].strip())
+        elif line == ":cancel":
+            self.open_view = None
+            self._print("Form closed.")
         elif line == ":clock":
             self._run_clock()
         elif line in (":help", "help", "?"):
@@ -197,25 +210,42 @@ class Shell:
                 "trigger_id": self._next("trigger"),
             }
         )
-        response = self.app.dispatch(self._signed(body, "application/x-www-form-urlencoded"))
+        self._held = []
+        try:
+            response = self.app.dispatch(self._signed(body, "application/x-www-form-urlencoded"))
+        finally:
+            held, self._held = self._held, None
         if response.body:
-            payload = json.loads(response.body)
-            self._show("response_url", payload)
+            self._show("response_url", json.loads(response.body))
+        for later in held:
+            self._show("response_url", later)
 
     def _click(self, number: str) -> None:
         if not number.isdigit() or not 1 <= int(number) <= len(self.clickables):
             self._print(f"There is no button {number!r}; buttons are shown as [N: label].")
             return
         button = self.clickables[int(number) - 1]
+        # A button on a posted message carries that message's channel and ts, as in Slack.
+        posted = "ts" in button.source and "channel" in button.source
+        channel = str(button.source["channel"]) if posted else self.channel
+        if channel.startswith("U"):
+            channel = "D" + channel  # a DM with the bot
+        message_ts = str(button.source["ts"]) if posted else "1700000000.000001"
+        ephemeral = not posted
         payload = {
             "type": "block_actions",
             "user": {"id": self.user.user_id, "username": self.user.name, "team_id": "T0DEMO"},
             "team": {"id": "T0DEMO", "domain": "demo"},
             "api_app_id": "A0ACCORD",
             "trigger_id": self._next("trigger"),
-            "channel": {"id": self.channel, "name": DEMO_CHANNELS[self.channel]},
-            "container": {"type": "message", "channel_id": self.channel, "is_ephemeral": True},
-            "message": {"ts": "1700000000.000001", "text": "", "blocks": []},
+            "channel": {"id": channel, "name": DEMO_CHANNELS.get(channel, channel)},
+            "container": {
+                "type": "message",
+                "channel_id": channel,
+                "message_ts": message_ts,
+                "is_ephemeral": ephemeral,
+            },
+            "message": {"ts": message_ts, "text": "", "blocks": button.source.get("blocks", [])},
             "response_url": self.local.response_url("action"),
             "actions": [
                 {
@@ -230,6 +260,52 @@ class Shell:
         }
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         self.app.dispatch(self._signed(body, "application/x-www-form-urlencoded"))
+
+    def _submit(self, text: str) -> None:
+        """Submit the open form the way Slack does, from `field=value` pairs."""
+        if self.open_view is None:
+            self._print("No form is open.")
+            return
+        try:
+            given = dict(part.split("=", 1) for part in shlex.split(text) if "=" in part)
+        except ValueError as error:
+            self._print(f"Could not read that: {error}")
+            return
+        view = self.open_view
+        values = {
+            str(block["block_id"]): {
+                str(block["element"].get("action_id", "value")): _element_state(
+                    block["element"], given.get(str(block["block_id"]))
+                )
+            }
+            for block in view.get("blocks", [])
+            if block.get("type") == "input" and block.get("block_id")
+        }
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0DEMO", "domain": "demo"},
+            "user": {"id": self.user.user_id, "username": self.user.name, "team_id": "T0DEMO"},
+            "api_app_id": "A0ACCORD",
+            "trigger_id": self._next("trigger"),
+            "view": {
+                "id": self._next("V"),
+                "type": "modal",
+                "callback_id": view.get("callback_id"),
+                "private_metadata": view.get("private_metadata", ""),
+                "blocks": view.get("blocks", []),
+                "state": {"values": values},
+                "hash": self._next("h"),
+            },
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        response = self.app.dispatch(self._signed(body, "application/x-www-form-urlencoded"))
+        answer = json.loads(response.body) if response.body else {}
+        if answer.get("response_action") == "errors":
+            for field, message in answer.get("errors", {}).items():
+                self._print(f"│ ✗ {field}: {mrkdwn(str(message))}")
+            return
+        self.open_view = None
+        self._print("Form submitted.")
 
     def _event(self, event: dict[str, Any]) -> None:
         body = json.dumps(
@@ -255,6 +331,42 @@ class Shell:
                 self._print(f"ran {job.id}")
             except Exception as error:  # a demo should show the failure, not stop
                 self._print(f"{job.id} failed: {error}")
+
+
+def _element_state(element: dict[str, Any], raw: str | None) -> dict[str, Any]:
+    """The `state.values` entry Slack would send for one input element."""
+    kind = str(element.get("type"))
+    state: dict[str, Any] = {"type": kind}
+    if kind == "users_select":
+        user = by_name(raw) if raw else None
+        state["selected_user"] = user.user_id if user else element.get("initial_user")
+    elif kind == "multi_users_select":
+        names = [by_name(name) for name in (raw or "").split(",") if name.strip()]
+        chosen = [u.user_id for u in names if u] if raw else element.get("initial_users", [])
+        state["selected_users"] = chosen
+    elif kind == "datepicker":
+        state["selected_date"] = raw or element.get("initial_date")
+    elif kind == "timepicker":
+        state["selected_time"] = raw or element.get("initial_time")
+    elif kind in ("static_select", "radio_buttons"):
+        options = {str(o.get("value")): o for o in element.get("options", [])}
+        state["selected_option"] = options.get(raw or "") or element.get("initial_option")
+    elif kind == "checkboxes":
+        options = element.get("options", [])
+        if raw is None:
+            state["selected_options"] = element.get("initial_options", [])
+        else:
+            yes = raw.lower() in ("yes", "y", "true", "1", "on")
+            state["selected_options"] = options[:1] if yes else []
+    elif kind in ("conversations_select", "channels_select"):
+        name = (raw or "").lstrip("#")
+        found = next((cid for cid, cname in DEMO_CHANNELS.items() if cname == name), None)
+        state["selected_conversation" if kind == "conversations_select" else "selected_channel"] = (
+            found or element.get("initial_conversation") or element.get("initial_channel")
+        )
+    else:
+        state["value"] = raw if raw is not None else element.get("initial_value")
+    return state
 
 
 class _NoGroups:

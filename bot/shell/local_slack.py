@@ -51,6 +51,9 @@ class LocalSlack:
 
     def answer(self, method: str, body: dict[str, Any], raw: bytes) -> dict[str, Any]:
         """What Slack would answer; messages and views are shown to the person."""
+        ts = self.next_ts()
+        if method == "chat.postMessage":
+            body = {**body, "ts": ts}
         if method in (
             "chat.postMessage",
             "chat.postEphemeral",
@@ -63,7 +66,6 @@ class LocalSlack:
         ):
             self.on_output(method, body)
         if method == "chat.postMessage":
-            ts = self.next_ts()
             return {
                 "ok": True,
                 "channel": body.get("channel"),

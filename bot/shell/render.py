@@ -21,6 +21,20 @@ class Clickable:
     source: dict[str, Any]
 
 
+INPUT_HINTS = {
+    "plain_text_input": "text",
+    "users_select": "@person",
+    "multi_users_select": "@a,@b",
+    "datepicker": "YYYY-MM-DD",
+    "timepicker": "HH:MM",
+    "static_select": "choice",
+    "checkboxes": "yes|no",
+    "conversations_select": "#channel",
+    "channels_select": "#channel",
+    "number_input": "number",
+}
+
+
 def mrkdwn(text: str) -> str:
     def mention(match: re.Match[str]) -> str:
         inner = match.group(1)
@@ -85,5 +99,10 @@ def render_blocks(
             lines.append("   " + " ".join(buttons))
         elif kind == "input":
             optional = " (optional)" if block.get("optional") else ""
-            lines.append(f"   ▢ {_text(block.get('label'))}{optional}")
+            element = block.get("element", {})
+            kind_hint = INPUT_HINTS.get(str(element.get("type")), "text")
+            choices = [str(o.get("value")) for o in element.get("options", [])]
+            if choices:
+                kind_hint = "one of " + "|".join(choices)
+            lines.append(f"   ▢ {_text(block.get('label'))}{optional} — {block_id}=<{kind_hint}>")
     return lines
