@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     accord_llm_chunk_max_chars: int = 12000
     accord_prompts_dir: str | None = None
     accord_listener_threads: int = 10
+    #: Answer Slack within this many seconds; slower work replies later ("working on it").
+    accord_ack_budget_seconds: float = 2.0
 
     @field_validator(
         "accord_cio_side", "accord_ciso_side", "accord_executives", "accord_admins", mode="before"

@@ -27,3 +27,9 @@ class Forbidden(UserError):
 
 class Conflict(UserError):
     """The record's state does not allow this now (e.g. releasing a hold that is not on)."""
+
+
+def person(user_id: str) -> str:
+    """Names a person inside a user-facing message; each adapter renders it its own way
+    (Slack as a mention), so the domain writes no Slack markup."""
+    return f"\u27e6@{user_id}\u27e7"

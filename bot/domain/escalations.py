@@ -17,7 +17,7 @@ from bot.domain import disagreements as dis
 from bot.domain import initiatives
 from bot.domain.audit import record_event
 from bot.domain.columns import enum_column
-from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.errors import Conflict, InvalidInput, NotFound, person
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, format_ref, parse_any_ref
 from bot.domain.roles import Actor
@@ -228,7 +228,8 @@ def decide(
     disagreement = dis.get_disagreement(session, number=escalation.disagreement_id)
     if not escalation.is_open:
         raise Conflict(
-            f"{escalation.ref} was already decided by <@{escalation.decided_by}>; nothing changed.",
+            f"{escalation.ref} was already decided by {person(escalation.decided_by or '')}; "
+            "nothing changed.",
         )
     rationale = bounded_text(
         decision.rationale,

@@ -24,7 +24,7 @@ from sqlmodel import Field, Relationship, Session, SQLModel, col, select
 from bot.config import Settings
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
-from bot.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from bot.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, person
 from bot.domain.initiatives import Initiative
 from bot.domain.paging import Page, clamp_page
 from bot.domain.permissions import Permission, ensure_allowed, side_of
@@ -543,7 +543,7 @@ def _already(risk: RiskAcceptance, existing: RiskApproval) -> str:
     side = ROLE_LABELS[Role(existing.side)]
     verb = "approved" if existing.decision == Decision.APPROVED else "rejected"
     return (
-        f"{risk.ref} is already {verb} for the {side} (by <@{existing.approver_id}>) in this "
+        f"{risk.ref} is already {verb} for the {side} (by {person(existing.approver_id)}) in this "
         "round; nothing changed."
     )
 

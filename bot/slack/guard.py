@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.db import session_scope
-from bot.domain.errors import UserError
+from bot.domain.errors import Conflict, UserError
 from bot.domain.idempotency import claim_request
 from bot.services import Services
 from bot.slack.blocks.common import Message
@@ -58,6 +58,14 @@ def attempt(work: Callable[[], T]) -> T | Failure | None:
         return None
     except UserError as error:
         return Failure(message=user_error(error), error=error)
+    except IntegrityError:
+        # A unique rule caught two people (or two clicks) doing the same thing at once.
+        log.info("a concurrent change won the race", exc_info=True)
+        conflict = Conflict(
+            "Someone else changed this at the same moment, so your request changed nothing.",
+            hint="Run the command again to see the current state.",
+        )
+        return Failure(message=user_error(conflict), error=conflict)
     except Exception:
         reference = uuid.uuid4().hex[:8]
         log.exception("request failed (reference %s)", reference)

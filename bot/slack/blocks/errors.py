@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import re
+from typing import TYPE_CHECKING
+
 from slack_sdk.models.blocks import Block
 
 from bot.domain.errors import UserError
 from bot.slack.blocks.common import Message, context, safe, section
 
+if TYPE_CHECKING:
+    from bot.slack.guard import Failure
+
+
+_PERSON = re.compile("\u27e6@([UW][A-Z0-9]+)\u27e7")
+
+
+def _with_mentions(escaped: str) -> str:
+    """Turn `errors.person()` references back into mentions after escaping the rest."""
+    return _PERSON.sub(r"<@\1>", escaped)
+
 
 def user_error(error: UserError) -> Message:
     """Domain messages may quote what the user typed, so they are escaped like any user text."""
-    text = f":warning: {safe(error.message, 1500)}"
+    text = f":warning: {_with_mentions(safe(error.message, 1500))}"
     blocks: list[Block] = [section(text)]
     if error.hint:
-        blocks.append(context(safe(error.hint, 1500)))
-    return Message(text=safe(error.message, 300), blocks=blocks)
+        blocks.append(context(_with_mentions(safe(error.hint, 1500))))
+    return Message(text=_with_mentions(safe(error.message, 300)), blocks=blocks)
+
+
+def form_error_text(failure: Failure) -> str:
+    """Form errors are plain text (Slack shows them as typed): no escaping, no mentions."""
+    if failure.error is None:
+        return failure.message.text[:300]
+    return _PERSON.sub(r"@\1", failure.error.message)[:300]
 
 
 def internal_error(reference: str) -> Message:

@@ -14,6 +14,7 @@ from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import notice
 from bot.slack.commands import route
 from bot.slack.commands.base import Deferred, OpenModal, Outcome, Reply
+from bot.slack.deadline import Pending, within_budget
 from bot.slack.guard import guarded
 from bot.slack.listeners.interaction import run_interaction
 from bot.slack.notifier import SlackNotifier
@@ -42,40 +43,72 @@ def run_command(
     )
 
 
+WORKING = ":hourglass_flowing_sand: Working on it… the answer follows here in a moment."
+
+
 def register(app: App, services: Services) -> None:
     @app.command("/accord")
     def accord(ack: Ack, command: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        outcome = run_command(
-            services,
-            user_id=command["user_id"],
-            channel_id=command.get("channel_id", ""),
-            text=command.get("text", ""),
-            request_key=f"command:{command.get('trigger_id')}"
-            if command.get("trigger_id")
-            else None,
+        trigger_id = command.get("trigger_id")
+        result = within_budget(
+            lambda: run_command(
+                services,
+                user_id=command["user_id"],
+                channel_id=command.get("channel_id", ""),
+                text=command.get("text", ""),
+                request_key=f"command:{trigger_id}" if trigger_id else None,
+            ),
+            seconds=services.settings.accord_ack_budget_seconds,
         )
-        if outcome is None:
+        if isinstance(result, Pending):
+            # Slack would show an error after 3 s although the work may succeed: answer now.
+            ack(text=WORKING, response_type="ephemeral")
+            _deliver_late(result.result(), client=client, respond=respond)
+            return
+        if result is None:
             ack()
-        elif isinstance(outcome, OpenModal):
+        elif isinstance(result, OpenModal):
             ack()
-            try:
-                client.views_open(trigger_id=command["trigger_id"], view=outcome.view)
-            except SlackApiError as error:
-                log.warning("views.open failed: %s", error.response.get("error"))
-                respond(
-                    text="The form could not open in time; please run the command again.",
-                    response_type="ephemeral",
-                )
+            _open_form(result, trigger_id=str(trigger_id), client=client, respond=respond)
         else:
-            message = outcome.message if isinstance(outcome, Reply) else outcome
-            in_channel = isinstance(outcome, Reply) and outcome.in_channel
+            message = result.message if isinstance(result, Reply) else result
+            in_channel = isinstance(result, Reply) and result.in_channel
             ack(
                 text=message.text,
                 blocks=message.block_dicts(),
                 response_type="in_channel" if in_channel else "ephemeral",
             )
-            if isinstance(outcome, Deferred) and outcome.then is not None:
-                _follow_up(outcome, client=client, respond=respond)
+            if isinstance(result, Deferred) and result.then is not None:
+                _follow_up(result, client=client, respond=respond)
+
+
+def _open_form(modal: OpenModal, *, trigger_id: str, client: WebClient, respond: Respond) -> None:
+    try:
+        client.views_open(trigger_id=trigger_id, view=modal.view)
+    except SlackApiError as error:
+        log.warning("views.open failed: %s", error.response.get("error"))
+        respond(
+            text="The form could not open in time; please run the command again.",
+            response_type="ephemeral",
+        )
+
+
+def _deliver_late(
+    outcome: Outcome | Message | None, *, client: WebClient, respond: Respond
+) -> None:
+    """The answer to a command that outlived the ack budget, through its response_url."""
+    if outcome is None:
+        return
+    if isinstance(outcome, OpenModal):
+        respond(
+            text="Accord was too slow to open the form; please run the command again.",
+            response_type="ephemeral",
+        )
+        return
+    message = outcome.message if isinstance(outcome, Reply) else outcome
+    respond(text=message.text, blocks=message.block_dicts(), response_type="ephemeral")
+    if isinstance(outcome, Deferred) and outcome.then is not None:
+        _follow_up(outcome, client=client, respond=respond)
 
 
 def _follow_up(outcome: Deferred, *, client: WebClient, respond: Respond) -> None:

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from bot.domain import disagreements as service
 from bot.domain import escalations as esc
-from bot.domain.errors import Conflict, InvalidInput
+from bot.domain.errors import Conflict, InvalidInput, person
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.roles import ROLE_LABELS, Role
 from bot.services import Services
@@ -22,10 +22,9 @@ from bot.slack.blocks import disagreements as render
 from bot.slack.blocks.common import safe
 from bot.slack.blocks.errors import notice
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
-from bot.slack.guard import Failure, attempt, unit_of_work
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
-from bot.slack.listeners.views import FormState
 from bot.slack.notifier import SlackNotifier
 
 ActionHandler = Callable[[CommandContext, dict[str, Any]], Outcome]
@@ -123,7 +122,9 @@ def _open_escalation(ctx: CommandContext, number: int) -> esc.Escalation:
     ensure_allowed(ctx.actor, Permission.ESCALATION_DECIDE)
     escalation = esc.get_escalation(ctx.session, number=number)
     if not escalation.is_open:
-        raise Conflict(f"{escalation.ref} was already decided by <@{escalation.decided_by}>.")
+        raise Conflict(
+            f"{escalation.ref} was already decided by {person(escalation.decided_by or '')}."
+        )
     return escalation
 
 
@@ -250,7 +251,11 @@ def register(app: App, services: Services) -> None:
     for matcher, handler in ACTIONS:
         app.action(matcher)(_action_listener(services, handler))
     for callback_id, (form_handler, first_block) in SUBMISSIONS.items():
-        app.view(callback_id.value)(_view_listener(services, form_handler, first_block))
+        app.view(callback_id.value)(
+            form_listener(
+                services, form_handler, first_block=first_block, field_blocks=FIELD_BLOCKS
+            )
+        )
 
 
 def _action_listener(services: Services, handler: ActionHandler) -> Callable[..., None]:
@@ -264,38 +269,5 @@ def _action_listener(services: Services, handler: ActionHandler) -> Callable[...
             work=lambda ctx: handler(ctx, body),
         )
         deliver(outcome, body=body, client=client, respond=respond)
-
-    return listener
-
-
-def _view_listener(
-    services: Services, handler: FormHandler, first_block: BlockId
-) -> Callable[..., None]:
-    def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        form = FormState(view)
-        user_id = body["user"]["id"]
-        channel = str(form.metadata.get("channel") or "")
-
-        def work() -> Outcome:
-            key = f"view:{view.get('id')}:{view.get('hash', '')}"
-            with unit_of_work(services, request_key=key) as session:
-                ctx = CommandContext(
-                    session=session,
-                    services=services,
-                    actor=services.directory.actor(session, user_id),
-                    channel_id=channel,
-                    now=services.clock.now(),
-                )
-                return handler(ctx, form)
-
-        result = attempt(work)
-        if isinstance(result, Failure):
-            field = result.error.field if result.error else None
-            block = FIELD_BLOCKS.get(field or "", first_block)
-            ack(response_action="errors", errors={block: result.message.text[:300]})
-            return
-        ack()
-        if isinstance(result, Reply):
-            SlackNotifier(client).tell(user_id, result.message, channel=channel or None)
 
     return listener

@@ -41,6 +41,29 @@ def run_interaction(
     request_key: str | None,
     work: Callable[[CommandContext], Outcome],
 ) -> Outcome | Message | None:
+    """Run `work` as one unit; user errors and bugs come back as messages to show."""
+    return guarded(
+        interaction_unit(
+            services,
+            user_id=user_id,
+            channel_id=channel_id,
+            request_key=request_key,
+            work=work,
+        )
+    )
+
+
+def interaction_unit(
+    services: Services,
+    *,
+    user_id: str,
+    channel_id: str,
+    request_key: str | None,
+    work: Callable[[CommandContext], Outcome],
+    **_: Any,
+) -> Callable[[], Outcome]:
+    """`work` in one transaction that claims the request key, with the actor resolved."""
+
     def run() -> Outcome:
         with unit_of_work(services, request_key=request_key) as session:
             actor = services.directory.actor(session, user_id)
@@ -53,7 +76,7 @@ def run_interaction(
             )
             return work(ctx)
 
-    return guarded(run)
+    return run
 
 
 def deliver(

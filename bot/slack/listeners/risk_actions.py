@@ -19,11 +19,10 @@ from bot.slack.blocks import risks as render
 from bot.slack.blocks.errors import notice
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
 from bot.slack.commands.risk import approved_lead
-from bot.slack.guard import Failure, attempt, guarded, unit_of_work
+from bot.slack.guard import guarded, unit_of_work
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.listeners.interaction import action_key, channel_of, deliver
-from bot.slack.listeners.views import FormState
-from bot.slack.notifier import SlackNotifier
 from bot.slack.risk_delivery import request_approvals
 
 STALE = "That button is out of date; run `/accord risk show RSK-n` for the current state."
@@ -220,40 +219,21 @@ SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcom
 }
 
 
-def _view_listener(
-    services: Services,
-    handler: Callable[[CommandContext, FormState], Outcome],
-    first_block: BlockId,
-) -> Callable[..., None]:
-    def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        form = FormState(view)
-        user_id = body["user"]["id"]
-        channel = str(form.metadata.get("channel") or "")
-        number = form.metadata.get("id")
-        result = attempt(
-            _run(
-                services,
-                user_id=user_id,
-                channel_id=channel,
-                request_key=f"view:{view.get('id')}:{view.get('hash', '')}",
-                work=lambda ctx: handler(ctx, form),
-                number=number if isinstance(number, int) else None,
-            )
-        )
-        if isinstance(result, Failure):
-            field = result.error.field if result.error else None
-            block = FIELD_BLOCKS.get(field or "", first_block)
-            ack(response_action="errors", errors={block: result.message.text[:300]})
-            return
-        ack()
-        if isinstance(result, Reply):
-            SlackNotifier(client).tell(user_id, result.message, channel=channel or None)
-
-    return listener
+def _risk_runner(services: Services, *, form: FormState, **unit: Any) -> Callable[[], Outcome]:
+    number = form.metadata.get("id")
+    return _run(services, number=number if isinstance(number, int) else None, **unit)
 
 
 def register(app: App, services: Services) -> None:
     for action_id, handler in ACTIONS.items():
         app.action(action_id.value)(_action_listener(services, handler))
     for callback_id, (submission, first_block) in SUBMISSIONS.items():
-        app.view(callback_id.value)(_view_listener(services, submission, first_block))
+        app.view(callback_id.value)(
+            form_listener(
+                services,
+                submission,
+                first_block=first_block,
+                field_blocks=FIELD_BLOCKS,
+                runner=_risk_runner,
+            )
+        )

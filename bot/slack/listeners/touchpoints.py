@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,11 +16,12 @@ from bot.domain.touchpoints import SeriesDraft
 from bot.services import Services
 from bot.slack.blocks import touchpoints as render
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
-from bot.slack.guard import Failure, attempt, unit_of_work
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.listeners.forms import FormState, form_listener, tell_submitter
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
-from bot.slack.listeners.views import FormState
 from bot.slack.notifier import SlackNotifier
+
+log = logging.getLogger(__name__)
 
 FIELD_BLOCKS = {
     "name": BlockId.TP_NAME,
@@ -143,7 +145,15 @@ def register(app: App, services: Services) -> None:
     for action_id, handler in ACTIONS.items():
         app.action(action_id.value)(_action_listener(services, handler))
     for callback_id, (submit, first_block) in SUBMISSIONS.items():
-        app.view(callback_id.value)(_view_listener(services, submit, first_block))
+        app.view(callback_id.value)(
+            form_listener(
+                services,
+                submit,
+                first_block=first_block,
+                field_blocks=FIELD_BLOCKS,
+                confirm=_confirm_capture,
+            )
+        )
 
 
 def _action_listener(
@@ -163,43 +173,14 @@ def _action_listener(
     return listener
 
 
-def _view_listener(
-    services: Services,
-    handler: Callable[[CommandContext, FormState], Outcome],
-    first_block: BlockId,
-) -> Callable[..., None]:
-    def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        form = FormState(view)
-        user_id = body["user"]["id"]
-        channel = str(form.metadata.get("channel") or "")
-
-        def work() -> Outcome:
-            key = f"view:{view.get('id')}:{view.get('hash', '')}"
-            with unit_of_work(services, request_key=key) as session:
-                ctx = CommandContext(
-                    session=session,
-                    services=services,
-                    actor=services.directory.actor(session, user_id),
-                    channel_id=channel,
-                    now=services.clock.now(),
-                )
-                return handler(ctx, form)
-
-        result = attempt(work)
-        if isinstance(result, Failure):
-            field = result.error.field if result.error else None
-            block = FIELD_BLOCKS.get(field or "", first_block)
-            ack(response_action="errors", errors={block: result.message.text[:300]})
+def _confirm_capture(notifier: SlackNotifier, user_id: str, form: FormState, reply: Reply) -> None:
+    """Captured from an agenda: the record goes into the agenda's thread for everyone."""
+    channel = str(form.metadata.get("channel") or "")
+    thread_ts = form.metadata.get("thread_ts")
+    if reply.in_channel and channel and thread_ts:
+        try:
+            notifier.post(channel, reply.message, thread_ts=str(thread_ts))
             return
-        ack()
-        if not isinstance(result, Reply):
-            return
-        notifier = SlackNotifier(client)
-        thread_ts = form.metadata.get("thread_ts")
-        if result.in_channel and channel and thread_ts:
-            # Captured from an agenda: the record goes into the agenda's thread for everyone.
-            notifier.post(channel, result.message, thread_ts=str(thread_ts))
-        else:
-            notifier.tell(user_id, result.message, channel=channel or None)
-
-    return listener
+        except Exception:
+            log.exception("could not post a captured item in the agenda thread")
+    tell_submitter(notifier, user_id, form, reply)

@@ -2,62 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import date
-from typing import Any
 
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
+from slack_bolt import App
 
 from bot.domain import initiatives as service
-from bot.domain.errors import InvalidInput
 from bot.domain.initiatives import Health, InitiativeChanges, InitiativeDraft, InitiativeStatus
 from bot.domain.validation import normalise_tags
 from bot.services import Services
 from bot.slack.blocks import initiatives as render
-from bot.slack.blocks.common import Message
 from bot.slack.commands.base import CommandContext, Outcome, Reply
-from bot.slack.guard import Failure, attempt, unit_of_work
 from bot.slack.ids import BlockId, CallbackId
-from bot.slack.notifier import SlackNotifier
+from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.text import tokenize
-
-
-class FormState:
-    """Typed access to `view.state.values` (every input uses action id `value`)."""
-
-    def __init__(self, view: dict[str, Any]) -> None:
-        self.values: dict[str, dict[str, Any]] = view.get("state", {}).get("values", {})
-        try:
-            self.metadata: dict[str, Any] = json.loads(view.get("private_metadata") or "{}")
-        except ValueError:
-            self.metadata = {}
-
-    def _element(self, block: str) -> dict[str, Any]:
-        return dict(self.values.get(block, {}).get("value") or {})
-
-    def text(self, block: str) -> str:
-        return str(self._element(block).get("value") or "")
-
-    def user(self, block: str) -> str | None:
-        value = self._element(block).get("selected_user")
-        return str(value) if value else None
-
-    def day(self, block: str) -> date | None:
-        value = self._element(block).get("selected_date")
-        return date.fromisoformat(value) if value else None
-
-    def choice(self, block: str) -> str | None:
-        option = self._element(block).get("selected_option") or {}
-        return str(option["value"]) if option.get("value") else None
-
-    def record_number(self) -> int:
-        number = self.metadata.get("id")
-        if not isinstance(number, int):
-            raise InvalidInput("This form is out of date; open it again.")
-        return number
-
 
 FIELD_BLOCKS = {
     "title": BlockId.TITLE,
@@ -152,43 +109,6 @@ SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcom
 
 def register(app: App, services: Services) -> None:
     for callback_id, (handler, first_block) in SUBMISSIONS.items():
-        app.view(callback_id.value)(_listener(services, handler, first_block))
-
-
-def _listener(
-    services: Services,
-    handler: Callable[[CommandContext, FormState], Outcome],
-    first_block: BlockId,
-) -> Callable[..., None]:
-    def listener(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        form = FormState(view)
-        user_id = body["user"]["id"]
-        channel = str(form.metadata.get("channel") or "")
-
-        def work() -> Outcome:
-            key = f"view:{view.get('id')}:{view.get('hash', '')}"
-            with unit_of_work(services, request_key=key) as session:
-                ctx = CommandContext(
-                    session=session,
-                    services=services,
-                    actor=services.directory.actor(session, user_id),
-                    channel_id=channel,
-                    now=services.clock.now(),
-                )
-                return handler(ctx, form)
-
-        result = attempt(work)
-        if isinstance(result, Failure):
-            field = result.error.field if result.error else None
-            block = FIELD_BLOCKS.get(field or "", first_block)
-            ack(response_action="errors", errors={block: result.message.text[:300]})
-            return
-        ack()
-        if isinstance(result, Reply):
-            _confirm(client, user_id, channel, result.message)
-
-    return listener
-
-
-def _confirm(client: WebClient, user_id: str, channel: str, message: Message) -> None:
-    SlackNotifier(client).tell(user_id, message, channel=channel or None)
+        app.view(callback_id.value)(
+            form_listener(services, handler, first_block=first_block, field_blocks=FIELD_BLOCKS)
+        )
