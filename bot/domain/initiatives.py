@@ -7,7 +7,7 @@ executive decision; while it is on, the work cannot be marked active or done.
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, ForeignKey, Integer, func, or_
 from sqlalchemy.orm import selectinload
@@ -23,6 +23,7 @@ from bot.domain.roles import ROLE_LABELS, Actor, Directory, Role
 from bot.domain.validation import bounded_text, future_or_today, normalise_tags
 
 TITLE_MAX = 150
+T = TypeVar("T")
 DESCRIPTION_MAX = 2000
 REASON_MAX = 500
 
@@ -93,6 +94,16 @@ class Initiative(SQLModel, table=True):
     def ref(self) -> str:
         assert self.id is not None, "an initiative gets its id when it is flushed"
         return format_ref(Kind.INITIATIVE, self.id)
+
+    @property
+    def steward_ids(self) -> frozenset[str]:
+        """Who answers for it; unowned work can be edited by anyone on a side."""
+        owners = {self.cio_owner_id, self.ciso_owner_id} - {None}
+        return (
+            frozenset(str(person) for person in {*owners, self.created_by})
+            if owners
+            else (frozenset())
+        )
 
     @property
     def tags(self) -> list[str]:
@@ -231,40 +242,43 @@ def update_initiative(
     now: datetime,
     directory: Directory | None = None,
 ) -> Initiative:
+    """Apply the fields that differ from the record; unchanged ones are not re-checked."""
     ensure_allowed(actor, Permission.INITIATIVE_EDIT)
-    if directory is not None:
-        check_owner_sides(
-            session,
-            directory=directory,
-            cio_owner_id=changes.cio_owner_id,
-            ciso_owner_id=changes.ciso_owner_id,
-        )
     if changes.is_empty():
         raise InvalidInput(
             "Nothing to change.",
             hint="e.g. `/accord initiative update INI-3 status:active health:amber due:2026-12-31`",
         )
     initiative = get_initiative(session, number=number)
+    ensure_allowed(actor, Permission.INITIATIVE_EDIT, record=initiative)
     before = initiative.snapshot()
-    if changes.status in (InitiativeStatus.ACTIVE, InitiativeStatus.DONE) and initiative.on_hold:
+    new_cio = _changed(changes.cio_owner_id, initiative.cio_owner_id)
+    new_ciso = _changed(changes.ciso_owner_id, initiative.ciso_owner_id)
+    if directory is not None:
+        check_owner_sides(
+            session, directory=directory, cio_owner_id=new_cio, ciso_owner_id=new_ciso
+        )
+    new_status = _changed(changes.status, initiative.status)
+    if new_status in (InitiativeStatus.ACTIVE, InitiativeStatus.DONE) and initiative.on_hold:
         raise Conflict(
-            f"{initiative.ref} is on security hold, so it cannot become {changes.status.value}.",
+            f"{initiative.ref} is on security hold, so it cannot become {new_status.value}.",
             hint=f"The CISO side can `/accord initiative release {initiative.ref} <reason>`.",
         )
     if changes.title is not None:
         initiative.title = bounded_text(
             changes.title, field="title", max_length=TITLE_MAX, required=True
         )
-    if changes.status is not None:
-        initiative.status = changes.status
+    if new_status is not None:
+        initiative.status = new_status
     if changes.health is not None:
         initiative.health = changes.health
-    if changes.due_date is not None:
-        initiative.due_date = future_or_today(changes.due_date, today=now.date(), field="due")
-    if changes.cio_owner_id is not None:
-        initiative.cio_owner_id = changes.cio_owner_id
-    if changes.ciso_owner_id is not None:
-        initiative.ciso_owner_id = changes.ciso_owner_id
+    new_due = _changed(changes.due_date, initiative.due_date)
+    if new_due is not None:
+        initiative.due_date = future_or_today(new_due, today=now.date(), field="due")
+    if new_cio is not None:
+        initiative.cio_owner_id = new_cio
+    if new_ciso is not None:
+        initiative.ciso_owner_id = new_ciso
     old, new = changed_fields(before, initiative.snapshot())
     if not new:
         raise Conflict(f"{initiative.ref} already has those values; nothing changed.")
@@ -279,6 +293,11 @@ def update_initiative(
         after=new,
     )
     return initiative
+
+
+def _changed(wanted: T | None, current: T | None) -> T | None:
+    """The wanted value when it differs from the current one, else None (no change)."""
+    return wanted if wanted is not None and wanted != current else None
 
 
 def place_hold(
@@ -364,7 +383,7 @@ def _filter_clause(
         InitiativeFilter.MINE: is_open & or_(owned_cio, owned_ciso),
         InitiativeFilter.BLOCKED: col(Initiative.status) == InitiativeStatus.BLOCKED,
         InitiativeFilter.OVERDUE: is_open & (col(Initiative.due_date) < today),
-        InitiativeFilter.HOLD: col(Initiative.on_hold).is_(True),
+        InitiativeFilter.HOLD: is_open & col(Initiative.on_hold).is_(True),
         InitiativeFilter.RED: is_open & (col(Initiative.health) == Health.RED),
     }
     return clauses[which]

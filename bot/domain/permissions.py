@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import StrEnum
+from typing import Protocol
 
 from bot.domain.errors import Forbidden
 from bot.domain.roles import SIDES, Actor, Role
@@ -51,18 +52,42 @@ _RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
 }
 
 
-def allowed(actor: Actor, permission: Permission) -> bool:
+class Stewarded(Protocol):
+    """A record with people answerable for it (owners, requester, creator)."""
+
+    @property
+    def ref(self) -> str: ...
+
+    @property
+    def steward_ids(self) -> frozenset[str]: ...
+
+
+#: Permissions that, given a record, are limited to its stewards (plus admins and executives).
+_STEWARDS_ONLY = frozenset({Permission.INITIATIVE_EDIT})
+
+
+def allowed(actor: Actor, permission: Permission, record: Stewarded | None = None) -> bool:
     check, _ = _RULES[permission]
-    return check(actor)
+    if not check(actor):
+        return False
+    if record is None or permission not in _STEWARDS_ONLY or not record.steward_ids:
+        return True
+    return actor.user_id in record.steward_ids or actor.is_admin or actor.is_executive
 
 
-def ensure_allowed(actor: Actor, permission: Permission) -> None:
+def ensure_allowed(actor: Actor, permission: Permission, record: Stewarded | None = None) -> None:
     """Raise `Forbidden` with a sentence that says who may do this instead."""
     check, who = _RULES[permission]
     if not check(actor):
         raise Forbidden(
             f"{who} {permission.value}.",
             hint="`/accord whoami` shows your side; an Accord admin can add you.",
+        )
+    if record is not None and not allowed(actor, permission, record):
+        raise Forbidden(
+            f"Only the people answerable for {record.ref} (its owners and whoever created it), "
+            f"an executive or an Accord admin can {permission.value.replace('initiatives', 'it')}.",
+            hint=f"Ask one of its owners, or have an admin make you an owner of {record.ref}.",
         )
 
 

@@ -1,0 +1,169 @@
+"""The initiative service on its own (no Slack), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.db import make_engine, upgrade
+from bot.domain.audit import AuditEvent
+from bot.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from bot.domain.initiatives import (
+    Health,
+    InitiativeChanges,
+    InitiativeDraft,
+    InitiativeFilter,
+    InitiativeStatus,
+    create_initiative,
+    list_initiatives,
+    place_hold,
+    release_hold,
+    update_initiative,
+)
+from bot.domain.roles import Actor, Role
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+TODAY = NOW.date()
+ANN = Actor("U0ANN", frozenset({Role.CIO}))
+BEN = Actor("U0BEN", frozenset({Role.CISO}))
+CAT = Actor("U0CAT", frozenset({Role.CIO}))
+EVE = Actor("U0EVE", frozenset({Role.EXECUTIVE}))
+NOBODY = Actor("U0NOBODY", frozenset())
+
+
+@pytest.fixture
+def session(database_url: str) -> Iterator[Session]:
+    engine = make_engine(database_url)
+    upgrade(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    engine.dispose()
+
+
+def new(session: Session, title: str, **fields: object) -> int:
+    draft = InitiativeDraft(title=title, **fields)  # type: ignore[arg-type]
+    initiative = create_initiative(session, actor=ANN, draft=draft, now=NOW)
+    assert initiative.id is not None
+    return initiative.id
+
+
+def test_filters_show_what_each_name_promises(session: Session) -> None:
+    mine = new(session, "Mine", cio_owner_id="U0ANN", tags=["iam"])
+    late = new(session, "Late")
+    red = new(session, "Red")
+    held = new(session, "Held")
+    done = new(session, "Done and held")
+    session.flush()
+    # make one overdue without going through validation of past dates
+    from bot.domain.initiatives import get_initiative
+
+    get_initiative(session, number=late).due_date = date(2026, 11, 1)
+    update_initiative(
+        session, actor=ANN, number=red, changes=InitiativeChanges(health=Health.RED), now=NOW
+    )
+    place_hold(session, actor=BEN, number=held, reason="CVE", now=NOW)
+    place_hold(session, actor=BEN, number=done, reason="CVE", now=NOW)
+    update_initiative(
+        session,
+        actor=ANN,
+        number=done,
+        changes=InitiativeChanges(status=InitiativeStatus.CANCELLED),
+        now=NOW,
+    )
+
+    def refs(which: InitiativeFilter, tag: str | None = None) -> set[int]:
+        page = list_initiatives(session, which=which, tag=tag, viewer_id="U0ANN", today=TODAY)
+        return {item.id for item in page.items if item.id is not None}
+
+    assert refs(InitiativeFilter.MINE) == {mine}
+    assert refs(InitiativeFilter.OVERDUE) == {late}
+    assert refs(InitiativeFilter.RED) == {red}
+    assert refs(InitiativeFilter.HOLD) == {held}  # closed work is not "on hold" any more
+    assert refs(InitiativeFilter.OPEN) == {mine, late, red, held}
+    assert refs(InitiativeFilter.ALL) == {mine, late, red, held, done}
+    assert refs(InitiativeFilter.ALL, tag="iam") == {mine}
+
+
+def test_update_applies_only_real_changes_and_records_them(session: Session) -> None:
+    number = new(session, "Patch", cio_owner_id="U0ANN")
+    update_initiative(
+        session,
+        actor=ANN,
+        number=number,
+        changes=InitiativeChanges(status=InitiativeStatus.ACTIVE),
+        now=NOW,
+    )
+    place_hold(session, actor=BEN, number=number, reason="exposed", now=NOW)
+    # A form sends every field; an unchanged status must not trip the hold rule.
+    updated = update_initiative(
+        session,
+        actor=ANN,
+        number=number,
+        changes=InitiativeChanges(
+            status=InitiativeStatus.ACTIVE, health=Health.AMBER, title="Patch"
+        ),
+        now=NOW,
+    )
+    assert updated.health == Health.AMBER
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "initiative.updated")).all()[
+        -1
+    ]
+    assert event.before == {"health": "green"}
+    assert event.after == {"health": "amber"}
+    with pytest.raises(Conflict, match="already has those values"):
+        update_initiative(
+            session,
+            actor=ANN,
+            number=number,
+            changes=InitiativeChanges(health=Health.AMBER),
+            now=NOW,
+        )
+    with pytest.raises(Conflict, match="security hold"):
+        update_initiative(
+            session,
+            actor=ANN,
+            number=number,
+            changes=InitiativeChanges(status=InitiativeStatus.DONE),
+            now=NOW,
+        )
+
+
+def test_owned_work_is_changed_by_its_stewards(session: Session) -> None:
+    number = new(session, "Owned", cio_owner_id="U0ANN", ciso_owner_id="U0BEN")
+    health = InitiativeChanges(health=Health.RED)
+    with pytest.raises(Forbidden, match="answerable for INI-"):
+        update_initiative(session, actor=CAT, number=number, changes=health, now=NOW)
+    update_initiative(session, actor=BEN, number=number, changes=health, now=NOW)
+    update_initiative(
+        session, actor=EVE, number=number, changes=InitiativeChanges(health=Health.AMBER), now=NOW
+    )
+    unowned = new(session, "Unowned")
+    update_initiative(session, actor=CAT, number=unowned, changes=health, now=NOW)
+
+
+def test_hold_rules(session: Session) -> None:
+    number = new(session, "Hold me")
+    with pytest.raises(Forbidden, match="Only the CISO side can"):
+        place_hold(session, actor=ANN, number=number, reason="no", now=NOW)
+    with pytest.raises(InvalidInput, match="cannot be empty"):
+        place_hold(session, actor=BEN, number=number, reason="  ", now=NOW)
+    place_hold(session, actor=BEN, number=number, reason="exposed", now=NOW)
+    with pytest.raises(Conflict, match="already on security hold"):
+        place_hold(session, actor=BEN, number=number, reason="again", now=NOW)
+    with pytest.raises(Forbidden):
+        release_hold(session, actor=ANN, number=number, reason="please", now=NOW)
+    released = release_hold(
+        session, actor=EVE, number=number, reason="decided", now=NOW, via="ESC-1"
+    )
+    assert not released.on_hold
+    note = session.exec(
+        select(AuditEvent.note).where(AuditEvent.action == "initiative.hold_released")
+    ).one()
+    assert note == "decided (via ESC-1)"
+    with pytest.raises(NotFound):
+        release_hold(session, actor=BEN, number=999, reason="x", now=NOW)
+    with pytest.raises(Forbidden):
+        create_initiative(session, actor=NOBODY, draft=InitiativeDraft(title="x"), now=NOW)
