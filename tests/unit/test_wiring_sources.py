@@ -163,3 +163,27 @@ def test_features_never_import_the_agenda_or_the_digest() -> None:
                 f"{path}: {m}" for m in modules if m in ("bot.domain.agenda", "bot.domain.digest")
             ]
     assert offenders == []
+
+
+def test_a_full_agenda_section_keeps_whole_lines_within_slacks_limit() -> None:
+    from bot.domain.agenda import AgendaItem, AgendaSection
+    from bot.slack.blocks.touchpoints import _section_block
+
+    items = [
+        AgendaItem(
+            ref=f"ESC-{n}",
+            text="How do we resolve the question of " + "x" * 200,
+            flags=("awaiting decision", "overdue"),
+            owner_ids=("U0EXEC1",),
+            due=date(2026, 12, 3),
+            due_label="decide by",
+        )
+        for n in range(1, 16)
+    ]
+    text = _section_block(AgendaSection(key="d", title="Disagreements", items=items, more=4))
+    body = text.to_dict()["text"]["text"]
+    assert len(body) <= 3000
+    lines = body.splitlines()
+    assert all(line.endswith("<@U0EXEC1>") for line in lines[1:-1])
+    shown = len(lines) - 2
+    assert 0 < shown < 15 and lines[-1] == f"_…and {15 - shown + 4} more_"
