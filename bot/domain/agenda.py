@@ -11,9 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import case, func
 from sqlmodel import Session, col, or_, select
 
+from bot.domain.disagreements import DisagreementState, list_open_disagreements
+from bot.domain.escalations import EscalationState, list_pending_escalations
 from bot.domain.initiatives import CLOSED_STATUSES, Health, Initiative, InitiativeStatus
+from bot.domain.refs import Kind, format_ref
+from bot.domain.risks import RiskAcceptance, RiskState
 from bot.domain.touchpoints import open_actions, pending_topics
 
 #: At most this many items per section; the rest are summarised as "and n more".
@@ -27,6 +32,7 @@ class AgendaItem:
     flags: tuple[str, ...] = ()  # e.g. ("red", "overdue", "on hold", "blocked", "pending")
     owner_ids: tuple[str, ...] = ()  # validated Slack user ids to mention
     due: date | None = None
+    due_label: str = "due"  # how the date reads: "due", "expires", "decide by"
 
 
 @dataclass(frozen=True)
@@ -84,15 +90,101 @@ def initiatives_needing_attention(
     )
 
 
-# The registry of record sources, in agenda order. The lead adds, after merging the risk and
-# disagreement branches (each is a function `(session, *, today, window_end) -> AgendaSection`):
-#   - bot.domain.risks: risk acceptances pending approval, or approved and expiring before
-#     `window_end` (the next touchpoint)             -> e.g. `risks.agenda_section`
-#   - bot.domain.disagreements: open disagreements and escalations awaiting a decision
-#                                                    -> e.g. `disagreements.agenda_section`
-# i.e. SOURCES = (initiatives_needing_attention, risks.agenda_section,
-#                 disagreements.agenda_section)
-SOURCES: tuple[AgendaSource, ...] = (initiatives_needing_attention,)
+def risk_section(session: Session, *, today: date, window_end: datetime) -> AgendaSection:
+    """Risk acceptances waiting for approval, and accepted ones that expire before the next
+    touchpoint (`window_end`): decide or renew them now. Nothing expired, revoked or rejected.
+
+    Two statements (a count and one LIMITed page), whatever the size of the register.
+    """
+    state = col(RiskAcceptance.state)
+    expires = col(RiskAcceptance.expires_on)
+    # An acceptance expiring on the day of the next meeting has lapsed by then: discuss it now.
+    expiring = (state == RiskState.ACCEPTED) & (expires <= window_end.date())
+    wanted = (state == RiskState.PENDING) | expiring
+    total = session.exec(select(func.count()).select_from(RiskAcceptance).where(wanted)).one()
+    rows = session.exec(
+        select(RiskAcceptance)
+        .where(wanted)
+        .order_by(case((state == RiskState.PENDING, 0), else_=1), expires, col(RiskAcceptance.id))
+        .limit(SECTION_LIMIT)
+    ).all()
+    items = []
+    for risk in rows:
+        pending = risk.state == RiskState.PENDING
+        items.append(
+            AgendaItem(
+                ref=risk.ref,
+                text=f"{risk.title} ({risk.band.value} risk)",
+                flags=("pending",) if pending else ("expiring",),
+                owner_ids=(risk.requested_by,),
+                due=risk.expires_on,
+                due_label="expires",
+            )
+        )
+    return AgendaSection(
+        key="risks",
+        title="Risk acceptances to approve or renew",
+        items=items,
+        more=max(0, int(total) - len(items)),
+    )
+
+
+ESCALATION_FLAGS = {
+    EscalationState.PENDING: ("awaiting decision",),
+    EscalationState.MORE_INFO: ("awaiting decision", "more information asked"),
+    EscalationState.DEFERRED: ("awaiting decision", "deferred"),
+}
+
+
+def disagreement_section(session: Session, *, today: date, window_end: datetime) -> AgendaSection:
+    """Escalations awaiting an executive decision (the overdue first), then the disagreements
+    still open between the sides (oldest first). Nothing settled, decided or withdrawn."""
+    escalations = list_pending_escalations(session, today=today)
+    disagreements = list_open_disagreements(session)
+    escalated = {escalation.disagreement_id for escalation in escalations}
+    items = [
+        AgendaItem(
+            ref=escalation.ref,
+            text=f"{escalation.question} "
+            f"({format_ref(Kind.DISAGREEMENT, escalation.disagreement_id)})",
+            flags=ESCALATION_FLAGS[escalation.state]
+            + (("overdue",) if escalation.is_overdue(today) else ()),
+            owner_ids=(escalation.addressed_to,) if escalation.addressed_to else (),
+            due=escalation.decide_by,
+            due_label="decide by",
+        )
+        for escalation in escalations
+    ]
+    for disagreement in disagreements:
+        if disagreement.id in escalated:
+            continue  # on the agenda as its escalation
+        flags: tuple[str, ...] = ("open",)
+        if disagreement.state == DisagreementState.ESCALATED:
+            flags = ("escalated",)
+        elif disagreement.timebox_proposed_at is not None:
+            flags = ("open", "escalation proposed")
+        owners = tuple(a for a in (disagreement.cio_author, disagreement.ciso_author) if a)
+        items.append(
+            AgendaItem(
+                ref=disagreement.ref, text=disagreement.subject, flags=flags, owner_ids=owners
+            )
+        )
+    return AgendaSection(
+        key="disagreements",
+        title="Disagreements and escalations",
+        items=items[:SECTION_LIMIT],
+        more=max(0, len(items) - SECTION_LIMIT),
+    )
+
+
+# The registry of record sources, in agenda order; each is a function
+# `(session, *, today, window_end) -> AgendaSection`. They live here, not in the feature
+# modules, so the agenda depends on the features and never the other way round.
+SOURCES: tuple[AgendaSource, ...] = (
+    initiatives_needing_attention,
+    risk_section,
+    disagreement_section,
+)
 
 
 @dataclass(frozen=True)

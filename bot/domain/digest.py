@@ -13,14 +13,21 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, case, func
+from sqlalchemy import select as sql_select
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.domain.audit import AuditEvent
+from bot.domain.disagreements import ACTIVE_STATES, Disagreement
+from bot.domain.escalations import UNDECIDED, Escalation
 from bot.domain.initiatives import CLOSED_STATUSES, Health, Initiative, InitiativeStatus
+from bot.domain.risks import OPEN_STATES, Band, RiskAcceptance, RiskState, band_expression
 from bot.summarize.briefs import DisagreementBrief
 
 CHANGES_SHOWN = 15
 FIRST_DIGEST_LOOKBACK = timedelta(days=7)
+#: Acceptance debt: open risk acceptances by age (since requested), in days.
+DEBT_YOUNG_DAYS = 90
+DEBT_OLD_DAYS = 180
 
 
 class DigestRun(SQLModel, table=True):
@@ -178,26 +185,114 @@ def audit_changes(session: Session, window: DigestWindow) -> DigestPart:
     )
 
 
+def _how_many(condition: Any) -> Any:
+    """SUM(CASE WHEN condition THEN 1 ELSE 0 END), 0 on an empty table."""
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def risk_digest_counts(session: Session, window: DigestWindow) -> DigestPart:
+    """Two aggregate statements: open acceptances by band (band is computed in SQL from the
+    thresholds in bot.domain.risks), then acceptance debt and pending approvals."""
+    is_open = col(RiskAcceptance.state).in_(list(OPEN_STATES))
+    banded = select(band_expression().label("band")).where(is_open).subquery()
+    by_band = dict.fromkeys((band.value for band in Band), 0)
+    for band, number in session.exec(
+        select(banded.c.band, func.count()).group_by(banded.c.band)
+    ).all():
+        by_band[Band(band).value] += int(number)
+    state = col(RiskAcceptance.state)
+    requested = col(RiskAcceptance.created_at)
+    young = window.now - timedelta(days=DEBT_YOUNG_DAYS)
+    old = window.now - timedelta(days=DEBT_OLD_DAYS)
+    # (five columns: SQLAlchemy's own select; SQLModel's is typed for up to four)
+    fresh, ageing, stale, lapsed, pending = session.execute(
+        sql_select(
+            _how_many(is_open & (requested > young)),
+            _how_many(is_open & (requested <= young) & (requested >= old)),
+            _how_many(is_open & (requested < old)),
+            # renewing moves an expired record back to pending, so `expired` is not renewed
+            _how_many(state == RiskState.EXPIRED),
+            _how_many(state == RiskState.PENDING),
+        )
+    ).one()
+    return DigestPart(
+        counts=(
+            CountGroup("risks_band", "Risk acceptances by band", tuple(by_band.items())),
+            CountGroup(
+                "acceptance_debt",
+                "Acceptance debt",
+                (
+                    (f"open < {DEBT_YOUNG_DAYS} days", int(fresh)),
+                    (f"open {DEBT_YOUNG_DAYS}–{DEBT_OLD_DAYS} days", int(ageing)),
+                    (f"open > {DEBT_OLD_DAYS} days", int(stale)),
+                    ("expired, not renewed", int(lapsed)),
+                ),
+            ),
+            CountGroup(
+                "risk_approvals", "Waiting for a decision", (("pending approvals", int(pending)),)
+            ),
+        )
+    )
+
+
+def disagreement_digest_part(session: Session, window: DigestWindow) -> DigestPart:
+    """Two statements: escalation counts, and every open disagreement with its escalation
+    (an outer join: a disagreement has at most one escalation)."""
+    undecided = col(Escalation.state).in_(list(UNDECIDED))
+    awaiting, overdue = session.exec(
+        select(
+            _how_many(undecided),
+            _how_many(undecided & (col(Escalation.decide_by) < window.today)),
+        ).select_from(Escalation)
+    ).one()
+    rows = session.exec(
+        select(Disagreement, Escalation)
+        .join(
+            Escalation,
+            col(Escalation.disagreement_id) == col(Disagreement.id),
+            isouter=True,
+        )
+        .where(col(Disagreement.state).in_(list(ACTIVE_STATES)))
+        .order_by(col(Disagreement.id))
+    ).all()
+    briefs = []
+    for disagreement, escalation in rows:
+        live = escalation if escalation is not None and escalation.is_open else None
+        briefs.append(
+            DisagreementBrief(
+                ref=disagreement.ref,
+                subject=disagreement.subject,
+                cio_position=disagreement.cio_position,
+                ciso_position=disagreement.ciso_position,
+                opened_on=disagreement.created_at.date(),
+                state=disagreement.state.value,
+                linked_ref=disagreement.linked_ref,
+                business_impact=disagreement.business_impact,
+                security_impact=disagreement.security_impact,
+                options=tuple(disagreement.options),
+                deadline=live.decide_by if live else None,
+                escalation_ref=live.ref if live else None,
+            )
+        )
+    return DigestPart(
+        counts=(
+            CountGroup(
+                "escalations",
+                "Escalations",
+                (("awaiting decision", int(awaiting)), ("overdue", int(overdue))),
+            ),
+        ),
+        briefs=tuple(briefs),
+    )
+
+
 # The registry. Each source takes (session, window) and returns a DigestPart; order is the
-# order of sections in the digest.
-#
-# WIRING ON MERGE (lead): risks and disagreements live on other branches. Add, in this order:
-#   bot.domain.risks.risk_digest_counts(session, window) -> DigestPart
-#       counts=(CountGroup("risks_band", "Risk acceptances by band", ((band, n), ...)),
-#               CountGroup("acceptance_debt", "Acceptance debt",
-#                          (("open < 90 days", n), ("open 90–180 days", n),
-#                           ("open > 180 days", n), ("expired, not renewed", n))),
-#               CountGroup("risk_approvals", "Waiting for a decision",
-#                          (("pending approvals", n),)))      -- GROUP BY queries only
-#   bot.domain.disagreements.disagreement_digest_part(session, window) -> DigestPart
-#       counts=(CountGroup("escalations", "Escalations",
-#                          (("awaiting decision", n), ("overdue", n))),),
-#       briefs=tuple(DisagreementBrief(...) for every open disagreement)  -- one SELECT (+ a
-#       selectin for options/escalation if needed), never one query per disagreement.
+# order of sections in the digest. The sources for other record kinds live here, not in the
+# feature modules, so the digest depends on the features and never the other way round.
 SOURCES: tuple[DigestSource, ...] = (
     initiative_counts,
-    # risk_digest_counts,          <- bot.domain.risks (issue 3)
-    # disagreement_digest_part,    <- bot.domain.disagreements (issue 4)
+    risk_digest_counts,
+    disagreement_digest_part,
     audit_changes,
 )
 

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint, func, update
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint, case, func, update
 from sqlmodel import Field, Relationship, Session, SQLModel, col, select
 
 from bot.config import Settings
@@ -51,6 +51,10 @@ class RiskState(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     REVOKED = "revoked"
+
+
+#: The states `/accord risk list open` shows; agendas and digests count the same records.
+OPEN_STATES = (RiskState.DRAFT, RiskState.PENDING, RiskState.ACCEPTED)
 
 
 class Band(StrEnum):
@@ -234,6 +238,16 @@ class RiskAcceptance(SQLModel, table=True):
             "state": self.state.value,
             "round": self.round,
         }
+
+
+def band_expression() -> Any:
+    """The band as SQL: a CASE over likelihood × impact built from `BAND_CEILINGS`, so a
+    GROUP BY agrees with `band_of` (score and band are Python properties, not columns)."""
+    score = col(RiskAcceptance.likelihood) * col(RiskAcceptance.impact)
+    return case(
+        *((score <= ceiling, band.value) for ceiling, band in BAND_CEILINGS),
+        else_=Band.CRITICAL.value,
+    )
 
 
 # Changing any of these after an approval sends the record back to both sides.
@@ -687,7 +701,7 @@ def _filter_clause(which: RiskFilter, *, viewer_id: str, today: date, horizon: i
     state = col(RiskAcceptance.state)
     clauses: dict[RiskFilter, Any] = {
         RiskFilter.ALL: None,
-        RiskFilter.OPEN: state.in_([RiskState.DRAFT, RiskState.PENDING, RiskState.ACCEPTED]),
+        RiskFilter.OPEN: state.in_(list(OPEN_STATES)),
         RiskFilter.PENDING: state == RiskState.PENDING,
         RiskFilter.ACCEPTED: state == RiskState.ACCEPTED,
         RiskFilter.EXPIRING: (state == RiskState.ACCEPTED)

@@ -66,7 +66,7 @@ def good_answer(briefs: list[DisagreementBrief]) -> dict[str, Any]:
 
 
 def source_of(briefs: list[DisagreementBrief]) -> tuple[DigestSource, ...]:
-    """Stands in for the disagreements module's digest source (issue 4) in these tests."""
+    """Hand-written briefs next to the real sources (which find no disagreements here)."""
 
     def disagreements(_session: Session, _window: DigestWindow) -> DigestPart:
         return DigestPart(briefs=tuple(briefs))

@@ -50,6 +50,12 @@ FLAG_ICON = {
     "overdue": ":warning: *overdue*",
     "pending": ":hourglass: pending",
     "expiring": ":alarm_clock: expiring",
+    "awaiting decision": ":scales: awaiting decision",
+    "more information asked": ":grey_question: more information asked",
+    "deferred": ":hourglass_flowing_sand: deferred",
+    "open": ":speech_balloon: open",
+    "escalated": ":arrow_up: escalated",
+    "escalation proposed": ":arrow_up: escalation proposed",
 }
 
 
@@ -157,15 +163,28 @@ def _item_line(item: AgendaItem) -> str:
     ref = f"*{item.ref}* " if item.ref else ""
     flags = " · ".join(FLAG_ICON.get(flag, safe(flag, 30)) for flag in item.flags)
     owners = " ".join(user(uid) for uid in item.owner_ids)
-    due = f"due {item.due.isoformat()}" if item.due else ""
+    due = f"{safe(item.due_label, 20)} {item.due.isoformat()}" if item.due else ""
     tail = " · ".join(part for part in (flags, due, owners) if part)
     return f"• {ref}{safe(item.text, 150)}" + (f" — {tail}" if tail else "")
 
 
+#: Room for the title and the "and n more" line within a section's 3000 characters.
+SECTION_BODY_BUDGET = 2800
+
+
 def _section_block(agenda_section: AgendaSection) -> Block:
-    lines = [_item_line(item) for item in agenda_section.items]
-    if agenda_section.more:
-        lines.append(f"_…and {agenda_section.more} more_")
+    """Whole lines only: what does not fit is counted in "and n more", never cut mid-line."""
+    lines: list[str] = []
+    used = 0
+    for item in agenda_section.items:
+        line = _item_line(item)
+        if used + len(line) + 1 > SECTION_BODY_BUDGET:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    more = agenda_section.more + len(agenda_section.items) - len(lines)
+    if more:
+        lines.append(f"_…and {more} more_")
     body = "\n".join(lines) if lines else "_Nothing._"
     return section(f"*{safe(agenda_section.title, 100)}*\n{body}")
 
