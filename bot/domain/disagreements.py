@@ -44,6 +44,8 @@ DEFAULT_OPTIONS = ("Adopt the CIO-side position", "Adopt the CISO-side position"
 
 class Disagreement(SQLModel, table=True):
     __tablename__ = "disagreement"
+    # Public ids (INI-7, RSK-3, …) are never reused on SQLite, even after a rollback.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(max_length=SUBJECT_MAX)

@@ -46,7 +46,11 @@ class DecisionKind(StrEnum):
 
 class Escalation(SQLModel, table=True):
     __tablename__ = "escalation"
-    __table_args__ = (UniqueConstraint("disagreement_id", name="uq_escalation_disagreement"),)
+    # Public ids (INI-7, RSK-3, …) are never reused on SQLite, even after a rollback.
+    __table_args__ = (
+        UniqueConstraint("disagreement_id", name="uq_escalation_disagreement"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     disagreement_id: int = Field(

@@ -66,6 +66,8 @@ class InitiativeTag(SQLModel, table=True):
 
 class Initiative(SQLModel, table=True):
     __tablename__ = "initiative"
+    # Public ids (INI-7, RSK-3, …) are never reused on SQLite, even after a rollback.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=TITLE_MAX)

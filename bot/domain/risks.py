@@ -162,6 +162,8 @@ class RiskReminder(SQLModel, table=True):
 
 class RiskAcceptance(SQLModel, table=True):
     __tablename__ = "risk_acceptance"
+    # Public ids (INI-7, RSK-3, …) are never reused on SQLite, even after a rollback.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=TITLE_MAX)

@@ -68,6 +68,8 @@ class ActionStatus(StrEnum):
 
 class TouchpointSeries(SQLModel, table=True):
     __tablename__ = "touchpoint_series"
+    # Public ids (INI-7, RSK-3, …) are never reused on SQLite, even after a rollback.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=NAME_MAX)
@@ -161,6 +163,8 @@ class TouchpointAction(SQLModel, table=True):
     """An action item from a touchpoint: on every agenda of the series until it is done."""
 
     __tablename__ = "touchpoint_action"
+    # Public ids (INI-7, RSK-3, …) are never reused on SQLite, even after a rollback.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     series_id: int = Field(

@@ -167,3 +167,15 @@ def test_hold_rules(session: Session) -> None:
         release_hold(session, actor=BEN, number=999, reason="x", now=NOW)
     with pytest.raises(Forbidden):
         create_initiative(session, actor=NOBODY, draft=InitiativeDraft(title="x"), now=NOW)
+
+
+def test_public_ids_are_never_reused(session: Session) -> None:
+    """A button that names INI-2 must never reach a different INI-2 later."""
+    from bot.domain.initiatives import Initiative
+
+    new(session, "First")
+    second = new(session, "Second")
+    session.commit()
+    session.delete(session.get(Initiative, second))  # e.g. a rolled-back or removed record
+    session.commit()
+    assert new(session, "Third") == second + 1

@@ -42,7 +42,8 @@ def upgrade() -> None:
     sa.Column('updated_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['initiative_id'], ['initiative.id'], ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('risk_acceptance', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_risk_acceptance_expires_on'), ['expires_on'], unique=False)

@@ -45,7 +45,8 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('disagreement', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_disagreement_linked_ref'), ['linked_ref'], unique=False)
@@ -70,7 +71,8 @@ def upgrade() -> None:
     sa.Column('last_reminded_on', sa.Date(), nullable=True),
     sa.ForeignKeyConstraint(['disagreement_id'], ['disagreement.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('disagreement_id', name='uq_escalation_disagreement')
+    sa.UniqueConstraint('disagreement_id', name='uq_escalation_disagreement'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('escalation', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_escalation_decide_by'), ['decide_by'], unique=False)

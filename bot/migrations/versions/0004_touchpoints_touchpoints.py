@@ -37,7 +37,8 @@ def upgrade() -> None:
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('touchpoint_series', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_touchpoint_series_next_start'), ['next_start'], unique=False)
@@ -56,7 +57,8 @@ def upgrade() -> None:
     sa.Column('done_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('done_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['series_id'], ['touchpoint_series.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('touchpoint_action', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_touchpoint_action_status'), ['status'], unique=False)
