@@ -9,7 +9,16 @@ from slack_sdk.models.blocks import Block
 from bot.domain.audit import AuditEvent
 from bot.domain.permissions import Permission
 from bot.domain.roles import ROLE_LABELS, Actor
-from bot.slack.blocks.common import Message, context, header, safe, section, user
+from bot.slack.blocks.common import (
+    MESSAGE_BLOCK_LIMIT,
+    Message,
+    clip,
+    context,
+    header,
+    safe,
+    section,
+    user,
+)
 
 
 class HelpEntry:
@@ -46,15 +55,27 @@ def whoami_message(actor: Actor, rights: Sequence[Permission]) -> Message:
     return Message(text=f"Your roles: {roles}", blocks=blocks)
 
 
+def _change(event: AuditEvent) -> str:
+    """`field: before → after` for each field the event changed."""
+    before = event.before or {}
+    return ", ".join(
+        f"{key}: {safe(str(before.get(key, '—')), 80)} → {safe(str(value), 80)}"
+        for key, value in (event.after or {}).items()
+    )
+
+
 def audit_feed(events: Sequence[AuditEvent], *, title: str) -> Message:
+    """The audit trail, newest first: who did what, when, what changed and why."""
     blocks: list[Block] = [header(title)]
     if not events:
         blocks.append(section("Nothing recorded yet."))
-    lines = [
-        f"`{event.at:%Y-%m-%d %H:%M}` *{event.record_ref}* {event.action} by {user(event.actor_id)}"
-        + (f" — {safe(event.note, 120)}" if event.note else "")
-        for event in events
-    ]
-    for start in range(0, len(lines), 10):
-        blocks.append(section("\n".join(lines[start : start + 10])))
+    for event in events[: MESSAGE_BLOCK_LIMIT - 2]:
+        change = _change(event)
+        note = f"\n> {safe(event.note, 300)}" if event.note else ""
+        blocks.append(
+            section(
+                f"`{event.at:%Y-%m-%d %H:%M}` *{event.record_ref}* {event.action} by "
+                f"{user(event.actor_id)}{(' — ' + clip(change, 1500)) if change else ''}{note}"
+            )
+        )
     return Message(text=title, blocks=blocks)

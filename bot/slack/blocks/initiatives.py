@@ -33,6 +33,7 @@ from bot.slack.blocks.common import (
     section,
     user,
 )
+from bot.slack.blocks.general import audit_feed
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
 HEALTH_ICON = {
@@ -182,22 +183,7 @@ def list_message(
 
 
 def audit_message(ref: str, events: list[AuditEvent]) -> Message:
-    blocks: list[Block] = [header(f"Audit trail · {ref}")]
-    if not events:
-        blocks.append(section("No recorded changes."))
-    for event in events[:40]:
-        change = ", ".join(
-            f"{key}: {safe(str((event.before or {}).get(key, '—')), 80)} → {safe(str(value), 80)}"
-            for key, value in (event.after or {}).items()
-        )
-        note = f"\n> {safe(event.note, 300)}" if event.note else ""
-        blocks.append(
-            section(
-                f"`{event.at:%Y-%m-%d %H:%M}` {user(event.actor_id)} *{event.action}*"
-                f"{(' — ' + clip(change, 1500)) if change else ''}{note}"
-            )
-        )
-    return Message(text=f"Audit trail of {ref}", blocks=blocks)
+    return audit_feed(events, title=f"Audit trail · {ref}")
 
 
 def _text_input(
