@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import func, select
@@ -63,6 +64,27 @@ def text_of(body: dict[str, Any]) -> str:
     return reply_text(body)
 
 
+def wait_calls(
+    accord: RunningAccord,
+    predicate: Callable[[dict[str, Any]], bool],
+    *,
+    count: int = 1,
+    method: str = "chat.postMessage",
+) -> list[dict[str, Any]]:
+    """Posts and DMs go out after the ack: wait (without sleeping) for `count` matching calls."""
+    seen = 1
+    while True:
+        calls = accord.fake.wait_for(method, count=seen)
+        matching = [c.body for c in calls if c.ok and predicate(c.body)]
+        if len(matching) >= count:
+            return matching
+        seen = len(calls) + 1
+
+
+def containing(text: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda body: text in json.dumps(body)
+
+
 def escalated_dispute(accord: RunningAccord, *, by: str = "2026-12-05") -> dict[str, Any]:
     """INI-1 on security hold, DIS-1 with both positions and options, escalated as ESC-1."""
     accord.command("initiative new Deploy the new payment gateway")
@@ -71,8 +93,7 @@ def escalated_dispute(accord: RunningAccord, *, by: str = "2026-12-05") -> dict[
         "disagree INI-1 we must go live on the 1st; revenue depends on it"
     )
     assert "Recorded *DIS-1*" in created and "CISO side was asked" in created
-    ask = dms_to(accord, CISO)
-    assert ask and "disagreement.position.ciso" in json.dumps(ask[-1]["blocks"])
+    wait_calls(accord, lambda b: b["channel"] == CISO and "disagreement.position.ciso" in str(b))
     accord.command_text("disagree position DIS-1 the CVE is remotely exploitable", user=CISO)
     accord.command_text(
         'disagree update DIS-1 business:"EUR 2M a month" security:"card data exposure" '
@@ -108,6 +129,8 @@ def test_escalation_is_one_root_message_and_every_update_a_reply(accord: Running
     # A new position on the escalated disagreement is a reply in the thread, not a new message.
     accord.command_text("disagree position DIS-1 a WAF rule does not cover this CVE", user=CISO)
     accord.command_text('disagree update DIS-1 security:"card data of 3M customers"')
+    wait_calls(accord, containing("card data of 3M customers"))
+    accord.fake.wait_idle()
     assert len(roots(accord)) == 1
     assert [r["thread_ts"] for r in replies(accord)] == [root_ts, root_ts]
     assert "a WAF rule does not cover this CVE" in text_of(replies(accord)[0])
@@ -232,6 +255,7 @@ def test_updates_land_in_the_original_thread_after_a_restart(
         root_ts = roots(first)[0]
     with running_accord(sqlite_url, fake_slack, clock=clock) as second:
         second.command_text("disagree position DIS-1 new facts after the restart", user=CISO)
+        wait_calls(second, containing("new facts after the restart"))
         posts = replies(second)
         assert (
             posts and posts[-1]["thread_ts"] and "new facts after the restart" in text_of(posts[-1])
@@ -247,7 +271,9 @@ def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccor
     accord.command_text('disagree "Patch window for the ERP" the window must be Sunday')
     accord.command_text("disagree settle DIS-1 Sunday 02:00-04:00")
     # The CISO side confirms by button: DIS-1 is settled.
-    request = [dm for dm in dms_to(accord, CISO) if "Confirm settlement" in json.dumps(dm)][-1]
+    request = wait_calls(
+        accord, lambda b: b["channel"] == CISO and "Confirm settlement" in json.dumps(b)
+    )[-1]
     value = [
         e["value"]
         for b in request["blocks"]
