@@ -397,11 +397,8 @@ def decide(
     before = escalation.snapshot()
     values: dict[str, Any]
     if decision.kind == DecisionKind.OPTION:
-        chosen = check_option(
-            escalation, disagreement, decision.option or 0, decision.option_key or ""
-        )
-        if decision.option is None:
-            raise OptionsChanged(escalation.ref)
+        index = decision.option if decision.option is not None else -1
+        chosen = check_option(escalation, disagreement, index, decision.option_key or "")
         values = {
             "state": EscalationState.DECIDED,
             "decision": chosen[:200],
