@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     #: How often the clock looks for touchpoint agendas to post, in seconds.
     accord_touchpoint_poll_seconds: int = 60
     accord_disagreement_timebox_days: int = 14
+    #: Also propose escalation after this many touchpoints held since it opened (0 = off).
+    accord_disagreement_timebox_touchpoints: int = 0
     accord_escalation_grace_days: int = 3
 
     # Digests and LLM summaries (see bot/summarize and bot/domain/digest.py).

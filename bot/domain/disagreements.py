@@ -5,20 +5,22 @@ States: open → settled | escalated → decided; open/escalated → withdrawn.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, update
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from bot.domain import initiatives, risks
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
 from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.paging import Page, clamp_page
 from bot.domain.permissions import Permission, ensure_allowed, side_of
 from bot.domain.refs import Kind, format_ref, parse_any_ref
 from bot.domain.roles import ROLE_LABELS, Actor, Role
+from bot.domain.touchpoints import OccurrenceStatus, TouchpointOccurrence
 from bot.domain.validation import bounded_text
 
 SUBJECT_MAX = 200
@@ -28,6 +30,7 @@ OPTION_MAX = 70  # fits a button label
 MAX_OPTIONS = 5
 OUTCOME_MAX = 1000
 REASON_MAX = 500
+LIST_PAGE_SIZE = 20
 
 
 class DisagreementState(StrEnum):
@@ -404,13 +407,15 @@ def confirm_settlement(
 def withdraw(
     session: Session, *, actor: Actor, number: int, reason: str, now: datetime
 ) -> Disagreement:
+    """Withdraw an open or escalated disagreement (use `escalations.withdraw_disagreement`,
+    which also withdraws its escalation)."""
     ensure_allowed(actor, Permission.DISAGREEMENT_RAISE)
     text = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
     disagreement = get_disagreement(session, number=number)
-    if disagreement.state != DisagreementState.OPEN:
+    if not disagreement.is_active:
         raise Conflict(
-            f"{disagreement.ref} is {disagreement.state.value}; only an open disagreement "
-            "can be withdrawn.",
+            f"{disagreement.ref} is {disagreement.state.value}; only an open or escalated "
+            "disagreement can be withdrawn.",
         )
     if actor.user_id != disagreement.raised_by and not actor.on_side(disagreement.raised_side):
         raise Conflict(f"Only the {ROLE_LABELS[disagreement.raised_side]} can withdraw it.")
@@ -476,21 +481,57 @@ def mark_decided(
 # --- time box ------------------------------------------------------------------------------
 
 
+def touchpoints_held(session: Session, *, since: datetime, now: datetime) -> int:
+    """How many touchpoint meetings were held (their agenda posted) in (since, now]."""
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(TouchpointOccurrence)
+            .where(
+                col(TouchpointOccurrence.status).in_(
+                    [OccurrenceStatus.POSTED, OccurrenceStatus.POSTED_LATE]
+                ),
+                col(TouchpointOccurrence.starts_at) > since,
+                col(TouchpointOccurrence.starts_at) <= now,
+            )
+        ).one()
+    )
+
+
+def _past_timebox(
+    session: Session, d: Disagreement, *, now: datetime, days: int, touchpoints: int
+) -> bool:
+    if _aware(d.timebox_from) <= _aware(now) - timedelta(days=days):
+        return True
+    if touchpoints <= 0:
+        return False
+    return touchpoints_held(session, since=d.timebox_from, now=now) >= touchpoints
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def claim_timebox_proposals(
-    session: Session, *, now: datetime, timebox_days: int
+    session: Session, *, now: datetime, timebox_days: int, timebox_touchpoints: int = 0
 ) -> list[Disagreement]:
-    """Open disagreements past their time box that were not yet proposed for escalation.
+    """Open disagreements past their time box — `timebox_days` days, or (when set)
+    `timebox_touchpoints` touchpoints held since it started — not yet proposed for escalation.
 
     Each is claimed with a guarded UPDATE, so a second clock cannot propose it twice.
     """
-    limit = now - timedelta(days=timebox_days)
-    due = session.exec(
+    candidates = session.exec(
         select(Disagreement).where(
             Disagreement.state == DisagreementState.OPEN,
-            col(Disagreement.timebox_from) <= limit,
             col(Disagreement.timebox_proposed_at).is_(None),
         )
     ).all()
+    due = [
+        d
+        for d in candidates
+        if _past_timebox(session, d, now=now, days=timebox_days, touchpoints=timebox_touchpoints)
+    ]
     claimed = []
     for disagreement in due:
         result = session.execute(
@@ -509,7 +550,7 @@ def claim_timebox_proposals(
                 actor_id="accord",
                 record_ref=disagreement.ref,
                 action="disagreement.timebox_proposed",
-                note=f"open for {timebox_days}+ days; proposed for escalation",
+                note="past its time box; proposed for escalation",
             )
             claimed.append(disagreement)
     return claimed
@@ -569,10 +610,25 @@ def list_open_disagreements(session: Session) -> list[Disagreement]:
     )
 
 
-def list_disagreements(
-    session: Session, *, include_closed: bool, limit: int = 40
-) -> list[Disagreement]:
+def _list_query(include_closed: bool) -> Any:
     query = select(Disagreement)
     if not include_closed:
         query = query.where(col(Disagreement.state).in_(list(ACTIVE_STATES)))
-    return list(session.exec(query.order_by(col(Disagreement.id).desc()).limit(limit)).all())
+    return query
+
+
+def list_disagreements(
+    session: Session, *, include_closed: bool, page: int = 1, page_size: int = LIST_PAGE_SIZE
+) -> Page[Disagreement]:
+    """One page of disagreements, newest first, with the total count."""
+    total = int(
+        session.exec(select(func.count()).select_from(_list_query(include_closed).subquery())).one()
+    )
+    page = clamp_page(page, total=total, page_size=page_size)
+    rows = session.exec(
+        _list_query(include_closed)
+        .order_by(col(Disagreement.id).desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return Page(items=list(rows), total=total, page=page, page_size=page_size)

@@ -3,14 +3,26 @@
 The row stores the thread's channel and ts, so every later post lands in that thread, also
 after a restart. A decision is a guarded state transition (`UPDATE … WHERE state IN
 (undecided)`), so two clicks or a retried delivery record it once.
+
+Escalating takes two transactions with the Slack post between them (no Slack call runs while
+a transaction is open): `reserve_escalation` commits a row in state `posting` (it gives the
+brief its ESC number; the disagreement stays open), the root message is posted, then
+`attach_thread` stores channel + ts, makes the row `pending` and the disagreement
+`escalated`. A failed post deletes the reservation (`release_reservation`). A reservation
+left in `posting` by a crash is stale after `RESERVATION_STALE`: the deadlines job deletes
+it (`clean_stale_reservations`) and a new escalation of the same disagreement replaces it.
+
+Decision buttons carry the chosen option's text key (`option_key`), so a decision is never
+recorded for an option that changed after the brief was posted (`OptionsChanged`).
 """
 
+import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, UniqueConstraint, update
+from sqlalchemy import ForeignKey, Integer, UniqueConstraint, delete, update
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
 from bot.domain import disagreements as dis
@@ -26,13 +38,17 @@ from bot.domain.validation import bounded_text
 QUESTION_MAX = 300
 RATIONALE_MAX = 1500
 SYSTEM_ACTOR = "accord"
+#: A reservation still `posting` after this long was left by a crash; it is cleaned up.
+RESERVATION_STALE = timedelta(minutes=10)
 
 
 class EscalationState(StrEnum):
+    POSTING = "posting"  # reserved; the root message is being posted
     PENDING = "pending"
     MORE_INFO = "more_info"
     DEFERRED = "deferred"
     DECIDED = "decided"
+    WITHDRAWN = "withdrawn"  # the disagreement was withdrawn before a decision
 
 
 UNDECIDED = (EscalationState.PENDING, EscalationState.MORE_INFO, EscalationState.DEFERRED)
@@ -130,6 +146,55 @@ class EscalationRequest:
     question: str | None = None
 
 
+def option_key(option: str) -> str:
+    """A short fingerprint of an option's text, carried by its decision button and form."""
+    return hashlib.sha256(option.encode("utf-8")).hexdigest()[:10]
+
+
+class OptionsChanged(Conflict):
+    """The option on a button or form is not (or no longer) what the disagreement offers."""
+
+    def __init__(self, escalation_ref: str) -> None:
+        super().__init__(
+            f"The options changed since this brief of {escalation_ref} was posted, so nothing "
+            "was recorded — here is the current brief.",
+        )
+        self.escalation_ref = escalation_ref
+
+
+def _not_open(escalation: Escalation) -> Conflict:
+    if escalation.state == EscalationState.WITHDRAWN:
+        return Conflict(
+            f"{escalation.ref} was withdrawn by the side that raised it; there is nothing to "
+            "decide."
+        )
+    if escalation.state == EscalationState.POSTING:
+        return Conflict(f"{escalation.ref} is still being posted; try again in a moment.")
+    return Conflict(
+        f"{escalation.ref} was already decided by {person(escalation.decided_by or '')}; "
+        "nothing changed.",
+    )
+
+
+def open_escalation(session: Session, *, actor: Actor, number: int) -> Escalation:
+    """An escalation executives can still answer (for opening a decision form)."""
+    ensure_allowed(actor, Permission.ESCALATION_DECIDE)
+    escalation = get_escalation(session, number=number)
+    if not escalation.is_open:
+        raise _not_open(escalation)
+    return escalation
+
+
+def check_option(
+    escalation: Escalation, disagreement: dis.Disagreement, index: int, key: str
+) -> str:
+    """The option at `index` when its text still matches `key`; else `OptionsChanged`."""
+    choices = disagreement.choices
+    if not 0 <= index < len(choices) or option_key(choices[index]) != key:
+        raise OptionsChanged(escalation.ref)
+    return choices[index]
+
+
 def reserve_escalation(
     session: Session,
     *,
@@ -138,22 +203,35 @@ def reserve_escalation(
     executives: frozenset[str],
     now: datetime,
 ) -> tuple[Escalation, dis.Disagreement]:
-    """Validate and add the row (flushed for its number, not committed).
+    """Validate and add the row in state `posting` (flushed; the caller commits it).
 
-    The caller posts the root message, then `attach_thread` — all in one transaction, so a
-    failed post leaves nothing behind. `actor=None` is Accord's own time-box escalation.
+    The caller then posts the root message outside any transaction and calls `attach_thread`
+    (or `release_reservation` when the post failed). `actor=None` is Accord's own time-box
+    escalation.
     """
     if actor is not None:
         ensure_allowed(actor, Permission.ESCALATE)
     disagreement = dis.get_disagreement(session, number=request.number)
+    existing = escalation_for(session, disagreement.id)
     if disagreement.state != dis.DisagreementState.OPEN:
-        existing = escalation_for(session, disagreement.id)
         where = f" as {existing.ref}" if existing else ""
         raise Conflict(
             f"{disagreement.ref} is {disagreement.state.value}{where}; only an open "
             "disagreement can be escalated.",
             hint=f"`/accord disagree show {disagreement.ref}`",
         )
+    if existing is not None:
+        if existing.state == EscalationState.POSTING and existing.escalated_at > (
+            now - RESERVATION_STALE
+        ):
+            raise Conflict(
+                f"{disagreement.ref} is being escalated right now as {existing.ref}; "
+                "nothing else was done.",
+                hint=f"`/accord disagree show {disagreement.ref}` in a moment.",
+            )
+        # A stale reservation (its post crashed) or a leftover row: replace it.
+        session.delete(existing)
+        session.flush()
     if request.decide_by is not None and request.decide_by <= now.date():
         raise InvalidInput(
             f"The decision date {request.decide_by.isoformat()} is not in the future.",
@@ -177,6 +255,7 @@ def reserve_escalation(
         question=question,
         addressed_to=request.addressed_to,
         decide_by=request.decide_by,
+        state=EscalationState.POSTING,
         escalated_by=actor.user_id if actor else SYSTEM_ACTOR,
         escalated_at=now,
     )
@@ -185,17 +264,59 @@ def reserve_escalation(
     return escalation, disagreement
 
 
+def release_reservation(session: Session, *, number: int) -> bool:
+    """Forget a reservation whose root message could not be posted; True if one was removed."""
+    result = session.execute(
+        delete(Escalation).where(
+            col(Escalation.id) == number, col(Escalation.state) == EscalationState.POSTING
+        )
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def clean_stale_reservations(session: Session, *, now: datetime) -> list[str]:
+    """Delete reservations a crash left in `posting`; their disagreements stay open."""
+    stale = session.exec(
+        select(Escalation).where(
+            Escalation.state == EscalationState.POSTING,
+            col(Escalation.escalated_at) <= now - RESERVATION_STALE,
+        )
+    ).all()
+    cleaned = []
+    for escalation in stale:
+        if release_reservation(session, number=escalation.id):  # type: ignore[arg-type]
+            record_event(
+                session,
+                at=now,
+                actor_id=SYSTEM_ACTOR,
+                record_ref=format_ref(Kind.DISAGREEMENT, escalation.disagreement_id),
+                action="escalation.abandoned",
+                note=f"{escalation.ref} was reserved at {escalation.escalated_at:%Y-%m-%d %H:%M} "
+                "but its root message was never recorded; the disagreement stays open",
+            )
+            cleaned.append(escalation.ref)
+    return cleaned
+
+
 def attach_thread(
-    session: Session,
-    escalation: Escalation,
-    disagreement: dis.Disagreement,
-    *,
-    channel_id: str,
-    thread_ts: str,
-    now: datetime,
-) -> None:
-    escalation.channel_id = channel_id
-    escalation.thread_ts = thread_ts
+    session: Session, *, number: int, channel_id: str, thread_ts: str, now: datetime
+) -> tuple[Escalation, dis.Disagreement]:
+    """Second step of escalating: the posted root message makes the escalation real."""
+    result = session.execute(
+        update(Escalation)
+        .where(col(Escalation.id) == number, col(Escalation.state) == EscalationState.POSTING)
+        .values(state=EscalationState.PENDING, channel_id=channel_id, thread_ts=thread_ts)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"{format_ref(Kind.ESCALATION, number)} was cancelled while its brief was posted; "
+            "escalate again."
+        )
+    escalation = get_escalation(session, number=number)
+    session.refresh(escalation)
+    disagreement = dis.get_disagreement(session, number=escalation.disagreement_id)
+    if disagreement.state != dis.DisagreementState.OPEN:
+        raise Conflict(f"{disagreement.ref} became {disagreement.state.value} meanwhile.")
     dis.mark_escalated(
         session,
         disagreement,
@@ -212,12 +333,47 @@ def attach_thread(
         after={**escalation.snapshot(), "disagreement": disagreement.ref},
     )
     session.flush()
+    return escalation, disagreement
+
+
+def withdraw_disagreement(
+    session: Session, *, actor: Actor, number: int, reason: str, now: datetime
+) -> tuple[dis.Disagreement, Escalation | None]:
+    """Withdraw an open or escalated disagreement; an undecided escalation is withdrawn too,
+    so executives' buttons are refused from then on."""
+    disagreement = dis.withdraw(session, actor=actor, number=number, reason=reason, now=now)
+    escalation = escalation_for(session, disagreement.id)
+    if escalation is None or escalation.state not in UNDECIDED:
+        return disagreement, None
+    before = escalation.snapshot()
+    result = session.execute(
+        update(Escalation)
+        .where(col(Escalation.id) == escalation.id, col(Escalation.state).in_(list(UNDECIDED)))
+        .values(state=EscalationState.WITHDRAWN)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"{escalation.ref} was decided meanwhile; nothing was withdrawn.")
+    session.refresh(escalation)
+    record_event(
+        session,
+        at=now,
+        actor_id=actor.user_id,
+        record_ref=escalation.ref,
+        action="escalation.withdrawn",
+        before={"state": before["state"]},
+        after={"state": escalation.state.value},
+        note=disagreement.outcome,
+    )
+    session.flush()
+    return disagreement, escalation
 
 
 @dataclass(frozen=True)
 class Decision:
     kind: DecisionKind
     option: int | None = None
+    #: `option_key` of the option the executive saw; a mismatch is refused.
+    option_key: str | None = None
     rationale: str = ""
     defer_to: date | None = None
     release_hold: bool = False
@@ -231,10 +387,7 @@ def decide(
     escalation = get_escalation(session, number=number)
     disagreement = dis.get_disagreement(session, number=escalation.disagreement_id)
     if not escalation.is_open:
-        raise Conflict(
-            f"{escalation.ref} was already decided by {person(escalation.decided_by or '')}; "
-            "nothing changed.",
-        )
+        raise _not_open(escalation)
     rationale = bounded_text(
         decision.rationale,
         field="rationale",
@@ -244,12 +397,11 @@ def decide(
     before = escalation.snapshot()
     values: dict[str, Any]
     if decision.kind == DecisionKind.OPTION:
-        choices = disagreement.choices
-        if decision.option is None or not 0 <= decision.option < len(choices):
-            raise InvalidInput("That option no longer exists; reopen the escalation thread.")
+        index = decision.option if decision.option is not None else -1
+        chosen = check_option(escalation, disagreement, index, decision.option_key or "")
         values = {
             "state": EscalationState.DECIDED,
-            "decision": choices[decision.option][:200],
+            "decision": chosen[:200],
             "decided_by": actor.user_id,
             "decided_at": now,
             "rationale": rationale,

@@ -27,24 +27,26 @@ log = logging.getLogger(__name__)
 def timebox(services: Services, notifier: SlackNotifier, now: datetime) -> None:
     settings = services.settings
     days, grace = settings.accord_disagreement_timebox_days, settings.accord_escalation_grace_days
+    touchpoints = settings.accord_disagreement_timebox_touchpoints
+    reason = f"has been open for {days}+ days" + (
+        f" or {touchpoints}+ touchpoints" if touchpoints > 0 else ""
+    )
+    outbox = disputes.Outbox()
     with session_scope(services.engine) as session:
-        proposed = dis.claim_timebox_proposals(session, now=now, timebox_days=days)
-        session.commit()
+        proposed = dis.claim_timebox_proposals(
+            session, now=now, timebox_days=days, timebox_touchpoints=touchpoints
+        )
         for disagreement in proposed:
-            disputes.tell_sides(
-                session,
-                services,
-                notifier,
-                disagreement,
-                render.timebox_proposal(disagreement, days=days, grace_days=grace),
-            )
+            message = render.timebox_proposal(disagreement, reason=reason, grace_days=grace)
+            outbox.add(disputes.to_sides(session, services, disagreement, message))
+    outbox.send(notifier)  # after the commit
     with session_scope(services.engine) as session:
         due = [d.id for d in dis.due_for_auto_escalation(session, now=now, grace_days=grace)]
     for number in due:
         assert number is not None
         try:
             with session_scope(services.engine) as session:
-                escalation = disputes.escalate(
+                escalated = disputes.escalate(
                     session,
                     services,
                     notifier,
@@ -52,18 +54,22 @@ def timebox(services: Services, notifier: SlackNotifier, now: datetime) -> None:
                     request=esc.EscalationRequest(number=number),
                     now=now,
                 )
-                log.info("time box: escalated DIS-%s as %s", number, escalation.ref)
+                log.info("time box: escalated DIS-%s as %s", number, escalated.ref)
         except UserError as error:  # e.g. the bot is not in the executive channel
             log.warning("time box could not escalate DIS-%s: %s", number, error.message)
 
 
 def deadlines(services: Services, notifier: SlackNotifier, now: datetime) -> None:
+    """Overdue escalations: a reminder in the thread (once a day) and the brief shows OVERDUE.
+    Also deletes escalation reservations a crash left in `posting`."""
     today = now.date()
+    outbox = disputes.Outbox()
     with session_scope(services.engine) as session:
+        for ref in esc.clean_stale_reservations(session, now=now):
+            log.warning("deleted the stale escalation reservation %s", ref)
         overdue = [
             e for e in esc.list_pending_escalations(session, today=today) if e.is_overdue(today)
         ]
-        claimed = []
         for escalation in overdue:
             if esc.claim_reminder(session, escalation, today=today):
                 record_event(
@@ -74,7 +80,10 @@ def deadlines(services: Services, notifier: SlackNotifier, now: datetime) -> Non
                     action="escalation.overdue_reminder",
                     note=f"decision was due {escalation.decide_by}",
                 )
-                claimed.append(escalation)
-        session.commit()
-        for escalation in claimed:
-            disputes.in_thread(notifier, escalation, render.overdue_note(escalation))
+                disagreement = dis.get_disagreement(session, number=escalation.disagreement_id)
+                outbox.add(
+                    disputes.escalation_posts(
+                        session, disagreement, render.overdue_note(escalation), today=today
+                    )
+                )
+    outbox.send(notifier)  # after the commit

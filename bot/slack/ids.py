@@ -23,6 +23,7 @@ class ActionId(StrEnum):
     DISAGREEMENT_SETTLE = "disagreement.settle"
     DISAGREEMENT_ESCALATE = "disagreement.escalate"
     DISAGREEMENT_SNOOZE = "disagreement.snooze"
+    DISAGREEMENT_PAGE = "disagreement.page"
     #: One button per option; the option's index is appended (`escalation.option.2`).
     ESCALATION_OPTION = "escalation.option"
     ESCALATION_MORE_INFO = "escalation.more_info"

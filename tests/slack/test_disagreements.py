@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import func, select
@@ -63,6 +64,27 @@ def text_of(body: dict[str, Any]) -> str:
     return reply_text(body)
 
 
+def wait_calls(
+    accord: RunningAccord,
+    predicate: Callable[[dict[str, Any]], bool],
+    *,
+    count: int = 1,
+    method: str = "chat.postMessage",
+) -> list[dict[str, Any]]:
+    """Posts and DMs go out after the ack: wait (without sleeping) for `count` matching calls."""
+    seen = 1
+    while True:
+        calls = accord.fake.wait_for(method, count=seen)
+        matching = [c.body for c in calls if c.ok and predicate(c.body)]
+        if len(matching) >= count:
+            return matching
+        seen = len(calls) + 1
+
+
+def containing(text: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda body: text in json.dumps(body)
+
+
 def escalated_dispute(accord: RunningAccord, *, by: str = "2026-12-05") -> dict[str, Any]:
     """INI-1 on security hold, DIS-1 with both positions and options, escalated as ESC-1."""
     accord.command("initiative new Deploy the new payment gateway")
@@ -71,8 +93,7 @@ def escalated_dispute(accord: RunningAccord, *, by: str = "2026-12-05") -> dict[
         "disagree INI-1 we must go live on the 1st; revenue depends on it"
     )
     assert "Recorded *DIS-1*" in created and "CISO side was asked" in created
-    ask = dms_to(accord, CISO)
-    assert ask and "disagreement.position.ciso" in json.dumps(ask[-1]["blocks"])
+    wait_calls(accord, lambda b: b["channel"] == CISO and "disagreement.position.ciso" in str(b))
     accord.command_text("disagree position DIS-1 the CVE is remotely exploitable", user=CISO)
     accord.command_text(
         'disagree update DIS-1 business:"EUR 2M a month" security:"card data exposure" '
@@ -108,6 +129,8 @@ def test_escalation_is_one_root_message_and_every_update_a_reply(accord: Running
     # A new position on the escalated disagreement is a reply in the thread, not a new message.
     accord.command_text("disagree position DIS-1 a WAF rule does not cover this CVE", user=CISO)
     accord.command_text('disagree update DIS-1 security:"card data of 3M customers"')
+    wait_calls(accord, containing("card data of 3M customers"))
+    accord.fake.wait_idle()
     assert len(roots(accord)) == 1
     assert [r["thread_ts"] for r in replies(accord)] == [root_ts, root_ts]
     assert "a WAF rule does not cover this CVE" in text_of(replies(accord)[0])
@@ -232,6 +255,7 @@ def test_updates_land_in_the_original_thread_after_a_restart(
         root_ts = roots(first)[0]
     with running_accord(sqlite_url, fake_slack, clock=clock) as second:
         second.command_text("disagree position DIS-1 new facts after the restart", user=CISO)
+        wait_calls(second, containing("new facts after the restart"))
         posts = replies(second)
         assert (
             posts and posts[-1]["thread_ts"] and "new facts after the restart" in text_of(posts[-1])
@@ -247,7 +271,9 @@ def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccor
     accord.command_text('disagree "Patch window for the ERP" the window must be Sunday')
     accord.command_text("disagree settle DIS-1 Sunday 02:00-04:00")
     # The CISO side confirms by button: DIS-1 is settled.
-    request = [dm for dm in dms_to(accord, CISO) if "Confirm settlement" in json.dumps(dm)][-1]
+    request = wait_calls(
+        accord, lambda b: b["channel"] == CISO and "Confirm settlement" in json.dumps(b)
+    )[-1]
     value = [
         e["value"]
         for b in request["blocks"]
@@ -402,3 +428,268 @@ def test_more_information_and_defer_are_recorded_in_the_thread(accord: RunningAc
         assert escalation is not None and escalation.state == EscalationState.DEFERRED
         assert str(escalation.decide_by) == "2026-12-10"
     assert count(accord, AuditEvent, AuditEvent.action == "escalation.deferred") == 1
+
+
+# --- the second round: options that change, transactions, refreshes, paging, withdrawal ---------
+
+
+def _root_updates(accord: RunningAccord, root_ts: str) -> list[dict[str, Any]]:
+    return [
+        c.body for c in accord.fake.calls("chat.update") if c.body.get("ts") == root_ts and c.ok
+    ]
+
+
+def _escalation(accord: RunningAccord, number: int = 1) -> Escalation:
+    with session_scope(accord.services.engine) as session:
+        escalation = session.get(Escalation, number)
+        assert escalation is not None
+        return escalation
+
+
+def test_a_decision_for_options_that_changed_is_refused_with_the_current_brief(
+    accord: RunningAccord,
+) -> None:
+    root = escalated_dispute(accord)
+    root_ts = _escalation(accord).thread_ts
+    action_id, value = _decision_button(root, 1)  # "Delay two weeks"
+    accord.slack.block_action(action_id, value, user_id=EXEC, channel_id=EXECUTIVE_CHANNEL)
+    modal = accord.fake.wait_for("views.open")[0].body["view"]
+    assert "Delay two weeks" in text_of(modal)
+    # The CIO side changes the options while the executive's form is open.
+    accord.command_text('disagree update DIS-1 options:"Go live now | Cancel the launch"')
+    refreshed = wait_calls(accord, containing("Cancel the launch"), method="chat.update")[-1]
+    assert refreshed["ts"] == root_ts and refreshed["channel"] == EXECUTIVE_CHANNEL
+    assert "Delay two weeks" not in text_of(refreshed)
+    _, new_value = _decision_button(refreshed, 1)
+    assert json.loads(new_value)["k"] != json.loads(value)["k"]
+    assert len(roots(accord)) == 1
+
+    # Submitting the old form records nothing and answers with the current brief.
+    submitted = accord.slack.view_submission(
+        "escalation.decide",
+        {"rationale": {"value": {"type": "plain_text_input", "value": "two weeks it is"}}},
+        user_id=EXEC,
+        private_metadata=modal["private_metadata"],
+        view_id="V1",
+    )
+    assert submitted.json() == {}
+    answer = wait_calls(
+        accord, containing("options changed since this brief"), method="chat.postEphemeral"
+    )[0]
+    assert "Cancel the launch" in text_of(answer) and answer["user"] == EXEC
+    # The old button too: no form, the current brief instead.
+    accord.slack.block_action(
+        action_id, value, user_id=EXEC, channel_id=EXECUTIVE_CHANNEL, action_ts="9.9"
+    )
+    refusal = wait_calls(accord, containing("options changed"), method="response_url")[0]
+    assert "Cancel the launch" in text_of(refusal)
+    assert len(accord.fake.calls("views.open")) == 1
+    escalation = _escalation(accord)
+    assert escalation.state == EscalationState.PENDING and escalation.decision is None
+    assert count(accord, AuditEvent, AuditEvent.action == "escalation.decided") == 0
+    # The current button decides the current option.
+    accord.slack.block_action(
+        action_id, new_value, user_id=EXEC, channel_id=EXECUTIVE_CHANNEL, action_ts="9.10"
+    )
+    modal = accord.fake.wait_for("views.open", count=2)[1].body["view"]
+    accord.slack.view_submission(
+        "escalation.decide", {}, user_id=EXEC, private_metadata=modal["private_metadata"]
+    )
+    assert _escalation(accord).decision == "Cancel the launch"
+
+
+def test_the_root_message_is_posted_between_two_committed_transactions(
+    accord: RunningAccord,
+) -> None:
+    """While Slack is posting the brief, the reservation is committed (another connection sees
+    it) and the disagreement is not yet escalated: no transaction is open around the post."""
+    accord.command_text('disagree "EDR on build agents" agents are too slow with EDR')
+    seen: list[tuple[str, str]] = []
+
+    def post(body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("channel") == EXECUTIVE_CHANNEL and not body.get("thread_ts"):
+            with session_scope(accord.services.engine) as session:
+                rows = session.exec(select(Escalation)).all()
+                d = session.get(Disagreement, 1)
+                assert d is not None
+                seen.extend((row.state.value, d.state.value) for row in rows)
+        return {"ok": True, "channel": body["channel"], "ts": "1800000000.000100"}
+
+    accord.fake.set_response("chat.postMessage", post)
+    assert "as *ESC-1*" in accord.command_text("escalate DIS-1", user=CISO)
+    accord.fake.clear_response("chat.postMessage")
+    assert seen == [("posting", "open")]
+    escalation = _escalation(accord)
+    assert escalation.state == EscalationState.PENDING
+    assert escalation.thread_ts == "1800000000.000100"
+
+
+def test_a_reservation_left_by_a_crash_is_cleaned_and_can_be_escalated_again(
+    accord: RunningAccord,
+) -> None:
+    from bot.domain import escalations as esc
+
+    accord.command_text('disagree "EDR on build agents" agents are too slow with EDR')
+    # A process died after reserving ESC-1 and before recording its root message.
+    with session_scope(accord.services.engine) as session:
+        esc.reserve_escalation(
+            session,
+            actor=None,
+            request=esc.EscalationRequest(number=1),
+            executives=frozenset({EXEC}),
+            now=accord.clock.now(),
+        )
+    busy = accord.command("escalate DIS-1", user=CISO).json()
+    assert "being escalated right now as ESC-1" in reply_text(busy)
+    accord.clock.advance(minutes=11)
+    disagreement_jobs.deadlines(accord.services, _notifier(accord), accord.clock.now())
+    assert count(accord, Escalation) == 0
+    assert count(accord, AuditEvent, AuditEvent.action == "escalation.abandoned") == 1
+    with session_scope(accord.services.engine) as session:
+        d = session.get(Disagreement, 1)
+        assert d is not None and d.state == DisagreementState.OPEN
+    assert "Escalated *DIS-1* as *ESC-2*" in accord.command_text("escalate DIS-1", user=CISO)
+    assert len(roots(accord)) == 1
+
+
+def test_a_dm_slack_refuses_is_reported_to_the_person_privately(accord: RunningAccord) -> None:
+    accord.fake.error_next("chat.postMessage", "user_disabled")
+    reply = accord.command_text('disagree "Patch window for the ERP" Sunday nights only')
+    assert "Recorded *DIS-1*" in reply  # the ack does not wait for the DMs
+    report = wait_calls(accord, containing("did not take"), method="response_url")[0]
+    assert "a direct message to <@U0CISO" in text_of(report)
+    assert count(accord, Disagreement) == 1
+
+
+def test_the_deadlines_job_shows_overdue_on_the_root_brief(accord: RunningAccord) -> None:
+    escalated_dispute(accord, by="2026-11-27")
+    root_ts = _escalation(accord).thread_ts
+    accord.clock.advance(days=3)
+    disagreement_jobs.deadlines(accord.services, _notifier(accord), accord.clock.now())
+    updates = _root_updates(accord, root_ts)
+    assert len(updates) == 1 and "OVERDUE" in text_of(updates[0])
+    assert "escalation.option" in json.dumps(updates[0]["blocks"])  # still decidable
+
+
+def test_a_deferral_updates_the_date_on_the_root_brief(accord: RunningAccord) -> None:
+    escalated_dispute(accord, by="2026-11-27")
+    root_ts = _escalation(accord).thread_ts
+    accord.slack.block_action("escalation.defer", "1", user_id=EXEC, channel_id=EXECUTIVE_CHANNEL)
+    modal = accord.fake.wait_for("views.open")[0].body["view"]
+    accord.slack.view_submission(
+        "escalation.defer",
+        {
+            "date": {"value": {"type": "datepicker", "selected_date": "2026-12-10"}},
+            "rationale": {"value": {"type": "plain_text_input", "value": "board meeting"}},
+        },
+        user_id=EXEC,
+        private_metadata=modal["private_metadata"],
+    )
+    updates = _root_updates(accord, root_ts)
+    assert updates and "decide by 2026-12-10" in text_of(updates[-1])
+
+
+def test_withdrawing_an_escalated_disagreement_refuses_the_executives_buttons(
+    accord: RunningAccord,
+) -> None:
+    root = escalated_dispute(accord)
+    root_ts = _escalation(accord).thread_ts
+    reply = accord.command_text("disagree withdraw DIS-1 the vendor shipped a patch")
+    assert "ESC-1 is withdrawn" in reply
+    wait_calls(accord, containing("withdrew *DIS-1*"))
+    note = [r for r in replies(accord) if "withdrew *DIS-1*" in text_of(r)]
+    assert len(note) == 1 and note[0]["thread_ts"] == root_ts
+    refreshed = wait_calls(accord, containing("was withdrawn"), method="chat.update")[-1]
+    assert refreshed["ts"] == root_ts and "escalation.option" not in json.dumps(refreshed)
+    action_id, value = _decision_button(root, 0)
+    accord.slack.block_action(action_id, value, user_id=EXEC, channel_id=EXECUTIVE_CHANNEL)
+    refusal = wait_calls(accord, containing("was withdrawn"), method="response_url")[0]
+    assert "nothing to decide" in text_of(refusal)
+    accord.fake.assert_no_call("views.open")
+    escalation = _escalation(accord)
+    assert escalation.state == EscalationState.WITHDRAWN
+    with session_scope(accord.services.engine) as session:
+        d = session.get(Disagreement, 1)
+        assert d is not None and d.state == DisagreementState.WITHDRAWN
+    assert count(accord, AuditEvent, AuditEvent.action == "escalation.withdrawn") == 1
+
+
+def test_the_list_counts_everything_and_pages(accord: RunningAccord) -> None:
+    from bot.domain.disagreements import DisagreementDraft, create_disagreement
+
+    with session_scope(accord.services.engine) as session:
+        actor = accord.services.directory.actor(session, CIO)
+        for n in range(45):
+            create_disagreement(
+                session,
+                actor=actor,
+                draft=DisagreementDraft(position="no", subject=f"Topic {n + 1}"),
+                now=accord.clock.now(),
+            )
+    first = accord.command_text("disagree list")
+    assert "Open disagreements (45)" in first and "Showing 1–20 of 45" in first
+    assert "Topic 45" in first and "Topic 25" not in first
+    reply = accord.command("disagree list").json()
+    nav = [e for b in reply["blocks"] for e in b.get("elements", []) if e.get("type") == "button"]
+    assert [e["text"]["text"] for e in nav] == ["Next ▶"]
+    accord.slack.block_action("disagreement.page", nav[0]["value"], user_id=CIO)
+    second = accord.fake.wait_for("response_url")[0].body
+    assert "Showing 21–40 of 45" in text_of(second) and "Topic 25" in text_of(second)
+    third = accord.command_text("disagree list open page:3")
+    assert "Showing 41–45 of 45" in third and "*DIS-1* Topic 1 ·" in third
+    assert "is not a page number" in accord.command_text("disagree list page:zero")
+
+
+def test_the_time_box_also_counts_touchpoints_held(
+    sqlite_url: str, fake_slack: FakeSlackServer
+) -> None:
+    from datetime import time, timedelta
+
+    from bot.domain.touchpoints import OccurrenceStatus, TouchpointOccurrence, TouchpointSeries
+
+    with running_accord(
+        sqlite_url, fake_slack, accord_disagreement_timebox_touchpoints=2
+    ) as accord:
+        accord.command_text('disagree "MFA for contractors" contractors need a grace period')
+        now = accord.clock.now()
+        with session_scope(accord.services.engine) as session:
+            series = TouchpointSeries(
+                name="Weekly",
+                participants=[CIO, CISO],
+                channel_id="C0COORD",
+                rrule="FREQ=WEEKLY",
+                first_date=now.date(),
+                local_time=time(9),
+                timezone="UTC",
+                organiser_id=CIO,
+                created_at=now,
+                updated_by=CIO,
+                updated_at=now,
+            )
+            session.add(series)
+            session.flush()
+            for days, status in ((1, OccurrenceStatus.POSTED), (2, OccurrenceStatus.SKIPPED)):
+                session.add(
+                    TouchpointOccurrence(
+                        series_id=series.id,  # type: ignore[arg-type]
+                        starts_at=now + timedelta(days=days),
+                        status=status,
+                        claimed_at=now,
+                    )
+                )
+        notifier = _notifier(accord)
+        accord.clock.advance(days=3)
+        disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+        assert not [dm for dm in dms_to(accord, CIO) if "Escalate now" in json.dumps(dm)]
+        with session_scope(accord.services.engine) as session:
+            session.add(
+                TouchpointOccurrence(
+                    series_id=1,
+                    starts_at=now + timedelta(days=3, hours=-1),
+                    status=OccurrenceStatus.POSTED_LATE,
+                    claimed_at=now,
+                )
+            )
+        disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+        proposals = [dm for dm in dms_to(accord, CIO) if "Escalate now" in json.dumps(dm)]
+        assert len(proposals) == 1 and "2+ touchpoints" in text_of(proposals[0])

@@ -17,8 +17,9 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.disagreements import Disagreement, DisagreementState
-from bot.domain.escalations import Escalation, EscalationState
+from bot.domain.escalations import Escalation, EscalationState, option_key
 from bot.domain.initiatives import Initiative
+from bot.domain.paging import Page
 from bot.domain.roles import ROLE_LABELS, Role
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
@@ -28,7 +29,6 @@ from bot.slack.blocks.common import (
     clip,
     context,
     fields_section,
-    fit,
     header,
     safe,
     section,
@@ -55,6 +55,10 @@ def _position(d: Disagreement, side: Role) -> str:
 def escalation_line(e: Escalation, today: date) -> str:
     if e.state == EscalationState.DECIDED:
         return f"*{e.ref}* decided by {user(e.decided_by)}: {safe(e.decision or '', 200)}"
+    if e.state == EscalationState.WITHDRAWN:
+        return f"*{e.ref}* withdrawn before a decision"
+    if e.state == EscalationState.POSTING:
+        return f"*{e.ref}* being posted to executives"
     due = f"decide by {e.decide_by.isoformat()}" if e.decide_by else "no decision date"
     if e.is_overdue(today):
         due = f":warning: *overdue* (decision was due {e.decide_by})"
@@ -134,39 +138,74 @@ def card(d: Disagreement, e: Escalation | None, today: date, *, lead: str | None
 
 
 def list_message(
-    items: list[tuple[Disagreement, Escalation | None]], *, include_closed: bool, today: date
+    page: Page[tuple[Disagreement, Escalation | None]], *, include_closed: bool, today: date
 ) -> Message:
+    """One page of the list; Previous/Next buttons (and `list page:N`) reach every page."""
     title = "All disagreements" if include_closed else "Open disagreements"
-    blocks: list[Block] = [header(f"{title} ({len(items)})")]
-    if not items:
+    blocks: list[Block] = [header(f"{title} ({page.total})")]
+    if not page.items:
         blocks.append(
             section("Nothing here. Record one with `/accord disagree INI-3 <your position>`.")
         )
         return Message(text=f"{title}: none", blocks=blocks)
-    for d, e in items:
+    for d, e in page.items:
         blocks.append(
             section(
                 summary_line(d, e, today),
                 accessory=button("Show", action_id=ActionId.DISAGREEMENT_SHOW, value=str(d.id)),
             )
         )
-    blocks = fit(
-        blocks, limit=MESSAGE_BLOCK_LIMIT, overflow_note="Newest 40 shown; use `show DIS-n`."
+    last = page.first_index + len(page.items) - 1
+    which = "all" if include_closed else "open"
+    blocks.append(
+        context(
+            f"Showing {page.first_index}–{last} of {page.total} · page {page.page} of "
+            f"{page.pages}"
+            + (f" · `/accord disagree list {which} page:N`" if page.pages > 1 else "")
+        )
     )
-    return Message(text=f"{title}: {len(items)}", blocks=blocks)
+    nav = []
+    if page.has_previous:
+        nav.append(
+            button(
+                "◀ Previous",
+                action_id=ActionId.DISAGREEMENT_PAGE,
+                value=json.dumps({"all": include_closed, "p": page.page - 1}),
+            )
+        )
+    if page.has_next:
+        nav.append(
+            button(
+                "Next ▶",
+                action_id=ActionId.DISAGREEMENT_PAGE,
+                value=json.dumps({"all": include_closed, "p": page.page + 1}),
+            )
+        )
+    if nav:
+        blocks.append(actions(*nav))
+    assert len(blocks) <= MESSAGE_BLOCK_LIMIT
+    return Message(text=f"{title}: {len(page.items)} of {page.total}", blocks=blocks)
 
 
-def brief(
-    d: Disagreement, e: Escalation, *, hold: Initiative | None, today: date, decided: bool = False
-) -> Message:
-    """The root message in the executive channel: the question, both sides, impacts, options."""
+def decision_button_value(e: Escalation, index: int, option: str) -> str:
+    """What a decision button carries: the escalation, the option and its text key."""
+    return json.dumps({"e": e.id, "o": index, "k": option_key(option)})
+
+
+def brief(d: Disagreement, e: Escalation, *, hold: Initiative | None, today: date) -> Message:
+    """The root message in the executive channel: the question, both sides, impacts, options.
+
+    It is re-rendered (chat.update) whenever any of that changes, so its buttons always offer
+    the current options; once decided or withdrawn it has no buttons."""
     addressed = f" · for {user(e.addressed_to)}" if e.addressed_to else ""
     by = "Accord (time box)" if e.escalated_by == "accord" else user(e.escalated_by)
     deadline = e.decide_by.isoformat() if e.decide_by else "none set"
-    if e.is_overdue(today):
-        deadline = f":warning: *overdue* (was {deadline})"
+    overdue = e.is_overdue(today)
+    if overdue:
+        deadline = f":warning: *OVERDUE* (was due {deadline})"
+    title = f"{'OVERDUE · ' if overdue else ''}Decision needed · {e.ref} · {d.subject}"
     blocks: list[Block] = [
-        header(f"Decision needed · {e.ref} · {d.subject}"),
+        header(title),
         section(f"*Question*\n{safe(e.question, 300)}"),
         context(
             f"Escalated by {by}"
@@ -182,14 +221,21 @@ def brief(
             )
         )
     blocks.extend(_details(d))
-    if decided:
+    if e.state == EscalationState.DECIDED:
         blocks.append(section(f":scales: {escalation_line(e, today)}"))
+    elif e.state == EscalationState.WITHDRAWN:
+        blocks.append(
+            section(
+                f":heavy_multiplication_x: *{d.ref} was withdrawn*; there is nothing to decide."
+                + (f"\n{safe(d.outcome or '', 600)}" if d.outcome else "")
+            )
+        )
     else:
         buttons = [
             button(
                 clip(option, 70),
                 action_id=f"{ActionId.ESCALATION_OPTION}.{index}",
-                value=json.dumps({"e": e.id, "o": index}),
+                value=decision_button_value(e, index, option),
                 style="primary" if index == 0 else None,
             )
             for index, option in enumerate(d.choices)
@@ -204,7 +250,10 @@ def brief(
         blocks.append(
             context("Only configured executives can decide. Updates follow in this thread.")
         )
-    return Message(text=f"Decision needed ({e.ref}): {safe(e.question, 300)}", blocks=blocks)
+    prefix = "OVERDUE: " if overdue else ""
+    return Message(
+        text=f"{prefix}Decision needed ({e.ref}): {safe(e.question, 300)}", blocks=blocks
+    )
 
 
 def thread_note(text: str) -> Message:
@@ -306,12 +355,19 @@ def settlement_request(d: Disagreement, proposer: str) -> Message:
     )
 
 
-def timebox_proposal(d: Disagreement, *, days: int, grace_days: int) -> Message:
+def withdrawn_note(d: Disagreement, actor_id: str) -> Message:
+    return thread_note(
+        f":heavy_multiplication_x: {user(actor_id)} withdrew *{d.ref}*; there is nothing left "
+        f"to decide.\n{safe(d.outcome or '', 1000)}"
+    )
+
+
+def timebox_proposal(d: Disagreement, *, reason: str, grace_days: int) -> Message:
     return Message(
-        text=f"{d.ref} has been open for {days} days: escalate?",
+        text=f"{d.ref} is past its time box: escalate?",
         blocks=[
             section(
-                f":alarm_clock: *{d.ref}* {safe(d.subject, 200)} has been open for {days}+ days. "
+                f":alarm_clock: *{d.ref}* {safe(d.subject, 200)} {reason}. "
                 f"It will be escalated to executives automatically in {grace_days} days unless "
                 "a side snoozes it with a reason."
             ),
@@ -388,6 +444,10 @@ def snooze_modal(d: Disagreement, *, metadata: str) -> View:
 def decide_modal(e: Escalation, option: str, *, hold: Initiative | None, metadata: str) -> View:
     blocks: list[Block] = [
         section(f"Decide *{e.ref}*: *{safe(option, 100)}*"),
+        context(
+            "If either side changes the options before you submit, nothing is recorded and "
+            "you get the current brief."
+        ),
         _text(BlockId.RATIONALE, "Rationale (recorded and shared)", max_length=1500, optional=True),
     ]
     if hold is not None:

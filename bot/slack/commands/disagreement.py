@@ -10,12 +10,14 @@ from __future__ import annotations
 from bot.domain import disagreements as service
 from bot.domain import escalations as esc
 from bot.domain.errors import InvalidInput
+from bot.domain.paging import Page
 from bot.domain.refs import Kind, parse_any_ref, parse_ref
 from bot.domain.roles import ROLE_LABELS, Role
 from bot.domain.validation import parse_date
 from bot.slack import disputes
 from bot.slack.blocks import disagreements as render
-from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply, Verb
+from bot.slack.blocks.common import Message
+from bot.slack.commands.base import CommandContext, Deferred, Noun, Outcome, Reply, Verb
 from bot.slack.text import neutralise, parse_args, parse_user, strip_quotes
 
 NEW_USAGE = '<INI-n|RSK-n|"subject"> [as:cio|ciso] <your position>'
@@ -68,20 +70,20 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
     disagreement = service.create_disagreement(
         ctx.session, actor=ctx.actor, draft=draft, now=ctx.now
     )
-    ctx.session.commit()
     other = service.other_side(disagreement.raised_side)
-    disputes.tell_members(
-        ctx.session,
-        ctx.services,
-        disputes.notifier_for(ctx.services),
-        other,
-        render.position_request(disagreement, other),
+    outbox = disputes.to_members(
+        ctx.session, ctx.services, other, render.position_request(disagreement, other)
     )
     lead = (
         f":speech_balloon: Recorded *{disagreement.ref}*; the {ROLE_LABELS[other]} "
         "was asked for its position."
     )
-    return Reply(render.card(disagreement, None, ctx.today, lead=lead))
+    return _after_commit(render.card(disagreement, None, ctx.today, lead=lead), outbox)
+
+
+def _after_commit(message: Message, outbox: disputes.Outbox) -> Deferred:
+    """Answer now; the posts and DMs go out after the change is committed."""
+    return Deferred(message, then=outbox.deliver)
 
 
 def _number(args: list[str], verb: str) -> int:
@@ -90,13 +92,30 @@ def _number(args: list[str], verb: str) -> int:
     return parse_ref(args[0], Kind.DISAGREEMENT)
 
 
+LIST_HINT = "`list` takes `open` (the default) or `all`, and `page:N`."
+
+
 def list_(ctx: CommandContext, args: list[str]) -> Outcome:
-    if len(args) > 1 or (args and args[0].lower() not in ("open", "all")):
-        raise InvalidInput("`list` takes `open` (the default) or `all`.")
-    include_closed = bool(args) and args[0].lower() == "all"
-    items = service.list_disagreements(ctx.session, include_closed=include_closed)
-    pairs = [(d, esc.escalation_for(ctx.session, d.id)) for d in items]
-    return Reply(render.list_message(pairs, include_closed=include_closed, today=ctx.today))
+    parsed = parse_args(args, options=frozenset({"page"}))
+    words = [word.lower() for word in parsed.words]
+    if len(words) > 1 or (words and words[0] not in ("open", "all")):
+        raise InvalidInput(LIST_HINT)
+    raw_page = parsed.options.get("page", "1")
+    if not raw_page.isdigit() or int(raw_page) < 1:
+        raise InvalidInput(f"`page:{neutralise(raw_page)[:10]}` is not a page number.")
+    return Reply(list_page(ctx, include_closed=words == ["all"], page=int(raw_page)))
+
+
+def list_page(ctx: CommandContext, *, include_closed: bool, page: int) -> Message:
+    """One page of the list (the command and the Previous/Next buttons)."""
+    found = service.list_disagreements(ctx.session, include_closed=include_closed, page=page)
+    pairs = Page(
+        items=[(d, esc.escalation_for(ctx.session, d.id)) for d in found.items],
+        total=found.total,
+        page=found.page,
+        page_size=found.page_size,
+    )
+    return render.list_message(pairs, include_closed=include_closed, today=ctx.today)
 
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -124,16 +143,12 @@ def position(ctx: CommandContext, args: list[str]) -> Outcome:
         now=ctx.now,
         side=_side(options.get("as")),
     )
-    ctx.session.commit()
-    disputes.thread_update(
-        ctx.session,
-        disputes.notifier_for(ctx.services),
-        disagreement,
-        render.position_update(disagreement, side),
+    outbox = disputes.escalation_posts(
+        ctx.session, disagreement, render.position_update(disagreement, side), today=ctx.today
     )
     lead = f":memo: Saved the {ROLE_LABELS[side]} position on *{disagreement.ref}*."
     escalation = esc.escalation_for(ctx.session, disagreement.id)
-    return Reply(render.card(disagreement, escalation, ctx.today, lead=lead))
+    return _after_commit(render.card(disagreement, escalation, ctx.today, lead=lead), outbox)
 
 
 UPDATE_KEYS = frozenset({"business", "security", "options", "subject"})
@@ -162,19 +177,12 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
     disagreement = service.update_details(
         ctx.session, actor=ctx.actor, number=number, details=details, now=ctx.now
     )
-    ctx.session.commit()
-    disputes.thread_update(
-        ctx.session,
-        disputes.notifier_for(ctx.services),
-        disagreement,
-        render.details_update(disagreement),
+    outbox = disputes.escalation_posts(
+        ctx.session, disagreement, render.details_update(disagreement), today=ctx.today
     )
     escalation = esc.escalation_for(ctx.session, disagreement.id)
-    return Reply(
-        render.card(
-            disagreement, escalation, ctx.today, lead=f":pencil2: Updated *{disagreement.ref}*."
-        )
-    )
+    lead = f":pencil2: Updated *{disagreement.ref}*."
+    return _after_commit(render.card(disagreement, escalation, ctx.today, lead=lead), outbox)
 
 
 def settle(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -183,12 +191,10 @@ def settle(ctx: CommandContext, args: list[str]) -> Outcome:
     disagreement, side = service.propose_settlement(
         ctx.session, actor=ctx.actor, number=number, outcome=text, now=ctx.now
     )
-    ctx.session.commit()
     other = service.other_side(side)
-    disputes.tell_members(
+    outbox = disputes.to_members(
         ctx.session,
         ctx.services,
-        disputes.notifier_for(ctx.services),
         other,
         render.settlement_request(disagreement, ctx.actor.user_id),
     )
@@ -196,16 +202,23 @@ def settle(ctx: CommandContext, args: list[str]) -> Outcome:
         f":handshake: Proposed a settlement of *{disagreement.ref}*; it is settled once "
         f"the {ROLE_LABELS[other]} confirms."
     )
-    return Reply(render.card(disagreement, None, ctx.today, lead=lead))
+    return _after_commit(render.card(disagreement, None, ctx.today, lead=lead), outbox)
 
 
 def withdraw(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _number(args, "withdraw")
     text, _ = _text_after_ref(args, "withdraw", "reason")
-    disagreement = service.withdraw(
+    disagreement, escalation = esc.withdraw_disagreement(
         ctx.session, actor=ctx.actor, number=number, reason=text, now=ctx.now
     )
-    return Reply(render.card(disagreement, None, ctx.today, lead=f"Withdrew *{disagreement.ref}*."))
+    outbox = disputes.Outbox()
+    lead = f"Withdrew *{disagreement.ref}*."
+    if escalation is not None:
+        note = render.withdrawn_note(disagreement, ctx.actor.user_id)
+        outbox.add(disputes.escalation_posts(ctx.session, disagreement, note, today=ctx.today))
+        outbox.add(disputes.to_sides(ctx.session, ctx.services, disagreement, note))
+        lead += f" {escalation.ref} is withdrawn; its thread and brief say so."
+    return _after_commit(render.card(disagreement, escalation, ctx.today, lead=lead), outbox)
 
 
 NOUN = Noun(
@@ -218,7 +231,7 @@ NOUN = Noun(
         Verb("new", NEW_USAGE, NEW_EXAMPLE, "Record a disagreement (also without `new`).", new),
         Verb(
             "list",
-            "list [open|all]",
+            "list [open|all] [page:N]",
             "/accord disagree list",
             "Open (or all) disagreements.",
             list_,
@@ -290,7 +303,7 @@ def escalate(ctx: CommandContext, args: list[str]) -> Outcome:
         decide_by=parse_date(by, field="decision") if by is not None else None,
         question=neutralise(strip_quotes(question)) if question is not None else None,
     )
-    escalation = disputes.escalate(
+    escalated = disputes.escalate(
         ctx.session,
         ctx.services,
         disputes.notifier_for(ctx.services),
@@ -299,10 +312,14 @@ def escalate(ctx: CommandContext, args: list[str]) -> Outcome:
         now=ctx.now,
     )
     disagreement = service.get_disagreement(ctx.session, number=number)
+    escalation = esc.escalation_for(ctx.session, disagreement.id)
     lead = (
-        f":arrow_double_up: Escalated *{disagreement.ref}* as *{escalation.ref}* in "
-        f"<#{escalation.channel_id}>; updates and the decision follow in that thread."
+        f":arrow_double_up: Escalated *{disagreement.ref}* as *{escalated.ref}* in "
+        f"<#{escalated.channel_id}>; updates and the decision follow in that thread."
     )
+    problem = disputes.report(escalated.problems)
+    if problem is not None:
+        lead += "\n" + problem.text
     return Reply(render.card(disagreement, escalation, ctx.today, lead=lead))
 
 

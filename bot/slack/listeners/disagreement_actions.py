@@ -13,19 +13,19 @@ from slack_sdk import WebClient
 
 from bot.domain import disagreements as service
 from bot.domain import escalations as esc
-from bot.domain.errors import Conflict, InvalidInput, person
+from bot.domain.errors import InvalidInput
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.roles import ROLE_LABELS, Role
 from bot.services import Services
 from bot.slack import disputes
 from bot.slack.blocks import disagreements as render
-from bot.slack.blocks.common import safe
+from bot.slack.blocks.common import Message, safe
 from bot.slack.blocks.errors import notice
+from bot.slack.commands import disagreement as commands
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
-from bot.slack.notifier import SlackNotifier
 
 ActionHandler = Callable[[CommandContext, dict[str, Any]], Outcome]
 FormHandler = Callable[[CommandContext, FormState], Outcome]
@@ -84,22 +84,31 @@ def confirm_settlement(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
         version=int(value.get("v", 0)),
         now=ctx.now,
     )
-    ctx.session.commit()
-    if d.state == service.DisagreementState.SETTLED:
-        disputes.tell_sides(
-            ctx.session,
-            ctx.services,
-            disputes.notifier_for(ctx.services),
-            d,
-            render.thread_note(f":handshake: *{d.ref}* is settled: {safe(d.outcome or '', 1000)}"),
-        )
-        return Reply(render.card(d, None, ctx.today, lead=f":handshake: *{d.ref}* is settled."))
-    return Reply(render.card(d, None, ctx.today, lead="Confirmed for your side."))
+    if d.state != service.DisagreementState.SETTLED:
+        return Reply(render.card(d, None, ctx.today, lead="Confirmed for your side."))
+    note = render.thread_note(f":handshake: *{d.ref}* is settled: {safe(d.outcome or '', 1000)}")
+    outbox = disputes.to_sides(ctx.session, ctx.services, d, note)
+    problem = disputes.commit_and_send(ctx.session, disputes.notifier_for(ctx.services), outbox)
+    return Reply(
+        render.card(d, None, ctx.today, lead=_lead(f":handshake: *{d.ref}* is settled.", problem))
+    )
+
+
+def _lead(text: str, problem: Message | None) -> str:
+    return text + (f"\n{problem.text}" if problem is not None else "")
+
+
+def list_page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    value = _json_value(body)
+    page = value.get("p")
+    if not isinstance(page, int):
+        raise InvalidInput(STALE)
+    return Reply(commands.list_page(ctx, include_closed=bool(value.get("all")), page=page))
 
 
 def escalate_now(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     number = _int_value(body)
-    escalation = disputes.escalate(
+    escalated = disputes.escalate(
         ctx.session,
         ctx.services,
         disputes.notifier_for(ctx.services),
@@ -107,9 +116,8 @@ def escalate_now(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
         request=esc.EscalationRequest(number=number),
         now=ctx.now,
     )
-    return Reply(
-        notice(f":arrow_double_up: Escalated as *{escalation.ref}* in <#{escalation.channel_id}>.")
-    )
+    lead = f":arrow_double_up: Escalated as *{escalated.ref}* in <#{escalated.channel_id}>."
+    return Reply(notice(_lead(lead, disputes.report(escalated.problems))))
 
 
 def ask_snooze(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
@@ -119,25 +127,30 @@ def ask_snooze(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 
 def _open_escalation(ctx: CommandContext, number: int) -> esc.Escalation:
-    ensure_allowed(ctx.actor, Permission.ESCALATION_DECIDE)
+    return esc.open_escalation(ctx.session, actor=ctx.actor, number=number)
+
+
+def _current_brief(ctx: CommandContext, changed: esc.OptionsChanged, number: int) -> Outcome:
+    """The answer to a decision for options that changed: the brief as it is now."""
     escalation = esc.get_escalation(ctx.session, number=number)
-    if not escalation.is_open:
-        raise Conflict(
-            f"{escalation.ref} was already decided by {person(escalation.decided_by or '')}."
-        )
-    return escalation
+    d = service.get_disagreement(ctx.session, number=escalation.disagreement_id)
+    brief = disputes.brief_of(ctx.session, escalation, d, ctx.today)
+    lead = notice(f":warning: {changed.message}")
+    return Reply(Message(text=lead.text, blocks=[*lead.blocks, *brief.blocks]))
 
 
 def ask_decision(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     value = _json_value(body)
     escalation = _open_escalation(ctx, int(value.get("e", 0)))
     d = service.get_disagreement(ctx.session, number=escalation.disagreement_id)
-    index = int(value.get("o", -1))
-    if not 0 <= index < len(d.choices):
-        raise InvalidInput(STALE)
+    index, key = value.get("o"), str(value.get("k") or "")
+    try:
+        option = esc.check_option(escalation, d, index if isinstance(index, int) else -1, key)
+    except esc.OptionsChanged as changed:
+        return _current_brief(ctx, changed, escalation.id)  # type: ignore[arg-type]
     hold = esc.linked_hold(ctx.session, d)
-    meta = _meta(body, id=escalation.id, o=index)
-    return OpenModal(render.decide_modal(escalation, d.choices[index], hold=hold, metadata=meta))
+    meta = _meta(body, id=escalation.id, o=index, k=key)
+    return OpenModal(render.decide_modal(escalation, option, hold=hold, metadata=meta))
 
 
 def ask_more_info(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
@@ -152,6 +165,7 @@ def ask_defer(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 ACTIONS: list[tuple[str | re.Pattern[str], ActionHandler]] = [
     (ActionId.DISAGREEMENT_SHOW.value, show),
+    (ActionId.DISAGREEMENT_PAGE.value, list_page),
     (re.compile(rf"^{re.escape(ActionId.DISAGREEMENT_POSITION.value)}\.(cio|ciso)$"), ask_position),
     (ActionId.DISAGREEMENT_SETTLE.value, confirm_settlement),
     (ActionId.DISAGREEMENT_ESCALATE.value, escalate_now),
@@ -175,11 +189,13 @@ def save_position(ctx: CommandContext, form: FormState) -> Outcome:
         now=ctx.now,
         side=side,
     )
-    ctx.session.commit()
-    disputes.thread_update(
-        ctx.session, disputes.notifier_for(ctx.services), d, render.position_update(d, side)
+    outbox = disputes.escalation_posts(
+        ctx.session, d, render.position_update(d, side), today=ctx.today
     )
-    return Reply(notice(f":memo: Saved the {ROLE_LABELS[side]} position on *{d.ref}*."))
+    problem = disputes.commit_and_send(ctx.session, disputes.notifier_for(ctx.services), outbox)
+    return Reply(
+        notice(_lead(f":memo: Saved the {ROLE_LABELS[side]} position on *{d.ref}*.", problem))
+    )
 
 
 def save_snooze(ctx: CommandContext, form: FormState) -> Outcome:
@@ -194,15 +210,19 @@ def save_snooze(ctx: CommandContext, form: FormState) -> Outcome:
 
 
 def _decide(ctx: CommandContext, form: FormState, decision: esc.Decision) -> Outcome:
-    escalation, d = esc.decide(
-        ctx.session, actor=ctx.actor, number=form.record_number(), decision=decision, now=ctx.now
+    number = form.record_number()
+    try:
+        escalation, d = esc.decide(
+            ctx.session, actor=ctx.actor, number=number, decision=decision, now=ctx.now
+        )
+    except esc.OptionsChanged as changed:  # nothing was written; show what is current
+        return _current_brief(ctx, changed, number)
+    outbox = disputes.decision_posts(
+        ctx.session, ctx.services, escalation, d, ctx.actor.user_id, ctx.today
     )
-    ctx.session.commit()
-    notifier: SlackNotifier = disputes.notifier_for(ctx.services)
-    disputes.announce_decision(
-        ctx.session, ctx.services, notifier, escalation, d, ctx.actor.user_id, ctx.now
-    )
-    return Reply(notice(f":scales: Recorded for *{escalation.ref}*; posted in its thread."))
+    problem = disputes.commit_and_send(ctx.session, disputes.notifier_for(ctx.services), outbox)
+    lead = f":scales: Recorded for *{escalation.ref}*; posted in its thread."
+    return Reply(notice(_lead(lead, problem)))
 
 
 def _released(form: FormState) -> bool:
@@ -217,6 +237,7 @@ def save_decision(ctx: CommandContext, form: FormState) -> Outcome:
     decision = esc.Decision(
         kind=esc.DecisionKind.OPTION,
         option=option,
+        option_key=str(form.metadata.get("k") or ""),
         rationale=form.text(BlockId.RATIONALE),
         release_hold=_released(form),
     )
