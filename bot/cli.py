@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -59,47 +60,41 @@ def serve(
 
 
 @app.command()
-def socket() -> None:
+def socket(
+    check_every: Annotated[
+        float,
+        typer.Option(min=1.0, help="Seconds between connection health checks (auth.test, ping)."),
+    ] = 60.0,
+) -> None:
     """Socket Mode: connects out to Slack with SLACK_APP_TOKEN (no public URL needed)."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
-    from bot.slack.app import build_app
+    from bot.socket_mode import SocketWatchdog, build_socket_mode
 
     configure_logging()
-    settings = Settings()
     try:
-        token, app_token = settings.require_socket_credentials()
+        mode = build_socket_mode(Settings())
     except ConfigurationError as error:
         _fail(str(error))
         return
-    client = build_web_client(settings, token=token)
-    services = build_slack_services(settings, client=client)
-    secret = (
-        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    )
-    bolt = build_app(services, client=client, signing_secret=secret or "unused-in-socket-mode")
-    handler = SocketModeHandler(bolt, app_token)
-    _watch_socket(handler)
-    handler.start()  # type: ignore[no-untyped-call]
-
-
-def _watch_socket(handler: object) -> None:
-    """Reconnect when a Socket Mode connection goes silent (bolt-python #1529)."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    assert isinstance(handler, SocketModeHandler)
-
-    def watch() -> None:
-        stop = threading.Event()
-        while not stop.wait(60):
-            try:
-                if not handler.client.is_connected():
-                    log.warning("Socket Mode connection lost; reconnecting")
-                    handler.client.connect()
-            except Exception:
-                log.exception("Socket Mode health check failed")
-
-    threading.Thread(target=watch, name="socket-watchdog", daemon=True).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    client = mode.handler.client
+    watchdog = SocketWatchdog(client, interval=check_every).start()
+    try:
+        client.connect()
+        if client.is_connected():
+            log.info("Accord connected in Socket Mode")
+        else:  # slack_sdk logs the handshake failure and retries on its own
+            log.warning("Socket Mode could not connect yet; retrying")
+        stop.wait()
+    except SlackApiError as error:
+        _fail(f"Slack refused the Socket Mode connection ({error.response.get('error')})")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watchdog.stop()
+        mode.close()
 
 
 @app.command()
