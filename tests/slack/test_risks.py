@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -48,15 +49,45 @@ def risk(accord: RunningAccord, number: int = 1) -> RiskAcceptance:
         return found
 
 
-def approve_button(accord: RunningAccord) -> str:
-    """The value of the Approve button on the newest approval request in the channel."""
-    posted = accord.fake.calls("chat.postMessage")[-1].body
-    assert posted["channel"] == COORDINATION
-    for block in posted["blocks"]:
+def _button(body: dict[str, Any], action_id: str = "risk.approve") -> str | None:
+    for block in body.get("blocks") or []:
         for element in block.get("elements", []):
-            if element.get("action_id") == "risk.approve":
+            if element.get("action_id") == action_id:
                 return str(element["value"])
-    raise AssertionError("no approve button")
+    return None
+
+
+def approval_requests(accord: RunningAccord, count: int = 1) -> list[dict[str, Any]]:
+    """Wait until `count` approval requests were posted (they go out after the ack)."""
+    for seen in itertools.count(1):
+        calls = accord.fake.wait_for("chat.postMessage", count=seen)
+        found = [c.body for c in calls if _button(c.body) is not None]
+        if len(found) >= count:
+            return found
+    raise AssertionError("unreachable")
+
+
+def approve_button(accord: RunningAccord, count: int = 1) -> str:
+    """The value of the Approve button on the newest (count-th) approval request."""
+    posted = approval_requests(accord, count)[-1]
+    assert posted["channel"] == COORDINATION
+    value = _button(posted)
+    assert value is not None
+    return value
+
+
+def dms_to(accord: RunningAccord, user: str, containing: str, count: int = 1) -> list[str]:
+    """Wait for `count` DMs to `user` whose text contains `containing`."""
+    for seen in itertools.count(1):
+        calls = accord.fake.wait_for("chat.postMessage", count=seen)
+        found = [
+            c.body["text"]
+            for c in calls
+            if c.body["channel"] == user and containing in c.body["text"]
+        ]
+        if len(found) >= count:
+            return found
+    raise AssertionError("unreachable")
 
 
 def click(accord: RunningAccord, action_id: str, value: str, user: str) -> str:
@@ -172,7 +203,7 @@ def test_material_change_sends_it_back_to_both_sides(accord: RunningAccord) -> N
     assert again.state == RiskState.PENDING and again.round == 2
     stale = click(accord, "risk.approve", old_value, CIO_2)
     assert "no longer applies" in stale
-    new_value = approve_button(accord)
+    new_value = approve_button(accord, 2)
     assert new_value.endswith(":2")
     click(accord, "risk.approve", new_value, CIO_2)
     click(accord, "risk.approve", new_value, CISO_2)
@@ -182,11 +213,12 @@ def test_material_change_sends_it_back_to_both_sides(accord: RunningAccord) -> N
     assert final.approvals[2].snapshot["controls"] == "Conditional access"
 
 
-def _accept(accord: RunningAccord, text: str = NEW) -> None:
+def _accept(accord: RunningAccord, text: str = NEW, nth: int = 1) -> None:
     accord.command(text, user=CISO)
-    value = approve_button(accord)
+    value = approve_button(accord, nth)
     click(accord, "risk.approve", value, CISO_2)
     click(accord, "risk.approve", value, CIO)
+    dms_to(accord, CISO, "was approved", count=nth)  # the requester hears of it
 
 
 def test_expiry_happens_once_with_one_announcement(accord: RunningAccord) -> None:
@@ -276,13 +308,23 @@ def test_renewal_opens_a_new_round_and_keeps_history(accord: RunningAccord) -> N
     _accept(accord)
     renewed = accord.command_text("risk renew RSK-1 expires:2027-03-01", user=CISO)
     assert "round 2" in renewed
-    value = approve_button(accord)
+    # Until both sides approve, the acceptance in force is unchanged.
+    pending = risk(accord)
+    assert pending.state == RiskState.ACCEPTED
+    assert pending.expires_on.isoformat() == "2027-01-31"
+    assert "RSK-1" in accord.command_text("risk list accepted")
+    assert "RSK-1" in accord.command_text("risk list pending")
+    value = approve_button(accord, 2)
+    assert value.endswith(":2")
+    own = click(accord, "risk.approve", value, CISO)
+    assert "You requested round 2 of RSK-1" in own
     click(accord, "risk.approve", value, CIO_2)
     click(accord, "risk.approve", value, CISO_2)
     record = risk(accord)
     assert record.state == RiskState.ACCEPTED
     assert record.expires_on.isoformat() == "2027-03-01"
     assert len(record.approvals) == 4
+    assert record.approvals[-1].snapshot["expires_on"] == "2027-03-01"
     assert "risk.renewed" in accord.command_text("risk audit RSK-1")
 
 
@@ -379,6 +421,7 @@ def test_cli_export_writes_csv_and_json(accord_sqlite: RunningAccord, tmp_path: 
 
 def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccord) -> None:
     accord.command(NEW, user=CISO)
+    approval_requests(accord)
     risks_before = count(accord, RiskAcceptance)
     events_before = count(accord, AuditEvent)
     posts_before = len(accord.fake.calls("chat.postMessage"))
@@ -398,7 +441,9 @@ def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccor
         "risk reject RSK-1": "Say why",
         "risk revoke RSK-1": "Say why",
         "risk list sideways": "is not a valid filter",
-        "risk renew RSK-1 expires:2027-02-01": "only an accepted or expired",
+        "risk renew RSK-1 expires:2027-02-01": "Only the people answerable for RSK-1",
+        "risk update RSK-1 impact:2": "Only the people answerable for RSK-1",
+        "risk snooze RSK-1 3": "Only the people answerable for RSK-1",
     }
     for command, expected in cases.items():
         reply = accord.command(command, user=CIO)
@@ -408,6 +453,8 @@ def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccor
         text = reply_text(payload)
         assert expected in text, (command, text)
         assert "Traceback" not in text
+    own = accord.command("risk renew RSK-1 expires:2027-02-01", user=CISO)
+    assert "only an accepted or expired" in reply_text(own.json())
     assert count(accord, RiskAcceptance) == risks_before
     assert count(accord, AuditEvent) == events_before
     assert count(accord, RiskApproval) == 0
@@ -430,8 +477,8 @@ def test_no_coordination_channel_dms_the_approvers(
 
     with running_accord(sqlite_url, fake_slack, clock=clock, accord_coordination_channel=None) as a:
         text = a.command_text(NEW, user=CISO)
-        assert "approvers by DM" in text
-        targets = {c.body["channel"] for c in a.fake.calls("chat.postMessage")}
+        assert "a DM to every approver" in text
+        targets = {c.body["channel"] for c in a.fake.wait_for("chat.postMessage", count=3)}
         assert CISO not in targets and {CIO, CIO_2, CISO_2} <= targets
 
 
