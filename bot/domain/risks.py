@@ -654,6 +654,7 @@ def decide(
     if decision == Decision.REJECTED:
         row.state, row.closed_at = RoundState.REJECTED, now
         if row.kind == RoundKind.RENEWAL:
+            _restore_state(risk, row)
             # Only the renewal is refused; the acceptance in force (if any) stays as it was.
             record_event(
                 session,
@@ -714,6 +715,13 @@ def ensure_decidable(risk: RiskAcceptance, actor: Actor, *, side: Role, today: d
             hint=f"Ask for a new date: `/accord risk renew {risk.ref} expires:YYYY-MM-DD`.",
         )
     return row
+
+
+def _restore_state(risk: RiskAcceptance, row: RiskRound) -> None:
+    """A renewal of a record that was not in force ends: back to the state it had."""
+    before = row.proposed.get("state_before")
+    if before and risk.state == RiskState.PENDING:
+        risk.state = RiskState(before)
 
 
 def _decision_snapshot(risk: RiskAcceptance, row: RiskRound) -> dict[str, Any]:
@@ -823,14 +831,16 @@ def renew(
     expires = _expiry(expires_on, band=risk.band, today=now.date(), policy=policy)
     if expires == risk.expires_on and risk.state == RiskState.ACCEPTED:
         raise Conflict(f"{risk.ref} already expires on {expires.isoformat()}; nothing to renew.")
+    proposed: dict[str, Any] = {"expires_on": expires.isoformat()}
+    if risk.state != RiskState.ACCEPTED:
+        # Nothing is in force to keep: the record waits for approval again, and returns to
+        # its previous state if the renewal is rejected or lapses.
+        proposed["state_before"] = risk.state.value
     row = _start_round(
-        session,
-        risk,
-        kind=RoundKind.RENEWAL,
-        actor=actor,
-        now=now,
-        proposed={"expires_on": expires.isoformat()},
+        session, risk, kind=RoundKind.RENEWAL, actor=actor, now=now, proposed=proposed
     )
+    if risk.state != RiskState.ACCEPTED:
+        risk.state = RiskState.PENDING
     record_event(
         session,
         at=now,
@@ -1108,6 +1118,8 @@ def lapse_one(
     if getattr(result, "rowcount", 0) != 1:
         return None
     session.refresh(row)
+    if row.kind == RoundKind.RENEWAL:
+        _restore_state(risk, row)
     if risk.state == RiskState.PENDING:
         _apply(
             session,

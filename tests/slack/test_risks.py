@@ -99,6 +99,11 @@ def click(accord: RunningAccord, action_id: str, value: str, user: str) -> str:
     return reply_text(answer)
 
 
+def at_day(accord: RunningAccord, year: int, month: int, day: int) -> datetime:
+    accord.clock.set(datetime(year, month, day, 8, tzinfo=UTC))
+    return accord.clock.now()
+
+
 def jobs_notifier(accord: RunningAccord) -> SlackNotifier:
     return SlackNotifier(build_web_client(accord.services.settings))
 
@@ -513,3 +518,131 @@ def test_modal_request(accord_sqlite: RunningAccord) -> None:
 
 def clock_day(accord: RunningAccord) -> Any:
     return accord.clock.now().date()
+
+
+def test_request_is_posted_after_commit_and_not_in_channel_keeps_it_pending(
+    accord_sqlite: RunningAccord,
+) -> None:
+    accord = accord_sqlite
+    accord.fake.set_not_member(COORDINATION)
+    created = accord.command_text(NEW, user=CISO)
+    assert "Requested *RSK-1*" in created
+    warning = reply_text(accord.fake.wait_for("response_url")[0].body)
+    assert "stays pending" in warning and "/invite @Accord" in warning
+    assert "/accord risk approve RSK-1" in warning
+    assert risk(accord).state == RiskState.PENDING
+    # Approvers can still decide by command.
+    accord.command("risk approve RSK-1", user=CIO)
+    accord.command("risk approve RSK-1", user=CISO_2)
+    assert risk(accord).state == RiskState.ACCEPTED
+
+
+def test_decision_updates_the_request_and_tells_the_requester(accord: RunningAccord) -> None:
+    accord.command(NEW, user=CIO)
+    request = approval_requests(accord)[0]
+    value = approve_button(accord)
+    click(accord, "risk.approve", value, CISO)
+    accord.command("risk reject RSK-1 No compensating control", user=CIO_2)
+    told = dms_to(accord, CIO, "was rejected")[0]
+    with session_scope(accord.services.engine) as session:
+        row = session.get(RiskAcceptance, 1).round_row()  # type: ignore[union-attr]
+        assert row is not None and row.messages[0]["channel"] == COORDINATION
+    assert "No compensating control" in told
+    updates = accord.fake.wait_for("chat.update", count=2)
+    last = next(u.body for u in updates if "Rejected" in u.body["text"])
+    assert last["channel"] == COORDINATION
+    assert last["ts"] == row.messages[0]["ts"]
+    assert "ts" not in request or request["ts"] == last["ts"]
+    assert "Rejected" in last["text"] and _button(last) is None
+
+
+def test_rejected_renewal_keeps_the_acceptance_in_force(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    _accept(accord)
+    accord.command("risk renew RSK-1 expires:2027-02-20", user=CISO)
+    value = approve_button(accord, 2)
+    click(accord, "risk.approve", value, CIO)
+    reply = accord.command_text("risk reject RSK-1 Not again", user=CISO_2)
+    assert "acceptance in force is unchanged" in reply
+    record = risk(accord)
+    assert record.state == RiskState.ACCEPTED
+    assert record.expires_on.isoformat() == "2027-01-31"
+    assert "RSK-1" in accord.command_text("risk list accepted")
+    assert "nothing changed" in accord.command_text("risk approve RSK-1", user=CIO_2)
+    # It still expires on its approved date.
+    notifier = jobs_notifier(accord)
+    risk_jobs.expire(accord.services, notifier, at_day(accord, 2027, 1, 31))
+    assert risk(accord).state == RiskState.EXPIRED
+
+
+def test_someone_else_renewing_is_credited_and_the_owner_may_approve(
+    accord_sqlite: RunningAccord,
+) -> None:
+    accord = accord_sqlite
+    _accept(accord)
+    accord.command("risk renew RSK-1 expires:2027-02-20", user="U0ADMIN")
+    request = approval_requests(accord, 2)[-1]
+    assert request["text"].startswith(":scales: <@U0ADMIN> asks")
+    value = _button(request)
+    assert "waits for the other side" in click(accord, "risk.approve", str(value), CISO)
+    stale = click(accord, "risk.approve", "1:1", CIO)
+    assert "no longer applies" in stale
+
+
+def test_pending_request_past_its_expiry_lapses_once(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    accord.command("risk new Old TLS likelihood:1 impact:2 expires:2026-12-01", user=CIO)
+    approval_requests(accord)
+    notifier = jobs_notifier(accord)
+    moment = at_day(accord, 2026, 12, 1)
+    assert "can no longer be approved" in accord.command_text("risk approve RSK-1", user=CISO)
+    posts = len(accord.fake.calls("chat.postMessage"))
+    risk_jobs.expire(accord.services, notifier, moment)
+    risk_jobs.expire(accord.services, notifier, moment)
+    risk_jobs.remind(accord.services, notifier, moment)
+    assert risk(accord).state == RiskState.LAPSED
+    new_posts = accord.fake.calls("chat.postMessage")[posts:]
+    assert len(new_posts) == 1 and "lapsed" in new_posts[0].body["text"]
+    assert count(accord, AuditEvent, AuditEvent.action == "risk.lapsed") == 1
+
+
+def test_list_pages_with_next_and_previous(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    for n in range(23):
+        accord.command(f"risk new Risk {n} likelihood:1 impact:1 expires:2027-01-31 draft:yes")
+    first = accord.command("risk list all").json()
+    assert "All risk acceptances (23)" in reply_text(first)
+    value = _button(first, "risk.page")
+    assert value == "all:2"
+    before = len(accord.fake.calls("response_url"))
+    accord.slack.block_action("risk.page", value, user_id=CIO)
+    second = accord.fake.wait_for("response_url", count=before + 1)[before].body
+    assert "Showing 21–23 of 23" in reply_text(second)
+    assert second.get("replace_original") is True
+    assert _button(second, "risk.page") == "all:1"
+
+
+def test_export_is_exact_in_json_guarded_in_csv_and_reports_failures(
+    accord_sqlite: RunningAccord,
+) -> None:
+    accord = accord_sqlite
+    _accept(
+        accord,
+        "risk new =SUM(A1) likelihood:1 impact:2 expires:2027-01-31 "
+        'controls:"+1 monitoring" asset:"@host"',
+    )
+    accord.command("risk snooze RSK-1 5", user=CISO)
+    with session_scope(accord.services.engine) as session:
+        as_json = json.loads(export_risks(session, ExportFormat.JSON))["risks"][0]
+        row = _rows(export_risks(session, ExportFormat.CSV))[0]
+    assert as_json["title"] == "=SUM(A1)" and as_json["controls"] == "+1 monitoring"
+    assert row["title"] == "'=SUM(A1)" and row["asset"] == "'@host"
+    assert as_json["snoozed_until"] == row["snoozed_until"] == "2026-11-30"
+    assert [r["requested_by"] for r in as_json["rounds"]] == [CISO]
+    assert json.loads(row["approval_rounds"]) == as_json["rounds"]
+
+    accord.fake.error_next("files.getUploadURLExternal", "not_allowed_token_type")
+    before = len(accord.fake.calls("response_url"))
+    accord.command("risk export csv", user=CIO)
+    told = reply_text(accord.fake.wait_for("response_url", count=before + 1)[before].body)
+    assert "could not be uploaded" in told and "not_allowed_token_type" in told
