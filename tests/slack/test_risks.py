@@ -548,7 +548,8 @@ def test_decision_updates_the_request_and_tells_the_requester(accord: RunningAcc
         row = session.get(RiskAcceptance, 1).round_row()  # type: ignore[union-attr]
         assert row is not None and row.messages[0]["channel"] == COORDINATION
     assert "No compensating control" in told
-    updates = accord.fake.wait_for("chat.update", count=2)
+    # The first approval may land before the request's ts is stored; the closing update does not.
+    updates = accord.fake.wait_for("chat.update", count=1)
     last = next(u.body for u in updates if "Rejected" in u.body["text"])
     assert last["channel"] == COORDINATION
     assert last["ts"] == row.messages[0]["ts"]
