@@ -110,3 +110,22 @@ def test_one_person_can_take_an_executive_decision_and_fill_forms(tmp_path: Path
     assert "Created *INI-2*" in out
     assert "Made in a form" in out
     assert "Traceback" not in out + result.stderr
+
+
+RISK_EXPORT_SCRIPT = """\
+:as @bob
+/accord risk new Legacy VPN likelihood:2 impact:2 expires:2027-01-31
+/accord risk export json
+:quit
+"""
+
+
+def test_shell_saves_the_risk_export(tmp_path: Path) -> None:
+    result = run(
+        ["shell", "--database", str(tmp_path / "r.db")], cwd=tmp_path, stdin=RISK_EXPORT_SCRIPT
+    )
+    assert result.returncode == 0, result.stderr
+    files = list((tmp_path / "exports").glob("accord-risks-*.json"))
+    assert len(files) == 1, result.stdout
+    assert "Legacy VPN" in files[0].read_text()
+    assert "Traceback" not in result.stdout + result.stderr

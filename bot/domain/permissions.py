@@ -17,6 +17,8 @@ class Permission(StrEnum):
     HOLD_RELEASE = "release a security hold"
     RISK_REQUEST = "request risk acceptances"
     RISK_APPROVE = "approve risk acceptances for your side"
+    RISK_CHANGE = "renew, update, submit or snooze a risk acceptance"
+    RISK_REVOKE = "revoke risk acceptances"
     DISAGREEMENT_RAISE = "record disagreements"
     ESCALATE = "escalate disagreements"
     ESCALATION_DECIDE = "decide escalations"
@@ -43,6 +45,13 @@ _RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
     ),
     Permission.RISK_REQUEST: (_participant, "Only members of the CIO or CISO side can"),
     Permission.RISK_APPROVE: (_on_a_side, "Only members of the CIO or CISO side can"),
+    Permission.RISK_CHANGE: (_participant, "Only members of the CIO or CISO side can"),
+    # Ending an acceptance early is a security action any member of either side may take (it
+    # only ever removes an exception); the record's requester and admins may too.
+    Permission.RISK_REVOKE: (
+        lambda a: _on_a_side(a) or a.is_admin,
+        "Only members of the CIO or CISO side (or an Accord admin) can",
+    ),
     Permission.DISAGREEMENT_RAISE: (_on_a_side, "Only members of the CIO or CISO side can"),
     Permission.ESCALATE: (_participant, "Only members of the CIO or CISO side can"),
     Permission.ESCALATION_DECIDE: (lambda a: a.is_executive, "Only configured executives can"),
@@ -63,11 +72,15 @@ class Stewarded(Protocol):
 
 
 #: Permissions that, given a record, are limited to its stewards (plus admins and executives).
-_STEWARDS_ONLY = frozenset({Permission.INITIATIVE_EDIT})
+_STEWARDS_ONLY = frozenset({Permission.INITIATIVE_EDIT, Permission.RISK_CHANGE})
+#: Permissions a record's stewards have even when the general rule would not grant them.
+_STEWARDS_ALSO = frozenset({Permission.RISK_REVOKE})
 
 
 def allowed(actor: Actor, permission: Permission, record: Stewarded | None = None) -> bool:
     check, _ = _RULES[permission]
+    if record is not None and permission in _STEWARDS_ALSO and actor.user_id in record.steward_ids:
+        return True
     if not check(actor):
         return False
     if record is None or permission not in _STEWARDS_ONLY or not record.steward_ids:
@@ -78,6 +91,8 @@ def allowed(actor: Actor, permission: Permission, record: Stewarded | None = Non
 def ensure_allowed(actor: Actor, permission: Permission, record: Stewarded | None = None) -> None:
     """Raise `Forbidden` with a sentence that says who may do this instead."""
     check, who = _RULES[permission]
+    if record is not None and allowed(actor, permission, record):
+        return
     if not check(actor):
         raise Forbidden(
             f"{who} {permission.value}.",
@@ -86,7 +101,8 @@ def ensure_allowed(actor: Actor, permission: Permission, record: Stewarded | Non
     if record is not None and not allowed(actor, permission, record):
         raise Forbidden(
             f"Only the people answerable for {record.ref} (its owners and whoever created it), "
-            f"an executive or an Accord admin can {permission.value.replace('initiatives', 'it')}.",
+            f"an executive or an Accord admin can "
+            f"{permission.value.replace('initiatives', 'it').replace('a risk acceptance', 'it')}.",
             hint=f"Ask one of its owners, or have an admin make you an owner of {record.ref}.",
         )
 

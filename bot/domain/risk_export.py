@@ -3,6 +3,14 @@
 Shared by `accord export risks` and `/accord risk export`. JSON is one object per record with
 its `approvals`; CSV is one row per decision (the record's fields repeated), and one row with
 empty approval columns for a record nobody has decided on yet.
+
+JSON is exact: every value as stored. CSV guards against formula injection: a text cell whose
+first character is `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe (`'`)
+so a spreadsheet shows it as text instead of running it (OWASP "CSV injection"). An auditor who
+needs the exact text uses the JSON export (or strips that one leading apostrophe).
+
+Each record also lists its approval rounds (`rounds`: who asked, what it proposed, how it ended);
+in CSV they are one JSON cell, `approval_rounds`.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.domain.risks import RiskAcceptance, RiskApproval, all_risks
+from bot.domain.risks import RiskAcceptance, RiskApproval, RiskRound, all_risks
 
 
 class ExportFormat(StrEnum):
@@ -42,6 +50,7 @@ RISK_COLUMNS = (
     "state",
     "round",
     "closed_reason",
+    "snoozed_until",
     "created_at",
     "updated_by",
     "updated_at",
@@ -54,6 +63,7 @@ APPROVAL_COLUMNS = (
     "decision_reason",
     "decided_at",
     "approved_snapshot",
+    "approval_rounds",
 )
 
 
@@ -77,10 +87,24 @@ def risk_record(risk: RiskAcceptance) -> dict[str, Any]:
         "state": risk.state.value,
         "round": risk.round,
         "closed_reason": risk.closed_reason,
+        "snoozed_until": risk.snoozed_until.isoformat() if risk.snoozed_until else None,
         "created_at": risk.created_at.isoformat(),
         "updated_by": risk.updated_by,
         "updated_at": risk.updated_at.isoformat(),
         "approvals": [approval_record(a) for a in risk.approvals],
+        "rounds": [round_record(r) for r in risk.rounds],
+    }
+
+
+def round_record(row: RiskRound) -> dict[str, Any]:
+    return {
+        "round": row.round,
+        "kind": str(row.kind),
+        "requested_by": row.requested_by,
+        "requested_at": row.requested_at.isoformat(),
+        "proposed": dict(row.proposed),
+        "state": str(row.state),
+        "closed_at": row.closed_at.isoformat() if row.closed_at else None,
     }
 
 
@@ -109,8 +133,9 @@ def to_csv(risks: list[RiskAcceptance]) -> str:
         base = [
             ";".join(record[c]) if c == "techniques" else _cell(record[c]) for c in RISK_COLUMNS
         ]
+        rounds = json.dumps(record["rounds"], sort_keys=True)
         if not record["approvals"]:
-            writer.writerow([*base, *([""] * len(APPROVAL_COLUMNS))])
+            writer.writerow([*base, *([""] * (len(APPROVAL_COLUMNS) - 1)), rounds])
         for approval in record["approvals"]:
             writer.writerow(
                 [
@@ -122,6 +147,7 @@ def to_csv(risks: list[RiskAcceptance]) -> str:
                     _cell(approval["reason"]),
                     approval["at"],
                     json.dumps(approval["snapshot"], sort_keys=True),
+                    rounds,
                 ]
             )
     return buffer.getvalue()
@@ -132,7 +158,11 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if text[:1] in FORMULA_STARTS else text
+
+
+#: First characters a spreadsheet may treat as the start of a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_risks(session: Session, fmt: ExportFormat) -> str:

@@ -1,8 +1,20 @@
 """Risk acceptances: a register both sides sign, with expiry, review and an auditor's export.
 
-Lifecycle: `draft` → `pending_approval` → `accepted` → `expired` | `revoked`, plus `rejected`.
+Lifecycle: `draft` → `pending_approval` → `accepted` → `expired` | `revoked`, plus `rejected`
+and `lapsed` (a request nobody approved before its expiry date passed).
 `/accord risk new` creates a record straight in `pending_approval`; `draft` is the state of a
 record that is still being written (no approvals are asked for yet).
+
+Every approval *round* is a `RiskRound` row: who asked for it, what it proposes, its outcome and
+where its approval request was posted (so the message can be updated when it is decided).
+
+* A **renewal** never suspends the acceptance in force: the proposed expiry lives on the round,
+  the record stays `accepted` with its approved expiry (and still expires and is warned about on
+  time) until both sides approve the renewal; a rejected renewal closes only that round.
+* A **material change** (score, controls, expiry, scope) is applied at once and suspends the
+  acceptance (`pending_approval`) until both sides approve again: the record no longer says what
+  was approved, so it must not count as accepted. A rejected change rejects the record.
+* The requester of a *round* (not only of the record) cannot decide on it.
 
 Separation of duties: a record becomes `accepted` only when, in the current approval *round*, one
 person from the CIO side and one from the CISO side approved it, neither of them the requester.
@@ -51,6 +63,7 @@ class RiskState(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     REVOKED = "revoked"
+    LAPSED = "lapsed"
 
 
 #: The states `/accord risk list open` shows; agendas and digests count the same records.
@@ -143,6 +156,50 @@ class RiskApproval(SQLModel, table=True):
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
+class RoundKind(StrEnum):
+    REQUEST = "request"
+    CHANGE = "change"
+    RENEWAL = "renewal"
+
+
+class RoundState(StrEnum):
+    OPEN = "open"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+    LAPSED = "lapsed"
+    CLOSED = "closed"
+
+
+class RiskRound(SQLModel, table=True):
+    """One approval round: who asked, what it proposes, how it ended, where it was posted."""
+
+    __tablename__ = "risk_round"
+    __table_args__ = (UniqueConstraint("risk_id", "round", name="uq_risk_round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    risk_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("risk_acceptance.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    round: int
+    kind: RoundKind = Field(sa_column=enum_column(RoundKind))
+    requested_by: str = Field(max_length=32)
+    requested_at: datetime
+    #: Values that take effect only when both sides approve (a renewal's expiry).
+    proposed: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    state: RoundState = Field(default=RoundState.OPEN, sa_column=enum_column(RoundState))
+    closed_at: datetime | None = None
+    #: Where the approval request was posted: [{"channel": …, "ts": …}, …].
+    messages: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON))
+
+    @property
+    def proposed_expiry(self) -> date | None:
+        value = self.proposed.get("expires_on")
+        return date.fromisoformat(value) if value else None
+
+
 class RiskReminder(SQLModel, table=True):
     """A reminder that was sent (or claimed): the unique key makes every send happen once."""
 
@@ -198,6 +255,13 @@ class RiskAcceptance(SQLModel, table=True):
             "order_by": "RiskApproval.id",
         }
     )
+    rounds: list[RiskRound] = Relationship(
+        sa_relationship_kwargs={
+            "cascade": "all, delete-orphan",
+            "lazy": "selectin",
+            "order_by": "RiskRound.round",
+        }
+    )
 
     @property
     def ref(self) -> str:
@@ -215,6 +279,31 @@ class RiskAcceptance(SQLModel, table=True):
     @property
     def initiative_ref(self) -> str | None:
         return format_ref(Kind.INITIATIVE, self.initiative_id) if self.initiative_id else None
+
+    @property
+    def steward_ids(self) -> frozenset[str]:
+        """Who answers for the record (see permissions): its requester."""
+        return frozenset({self.requested_by})
+
+    def round_row(self, number: int | None = None) -> RiskRound | None:
+        wanted = self.round if number is None else number
+        return next((r for r in self.rounds if r.round == wanted), None)
+
+    def open_round(self) -> RiskRound | None:
+        """The round waiting for decisions, if any (drafts and closed rounds have none)."""
+        row = self.round_row()
+        return row if row is not None and row.state == RoundState.OPEN else None
+
+    @property
+    def round_requester(self) -> str:
+        row = self.round_row()
+        return row.requested_by if row is not None else self.requested_by
+
+    def decision_expiry(self) -> date:
+        """The expiry the open round asks approvers to sign (a renewal's proposed date)."""
+        row = self.open_round()
+        proposed = row.proposed_expiry if row is not None else None
+        return proposed or self.expires_on
 
     def round_decisions(self) -> dict[Role, RiskApproval]:
         return {Role(a.side): a for a in self.approvals if a.round == self.round}
@@ -417,6 +506,8 @@ def create_risk(
     )
     session.add(risk)
     session.flush()
+    if submit:
+        _start_round(session, risk, kind=RoundKind.REQUEST, actor=actor, now=now)
     record_event(
         session,
         at=now,
@@ -428,18 +519,43 @@ def create_risk(
     return risk
 
 
+def _start_round(
+    session: Session,
+    risk: RiskAcceptance,
+    *,
+    kind: RoundKind,
+    actor: Actor,
+    now: datetime,
+    proposed: dict[str, Any] | None = None,
+) -> RiskRound:
+    """Open a new approval round requested by `actor`; an open earlier round is superseded."""
+    previous = risk.round_row()
+    if previous is not None:
+        if previous.state == RoundState.OPEN:
+            previous.state = RoundState.SUPERSEDED
+            previous.closed_at = now
+        risk.round += 1
+    row = RiskRound(
+        risk_id=risk.id,  # type: ignore[arg-type]
+        round=risk.round,
+        kind=kind,
+        requested_by=actor.user_id,
+        requested_at=now,
+        proposed=dict(proposed or {}),
+    )
+    risk.rounds.append(row)
+    session.flush()
+    return row
+
+
 def submit_risk(session: Session, *, actor: Actor, number: int, now: datetime) -> RiskAcceptance:
     risk = get_risk(session, number=number)
-    _ensure_requester(risk, actor, "submit")
+    ensure_allowed(actor, Permission.RISK_CHANGE, record=risk)
     if risk.state != RiskState.DRAFT:
         raise Conflict(f"{risk.ref} is {risk.state.value}, not a draft.")
+    _start_round(session, risk, kind=RoundKind.REQUEST, actor=actor, now=now)
     _transition(session, risk, RiskState.PENDING, actor=actor, now=now, action="risk.submitted")
     return risk
-
-
-def _ensure_requester(risk: RiskAcceptance, actor: Actor, verb: str) -> None:
-    if actor.user_id != risk.requested_by:
-        raise Forbidden(f"Only the requester of {risk.ref} can {verb} it.")
 
 
 def _transition(
@@ -474,6 +590,11 @@ class DecisionResult:
     risk: RiskAcceptance
     approval: RiskApproval
     became_accepted: bool
+    round: RiskRound
+
+    @property
+    def closed(self) -> bool:
+        return self.round.state != RoundState.OPEN
 
 
 def approver_side(actor: Actor) -> Role:
@@ -501,19 +622,7 @@ def decide(
     """Record one side's approval or rejection in the current round."""
     side = approver_side(actor)
     risk = get_risk(session, number=number)
-    if actor.user_id == risk.requested_by:
-        raise Forbidden(
-            f"You requested {risk.ref}, so you cannot approve or reject it.",
-            hint="Separation of duties: another member of your side decides for it.",
-        )
-    existing = risk.round_decisions().get(side)
-    if existing is not None:
-        raise Conflict(_already(risk, existing))
-    if risk.state != RiskState.PENDING:
-        raise Conflict(
-            f"{risk.ref} is {risk.state.value.replace('_', ' ')}; there is nothing to decide.",
-            hint=f"`/accord risk show {risk.ref}` shows its history.",
-        )
+    row = ensure_decidable(risk, actor, side=side, today=now.date())
     clean_reason = None
     if decision == Decision.REJECTED:
         clean_reason = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
@@ -527,7 +636,7 @@ def decide(
         decision=decision,
         reason=clean_reason,
         at=now,
-        snapshot=risk.snapshot(),
+        snapshot=_decision_snapshot(risk, row),
     )
     session.add(approval)
     session.flush()  # a concurrent click on the same side fails here on the unique key
@@ -543,16 +652,116 @@ def decide(
     )
     became_accepted = False
     if decision == Decision.REJECTED:
-        risk.closed_reason = clean_reason
-        _transition(session, risk, RiskState.REJECTED, actor=actor, now=now, action="risk.closed")
+        row.state, row.closed_at = RoundState.REJECTED, now
+        if row.kind == RoundKind.RENEWAL:
+            _restore_state(risk, row)
+            # Only the renewal is refused; the acceptance in force (if any) stays as it was.
+            record_event(
+                session,
+                at=now,
+                actor_id=actor.user_id,
+                record_ref=risk.ref,
+                action="risk.renewal_rejected",
+                after={"round": row.round, "proposed": dict(row.proposed)},
+                note=clean_reason,
+            )
+        else:
+            risk.closed_reason = clean_reason
+            _transition(
+                session, risk, RiskState.REJECTED, actor=actor, now=now, action="risk.closed"
+            )
     elif all(
-        d.decision == Decision.APPROVED and d.approver_id != risk.requested_by
+        d.decision == Decision.APPROVED and d.approver_id != row.requested_by
         for d in risk.round_decisions().values()
     ) and set(risk.round_decisions()) == {Role.CIO, Role.CISO}:
-        action = "risk.accepted" if risk.round == 1 else "risk.renewed"
-        _transition(session, risk, RiskState.ACCEPTED, actor=actor, now=now, action=action)
+        row.state, row.closed_at = RoundState.APPROVED, now
+        changes: dict[str, Any] = {"state": RiskState.ACCEPTED}
+        expiry = row.proposed_expiry
+        if expiry is not None:
+            changes.update(
+                expires_on=expiry,
+                snoozed_until=None,
+                next_review_on=min(now.date() + timedelta(days=risk.review_days), expiry),
+            )
+        action = "risk.renewed" if row.kind == RoundKind.RENEWAL else "risk.accepted"
+        _apply(session, risk, changes, actor=actor, now=now, action=action)
         became_accepted = True
-    return DecisionResult(risk=risk, approval=approval, became_accepted=became_accepted)
+    return DecisionResult(risk=risk, approval=approval, became_accepted=became_accepted, round=row)
+
+
+def ensure_decidable(risk: RiskAcceptance, actor: Actor, *, side: Role, today: date) -> RiskRound:
+    """The open round `actor` may decide on for `side`, or the reason they may not."""
+    existing = risk.round_decisions().get(side)
+    if existing is not None:
+        raise Conflict(_already(risk, existing))
+    row = risk.open_round()
+    if row is None or risk.state == RiskState.DRAFT:
+        raise Conflict(
+            f"{risk.ref} is {risk.state.value.replace('_', ' ')} and has no approval round "
+            "open; there is nothing to decide.",
+            hint=f"`/accord risk show {risk.ref}` shows its history.",
+        )
+    if actor.user_id == row.requested_by:
+        what = risk.ref if row.kind == RoundKind.REQUEST else f"round {row.round} of {risk.ref}"
+        raise Forbidden(
+            f"You requested {what}, so you cannot approve or reject it.",
+            hint="Separation of duties: another member of your side decides for it.",
+        )
+    expiry = risk.decision_expiry()
+    if expiry <= today:
+        raise Conflict(
+            f"The expiry date {expiry.isoformat()} of this request for {risk.ref} has passed, so "
+            "it can no longer be approved.",
+            hint=f"Ask for a new date: `/accord risk renew {risk.ref} expires:YYYY-MM-DD`.",
+        )
+    return row
+
+
+def _restore_state(risk: RiskAcceptance, row: RiskRound) -> None:
+    """A renewal of a record that was not in force ends: back to the state it had."""
+    before = row.proposed.get("state_before")
+    if before and risk.state == RiskState.PENDING:
+        risk.state = RiskState(before)
+
+
+def _decision_snapshot(risk: RiskAcceptance, row: RiskRound) -> dict[str, Any]:
+    """What the approver signs: the record with the round's proposed values."""
+    snapshot = risk.snapshot()
+    expiry = row.proposed_expiry
+    if expiry is not None:
+        snapshot["expires_on"] = expiry.isoformat()
+    snapshot["round_kind"] = row.kind.value
+    snapshot["round_requested_by"] = row.requested_by
+    return snapshot
+
+
+def _apply(
+    session: Session,
+    risk: RiskAcceptance,
+    changes: dict[str, Any],
+    *,
+    actor: Actor | str,
+    now: datetime,
+    action: str,
+    note: str | None = None,
+) -> None:
+    actor_id = actor if isinstance(actor, str) else actor.user_id
+    before = risk.snapshot()
+    for key, value in changes.items():
+        setattr(risk, key, value)
+    risk.updated_by = actor_id
+    risk.updated_at = now
+    old, new = changed_fields(before, risk.snapshot())
+    record_event(
+        session,
+        at=now,
+        actor_id=actor_id,
+        record_ref=risk.ref,
+        action=action,
+        before=old,
+        after=new,
+        note=note,
+    )
 
 
 def _already(risk: RiskAcceptance, existing: RiskApproval) -> str:
@@ -577,11 +786,14 @@ def already_decided_message(session: Session, *, number: int, actor: Actor) -> s
 def revoke(
     session: Session, *, actor: Actor, number: int, reason: str, now: datetime
 ) -> RiskAcceptance:
-    ensure_allowed(actor, Permission.RISK_APPROVE)
-    reason = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
     risk = get_risk(session, number=number)
+    ensure_allowed(actor, Permission.RISK_REVOKE, record=risk)
+    reason = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
     if risk.state not in (RiskState.ACCEPTED, RiskState.PENDING, RiskState.DRAFT):
         raise Conflict(f"{risk.ref} is {risk.state.value}; only a live acceptance is revoked.")
+    row = risk.open_round()
+    if row is not None:
+        row.state, row.closed_at = RoundState.CLOSED, now
     risk.closed_reason = reason
     _transition(
         session, risk, RiskState.REVOKED, actor=actor, now=now, action="risk.revoked", note=reason
@@ -598,32 +810,45 @@ def renew(
     now: datetime,
     policy: RiskPolicy,
 ) -> RiskAcceptance:
-    """A new approval round with a new expiry; earlier rounds stay in the history."""
-    ensure_allowed(actor, Permission.RISK_REQUEST)
+    """Ask both sides to approve a new expiry in a new round.
+
+    The acceptance in force is untouched (state, expiry, reminders) until the renewal is
+    approved; earlier rounds stay in the history.
+    """
     risk = get_risk(session, number=number)
-    if risk.state not in (RiskState.ACCEPTED, RiskState.EXPIRED):
+    ensure_allowed(actor, Permission.RISK_CHANGE, record=risk)
+    if risk.state not in (RiskState.ACCEPTED, RiskState.EXPIRED, RiskState.LAPSED):
         raise Conflict(
             f"{risk.ref} is {risk.state.value.replace('_', ' ')}; only an accepted or expired "
             "acceptance can be renewed."
         )
+    current = risk.open_round()
+    if current is not None:
+        raise Conflict(
+            f"Round {current.round} of {risk.ref} is already waiting for approval.",
+            hint=f"Wait for it, or have it rejected: `/accord risk reject {risk.ref} <reason>`.",
+        )
     expires = _expiry(expires_on, band=risk.band, today=now.date(), policy=policy)
-    before = risk.snapshot()
-    risk.expires_on = expires
-    risk.round += 1
-    risk.state = RiskState.PENDING
-    risk.snoozed_until = None
-    risk.next_review_on = min(now.date() + timedelta(days=risk.review_days), expires)
-    risk.updated_by = actor.user_id
-    risk.updated_at = now
-    old, new = changed_fields(before, risk.snapshot())
+    if expires == risk.expires_on and risk.state == RiskState.ACCEPTED:
+        raise Conflict(f"{risk.ref} already expires on {expires.isoformat()}; nothing to renew.")
+    proposed: dict[str, Any] = {"expires_on": expires.isoformat()}
+    if risk.state != RiskState.ACCEPTED:
+        # Nothing is in force to keep: the record waits for approval again, and returns to
+        # its previous state if the renewal is rejected or lapses.
+        proposed["state_before"] = risk.state.value
+    row = _start_round(
+        session, risk, kind=RoundKind.RENEWAL, actor=actor, now=now, proposed=proposed
+    )
+    if risk.state != RiskState.ACCEPTED:
+        risk.state = RiskState.PENDING
     record_event(
         session,
         at=now,
         actor_id=actor.user_id,
         record_ref=risk.ref,
         action="risk.renewal_requested",
-        before=old,
-        after=new,
+        before={"expires_on": risk.expires_on.isoformat()},
+        after={"round": row.round, "proposed_expires_on": expires.isoformat()},
     )
     return risk
 
@@ -641,13 +866,13 @@ def update_risk(
 
     Returns the record and whether the approvals were reset.
     """
-    ensure_allowed(actor, Permission.RISK_REQUEST)
     if changes.is_empty():
         raise InvalidInput(
             "Nothing to change.",
             hint='e.g. `/accord risk update RSK-2 likelihood:2 controls:"WAF rule 91"`',
         )
     risk = get_risk(session, number=number)
+    ensure_allowed(actor, Permission.RISK_CHANGE, record=risk)
     if risk.state not in (RiskState.DRAFT, RiskState.PENDING, RiskState.ACCEPTED):
         raise Conflict(f"{risk.ref} is {risk.state.value}; it can no longer be changed.")
     before = risk.snapshot()
@@ -679,9 +904,10 @@ def update_risk(
         raise Conflict(f"{risk.ref} already has those values; nothing changed.")
     material = any(key in new for key in (*MATERIAL_FIELDS, "score"))
     reset = material and risk.state in (RiskState.PENDING, RiskState.ACCEPTED)
-    if reset and (risk.state == RiskState.ACCEPTED or risk.round_decisions()):
-        risk.round += 1
     if reset:
+        # The record no longer says what was approved: it is suspended until both sides
+        # approve the changed record in a new round requested by whoever changed it.
+        _start_round(session, risk, kind=RoundKind.CHANGE, actor=actor, now=now)
         risk.state = RiskState.PENDING
     risk.updated_by = actor.user_id
     risk.updated_at = now
@@ -704,7 +930,7 @@ def _filter_clause(which: RiskFilter, *, viewer_id: str, today: date, horizon: i
     clauses: dict[RiskFilter, Any] = {
         RiskFilter.ALL: None,
         RiskFilter.OPEN: state.in_(list(OPEN_STATES)),
-        RiskFilter.PENDING: state == RiskState.PENDING,
+        RiskFilter.PENDING: col(RiskAcceptance.id).in_(_open_round_ids()),
         RiskFilter.ACCEPTED: state == RiskState.ACCEPTED,
         RiskFilter.EXPIRING: (state == RiskState.ACCEPTED)
         & (col(RiskAcceptance.expires_on) <= today + timedelta(days=horizon)),
@@ -712,6 +938,10 @@ def _filter_clause(which: RiskFilter, *, viewer_id: str, today: date, horizon: i
         RiskFilter.MINE: col(RiskAcceptance.requested_by) == viewer_id,
     }
     return clauses[which]
+
+
+def _open_round_ids() -> Any:
+    return select(RiskRound.risk_id).where(col(RiskRound.state) == RoundState.OPEN)
 
 
 def list_risks(
@@ -804,7 +1034,8 @@ def claim_reminder(session: Session, *, risk_id: int, kind: str, key: str, now: 
 def expiry_warning_keys(risk: RiskAcceptance, *, today: date, policy: RiskPolicy) -> list[str]:
     """The reminder keys due for this record today; one warning is sent if any is new.
 
-    Thresholds (e.g. 30, 7, 1 days) are warned once each per round. While snoozed, nothing is
+    Thresholds (e.g. 30, 7, 1 days) are warned once each per approved expiry date (a pending
+    renewal does not restart them). While snoozed, nothing is
     sent; on the snooze date one reminder is sent, then the thresholds apply again.
     """
     if risk.state != RiskState.ACCEPTED:
@@ -816,10 +1047,10 @@ def expiry_warning_keys(risk: RiskAcceptance, *, today: date, policy: RiskPolicy
         return []
     keys: list[str] = []
     if risk.snoozed_until is not None:
-        keys.append(f"r{risk.round}:snooze:{risk.snoozed_until.isoformat()}")
+        keys.append(f"e{risk.expires_on.isoformat()}:snooze:{risk.snoozed_until.isoformat()}")
     crossed = [days for days in policy.reminder_days if left <= days]
     if crossed:
-        keys.append(f"r{risk.round}:{min(crossed)}d")
+        keys.append(f"e{risk.expires_on.isoformat()}:{min(crossed)}d")
     return keys
 
 
@@ -827,8 +1058,7 @@ def snooze(
     session: Session, *, actor: Actor, number: int, days: int, now: datetime
 ) -> RiskAcceptance:
     risk = get_risk(session, number=number)
-    if actor.user_id != risk.requested_by and not actor.sides:
-        raise Forbidden(f"Only the owner of {risk.ref} or a side member can snooze its reminders.")
+    ensure_allowed(actor, Permission.RISK_CHANGE, record=risk)
     if risk.state != RiskState.ACCEPTED:
         raise Conflict(f"{risk.ref} is {risk.state.value}; there is no expiry reminder to snooze.")
     until = min(now.date() + timedelta(days=days), risk.expires_on - timedelta(days=1))
@@ -848,6 +1078,75 @@ def snooze(
     return risk
 
 
-def pending_risks(session: Session) -> list[RiskAcceptance]:
-    query = select(RiskAcceptance).where(RiskAcceptance.state == RiskState.PENDING)
-    return list(session.exec(query.order_by(col(RiskAcceptance.id))))
+def pending_risks(session: Session, *, today: date) -> list[RiskAcceptance]:
+    """Records with a round waiting for approvers that can still be approved."""
+    query = select(RiskAcceptance).where(col(RiskAcceptance.id).in_(_open_round_ids()))
+    found = session.exec(query.order_by(col(RiskAcceptance.id)))
+    return [r for r in found if r.state != RiskState.DRAFT and r.decision_expiry() > today]
+
+
+def due_for_lapse(session: Session, *, today: date) -> list[int]:
+    """Open rounds whose expiry date (the proposed one for a renewal) has passed."""
+    return [
+        r.id
+        for r in session.exec(
+            select(RiskAcceptance).where(col(RiskAcceptance.id).in_(_open_round_ids()))
+        )
+        if r.id is not None and r.decision_expiry() <= today
+    ]
+
+
+def lapse_one(
+    session: Session, *, number: int, now: datetime
+) -> tuple[RiskAcceptance, RiskRound] | None:
+    """Close one open round whose expiry passed before both sides approved it.
+
+    The guarded UPDATE (open → lapsed) lets only one transaction win, so the lapse is
+    announced once. A pending record becomes `lapsed`; an accepted or expired record whose
+    renewal lapsed keeps its state.
+    """
+    risk = get_risk(session, number=number)
+    row = risk.open_round()
+    if row is None or risk.decision_expiry() > now.date():
+        return None
+    result = session.execute(
+        update(RiskRound)
+        .where(col(RiskRound.id) == row.id, col(RiskRound.state) == RoundState.OPEN)
+        .values(state=RoundState.LAPSED, closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    session.refresh(row)
+    if row.kind == RoundKind.RENEWAL:
+        _restore_state(risk, row)
+    if risk.state == RiskState.PENDING:
+        _apply(
+            session,
+            risk,
+            {"state": RiskState.LAPSED},
+            actor=SYSTEM_ACTOR,
+            now=now,
+            action="risk.lapsed",
+            note="the expiry date passed before both sides approved",
+        )
+    else:
+        record_event(
+            session,
+            at=now,
+            actor_id=SYSTEM_ACTOR,
+            record_ref=risk.ref,
+            action="risk.renewal_lapsed",
+            after={"round": row.round, "proposed": dict(row.proposed)},
+        )
+    return risk, row
+
+
+def set_round_messages(
+    session: Session, *, number: int, round_: int, messages: list[dict[str, str]]
+) -> None:
+    """Remember where a round's approval request was posted (for later chat.update)."""
+    risk = get_risk(session, number=number)
+    row = risk.round_row(round_)
+    if row is not None:
+        row.messages = [*row.messages, *messages]

@@ -17,28 +17,46 @@ from bot.services import Services
 from bot.slack.blocks import risks as render
 from bot.slack.blocks.common import Message
 from bot.slack.notifier import SlackNotifier
+from bot.slack.risk_delivery import refresh_round_messages
 
 log = logging.getLogger(__name__)
 
 
 def expire(services: Services, notifier: SlackNotifier, now: datetime) -> None:
-    """accepted → expired once; only the transaction that made the change announces it."""
+    """accepted → expired once, and open rounds past their expiry date lapse once; only the
+    transaction that made the change announces it."""
     with session_scope(services.engine) as session:
         due = service.due_for_expiry(session, today=now.date())
+        lapsing = service.due_for_lapse(session, today=now.date())
     for number in due:
         with session_scope(services.engine) as session:
             risk = service.expire_one(session, number=number, now=now)
             message = render.expired_announcement(risk) if risk else None
-        if message is None:
-            continue
-        channel = services.settings.accord_coordination_channel
-        try:
-            if channel:
-                notifier.post(channel, message)
-            else:
-                notifier.direct(risk.requested_by, message)  # type: ignore[union-attr]
-        except Exception:
-            log.exception("could not announce the expiry of RSK-%s", number)
+            owner = risk.requested_by if risk else ""
+        if message is not None:
+            _announce(services, notifier, message, owner=owner, number=number)
+    for number in lapsing:
+        with session_scope(services.engine) as session:
+            lapsed = service.lapse_one(session, number=number, now=now)
+            message = render.lapsed_announcement(*lapsed) if lapsed else None
+            owner = lapsed[1].requested_by if lapsed else ""
+            round_ = lapsed[1].round if lapsed else 0
+        if message is not None:
+            refresh_round_messages(services, notifier, number=number, round_=round_)
+            _announce(services, notifier, message, owner=owner, number=number)
+
+
+def _announce(
+    services: Services, notifier: SlackNotifier, message: Message, *, owner: str, number: int
+) -> None:
+    channel = services.settings.accord_coordination_channel
+    try:
+        if channel:
+            notifier.post(channel, message)
+        else:
+            notifier.direct(owner, message)
+    except Exception:
+        log.exception("could not announce the change of RSK-%s", number)
 
 
 def remind(services: Services, notifier: SlackNotifier, now: datetime) -> None:
@@ -52,7 +70,7 @@ def _remind_approvers(services: Services, notifier: SlackNotifier, now: datetime
     with session_scope(services.engine) as session:
         pending = [
             r.id
-            for r in service.pending_risks(session)
+            for r in service.pending_risks(session, today=today)
             if r.id is not None and now - _aware(r.updated_at) >= timedelta(days=1)
         ]
     for number in pending:
@@ -69,7 +87,7 @@ def _remind_approvers(services: Services, notifier: SlackNotifier, now: datetime
                     continue
                 message = render.approval_reminder(risk, today, side)
                 for member in sorted(services.directory.members(session, side)):
-                    if member != risk.requested_by:
+                    if member != risk.round_requester:
                         sends.append((member, message))
         for member, message in sends:
             try:

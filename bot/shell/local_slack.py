@@ -99,6 +99,9 @@ class LocalSlack:
                 "ok": True,
                 "channel": {"id": channel, "name": DEMO_CHANNELS.get(channel), "is_member": True},
             }
+        if method == "conversations.open":
+            users = str(body.get("users") or "").split(",")[0]
+            return {"ok": True, "channel": {"id": "D" + users}}
         if method == "files.getUploadURLExternal":
             file_id = f"F{self.next_ts().replace('.', '')}"
             self._uploads[file_id] = str(body.get("filename", "export"))

@@ -18,6 +18,7 @@ class ActionId(StrEnum):
     RISK_REJECT = "risk.reject"
     RISK_SHOW = "risk.show"
     RISK_SNOOZE = "risk.snooze"
+    RISK_PAGE = "risk.page"
     DISAGREEMENT_SHOW = "disagreement.show"
     DISAGREEMENT_POSITION = "disagreement.position"
     DISAGREEMENT_SETTLE = "disagreement.settle"

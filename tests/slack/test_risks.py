@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -48,15 +49,45 @@ def risk(accord: RunningAccord, number: int = 1) -> RiskAcceptance:
         return found
 
 
-def approve_button(accord: RunningAccord) -> str:
-    """The value of the Approve button on the newest approval request in the channel."""
-    posted = accord.fake.calls("chat.postMessage")[-1].body
-    assert posted["channel"] == COORDINATION
-    for block in posted["blocks"]:
+def _button(body: dict[str, Any], action_id: str = "risk.approve") -> str | None:
+    for block in body.get("blocks") or []:
         for element in block.get("elements", []):
-            if element.get("action_id") == "risk.approve":
+            if element.get("action_id") == action_id:
                 return str(element["value"])
-    raise AssertionError("no approve button")
+    return None
+
+
+def approval_requests(accord: RunningAccord, count: int = 1) -> list[dict[str, Any]]:
+    """Wait until `count` approval requests were posted (they go out after the ack)."""
+    for seen in itertools.count(1):
+        calls = accord.fake.wait_for("chat.postMessage", count=seen)
+        found = [c.body for c in calls if _button(c.body) is not None]
+        if len(found) >= count:
+            return found
+    raise AssertionError("unreachable")
+
+
+def approve_button(accord: RunningAccord, count: int = 1) -> str:
+    """The value of the Approve button on the newest (count-th) approval request."""
+    posted = approval_requests(accord, count)[-1]
+    assert posted["channel"] == COORDINATION
+    value = _button(posted)
+    assert value is not None
+    return value
+
+
+def dms_to(accord: RunningAccord, user: str, containing: str, count: int = 1) -> list[str]:
+    """Wait for `count` DMs to `user` whose text contains `containing`."""
+    for seen in itertools.count(1):
+        calls = accord.fake.wait_for("chat.postMessage", count=seen)
+        found = [
+            c.body["text"]
+            for c in calls
+            if c.body["channel"] == user and containing in c.body["text"]
+        ]
+        if len(found) >= count:
+            return found
+    raise AssertionError("unreachable")
 
 
 def click(accord: RunningAccord, action_id: str, value: str, user: str) -> str:
@@ -66,6 +97,11 @@ def click(accord: RunningAccord, action_id: str, value: str, user: str) -> str:
     assert reply.status == 200
     answer = accord.fake.wait_for("response_url", count=before + 1)[before].body
     return reply_text(answer)
+
+
+def at_day(accord: RunningAccord, year: int, month: int, day: int) -> datetime:
+    accord.clock.set(datetime(year, month, day, 8, tzinfo=UTC))
+    return accord.clock.now()
 
 
 def jobs_notifier(accord: RunningAccord) -> SlackNotifier:
@@ -172,7 +208,7 @@ def test_material_change_sends_it_back_to_both_sides(accord: RunningAccord) -> N
     assert again.state == RiskState.PENDING and again.round == 2
     stale = click(accord, "risk.approve", old_value, CIO_2)
     assert "no longer applies" in stale
-    new_value = approve_button(accord)
+    new_value = approve_button(accord, 2)
     assert new_value.endswith(":2")
     click(accord, "risk.approve", new_value, CIO_2)
     click(accord, "risk.approve", new_value, CISO_2)
@@ -182,11 +218,12 @@ def test_material_change_sends_it_back_to_both_sides(accord: RunningAccord) -> N
     assert final.approvals[2].snapshot["controls"] == "Conditional access"
 
 
-def _accept(accord: RunningAccord, text: str = NEW) -> None:
+def _accept(accord: RunningAccord, text: str = NEW, nth: int = 1) -> None:
     accord.command(text, user=CISO)
-    value = approve_button(accord)
+    value = approve_button(accord, nth)
     click(accord, "risk.approve", value, CISO_2)
     click(accord, "risk.approve", value, CIO)
+    dms_to(accord, CISO, "was approved", count=nth)  # the requester hears of it
 
 
 def test_expiry_happens_once_with_one_announcement(accord: RunningAccord) -> None:
@@ -276,13 +313,23 @@ def test_renewal_opens_a_new_round_and_keeps_history(accord: RunningAccord) -> N
     _accept(accord)
     renewed = accord.command_text("risk renew RSK-1 expires:2027-03-01", user=CISO)
     assert "round 2" in renewed
-    value = approve_button(accord)
+    # Until both sides approve, the acceptance in force is unchanged.
+    pending = risk(accord)
+    assert pending.state == RiskState.ACCEPTED
+    assert pending.expires_on.isoformat() == "2027-01-31"
+    assert "RSK-1" in accord.command_text("risk list accepted")
+    assert "RSK-1" in accord.command_text("risk list pending")
+    value = approve_button(accord, 2)
+    assert value.endswith(":2")
+    own = click(accord, "risk.approve", value, CISO)
+    assert "You requested round 2 of RSK-1" in own
     click(accord, "risk.approve", value, CIO_2)
     click(accord, "risk.approve", value, CISO_2)
     record = risk(accord)
     assert record.state == RiskState.ACCEPTED
     assert record.expires_on.isoformat() == "2027-03-01"
     assert len(record.approvals) == 4
+    assert record.approvals[-1].snapshot["expires_on"] == "2027-03-01"
     assert "risk.renewed" in accord.command_text("risk audit RSK-1")
 
 
@@ -379,6 +426,7 @@ def test_cli_export_writes_csv_and_json(accord_sqlite: RunningAccord, tmp_path: 
 
 def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccord) -> None:
     accord.command(NEW, user=CISO)
+    approval_requests(accord)
     risks_before = count(accord, RiskAcceptance)
     events_before = count(accord, AuditEvent)
     posts_before = len(accord.fake.calls("chat.postMessage"))
@@ -398,7 +446,9 @@ def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccor
         "risk reject RSK-1": "Say why",
         "risk revoke RSK-1": "Say why",
         "risk list sideways": "is not a valid filter",
-        "risk renew RSK-1 expires:2027-02-01": "only an accepted or expired",
+        "risk renew RSK-1 expires:2027-02-01": "Only the people answerable for RSK-1",
+        "risk update RSK-1 impact:2": "Only the people answerable for RSK-1",
+        "risk snooze RSK-1 3": "Only the people answerable for RSK-1",
     }
     for command, expected in cases.items():
         reply = accord.command(command, user=CIO)
@@ -408,6 +458,8 @@ def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccor
         text = reply_text(payload)
         assert expected in text, (command, text)
         assert "Traceback" not in text
+    own = accord.command("risk renew RSK-1 expires:2027-02-01", user=CISO)
+    assert "only an accepted or expired" in reply_text(own.json())
     assert count(accord, RiskAcceptance) == risks_before
     assert count(accord, AuditEvent) == events_before
     assert count(accord, RiskApproval) == 0
@@ -430,8 +482,8 @@ def test_no_coordination_channel_dms_the_approvers(
 
     with running_accord(sqlite_url, fake_slack, clock=clock, accord_coordination_channel=None) as a:
         text = a.command_text(NEW, user=CISO)
-        assert "approvers by DM" in text
-        targets = {c.body["channel"] for c in a.fake.calls("chat.postMessage")}
+        assert "a DM to every approver" in text
+        targets = {c.body["channel"] for c in a.fake.wait_for("chat.postMessage", count=3)}
         assert CISO not in targets and {CIO, CIO_2, CISO_2} <= targets
 
 
@@ -466,3 +518,132 @@ def test_modal_request(accord_sqlite: RunningAccord) -> None:
 
 def clock_day(accord: RunningAccord) -> Any:
     return accord.clock.now().date()
+
+
+def test_request_is_posted_after_commit_and_not_in_channel_keeps_it_pending(
+    accord_sqlite: RunningAccord,
+) -> None:
+    accord = accord_sqlite
+    accord.fake.set_not_member(COORDINATION)
+    created = accord.command_text(NEW, user=CISO)
+    assert "Requested *RSK-1*" in created
+    warning = reply_text(accord.fake.wait_for("response_url")[0].body)
+    assert "stays pending" in warning and "/invite @Accord" in warning
+    assert "/accord risk approve RSK-1" in warning
+    assert risk(accord).state == RiskState.PENDING
+    # Approvers can still decide by command.
+    accord.command("risk approve RSK-1", user=CIO)
+    accord.command("risk approve RSK-1", user=CISO_2)
+    assert risk(accord).state == RiskState.ACCEPTED
+
+
+def test_decision_updates_the_request_and_tells_the_requester(accord: RunningAccord) -> None:
+    accord.command(NEW, user=CIO)
+    request = approval_requests(accord)[0]
+    value = approve_button(accord)
+    click(accord, "risk.approve", value, CISO)
+    accord.command("risk reject RSK-1 No compensating control", user=CIO_2)
+    told = dms_to(accord, CIO, "was rejected")[0]
+    with session_scope(accord.services.engine) as session:
+        row = session.get(RiskAcceptance, 1).round_row()  # type: ignore[union-attr]
+        assert row is not None and row.messages[0]["channel"] == COORDINATION
+    assert "No compensating control" in told
+    # The first approval may land before the request's ts is stored; the closing update does not.
+    updates = accord.fake.wait_for("chat.update", count=1)
+    last = next(u.body for u in updates if "Rejected" in u.body["text"])
+    assert last["channel"] == COORDINATION
+    assert last["ts"] == row.messages[0]["ts"]
+    assert "ts" not in request or request["ts"] == last["ts"]
+    assert "Rejected" in last["text"] and _button(last) is None
+
+
+def test_rejected_renewal_keeps_the_acceptance_in_force(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    _accept(accord)
+    accord.command("risk renew RSK-1 expires:2027-02-20", user=CISO)
+    value = approve_button(accord, 2)
+    click(accord, "risk.approve", value, CIO)
+    reply = accord.command_text("risk reject RSK-1 Not again", user=CISO_2)
+    assert "acceptance in force is unchanged" in reply
+    record = risk(accord)
+    assert record.state == RiskState.ACCEPTED
+    assert record.expires_on.isoformat() == "2027-01-31"
+    assert "RSK-1" in accord.command_text("risk list accepted")
+    assert "nothing changed" in accord.command_text("risk approve RSK-1", user=CIO_2)
+    # It still expires on its approved date.
+    notifier = jobs_notifier(accord)
+    risk_jobs.expire(accord.services, notifier, at_day(accord, 2027, 1, 31))
+    assert risk(accord).state == RiskState.EXPIRED
+
+
+def test_someone_else_renewing_is_credited_and_the_owner_may_approve(
+    accord_sqlite: RunningAccord,
+) -> None:
+    accord = accord_sqlite
+    _accept(accord)
+    accord.command("risk renew RSK-1 expires:2027-02-20", user="U0ADMIN")
+    request = approval_requests(accord, 2)[-1]
+    assert request["text"].startswith(":scales: <@U0ADMIN> asks")
+    value = _button(request)
+    assert "waits for the other side" in click(accord, "risk.approve", str(value), CISO)
+    stale = click(accord, "risk.approve", "1:1", CIO)
+    assert "no longer applies" in stale
+
+
+def test_pending_request_past_its_expiry_lapses_once(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    accord.command("risk new Old TLS likelihood:1 impact:2 expires:2026-12-01", user=CIO)
+    approval_requests(accord)
+    notifier = jobs_notifier(accord)
+    moment = at_day(accord, 2026, 12, 1)
+    assert "can no longer be approved" in accord.command_text("risk approve RSK-1", user=CISO)
+    posts = len(accord.fake.calls("chat.postMessage"))
+    risk_jobs.expire(accord.services, notifier, moment)
+    risk_jobs.expire(accord.services, notifier, moment)
+    risk_jobs.remind(accord.services, notifier, moment)
+    assert risk(accord).state == RiskState.LAPSED
+    new_posts = accord.fake.calls("chat.postMessage")[posts:]
+    assert len(new_posts) == 1 and "lapsed" in new_posts[0].body["text"]
+    assert count(accord, AuditEvent, AuditEvent.action == "risk.lapsed") == 1
+
+
+def test_list_pages_with_next_and_previous(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    for n in range(23):
+        accord.command(f"risk new Risk {n} likelihood:1 impact:1 expires:2027-01-31 draft:yes")
+    first = accord.command("risk list all").json()
+    assert "All risk acceptances (23)" in reply_text(first)
+    value = _button(first, "risk.page")
+    assert value == "all:2"
+    before = len(accord.fake.calls("response_url"))
+    accord.slack.block_action("risk.page", value, user_id=CIO)
+    second = accord.fake.wait_for("response_url", count=before + 1)[before].body
+    assert "Showing 21–23 of 23" in reply_text(second)
+    assert second.get("replace_original") is True
+    assert _button(second, "risk.page") == "all:1"
+
+
+def test_export_is_exact_in_json_guarded_in_csv_and_reports_failures(
+    accord_sqlite: RunningAccord,
+) -> None:
+    accord = accord_sqlite
+    _accept(
+        accord,
+        "risk new =SUM(A1) likelihood:1 impact:2 expires:2027-01-31 "
+        'controls:"+1 monitoring" asset:"@host"',
+    )
+    accord.command("risk snooze RSK-1 5", user=CISO)
+    with session_scope(accord.services.engine) as session:
+        as_json = json.loads(export_risks(session, ExportFormat.JSON))["risks"][0]
+        row = _rows(export_risks(session, ExportFormat.CSV))[0]
+    assert as_json["title"] == "=SUM(A1)" and as_json["controls"] == "+1 monitoring"
+    assert row["title"] == "'=SUM(A1)" and row["asset"] == "'@host"
+    assert as_json["snoozed_until"] == row["snoozed_until"] == "2026-11-30"
+    assert [r["requested_by"] for r in as_json["rounds"]] == [CISO]
+    assert json.loads(row["approval_rounds"]) == as_json["rounds"]
+
+    accord.fake.error_next("files.getUploadURLExternal", "not_allowed_token_type")
+    before = len(accord.fake.calls("response_url"))
+    accord.command("risk export csv", user=CIO)
+    told = reply_text(accord.fake.wait_for("response_url", count=before + 1)[before].body)
+    assert "could not be uploaded" in told and "not_allowed_token_type" in told

@@ -17,7 +17,16 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.paging import Page
-from bot.domain.risks import Band, Decision, RiskAcceptance, RiskFilter, RiskState
+from bot.domain.risks import (
+    Band,
+    Decision,
+    RiskAcceptance,
+    RiskFilter,
+    RiskRound,
+    RiskState,
+    RoundKind,
+    RoundState,
+)
 from bot.domain.roles import ROLE_LABELS, SIDES, Role
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
@@ -48,6 +57,7 @@ STATE_LABEL = {
     RiskState.REJECTED: ":x: rejected",
     RiskState.EXPIRED: ":alarm_clock: expired",
     RiskState.REVOKED: ":no_entry_sign: revoked",
+    RiskState.LAPSED: ":hourglass: lapsed (never approved)",
 }
 FILTER_TITLES = {
     RiskFilter.OPEN: "Open risk acceptances",
@@ -77,7 +87,17 @@ def summary_line(risk: RiskAcceptance, today: date) -> str:
         f"*{risk.ref}* {safe(risk.title, 200)}\n{STATE_LABEL[risk.state]} · "
         f"{BAND_ICON[risk.band]} {risk.band.value} ({risk.score}) · expires "
         f"{risk.expires_on.isoformat()} ({risk.days_left(today)} days) · "
-        f"by {user(risk.requested_by)}"
+        f"by {user(risk.requested_by)}{_renewal_note(risk)}"
+    )
+
+
+def _renewal_note(risk: RiskAcceptance) -> str:
+    row = risk.open_round()
+    if row is None or row.proposed_expiry is None:
+        return ""
+    return (
+        f" · :arrows_counterclockwise: renewal to {row.proposed_expiry.isoformat()} "
+        f"awaits approval (round {row.round})"
     )
 
 
@@ -134,11 +154,19 @@ def card(
     blocks.append(section(f"*Compensating controls*\n{safe(risk.controls, 2800) or '_none_'}"))
     if risk.closed_reason and risk.state in (RiskState.REJECTED, RiskState.REVOKED):
         blocks.append(section(f"*Reason ({risk.state.value})*\n{safe(risk.closed_reason, 600)}"))
+    renewal = _renewal_note(risk)
+    if renewal:
+        blocks.append(
+            section(
+                f"*Pending renewal*{renewal}. The acceptance stays in force until "
+                f"{risk.expires_on.isoformat()} unless both sides approve the renewal."
+            )
+        )
     blocks.append(section(_round_status(risk)))
     history = _history(risk)
     if history:
         blocks.append(context(clip("\n".join(history), 2000)))
-    if buttons and risk.state == RiskState.PENDING:
+    if buttons and risk.open_round() is not None and risk.state != RiskState.DRAFT:
         blocks.append(decision_buttons(risk))
     text = f"{risk.ref}: {safe(risk.title, 200)} ({risk.state.value})"
     return Message(text=(f"{lead} " if lead else "") + text, blocks=blocks)
@@ -153,19 +181,83 @@ def decision_buttons(risk: RiskAcceptance) -> Block:
     )
 
 
-def approval_request(risk: RiskAcceptance, today: date, *, renewal: bool = False) -> Message:
-    what = "renew" if renewal else "accept"
+ROUND_WHAT = {
+    RoundKind.REQUEST: "accept",
+    RoundKind.CHANGE: "approve again, after a material change,",
+    RoundKind.RENEWAL: "renew",
+}
+
+
+def approval_request(risk: RiskAcceptance, today: date, row: RiskRound) -> Message:
+    """The request for one round, with the person who asked for it (not the record's author)."""
     lead = (
-        f":scales: {user(risk.requested_by)} asks the CIO side and the CISO side to {what} "
-        f"*{risk.ref}*. One approver from each side is needed; the requester cannot approve."
+        f":scales: {user(row.requested_by)} asks the CIO side and the CISO side to "
+        f"{ROUND_WHAT[row.kind]} *{risk.ref}* (round {row.round}). One approver from each side "
+        f"is needed; {user(row.requested_by)} cannot approve."
     )
+    if row.proposed_expiry is not None:
+        lead += (
+            f" The renewal would run to {row.proposed_expiry.isoformat()}; until then the "
+            f"current acceptance stays in force to {risk.expires_on.isoformat()}."
+        )
     return card(risk, today, lead=lead)
+
+
+def _decided_by(risk: RiskAcceptance, row: RiskRound) -> str:
+    return ", ".join(
+        f"{ROLE_LABELS[Role(a.side)]}: {user(a.approver_id)}"
+        for a in risk.approvals
+        if a.round == row.round
+    )
+
+
+def round_status_message(risk: RiskAcceptance, today: date, row: RiskRound) -> Message:
+    """What a posted approval request shows now: live buttons only while its round is open."""
+    if row.state == RoundState.OPEN and risk.open_round() is row:
+        return approval_request(risk, today, row)
+    reasons = [a.reason for a in risk.approvals if a.round == row.round and a.reason]
+    decided = _decided_by(risk, row)
+    outcome = {
+        RoundState.APPROVED: f":white_check_mark: Approved by both sides ({decided})",
+        RoundState.REJECTED: f":x: Rejected ({_decided_by(risk, row)})"
+        + (f": {safe(reasons[-1], 300)}" if reasons else ""),
+        RoundState.SUPERSEDED: f":fast_forward: Replaced by round {risk.round}; use its request",
+        RoundState.LAPSED: ":hourglass: Lapsed: its expiry date passed before both sides approved",
+        RoundState.CLOSED: f":no_entry_sign: Closed ({risk.state.value.replace('_', ' ')})",
+        RoundState.OPEN: f":fast_forward: Replaced by round {risk.round}",
+    }[RoundState(row.state)]
+    lead = f"{outcome}. Round {row.round} of *{risk.ref}*, requested by {user(row.requested_by)}."
+    return card(risk, today, lead=lead, buttons=False)
+
+
+def outcome_for_requester(risk: RiskAcceptance, today: date, row: RiskRound) -> Message:
+    """The DM to whoever asked for the round, once both sides approved or one rejected."""
+    if row.state == RoundState.APPROVED:
+        lead = (
+            f":white_check_mark: Your request for *{risk.ref}* (round {row.round}) was approved "
+            f"by both sides ({_decided_by(risk, row)}); it is accepted until "
+            f"{risk.expires_on.isoformat()}."
+        )
+    else:
+        reasons = [a.reason for a in risk.approvals if a.round == row.round and a.reason]
+        reason = safe(reasons[-1], 500) if reasons else "—"
+        kept = (
+            f" The acceptance in force is unchanged ({STATE_LABEL[risk.state]}, "
+            f"expires {risk.expires_on.isoformat()})."
+            if row.kind == RoundKind.RENEWAL
+            else ""
+        )
+        lead = (
+            f":x: Your request for *{risk.ref}* (round {row.round}) was rejected "
+            f"({_decided_by(risk, row)}). Reason: {reason}.{kept}"
+        )
+    return card(risk, today, lead=lead, buttons=False)
 
 
 def approval_reminder(risk: RiskAcceptance, today: date, side: Role) -> Message:
     lead = (
         f":bell: *{risk.ref}* still needs an approval from the {ROLE_LABELS[side]} "
-        f"(requested by {user(risk.requested_by)})."
+        f"(round {risk.round}, requested by {user(risk.round_requester)})."
     )
     return card(risk, today, lead=lead)
 
@@ -197,7 +289,30 @@ def expired_announcement(risk: RiskAcceptance) -> Message:
     return Message(text=text, blocks=[section(text)])
 
 
+def page_value(which: RiskFilter, page: int) -> str:
+    return f"{which.value}:{page}"
+
+
+def lapsed_announcement(risk: RiskAcceptance, row: RiskRound) -> Message:
+    if row.kind == RoundKind.RENEWAL:
+        text = (
+            f":hourglass: The renewal of *{risk.ref}* {safe(risk.title, 200)} (round {row.round}) "
+            "lapsed: its proposed expiry date passed before both sides approved it. The record "
+            f"stays {risk.state.value.replace('_', ' ')}."
+        )
+    else:
+        text = (
+            f":hourglass: The request for *{risk.ref}* {safe(risk.title, 200)} lapsed: its "
+            f"expiry date {risk.expires_on.isoformat()} passed before both sides approved it, "
+            "so the risk was never accepted. "
+            f"{user(row.requested_by)} can ask again with `/accord risk renew {risk.ref} "
+            "expires:…`."
+        )
+    return Message(text=text, blocks=[section(text)])
+
+
 def list_message(page: Page[RiskAcceptance], *, which: RiskFilter, today: date) -> Message:
+    """One page of a list; Previous/Next buttons carry the filter so any page can be reached."""
     title = FILTER_TITLES[which]
     blocks: list[Block] = [header(f"{title} ({page.total})")]
     if not page.items:
@@ -216,6 +331,19 @@ def list_message(page: Page[RiskAcceptance], *, which: RiskFilter, today: date) 
             f"Showing {page.first_index}–{last} of {page.total} · page {page.page} of {page.pages}"
         )
     )
+    nav = []
+    if page.has_previous:
+        nav.append(
+            button(
+                "◀ Previous", action_id=ActionId.RISK_PAGE, value=page_value(which, page.page - 1)
+            )
+        )
+    if page.has_next:
+        nav.append(
+            button("Next ▶", action_id=ActionId.RISK_PAGE, value=page_value(which, page.page + 1))
+        )
+    if nav:
+        blocks.append(actions(*nav))
     assert len(blocks) <= MESSAGE_BLOCK_LIMIT
     return Message(text=f"{title}: {page.total}", blocks=blocks)
 

@@ -8,14 +8,28 @@ from bot.domain import risks as service
 from bot.domain.audit import list_events
 from bot.domain.errors import InvalidInput
 from bot.domain.refs import Kind, parse_ref
-from bot.domain.risk_export import ExportFormat, export_risks, filename
+from bot.domain.risk_export import ExportFormat, filename
 from bot.domain.risks import Decision, RiskChanges, RiskDraft, RiskFilter, RiskPolicy
 from bot.domain.validation import parse_choice, parse_date
 from bot.slack.blocks import risks as render
+from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import notice
 from bot.slack.blocks.general import audit_feed
-from bot.slack.commands.base import CommandContext, Noun, OpenModal, Outcome, Reply, Verb
-from bot.slack.risk_delivery import request_approvals, upload_in_background
+from bot.slack.commands.base import (
+    CommandContext,
+    Deferred,
+    Noun,
+    OpenModal,
+    Outcome,
+    Reply,
+    Verb,
+)
+from bot.slack.risk_delivery import (
+    announce_decision,
+    post_approval_request,
+    upload_export,
+    where_asked,
+)
 from bot.slack.text import neutralise, parse_args, strip_quotes
 
 NEW_KEYS = frozenset(
@@ -48,6 +62,31 @@ def _required(options: dict[str, str], key: str, example: str) -> str:
     if key not in options:
         raise InvalidInput(f"`{key}:` is required, e.g. `{key}:{example}`.", field=key)
     return options[key]
+
+
+def ask_approvers(ctx: CommandContext, risk: service.RiskAcceptance, message: Message) -> Deferred:
+    """Answer now; post the approval request once the record is committed."""
+    services, number, round_ = ctx.services, int(risk.id or 0), risk.round
+    return Deferred(
+        message,
+        then=lambda notifier: post_approval_request(
+            services, notifier, number=number, round_=round_
+        ),
+    )
+
+
+def after_decision(
+    ctx: CommandContext, result: service.DecisionResult, message: Message
+) -> Deferred:
+    """Answer now; update the posted request and tell the requester once it is committed."""
+    services, number, round_ = ctx.services, int(result.risk.id or 0), result.round.round
+    closed = result.closed
+    return Deferred(
+        message,
+        then=lambda notifier: announce_decision(
+            services, notifier, number=number, round_=round_, closed=closed
+        ),
+    )
 
 
 def open_create_modal(ctx: CommandContext, _args: list[str]) -> Outcome:
@@ -83,8 +122,9 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
             f"`/accord risk submit {risk.ref}` asks for approval."
         )
     else:
-        where = request_approvals(ctx.services, ctx.session, risk, today=ctx.today)
-        lead = f":white_check_mark: Requested *{risk.ref}*; approval asked in {where}."
+        where = where_asked(ctx.services)
+        lead = f":white_check_mark: Requested *{risk.ref}*; approval is asked in {where}."
+        return ask_approvers(ctx, risk, render.card(risk, ctx.today, lead=lead, buttons=False))
     return Reply(render.card(risk, ctx.today, lead=lead, buttons=False))
 
 
@@ -92,23 +132,29 @@ def submit(ctx: CommandContext, args: list[str]) -> Outcome:
     risk = service.submit_risk(
         ctx.session, actor=ctx.actor, number=_ref(args, "submit"), now=ctx.now
     )
-    where = request_approvals(ctx.services, ctx.session, risk, today=ctx.today)
-    lead = f":outbox_tray: Submitted *{risk.ref}*; approval asked in {where}."
-    return Reply(render.card(risk, ctx.today, lead=lead, buttons=False))
+    lead = (
+        f":outbox_tray: Submitted *{risk.ref}*; approval is asked in {where_asked(ctx.services)}."
+    )
+    return ask_approvers(ctx, risk, render.card(risk, ctx.today, lead=lead, buttons=False))
 
 
 def list_(ctx: CommandContext, args: list[str]) -> Outcome:
     if len(args) > 1:
         raise InvalidInput("`list` takes one filter.")
     which = parse_choice(args[0], RiskFilter, field="filter") if args else RiskFilter.OPEN
-    page = service.list_risks(
+    return Reply(list_page(ctx, which, 1))
+
+
+def list_page(ctx: CommandContext, which: RiskFilter, page: int) -> Message:
+    found = service.list_risks(
         ctx.session,
         which=which,
         viewer_id=ctx.actor.user_id,
         today=ctx.today,
+        page=page,
         page_size=render.LIST_PAGE_SIZE,
     )
-    return Reply(render.list_message(page, which=which, today=ctx.today))
+    return render.list_message(found, which=which, today=ctx.today)
 
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -129,14 +175,17 @@ def approve(ctx: CommandContext, args: list[str]) -> Outcome:
         now=ctx.now,
         reason=_reason(args) or None,
     )
-    return Reply(render.card(result.risk, ctx.today, lead=approved_lead(result)))
+    message = render.card(result.risk, ctx.today, lead=approved_lead(result), buttons=False)
+    return after_decision(ctx, result, message)
 
 
 def approved_lead(result: service.DecisionResult) -> str:
     ref = result.risk.ref
     if result.became_accepted:
+        what = "renewed" if result.round.kind == service.RoundKind.RENEWAL else "accepted"
         return (
-            f":white_check_mark: You approved *{ref}*; both sides have approved, so it is accepted."
+            f":white_check_mark: You approved *{ref}*; both sides have approved, so it is {what} "
+            f"(until {result.risk.expires_on.isoformat()})."
         )
     return f":ballot_box_with_check: You approved *{ref}*; it now waits for the other side."
 
@@ -157,7 +206,19 @@ def reject(ctx: CommandContext, args: list[str]) -> Outcome:
         now=ctx.now,
         reason=reason,
     )
-    return Reply(render.card(result.risk, ctx.today, lead=f":x: You rejected *{result.risk.ref}*."))
+    message = render.card(result.risk, ctx.today, lead=rejected_lead(result), buttons=False)
+    return after_decision(ctx, result, message)
+
+
+def rejected_lead(result: service.DecisionResult) -> str:
+    ref = result.risk.ref
+    if result.round.kind == service.RoundKind.RENEWAL:
+        return (
+            f":x: You rejected the renewal of *{ref}*; the acceptance in force is unchanged "
+            f"({result.risk.state.value.replace('_', ' ')}, expires "
+            f"{result.risk.expires_on.isoformat()})."
+        )
+    return f":x: You rejected *{ref}*."
 
 
 def revoke(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -181,12 +242,13 @@ def renew(ctx: CommandContext, args: list[str]) -> Outcome:
         now=ctx.now,
         policy=policy(ctx),
     )
-    where = request_approvals(ctx.services, ctx.session, risk, today=ctx.today, renewal=True)
     lead = (
-        f":arrows_counterclockwise: Renewal of *{risk.ref}* requested (round {risk.round}); "
-        f"both sides approve again, asked in {where}."
+        f":arrows_counterclockwise: Renewal of *{risk.ref}* to {expires.isoformat()} requested "
+        f"(round {risk.round}); both sides approve it, asked in {where_asked(ctx.services)}. "
+        f"Until then the acceptance stays as it is ({risk.state.value.replace('_', ' ')}, "
+        f"expires {risk.expires_on.isoformat()})."
     )
-    return Reply(render.card(risk, ctx.today, lead=lead, buttons=False))
+    return ask_approvers(ctx, risk, render.card(risk, ctx.today, lead=lead, buttons=False))
 
 
 def update(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -221,8 +283,11 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
     )
     lead = f":pencil2: Updated *{risk.ref}*."
     if reset:
-        where = request_approvals(ctx.services, ctx.session, risk, today=ctx.today)
-        lead += f" That is a material change, so both sides approve again (asked in {where})."
+        lead += (
+            " That is a material change: the acceptance is suspended until both sides approve "
+            f"again (asked in {where_asked(ctx.services)})."
+        )
+        return ask_approvers(ctx, risk, render.card(risk, ctx.today, lead=lead, buttons=False))
     return Reply(render.card(risk, ctx.today, lead=lead, buttons=False))
 
 
@@ -238,10 +303,14 @@ def snooze(ctx: CommandContext, args: list[str]) -> Outcome:
 
 def export(ctx: CommandContext, args: list[str]) -> Outcome:
     fmt = parse_choice(args[0], ExportFormat, field="format") if args else ExportFormat.CSV
-    content = export_risks(ctx.session, fmt)
     name = filename(fmt, ctx.now.strftime("%Y%m%d-%H%M%S"))
-    upload_in_background(ctx.services, user_id=ctx.actor.user_id, content=content, filename=name)
-    return Reply(notice(f":page_facing_up: Preparing `{name}`; it arrives in your DM with Accord."))
+    services, user_id = ctx.services, ctx.actor.user_id
+    return Deferred(
+        notice(f":page_facing_up: Preparing `{name}` for your DM with Accord…"),
+        then=lambda notifier: upload_export(
+            services, notifier, user_id=user_id, fmt=fmt, name=name
+        ),
+    )
 
 
 def audit(ctx: CommandContext, args: list[str]) -> Outcome:

@@ -1,4 +1,8 @@
-"""Risk buttons (approve, reject, show, snooze) and the risk modals (request, reject reason)."""
+"""Risk buttons (approve, reject, show, snooze, page) and the risk modals (request, reject reason).
+
+Thin: parse the payload, call the service, render. Anything posted to Slack beyond the reply
+(the approval request, updating it after a decision) runs after the unit of work commits.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +15,27 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.db import session_scope
 from bot.domain import risks as service
-from bot.domain.errors import Conflict, InvalidInput
+from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.domain.refs import Kind, parse_ref
-from bot.domain.risks import Decision, RiskDraft, RiskPolicy
+from bot.domain.risks import Decision, RiskDraft, RiskFilter, RiskPolicy
+from bot.domain.validation import parse_choice
 from bot.services import Services
 from bot.slack.blocks import risks as render
 from bot.slack.blocks.errors import notice
-from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
-from bot.slack.commands.risk import approved_lead
+from bot.slack.commands.base import CommandContext, Deferred, OpenModal, Outcome, Reply
+from bot.slack.commands.risk import (
+    after_decision,
+    approved_lead,
+    ask_approvers,
+    list_page,
+    rejected_lead,
+)
 from bot.slack.guard import guarded, unit_of_work
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.listeners.forms import FormState, form_listener
+from bot.slack.listeners.forms import FormState, form_listener, tell_submitter
 from bot.slack.listeners.interaction import action_key, channel_of, deliver
-from bot.slack.risk_delivery import request_approvals
+from bot.slack.notifier import SlackNotifier
+from bot.slack.risk_delivery import where_asked
 
 STALE = "That button is out of date; run `/accord risk show RSK-n` for the current state."
 
@@ -40,7 +52,10 @@ def _id_and_round(body: dict[str, Any]) -> tuple[int, int]:
 
 
 def _current(ctx: CommandContext, number: int, round_: int) -> service.RiskAcceptance:
-    risk = service.get_risk(ctx.session, number=number)
+    try:
+        risk = service.get_risk(ctx.session, number=number)
+    except NotFound:
+        raise InvalidInput(STALE) from None
     if risk.round != round_:
         raise Conflict(
             f"{risk.ref} changed after this request was posted (now round {risk.round}), so "
@@ -56,7 +71,8 @@ def approve(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     result = service.decide(
         ctx.session, actor=ctx.actor, number=number, decision=Decision.APPROVED, now=ctx.now
     )
-    return Reply(render.card(result.risk, ctx.today, lead=approved_lead(result), buttons=False))
+    message = render.card(result.risk, ctx.today, lead=approved_lead(result), buttons=False)
+    return after_decision(ctx, result, message)
 
 
 def reject(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
@@ -64,13 +80,7 @@ def reject(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     risk = _current(ctx, number, round_)
     # Check the rights now, so nobody fills in a reason only to be told they may not reject.
     side = service.approver_side(ctx.actor)
-    if ctx.actor.user_id == risk.requested_by:
-        raise InvalidInput(f"You requested {risk.ref}, so you cannot approve or reject it.")
-    if side in risk.round_decisions():
-        raise Conflict(
-            service.already_decided_message(ctx.session, number=number, actor=ctx.actor)
-            or f"{risk.ref} is already decided for your side."
-        )
+    service.ensure_decidable(risk, ctx.actor, side=side, today=ctx.today)
     return OpenModal(render.reject_modal(risk, channel=channel_of(body)))
 
 
@@ -88,12 +98,30 @@ def snooze(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     return Reply(notice(f":zzz: Expiry reminders for *{risk.ref}* are snoozed until {until}."))
 
 
+def page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    which, _, number = _value(body).partition(":")
+    if not number.isdigit():
+        raise InvalidInput(STALE)
+    return Reply(list_page(ctx, parse_choice(which, RiskFilter, field="filter"), int(number)))
+
+
 ACTIONS: dict[ActionId, Callable[[CommandContext, dict[str, Any]], Outcome]] = {
     ActionId.RISK_APPROVE: approve,
     ActionId.RISK_REJECT: reject,
     ActionId.RISK_SHOW: show,
     ActionId.RISK_SNOOZE: snooze,
+    ActionId.RISK_PAGE: page,
 }
+#: Actions whose answer replaces the message the button is on (paging a list).
+IN_PLACE = frozenset({ActionId.RISK_PAGE})
+
+
+def follow_up(outcome: object, notifier: SlackNotifier) -> Any:
+    """Run a `Deferred`'s after-commit work; what it returns is shown to the person."""
+    if isinstance(outcome, Deferred) and outcome.then is not None:
+        then = outcome.then
+        return guarded(lambda: then(notifier))
+    return None
 
 
 def _run(
@@ -134,7 +162,10 @@ def _run(
 
 
 def _action_listener(
-    services: Services, handler: Callable[[CommandContext, dict[str, Any]], Outcome]
+    services: Services,
+    handler: Callable[[CommandContext, dict[str, Any]], Outcome],
+    *,
+    in_place: bool = False,
 ) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
@@ -149,9 +180,21 @@ def _action_listener(
                 number=int(number) if number.isdigit() else None,
             )
         )
-        deliver(outcome, body=body, client=client, respond=respond)
+        deliver(outcome, body=body, client=client, respond=respond, replace_original=in_place)
+        later = follow_up(outcome, SlackNotifier(client))
+        if later is not None:
+            deliver(later, body=body, client=client, respond=respond)
 
     return listener
+
+
+def confirm_then_follow_up(
+    notifier: SlackNotifier, user_id: str, form: FormState, reply: Reply
+) -> None:
+    tell_submitter(notifier, user_id, form, reply)
+    later = follow_up(reply, notifier)
+    if later is not None:
+        tell_submitter(notifier, user_id, form, Reply(later))
 
 
 def create(ctx: CommandContext, form: FormState) -> Outcome:
@@ -178,9 +221,11 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         now=ctx.now,
         policy=RiskPolicy.from_settings(ctx.services.settings),
     )
-    where = request_approvals(ctx.services, ctx.session, risk, today=ctx.today)
-    lead = f":white_check_mark: Requested *{risk.ref}*; approval asked in {where}."
-    return Reply(render.card(risk, ctx.today, lead=lead, buttons=False))
+    lead = (
+        f":white_check_mark: Requested *{risk.ref}*; approval is asked in "
+        f"{where_asked(ctx.services)}."
+    )
+    return ask_approvers(ctx, risk, render.card(risk, ctx.today, lead=lead, buttons=False))
 
 
 def reject_submitted(ctx: CommandContext, form: FormState) -> Outcome:
@@ -197,9 +242,8 @@ def reject_submitted(ctx: CommandContext, form: FormState) -> Outcome:
         now=ctx.now,
         reason=form.text(BlockId.REASON),
     )
-    return Reply(
-        render.card(result.risk, ctx.today, lead=f":x: You rejected *{risk.ref}*.", buttons=False)
-    )
+    message = render.card(result.risk, ctx.today, lead=rejected_lead(result), buttons=False)
+    return after_decision(ctx, result, message)
 
 
 FIELD_BLOCKS = {
@@ -226,7 +270,9 @@ def _risk_runner(services: Services, *, form: FormState, **unit: Any) -> Callabl
 
 def register(app: App, services: Services) -> None:
     for action_id, handler in ACTIONS.items():
-        app.action(action_id.value)(_action_listener(services, handler))
+        app.action(action_id.value)(
+            _action_listener(services, handler, in_place=action_id in IN_PLACE)
+        )
     for callback_id, (submission, first_block) in SUBMISSIONS.items():
         app.view(callback_id.value)(
             form_listener(
@@ -235,5 +281,6 @@ def register(app: App, services: Services) -> None:
                 first_block=first_block,
                 field_blocks=FIELD_BLOCKS,
                 runner=_risk_runner,
+                confirm=confirm_then_follow_up,
             )
         )
