@@ -6,7 +6,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
-from bot.domain.errors import Forbidden
+from bot.domain.errors import Forbidden, person
 from bot.domain.roles import SIDES, Actor, Role
 
 
@@ -99,11 +99,12 @@ def ensure_allowed(actor: Actor, permission: Permission, record: Stewarded | Non
             hint="`/accord whoami` shows your side; an Accord admin can add you.",
         )
     if record is not None and not allowed(actor, permission, record):
+        answerable = ", ".join(person(user_id) for user_id in sorted(record.steward_ids))
         raise Forbidden(
-            f"Only the people answerable for {record.ref} (its owners and whoever created it), "
-            f"an executive or an Accord admin can "
+            f"Only the people answerable for {record.ref} ({answerable}), an executive or an "
+            f"Accord admin can "
             f"{permission.value.replace('initiatives', 'it').replace('a risk acceptance', 'it')}.",
-            hint=f"Ask one of its owners, or have an admin make you an owner of {record.ref}.",
+            hint="Ask one of them to make the change.",
         )
 
 
