@@ -693,6 +693,78 @@ def record_decision(
     return decision
 
 
+@dataclass(frozen=True)
+class ThreadEntry:
+    """One item written in an agenda's thread: a decision, or an action item with its owner."""
+
+    kind: str  # "decision" or "action"
+    text: str
+    owner_id: str | None = None
+    due: date | None = None
+
+
+#: At most this many items are taken from one reply in an agenda's thread.
+MAX_THREAD_ENTRIES = 10
+
+
+def agenda_occurrence(
+    session: Session, *, channel_id: str, message_ts: str
+) -> TouchpointOccurrence | None:
+    """The occurrence whose agenda is the message `message_ts` in `channel_id`, if any."""
+    return session.exec(
+        select(TouchpointOccurrence).where(
+            TouchpointOccurrence.channel_id == channel_id,
+            TouchpointOccurrence.message_ts == message_ts,
+        )
+    ).first()
+
+
+def capture_from_thread(
+    session: Session,
+    *,
+    actor: Actor,
+    occurrence_id: int,
+    entries: list[ThreadEntry],
+    now: datetime,
+) -> list[TouchpointAction | TouchpointDecision]:
+    """Record what someone wrote in an agenda's thread, against that occurrence, through the
+    same services (permissions, validation, audit trail) as the buttons and commands."""
+    occurrence = session.get(TouchpointOccurrence, occurrence_id)
+    if occurrence is None:
+        raise NotFound("That agenda is no longer known to Accord.")
+    if len(entries) > MAX_THREAD_ENTRIES:
+        raise InvalidInput(
+            f"One reply can record at most {MAX_THREAD_ENTRIES} items; split it into several."
+        )
+    recorded: list[TouchpointAction | TouchpointDecision] = []
+    for entry in entries:
+        if entry.kind == "decision":
+            recorded.append(
+                record_decision(
+                    session,
+                    actor=actor,
+                    number=occurrence.series_id,
+                    text=entry.text,
+                    now=now,
+                    occurrence_id=occurrence_id,
+                )
+            )
+        else:
+            recorded.append(
+                add_action(
+                    session,
+                    actor=actor,
+                    number=occurrence.series_id,
+                    text=entry.text,
+                    owner_id=entry.owner_id,
+                    due=entry.due,
+                    now=now,
+                    occurrence_id=occurrence_id,
+                )
+            )
+    return recorded
+
+
 def open_actions(session: Session, *, series_id: int) -> list[TouchpointAction]:
     return list(
         session.exec(

@@ -224,8 +224,10 @@ def agenda_message(
     )
     blocks.append(
         context(
-            f"Reply in the thread or use `/accord touchpoint action {series.ref} <text> "
-            f"owner:@u due:YYYY-MM-DD` · `/accord touchpoint decision {series.ref} <text>`"
+            "Reply in this thread with `decision: &lt;text&gt;` or "
+            "`action: &lt;text&gt; @owner due:YYYY-MM-DD` (one per line), or use "
+            f"`/accord touchpoint action {series.ref} &lt;text&gt; owner:@u` · "
+            f"`/accord touchpoint decision {series.ref} &lt;text&gt;`"
         )
     )
     count = sum(len(s.items) for s in agenda.sections)
@@ -369,3 +371,19 @@ def action_recorded(series: TouchpointSeries, action: TouchpointAction) -> Messa
 def decision_recorded(series: TouchpointSeries, decision: TouchpointDecision) -> Message:
     text = f":white_check_mark: Decision recorded for {series.ref}: {safe(decision.text, 400)}"
     return Message(text=text, blocks=[section(text)])
+
+
+def thread_captured(
+    series: TouchpointSeries, recorded: list[TouchpointAction | TouchpointDecision]
+) -> Message:
+    """The short reply in an agenda's thread to what someone recorded there."""
+    parts = [
+        action_recorded(series, item)
+        if isinstance(item, TouchpointAction)
+        else decision_recorded(series, item)
+        for item in recorded
+    ]
+    return Message(
+        text=" ".join(part.text for part in parts)[:3000],
+        blocks=[block for part in parts for block in part.blocks][:MESSAGE_BLOCK_LIMIT],
+    )

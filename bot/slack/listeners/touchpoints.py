@@ -20,6 +20,7 @@ from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.forms import FormState, form_listener, tell_submitter
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
 from bot.slack.notifier import SlackNotifier
+from bot.slack.thread_capture import on_message
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,10 @@ def register(app: App, services: Services) -> None:
                 confirm=_confirm_capture,
             )
         )
+
+    @app.event("message")
+    def thread_reply(event: dict[str, Any], client: WebClient) -> None:
+        on_message(services, SlackNotifier(client), event)
 
 
 def _action_listener(

@@ -1,0 +1,195 @@
+"""Touchpoint fixes through the signed-HTTP path and the clock job with the injected clock:
+capture from the agenda thread, channel membership, giving up on an agenda, confirmations,
+paging, the meeting's local date, and the App Home."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlmodel import col, func, select
+
+from bot.bootstrap import build_web_client
+from bot.db import session_scope
+from bot.domain.audit import AuditEvent
+from bot.domain.idempotency import ProcessedRequest
+from bot.domain.touchpoints import (
+    TouchpointAction,
+    TouchpointDecision,
+    TouchpointOccurrence,
+)
+from bot.scheduler.registry import job_by_id
+from bot.slack.notifier import SlackNotifier
+from tests.fakes.slack_api import FakeSlackServer
+from tests.harness import (
+    CIO,
+    CISO,
+    CISO_2,
+    COORDINATION,
+    OUTSIDER,
+    FakeClock,
+    RunningAccord,
+    reply_text,
+    running_accord,
+)
+
+JOB = "touchpoints.post_agendas"
+WITH = f"with:<@{CIO}|ann>,<@{CISO}|bo>"
+WEEKLY = (
+    f"touchpoint new CIO-CISO weekly every:weekly at:09:00 tz:Europe/Berlin {WITH} "
+    f"channel:<#{COORDINATION}|coordination> from:2027-03-22"
+)
+#: 09:00 CET on Monday 22 March 2027 is 08:00 UTC; its agenda is due 24 h earlier.
+FIRST_AGENDA = datetime(2027, 3, 21, 8, 0, tzinfo=UTC)
+
+
+def count(accord: RunningAccord, model: type, *where: Any) -> int:
+    with session_scope(accord.services.engine) as session:
+        query = select(func.count()).select_from(model)
+        for clause in where:
+            query = query.where(clause)
+        return int(session.exec(query).one())
+
+
+def run_clock(accord: RunningAccord) -> None:
+    notifier = SlackNotifier(build_web_client(accord.services.settings))
+    job_by_id(JOB).run(accord.services, notifier, accord.clock.now())
+
+
+def ok(accord: RunningAccord, text: str, *, user: str = CIO) -> str:
+    result = accord.command_text(text, user=user)
+    assert ":warning:" not in result and "went wrong" not in result, result
+    return result
+
+
+def agendas(accord: RunningAccord) -> list[Any]:
+    return [
+        call
+        for call in accord.fake.calls("chat.postMessage")
+        if call.ok and "Agenda" in str(call.body.get("text", "")) and not call.body.get("thread_ts")
+    ]
+
+
+def thread_replies(accord: RunningAccord, thread_ts: str) -> list[dict[str, Any]]:
+    return [
+        call.body
+        for call in accord.fake.calls("chat.postMessage")
+        if call.body.get("thread_ts") == thread_ts
+    ]
+
+
+# -- 1. capture from the agenda's thread ------------------------------------------------------
+
+
+@pytest.fixture
+def accord_serial(
+    database_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+) -> Iterator[RunningAccord]:
+    """One listener thread: events are handled in the order they were sent, so a test can
+    send replies that must be ignored and then one that must not, and wait for the last."""
+    with running_accord(database_url, fake_slack, clock=clock, accord_listener_threads=1) as acc:
+        yield acc
+
+
+def message(
+    text: str, *, ts: str, thread_ts: str | None, user: str = CISO, **extra: Any
+) -> dict[str, Any]:
+    event = {
+        "type": "message",
+        "channel": COORDINATION,
+        "channel_type": "channel",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "client_msg_id": f"msg-{ts}",
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    event.update(extra)
+    return event
+
+
+def test_decisions_and_actions_written_in_the_agenda_thread_are_recorded_once(
+    accord_serial: RunningAccord,
+) -> None:
+    accord = accord_serial
+    ok(accord, WEEKLY)
+    accord.clock.set(FIRST_AGENDA)
+    run_clock(accord)
+    agenda = agendas(accord)[0]
+    agenda_ts = agenda.response["ts"]
+    assert "decision: &lt;text&gt;" in reply_text(agenda.body)  # the agenda explains the syntax
+    audit_before = count(accord, AuditEvent)
+
+    ignored = [
+        message("decision: not in a thread", ts="1800000001.000100", thread_ts=None),
+        message("decision: other thread", ts="1800000001.000200", thread_ts="1700000000.000009"),
+        message("we should talk about this", ts="1800000001.000300", thread_ts=agenda_ts),
+        message(
+            "decision: from a bot",
+            ts="1800000001.000400",
+            thread_ts=agenda_ts,
+            bot_id="B0OTHER",
+            subtype="bot_message",
+        ),
+        message(
+            "decision: edited",
+            ts="1800000001.000500",
+            thread_ts=agenda_ts,
+            subtype="message_changed",
+        ),
+    ]
+    for event in ignored:
+        assert accord.slack.event(event).status == 200
+
+    reply = message(
+        f"Thanks all.\ndecision: Freeze firewall changes until January\n"
+        f"action: Patch the edge &amp; VPN <@{CISO_2}> due:2027-03-30",
+        ts="1800000002.000100",
+        thread_ts=agenda_ts,
+    )
+    assert accord.slack.event(reply, event_id="Ev0CAPTURE").status == 200
+    answered = accord.fake.wait_for("chat.postMessage", 2)[-1].body
+    assert answered["thread_ts"] == agenda_ts and answered["channel"] == COORDINATION
+    text = reply_text(answered)
+    assert "Freeze firewall changes until January" in text
+    assert "A-1" in text and "Patch the edge &amp; VPN" in text and f"<@{CISO_2}>" in text
+
+    # Slack retries the event (same event_id) and a client resends it: nothing twice.
+    accord.slack.event(reply, event_id="Ev0CAPTURE", retry_num=1, retry_reason="http_timeout")
+    accord.slack.event(reply, event_id="Ev0CAPTURE2")
+    # A reply that is wrong explains itself to its author only, and records nothing.
+    accord.slack.event(
+        message("action: Someone should do it", ts="1800000003.000100", thread_ts=agenda_ts)
+    )
+    hint = accord.fake.wait_for("chat.postEphemeral")[0].body
+    assert hint["user"] == CISO and "@owner" in reply_text(hint)
+    # Someone outside both sides cannot record in the thread.
+    accord.slack.event(
+        message("decision: ship it", ts="1800000004.000100", thread_ts=agenda_ts, user=OUTSIDER)
+    )
+    refused = accord.fake.wait_for("chat.postEphemeral", 2)[1].body
+    assert refused["user"] == OUTSIDER and "CIO or CISO side" in reply_text(refused)
+
+    assert len(thread_replies(accord, agenda_ts)) == 1
+    with session_scope(accord.services.engine) as session:
+        occurrence = session.exec(select(TouchpointOccurrence)).one()
+        decisions = list(session.exec(select(TouchpointDecision)))
+        actions = list(session.exec(select(TouchpointAction)))
+    assert [(d.text, d.occurrence_id, d.recorded_by) for d in decisions] == [
+        ("Freeze firewall changes until January", occurrence.id, CISO)
+    ]
+    assert [(a.text, a.owner_id, a.due_date, a.occurrence_id) for a in actions] == [
+        ("Patch the edge & VPN", CISO_2, datetime(2027, 3, 30).date(), occurrence.id)
+    ]
+    assert count(accord, AuditEvent) == audit_before + 2
+    assert count(accord, AuditEvent, AuditEvent.action == "touchpoint.action_added") == 1
+    # Only the one capture claimed a request key; ignored messages left no trace.
+    assert count(accord, ProcessedRequest, col(ProcessedRequest.key).startswith("message:")) == 1
+
+    # The action item from the thread is on the next agenda.
+    accord.clock.set(datetime(2027, 3, 28, 7, 0, tzinfo=UTC))
+    run_clock(accord)
+    assert "Patch the edge" in reply_text(agendas(accord)[-1].body)
