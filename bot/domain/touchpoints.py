@@ -17,9 +17,9 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil.rrule import rrule, rrulestr
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint, func
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel, col, or_, select
 
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
@@ -36,6 +36,8 @@ DEFAULT_DURATION_MINUTES = 60
 DEFAULT_LEAD_MINUTES = 24 * 60
 #: An agenda posted more than this after its planned time carries a "posted late" note.
 LATE_AFTER = timedelta(minutes=15)
+#: A refused agenda post is tried this many times (once a clock run) before Accord gives up.
+MAX_POST_ATTEMPTS = 3
 RECURRENCE_HINT = (
     "Use `every:weekly`, `every:2w` (every N weeks), `every:monthly` (the Nth weekday of the "
     'month, from the first date) or an RRULE, e.g. `every:"FREQ=WEEKLY;BYDAY=TU"`.'
@@ -59,6 +61,7 @@ class OccurrenceStatus(StrEnum):
     SKIPPED = "skipped"  # someone ran `skip`
     MISSED = "missed"  # the clock was down until after the meeting
     FAILED = "failed"  # Slack refused; retried until the meeting starts
+    ABANDONED = "abandoned"  # every attempt failed; the organiser was told once
 
 
 class ActionStatus(StrEnum):
@@ -213,6 +216,22 @@ class TimeZoneLookup(Protocol):
     """The organiser's time zone from their profile (Slack's users.info); None if unknown."""
 
     def timezone(self, user_id: str) -> str | None: ...
+
+
+class ChannelMembership(Protocol):
+    """Whether Accord is in a channel (Slack's conversations.info); None if it cannot tell."""
+
+    def is_member(self, channel_id: str) -> bool | None: ...
+
+
+def ensure_member(channels: ChannelMembership | None, channel_id: str) -> None:
+    """Refuse a series whose agendas Accord could not post: it must be in the channel."""
+    if channels is not None and channels.is_member(channel_id) is False:
+        raise Conflict(
+            f"Accord is not a member of channel {channel_id}, so it could not post agendas "
+            "there; nothing was changed. Type /invite @Accord in that channel, then try again.",
+            field="channel",
+        )
 
 
 # ---------------------------------------------------------------- parsing and recurrence
@@ -373,6 +392,7 @@ def create_series(
     profiles: TimeZoneLookup | None,
     default_timezone: str,
     now: datetime,
+    channels: ChannelMembership | None = None,
 ) -> TouchpointSeries:
     ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
     name = bounded_text(draft.name, field="name", max_length=NAME_MAX, required=True)
@@ -416,6 +436,7 @@ def create_series(
     series.next_start = next_occurrence(series, after=now)
     if series.next_start is None:
         raise InvalidInput("That recurrence has no meeting in the future.", hint=RECURRENCE_HINT)
+    ensure_member(channels, series.channel_id)
     session.add(series)
     session.flush()
     _audit(
@@ -463,7 +484,13 @@ def list_series(session: Session, *, include_cancelled: bool = False) -> list[To
 
 
 def _set_status(
-    session: Session, *, actor: Actor, number: int, status: SeriesStatus, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    status: SeriesStatus,
+    now: datetime,
+    channels: ChannelMembership | None = None,
 ) -> TouchpointSeries:
     ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
     series = get_series(session, number=number)
@@ -471,6 +498,8 @@ def _set_status(
         raise Conflict(f"{series.ref} is cancelled; create a new series instead.")
     if series.status == status:
         raise Conflict(f"{series.ref} is already {status.value}.")
+    if status == SeriesStatus.ACTIVE:
+        ensure_member(channels, series.channel_id)
     before = series.snapshot()
     series.status = status
     if status == SeriesStatus.ACTIVE:
@@ -497,9 +526,21 @@ def pause_series(session: Session, *, actor: Actor, number: int, now: datetime) 
 
 
 def resume_series(
-    session: Session, *, actor: Actor, number: int, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    now: datetime,
+    channels: ChannelMembership | None = None,
 ) -> TouchpointSeries:
-    return _set_status(session, actor=actor, number=number, status=SeriesStatus.ACTIVE, now=now)
+    return _set_status(
+        session,
+        actor=actor,
+        number=number,
+        status=SeriesStatus.ACTIVE,
+        now=now,
+        channels=channels,
+    )
 
 
 def cancel_series(
@@ -888,10 +929,50 @@ def retryable(session: Session, *, now: datetime) -> list[TouchpointOccurrence]:
             select(TouchpointOccurrence).where(
                 TouchpointOccurrence.status == OccurrenceStatus.FAILED,
                 col(TouchpointOccurrence.starts_at) > now,
-                col(TouchpointOccurrence.attempts) < 3,
+                col(TouchpointOccurrence.attempts) < MAX_POST_ATTEMPTS,
             )
         )
     )
+
+
+def record_post_failure(session: Session, *, occurrence_id: int, reason: str) -> None:
+    row = session.get(TouchpointOccurrence, occurrence_id)
+    assert row is not None
+    row.status = OccurrenceStatus.FAILED
+    row.attempts += 1
+    row.note = reason[:300]
+
+
+def to_abandon(session: Session, *, now: datetime) -> list[int]:
+    """Failed posts that will not be tried again: out of attempts, or the meeting has begun."""
+    rows = session.exec(
+        select(TouchpointOccurrence.id).where(
+            TouchpointOccurrence.status == OccurrenceStatus.FAILED,
+            or_(
+                col(TouchpointOccurrence.attempts) >= MAX_POST_ATTEMPTS,
+                col(TouchpointOccurrence.starts_at) <= now,
+            ),
+        )
+    )
+    return [row for row in rows if row is not None]
+
+
+def abandon(session: Session, *, occurrence_id: int) -> TouchpointOccurrence | None:
+    """Move a failed post to `abandoned`, in the caller's transaction; None if another clock
+    did it first (the conditional update is the claim that makes the organiser's notice
+    exactly-once)."""
+    claimed = session.execute(
+        update(TouchpointOccurrence)
+        .where(
+            col(TouchpointOccurrence.id) == occurrence_id,
+            col(TouchpointOccurrence.status) == OccurrenceStatus.FAILED,
+        )
+        .values(status=OccurrenceStatus.ABANDONED)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.expire_all()
+    return session.get(TouchpointOccurrence, occurrence_id)
 
 
 def consume_topics(session: Session, *, series_id: int, occurrence_id: int) -> None:

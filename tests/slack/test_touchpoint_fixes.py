@@ -4,6 +4,7 @@ paging, the meeting's local date, and the App Home."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,9 +17,12 @@ from bot.db import session_scope
 from bot.domain.audit import AuditEvent
 from bot.domain.idempotency import ProcessedRequest
 from bot.domain.touchpoints import (
+    OccurrenceStatus,
+    SeriesStatus,
     TouchpointAction,
     TouchpointDecision,
     TouchpointOccurrence,
+    TouchpointSeries,
 )
 from bot.scheduler.registry import job_by_id
 from bot.slack.notifier import SlackNotifier
@@ -193,3 +197,126 @@ def test_decisions_and_actions_written_in_the_agenda_thread_are_recorded_once(
     accord.clock.set(datetime(2027, 3, 28, 7, 0, tzinfo=UTC))
     run_clock(accord)
     assert "Patch the edge" in reply_text(agendas(accord)[-1].body)
+
+
+# -- 2. the bot must be in the agenda channel; a dropped agenda is reported once -------------
+
+
+def test_new_and_resume_refuse_a_channel_accord_is_not_in(accord: RunningAccord) -> None:
+    accord.fake.set_not_member(COORDINATION)
+    reply = accord.command(WEEKLY)
+    assert reply.json()["response_type"] == "ephemeral"
+    text = reply_text(reply.json())
+    assert "not a member of channel" in text and "/invite @Accord" in text
+    assert accord.fake.calls("conversations.info")[-1].body["channel"] == COORDINATION
+    assert count(accord, TouchpointSeries) == 0 and count(accord, AuditEvent) == 0
+
+    # The modal marks the channel field and changes nothing.
+    values = {
+        "tp_name": {"value": {"type": "plain_text_input", "value": "Monthly review"}},
+        "tp_participants": {"value": {"type": "multi_users_select", "selected_users": [CIO, CISO]}},
+        "tp_channel": {"value": {"type": "channels_select", "selected_channel": COORDINATION}},
+        "tp_every": {"value": {"type": "static_select", "selected_option": {"value": "weekly"}}},
+        "tp_time": {"value": {"type": "timepicker", "selected_time": "16:30"}},
+        "tp_tz": {"value": {"type": "plain_text_input", "value": "Europe/London"}},
+        "tp_first": {"value": {"type": "datepicker", "selected_date": "2027-01-14"}},
+    }
+    refused = accord.slack.view_submission("touchpoint.create", values, user_id=CIO, view_id="V1")
+    error = refused.json()["errors"]["tp_channel"]
+    assert "not a member of channel" in error and "/invite @Accord" in error
+    assert count(accord, TouchpointSeries) == 0
+
+    accord.fake.set_member(COORDINATION)
+    ok(accord, WEEKLY)
+    ok(accord, "touchpoint pause TP-1")
+    accord.fake.set_not_member(COORDINATION)
+    audit = count(accord, AuditEvent)
+    text = accord.command_text("touchpoint resume TP-1")
+    assert "not a member of channel" in text and "/invite @Accord" in text
+    with session_scope(accord.services.engine) as session:
+        series = session.get(TouchpointSeries, 1)
+        assert series is not None and series.status == SeriesStatus.PAUSED
+    assert count(accord, AuditEvent) == audit
+
+
+def test_agenda_that_cannot_be_posted_is_reported_to_the_organiser_once(
+    accord: RunningAccord,
+) -> None:
+    ok(accord, WEEKLY)
+    ok(accord, "touchpoint add TP-1 VPN vendor renewal")
+    accord.fake.set_not_member(COORDINATION)  # Accord was removed from the channel later
+    accord.clock.set(FIRST_AGENDA)
+    for _ in range(5):  # one run a minute, as the clock does
+        run_clock(accord)
+        accord.clock.advance(minutes=1)
+    posts = accord.fake.calls("chat.postMessage")
+    tries = [c for c in posts if c.body["channel"] == COORDINATION]
+    dms = [c.body for c in posts if c.body["channel"] == CIO]
+    assert len(tries) == 3 and not any(c.ok for c in tries)
+    assert len(dms) == 1
+    text = reply_text(dms[0])
+    assert "could not post the agenda of *TP-1*" in text and f"<#{COORDINATION}>" in text
+    assert "not a member of that channel" in text and "/invite @Accord" in text
+    assert [(o.status, o.attempts, o.note) for o in occurrences(accord)] == [
+        (OccurrenceStatus.ABANDONED, 3, "not_in_channel")
+    ]
+
+    # Invited again: the next agenda is posted as usual, with the topic that was not shown.
+    accord.fake.set_member(COORDINATION)
+    accord.clock.set(datetime(2027, 3, 28, 7, 0, tzinfo=UTC))
+    run_clock(accord)
+    posted = agendas(accord)
+    assert len(posted) == 1 and "VPN vendor renewal" in reply_text(posted[0].body)
+    assert len([c for c in accord.fake.calls("chat.postMessage") if c.body["channel"] == CIO]) == 1
+
+
+def occurrences(accord: RunningAccord) -> list[TouchpointOccurrence]:
+    with session_scope(accord.services.engine) as session:
+        return list(
+            session.exec(select(TouchpointOccurrence).order_by(col(TouchpointOccurrence.starts_at)))
+        )
+
+
+# -- 3. a captured item is confirmed even when the agenda thread refuses it -------------------
+
+
+def test_form_capture_is_confirmed_to_the_submitter_when_the_thread_post_fails(
+    accord: RunningAccord,
+) -> None:
+    ok(accord, WEEKLY)
+    accord.clock.set(FIRST_AGENDA)
+    run_clock(accord)
+    agenda = agendas(accord)[0]
+    button = next(
+        element
+        for block in agenda.body["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "touchpoint.decision"
+    )
+    accord.slack.block_action(
+        "touchpoint.decision",
+        button["value"],
+        user_id=CISO,
+        channel_id=COORDINATION,
+        message_ts=agenda.response["ts"],
+        trigger_id="t-1",
+        action_ts="1.1",
+    )
+    view = accord.fake.wait_for("views.open")[0].body["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    accord.fake.error_next("chat.postMessage", "not_in_channel")
+    reply = accord.slack.view_submission(
+        "touchpoint.decision",
+        {"tp_text": {"value": {"type": "plain_text_input", "value": "Freeze firewall changes"}}},
+        user_id=CISO,
+        private_metadata=view["private_metadata"],
+    )
+    assert reply.status == 200 and "errors" not in reply.body
+    told = accord.fake.wait_for("chat.postEphemeral")[0].body
+    assert told["user"] == CISO and told["channel"] == COORDINATION
+    assert "Decision recorded for TP-1" in reply_text(told)
+    assert "Freeze firewall changes" in reply_text(told)
+    refused = [c for c in accord.fake.calls("chat.postMessage") if c.body.get("thread_ts")]
+    assert [c.error for c in refused] == ["not_in_channel"]
+    assert count(accord, TouchpointDecision) == 1

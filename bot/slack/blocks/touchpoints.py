@@ -387,3 +387,29 @@ def thread_captured(
         text=" ".join(part.text for part in parts)[:3000],
         blocks=[block for part in parts for block in part.blocks][:MESSAGE_BLOCK_LIMIT],
     )
+
+
+_NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found")
+
+
+def agenda_failed(series: TouchpointSeries, *, starts_at: datetime, reason: str) -> Message:
+    """The organiser's DM when Accord gave up posting an agenda: what failed and the fix."""
+    where = f"<#{series.channel_id}>"
+    if reason in _NOT_IN_CHANNEL:
+        cause = "Accord is not a member of that channel."
+        fix = f"Open {where} and type `/invite @Accord`."
+    elif reason == "is_archived":
+        cause = "that channel is archived."
+        fix = "Unarchive it, or cancel the series and create it again in another channel."
+    else:
+        cause = f"Slack answered `{safe(reason, 80)}` every time."
+        fix = "Check the channel and Accord's installation, or ask an admin."
+    text = (
+        f":warning: I could not post the agenda of *{series.ref}* {safe(series.name, 100)} "
+        f"for the meeting {when(starts_at, series)} in {where}: {cause}"
+    )
+    detail = (
+        f"{fix} Later agendas are posted as usual; topics added for this one stay on the next. "
+        f"`/accord touchpoint show {series.ref}` shows the series."
+    )
+    return Message(text=text, blocks=[section(text), context(detail)])

@@ -110,6 +110,7 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         profiles=ctx.services.workspace,
         default_timezone=ctx.services.settings.accord_default_timezone,
         now=ctx.now,
+        channels=ctx.services.workspace,
     )
     return _series_outcome(ctx, series, f":calendar: Created *{series.ref}*.")
 
@@ -133,7 +134,11 @@ def pause(ctx: CommandContext, args: list[str]) -> Outcome:
 
 def resume(ctx: CommandContext, args: list[str]) -> Outcome:
     series = service.resume_series(
-        ctx.session, actor=ctx.actor, number=_ref(args, "resume"), now=ctx.now
+        ctx.session,
+        actor=ctx.actor,
+        number=_ref(args, "resume"),
+        now=ctx.now,
+        channels=ctx.services.workspace,
     )
     return _series_outcome(ctx, series, f":arrow_forward: *{series.ref}* is running again.")
 

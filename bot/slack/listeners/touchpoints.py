@@ -31,6 +31,7 @@ FIELD_BLOCKS = {
     "tz": BlockId.TP_TZ,
     "every": BlockId.TP_EVERY,
     "first meeting": BlockId.TP_FIRST,
+    "channel": BlockId.TP_CHANNEL,
     "owner": BlockId.TP_OWNER,
     "due": BlockId.TP_DUE,
 }
@@ -89,6 +90,7 @@ def submit_create(ctx: CommandContext, form: FormState) -> Outcome:
         profiles=ctx.services.workspace,
         default_timezone=ctx.services.settings.accord_default_timezone,
         now=ctx.now,
+        channels=ctx.services.workspace,
     )
     return Reply(
         render.card(
