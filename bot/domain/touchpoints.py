@@ -24,6 +24,7 @@ from sqlmodel import Field, Session, SQLModel, col, or_, select
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
 from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.paging import Page, clamp_page
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, format_ref
 from bot.domain.roles import Actor, Directory, Role
@@ -476,11 +477,21 @@ def _audit(
     )
 
 
-def list_series(session: Session, *, include_cancelled: bool = False) -> list[TouchpointSeries]:
+def list_series(
+    session: Session, *, include_cancelled: bool = False, page: int = 1, page_size: int = 20
+) -> Page[TouchpointSeries]:
+    """One page of series (cancelled ones only when asked), oldest first, with the total."""
     query = select(TouchpointSeries)
+    counted = select(func.count()).select_from(TouchpointSeries)
     if not include_cancelled:
-        query = query.where(col(TouchpointSeries.status) != SeriesStatus.CANCELLED)
-    return list(session.exec(query.order_by(col(TouchpointSeries.id)).limit(50)))
+        live = col(TouchpointSeries.status) != SeriesStatus.CANCELLED
+        query, counted = query.where(live), counted.where(live)
+    total = int(session.exec(counted).one())
+    page = clamp_page(page, total=total, page_size=page_size)
+    rows = session.exec(
+        query.order_by(col(TouchpointSeries.id)).offset((page - 1) * page_size).limit(page_size)
+    )
+    return Page(items=list(rows), total=total, page=page, page_size=page_size)
 
 
 def _set_status(

@@ -320,3 +320,32 @@ def test_form_capture_is_confirmed_to_the_submitter_when_the_thread_post_fails(
     refused = [c for c in accord.fake.calls("chat.postMessage") if c.body.get("thread_ts")]
     assert [c.error for c in refused] == ["not_in_channel"]
     assert count(accord, TouchpointDecision) == 1
+
+
+# -- 4. the list shows how many there are and pages through them -----------------------------
+
+
+def test_list_pages_through_every_series(accord: RunningAccord) -> None:
+    for _ in range(23):
+        ok(accord, WEEKLY)
+    ok(accord, "touchpoint cancel TP-2")
+    first = accord.command("touchpoint list").json()
+    text = reply_text(first)
+    assert "Touchpoints (22)" in text and "Showing 1–20 of 22" in text
+    assert "TP-21" in text and "TP-22" not in text and "*TP-2*" not in text and "*TP-1*" in text
+    nav = [
+        element
+        for block in first["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "touchpoint.page"
+    ]
+    assert [button["text"]["text"] for button in nav] == ["Next ▶"]
+    accord.slack.block_action("touchpoint.page", nav[0]["value"], user_id=CISO)
+    second = accord.fake.wait_for("response_url")[0].body
+    assert second["replace_original"] is True
+    assert "Showing 21–22 of 22" in reply_text(second)
+    assert "TP-23" in reply_text(second) and "TP-21" not in reply_text(second)
+    assert "◀ Previous" in json.dumps(second["blocks"], ensure_ascii=False)
+    everything = accord.command_text("touchpoint list all")
+    assert "All touchpoints (23)" in everything and "Showing 1–20 of 23" in everything

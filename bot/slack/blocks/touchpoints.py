@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.agenda import Agenda, AgendaItem, AgendaSection
+from bot.domain.paging import Page
 from bot.domain.touchpoints import (
     TouchpointAction,
     TouchpointDecision,
@@ -79,20 +80,54 @@ def series_line(series: TouchpointSeries) -> str:
     )
 
 
-def list_message(series_list: list[TouchpointSeries]) -> Message:
-    blocks: list[Block] = [header(f"Touchpoints ({len(series_list)})")]
-    if not series_list:
+#: Series per list page: one block each, within a message's 50 blocks.
+LIST_PAGE_SIZE = 20
+
+
+def page_value(include_cancelled: bool, page: int) -> str:
+    return json.dumps({"a": include_cancelled, "p": page}, separators=(",", ":"))
+
+
+def list_message(page: Page[TouchpointSeries], *, include_cancelled: bool = False) -> Message:
+    """One page of series; Previous/Next buttons reach the rest."""
+    title = "All touchpoints" if include_cancelled else "Touchpoints"
+    blocks: list[Block] = [header(f"{title} ({page.total})")]
+    if not page.items:
         blocks.append(
             section(
                 "No touchpoints yet. `/accord touchpoint new <name> every:weekly at:09:00 "
                 "with:@cio,@ciso` creates one."
             )
         )
-    blocks.extend(section(series_line(s)) for s in series_list)
-    return Message(
-        text=f"Touchpoints: {len(series_list)}",
-        blocks=fit(blocks, limit=MESSAGE_BLOCK_LIMIT, overflow_note="More series not shown."),
+        return Message(text=f"{title}: none", blocks=blocks)
+    blocks.extend(section(series_line(s)) for s in page.items)
+    last = page.first_index + len(page.items) - 1
+    blocks.append(
+        context(
+            f"Showing {page.first_index}–{last} of {page.total} · page {page.page} of {page.pages}"
+        )
     )
+    nav = []
+    if page.has_previous:
+        nav.append(
+            button(
+                "◀ Previous",
+                action_id=ActionId.TOUCHPOINT_PAGE,
+                value=page_value(include_cancelled, page.page - 1),
+            )
+        )
+    if page.has_next:
+        nav.append(
+            button(
+                "Next ▶",
+                action_id=ActionId.TOUCHPOINT_PAGE,
+                value=page_value(include_cancelled, page.page + 1),
+            )
+        )
+    if nav:
+        blocks.append(actions(*nav))
+    assert len(blocks) <= MESSAGE_BLOCK_LIMIT
+    return Message(text=f"{title}: {len(page.items)} of {page.total}", blocks=blocks)
 
 
 def card(

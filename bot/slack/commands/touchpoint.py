@@ -117,7 +117,10 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
 
 def list_(ctx: CommandContext, args: list[str]) -> Outcome:
     include = bool(args) and args[0].lower() == "all"
-    return Reply(render.list_message(service.list_series(ctx.session, include_cancelled=include)))
+    page = service.list_series(
+        ctx.session, include_cancelled=include, page_size=render.LIST_PAGE_SIZE
+    )
+    return Reply(render.list_message(page, include_cancelled=include))
 
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:

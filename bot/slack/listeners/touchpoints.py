@@ -133,10 +133,25 @@ def submit_decision(ctx: CommandContext, form: FormState) -> Outcome:
     return Reply(render.decision_recorded(series, decision), True)
 
 
+def turn_page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    try:
+        state = json.loads(str((body.get("actions") or [{}])[0].get("value") or ""))
+        include, number = bool(state["a"]), int(state["p"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("That button is out of date; run the command again.") from None
+    page = service.list_series(
+        ctx.session, include_cancelled=include, page=number, page_size=render.LIST_PAGE_SIZE
+    )
+    return Reply(render.list_message(page, include_cancelled=include))
+
+
 ACTIONS: dict[ActionId, Callable[[CommandContext, dict[str, Any]], Outcome]] = {
     ActionId.TOUCHPOINT_ACTION: open_action,
     ActionId.TOUCHPOINT_DECISION: open_decision,
+    ActionId.TOUCHPOINT_PAGE: turn_page,
 }
+#: Buttons whose answer replaces the message they are on (a list's next page).
+REPLACES = frozenset({ActionId.TOUCHPOINT_PAGE})
 SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcome], BlockId]] = {
     CallbackId.TOUCHPOINT_CREATE: (submit_create, BlockId.TP_NAME),
     CallbackId.TOUCHPOINT_ACTION: (submit_action, BlockId.TP_TEXT),
@@ -146,7 +161,9 @@ SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcom
 
 def register(app: App, services: Services) -> None:
     for action_id, handler in ACTIONS.items():
-        app.action(action_id.value)(_action_listener(services, handler))
+        app.action(action_id.value)(
+            _action_listener(services, handler, replace=action_id in REPLACES)
+        )
     for callback_id, (submit, first_block) in SUBMISSIONS.items():
         app.view(callback_id.value)(
             form_listener(
@@ -164,7 +181,10 @@ def register(app: App, services: Services) -> None:
 
 
 def _action_listener(
-    services: Services, handler: Callable[[CommandContext, dict[str, Any]], Outcome]
+    services: Services,
+    handler: Callable[[CommandContext, dict[str, Any]], Outcome],
+    *,
+    replace: bool = False,
 ) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
@@ -175,7 +195,7 @@ def _action_listener(
             request_key=action_key(body),
             work=lambda ctx: handler(ctx, body),
         )
-        deliver(outcome, body=body, client=client, respond=respond)
+        deliver(outcome, body=body, client=client, respond=respond, replace_original=replace)
 
     return listener
 
