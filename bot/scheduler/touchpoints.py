@@ -123,8 +123,14 @@ def _post(
         occurrence = session.get(tp.TouchpointOccurrence, occurrence_id)
         assert occurrence is not None
         series = tp.get_series(session, number=occurrence.series_id)
+        # Dates as the participants live them: today and the next meeting's day in the
+        # organiser's zone (what "overdue" and "expiring before the next touchpoint" mean).
         agenda = build_agenda(
-            session, series_id=occurrence.series_id, today=now.date(), window_end=window_end
+            session,
+            series_id=occurrence.series_id,
+            today=now.astimezone(series.zone).date(),
+            window_end=window_end,
+            zone=series.zone,
         )
         message = agenda_message(
             series, agenda, starts_at=occurrence.starts_at, occurrence_id=occurrence_id, late=late

@@ -349,3 +349,28 @@ def test_list_pages_through_every_series(accord: RunningAccord) -> None:
     assert "◀ Previous" in json.dumps(second["blocks"], ensure_ascii=False)
     everything = accord.command_text("touchpoint list all")
     assert "All touchpoints (23)" in everything and "Showing 1–20 of 23" in everything
+
+
+# -- 5. "expiring before the next touchpoint" is the meeting's day where it is held ----------
+
+
+def test_risks_expiring_by_the_next_meeting_use_its_local_date(accord: RunningAccord) -> None:
+    def accept(number: int, text: str) -> None:
+        assert f"RSK-{number}" in ok(accord, f"risk new {text}", user=CISO)
+        ok(accord, f"risk approve RSK-{number}", user=CISO_2)
+        ok(accord, f"risk approve RSK-{number}", user=CIO)
+
+    accept(1, "Lapses on the next meeting day likelihood:2 impact:2 expires:2027-03-29")
+    accept(2, "Lapses the day after likelihood:2 impact:2 expires:2027-03-30")
+    # Mondays 00:30 in Berlin: the meeting after 22 March is 29 March 00:30 CEST, which is
+    # still 28 March in UTC.
+    ok(
+        accord,
+        f"touchpoint new Night owls every:weekly at:00:30 tz:Europe/Berlin {WITH} "
+        f"channel:<#{COORDINATION}|coordination> from:2027-03-22",
+    )
+    accord.clock.set(datetime(2027, 3, 20, 23, 30, tzinfo=UTC))
+    run_clock(accord)
+    text = reply_text(agendas(accord)[0].body)
+    risk_lines = [line for line in text.splitlines() if "RSK-" in line]
+    assert len(risk_lines) == 1 and "RSK-1" in risk_lines[0] and "expiring" in risk_lines[0]
