@@ -17,7 +17,17 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil.rrule import rrule, rrulestr
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint, func, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    cast,
+    func,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, or_, select
 
@@ -196,6 +206,10 @@ class TouchpointAction(SQLModel, table=True):
         return (
             self.status == ActionStatus.OPEN and self.due_date is not None and self.due_date < today
         )
+
+    @property
+    def series_ref(self) -> str:
+        return format_ref(Kind.TOUCHPOINT, self.series_id)
 
 
 class TouchpointDecision(SQLModel, table=True):
@@ -858,6 +872,63 @@ def recent_decisions(
 
 def count_rows(session: Session, model: type[SQLModel]) -> int:
     return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+# ---------------------------------------------------------------- the App Home
+
+
+@dataclass(frozen=True)
+class TouchpointHome:
+    """What the App Home shows a viewer: the next meetings of the series they take part in
+    (or organise), soonest first, and the action items they own that are still open."""
+
+    meetings: list[TouchpointSeries]  # each with its `next_start`
+    meetings_total: int
+    actions: list[TouchpointAction]
+    actions_total: int
+
+
+def home_summary(session: Session, *, viewer_id: str, limit: int) -> TouchpointHome:
+    """Two counts and two LIMITed pages, whatever the number of series and items."""
+    # Participants are a JSON list of Slack ids ([A-Z0-9] only), so a quoted match is exact.
+    takes_part = or_(
+        col(TouchpointSeries.organiser_id) == viewer_id,
+        cast(col(TouchpointSeries.participants), String).like(f'%"{viewer_id}"%'),
+    )
+    upcoming_series = (
+        col(TouchpointSeries.status) == SeriesStatus.ACTIVE,
+        col(TouchpointSeries.next_start).is_not(None),
+        takes_part,
+    )
+    meetings_total = session.exec(
+        select(func.count()).select_from(TouchpointSeries).where(*upcoming_series)
+    ).one()
+    meetings = session.exec(
+        select(TouchpointSeries)
+        .where(*upcoming_series)
+        .order_by(col(TouchpointSeries.next_start), col(TouchpointSeries.id))
+        .limit(limit)
+    ).all()
+    mine = (
+        col(TouchpointAction.owner_id) == viewer_id,
+        col(TouchpointAction.status) == ActionStatus.OPEN,
+    )
+    actions_total = session.exec(
+        select(func.count()).select_from(TouchpointAction).where(*mine)
+    ).one()
+    due = col(TouchpointAction.due_date)
+    actions = session.exec(
+        select(TouchpointAction)
+        .where(*mine)
+        .order_by(due.is_(None), due, col(TouchpointAction.id))
+        .limit(limit)
+    ).all()
+    return TouchpointHome(
+        meetings=list(meetings),
+        meetings_total=int(meetings_total),
+        actions=list(actions),
+        actions_total=int(actions_total),
+    )
 
 
 # ---------------------------------------------------------------- the agenda slots

@@ -374,3 +374,43 @@ def test_risks_expiring_by_the_next_meeting_use_its_local_date(accord: RunningAc
     text = reply_text(agendas(accord)[0].body)
     risk_lines = [line for line in text.splitlines() if "RSK-" in line]
     assert len(risk_lines) == 1 and "RSK-1" in risk_lines[0] and "expiring" in risk_lines[0]
+
+
+# -- 6. the App Home shows your next touchpoints and your open action items ------------------
+
+
+def test_app_home_shows_your_next_touchpoints_and_open_action_items(
+    accord: RunningAccord,
+) -> None:
+    ok(accord, WEEKLY)  # TP-1: CIO organises, CISO takes part
+    ok(
+        accord,
+        f"touchpoint new NY sync every:weekly at:10:00 tz:America/New_York {WITH} from:2027-03-24",
+    )
+    ok(accord, f"touchpoint new Not mine every:weekly at:11:00 with:<@{CIO}|a>,<@{CISO_2}|c>")
+    ok(accord, f"touchpoint new Paused one every:weekly at:12:00 {WITH}")
+    ok(accord, "touchpoint pause TP-4")
+    ok(accord, f"touchpoint action TP-1 Draft the MFA exception owner:<@{CISO}|bo> due:2027-01-05")
+    ok(accord, f"touchpoint action TP-2 Someone else's owner:<@{CIO}|ann>")
+    ok(accord, f"touchpoint action TP-2 Already handled owner:<@{CISO}|bo>")
+    ok(accord, "touchpoint done A-3", user=CISO)
+    ok(accord, f"touchpoint action TP-2 Review the runbook owner:<@{CISO}|bo>")
+    accord.clock.set(datetime(2027, 3, 21, 12, 0, tzinfo=UTC))
+
+    accord.slack.event({"type": "app_home_opened", "user": CISO, "tab": "home"})
+    home = accord.fake.wait_for("views.publish")[0].body["view"]
+    home = json.loads(home) if isinstance(home, str) else home
+    assert len(home["blocks"]) <= 100
+    text = reply_text(home)
+    assert "Your initiatives (" in text and "On security hold (" in text  # still there
+    assert "Your next touchpoints (2)" in text
+    meetings = [line for line in text.splitlines() if line.startswith("• *TP-")]
+    assert meetings == [
+        f"• *TP-1* CIO-CISO weekly — Mon 22 Mar 09:00 Europe/Berlin in <#{COORDINATION}>",
+        f"• *TP-2* NY sync — Wed 24 Mar 10:00 America/New_York in <#{COORDINATION}>",
+    ]
+    assert "Your open action items (2)" in text
+    items = [line for line in text.splitlines() if line.startswith("• *A-")]
+    assert len(items) == 2
+    assert items[0].startswith("• *A-1* Draft the MFA exception (TP-1)") and "overdue" in items[0]
+    assert items[1].startswith("• *A-4* Review the runbook (TP-2)") and "overdue" not in items[1]

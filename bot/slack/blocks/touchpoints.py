@@ -67,6 +67,24 @@ def when(moment: datetime, series: TouchpointSeries) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
+def local_when(moment: datetime, series: TouchpointSeries) -> str:
+    """The organiser's wall clock, spelled out: `Mon 22 Mar 09:00 Europe/Berlin`."""
+    return f"{moment.astimezone(series.zone):%a %d %b %H:%M} {series.timezone}"
+
+
+def meeting_line(series: TouchpointSeries) -> str:
+    """One line of the App Home: a series and its next meeting in the organiser's zone."""
+    nxt = local_when(series.next_start, series) if series.next_start else "no meeting planned"
+    return f"• *{series.ref}* {safe(series.name, 100)} — {nxt} in <#{series.channel_id}>"
+
+
+def action_line(action: TouchpointAction, today: date) -> str:
+    """One line of the App Home: an open action item, overdue ones flagged."""
+    flag = f"{FLAG_ICON['overdue']} · " if action.is_overdue(today) else ""
+    due = f"due {action.due_date.isoformat()}" if action.due_date else "no due date"
+    return f"• *{action.label}* {safe(action.text, 150)} ({action.series_ref}) — {flag}{due}"
+
+
 def _participants(series: TouchpointSeries) -> str:
     return ", ".join(user(uid) for uid in series.participants[:30])
 
