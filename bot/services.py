@@ -19,6 +19,10 @@ class Workspace(Protocol):
         """The user's IANA time zone from their profile, or None if unknown."""
         ...
 
+    def is_member(self, channel_id: str) -> bool | None:
+        """Whether Accord is in the channel (conversations.info); None if Slack cannot say."""
+        ...
+
     def upload(self, *, channel: str, filename: str, content: bytes, title: str) -> None:
         """Share a file in a channel."""
         ...

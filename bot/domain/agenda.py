@@ -3,6 +3,10 @@
 Each record kind contributes one section through an *agenda source*,
 `(session, *, today, window_end) -> AgendaSection`, registered in `SOURCES` below. The series'
 own sections (topics people added, action items still open) are added by `build_agenda`.
+
+Dates are the series' dates: `today` is the date in the organiser's zone, and `window_end` (the
+next meeting's start) is an aware datetime in that zone, so `window_end.date()` is the day the
+next meeting happens there — not its UTC date.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func
 from sqlmodel import Session, col, or_, select
@@ -98,7 +103,8 @@ def risk_section(session: Session, *, today: date, window_end: datetime) -> Agen
     """
     state = col(RiskAcceptance.state)
     expires = col(RiskAcceptance.expires_on)
-    # An acceptance expiring on the day of the next meeting has lapsed by then: discuss it now.
+    # An acceptance expiring on the day of the next meeting (its date where the meeting is
+    # held) has lapsed by then: discuss it now.
     expiring = (state == RiskState.ACCEPTED) & (expires <= window_end.date())
     wanted = (state == RiskState.PENDING) | expiring
     total = session.exec(select(func.count()).select_from(RiskAcceptance).where(wanted)).one()
@@ -233,8 +239,11 @@ def build_agenda(
     series_id: int,
     today: date,
     window_end: datetime,
+    zone: ZoneInfo,
     sources: tuple[AgendaSource, ...] = SOURCES,
 ) -> Agenda:
+    """The agenda of a series whose meetings are held in `zone` (the organiser's)."""
+    window_end = window_end.astimezone(zone)
     sections = [source(session, today=today, window_end=window_end) for source in sources]
     sections.append(action_section(session, series_id=series_id, today=today))
     sections.append(topic_section(session, series_id=series_id))

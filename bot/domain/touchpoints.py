@@ -17,13 +17,24 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from dateutil.rrule import rrule, rrulestr
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    cast,
+    func,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel, col, or_, select
 
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
 from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.paging import Page, clamp_page
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, format_ref
 from bot.domain.roles import Actor, Directory, Role
@@ -36,6 +47,8 @@ DEFAULT_DURATION_MINUTES = 60
 DEFAULT_LEAD_MINUTES = 24 * 60
 #: An agenda posted more than this after its planned time carries a "posted late" note.
 LATE_AFTER = timedelta(minutes=15)
+#: A refused agenda post is tried this many times (once a clock run) before Accord gives up.
+MAX_POST_ATTEMPTS = 3
 RECURRENCE_HINT = (
     "Use `every:weekly`, `every:2w` (every N weeks), `every:monthly` (the Nth weekday of the "
     'month, from the first date) or an RRULE, e.g. `every:"FREQ=WEEKLY;BYDAY=TU"`.'
@@ -59,6 +72,7 @@ class OccurrenceStatus(StrEnum):
     SKIPPED = "skipped"  # someone ran `skip`
     MISSED = "missed"  # the clock was down until after the meeting
     FAILED = "failed"  # Slack refused; retried until the meeting starts
+    ABANDONED = "abandoned"  # every attempt failed; the organiser was told once
 
 
 class ActionStatus(StrEnum):
@@ -193,6 +207,10 @@ class TouchpointAction(SQLModel, table=True):
             self.status == ActionStatus.OPEN and self.due_date is not None and self.due_date < today
         )
 
+    @property
+    def series_ref(self) -> str:
+        return format_ref(Kind.TOUCHPOINT, self.series_id)
+
 
 class TouchpointDecision(SQLModel, table=True):
     __tablename__ = "touchpoint_decision"
@@ -213,6 +231,22 @@ class TimeZoneLookup(Protocol):
     """The organiser's time zone from their profile (Slack's users.info); None if unknown."""
 
     def timezone(self, user_id: str) -> str | None: ...
+
+
+class ChannelMembership(Protocol):
+    """Whether Accord is in a channel (Slack's conversations.info); None if it cannot tell."""
+
+    def is_member(self, channel_id: str) -> bool | None: ...
+
+
+def ensure_member(channels: ChannelMembership | None, channel_id: str) -> None:
+    """Refuse a series whose agendas Accord could not post: it must be in the channel."""
+    if channels is not None and channels.is_member(channel_id) is False:
+        raise Conflict(
+            f"Accord is not a member of channel {channel_id}, so it could not post agendas "
+            "there; nothing was changed. Type /invite @Accord in that channel, then try again.",
+            field="channel",
+        )
 
 
 # ---------------------------------------------------------------- parsing and recurrence
@@ -373,6 +407,7 @@ def create_series(
     profiles: TimeZoneLookup | None,
     default_timezone: str,
     now: datetime,
+    channels: ChannelMembership | None = None,
 ) -> TouchpointSeries:
     ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
     name = bounded_text(draft.name, field="name", max_length=NAME_MAX, required=True)
@@ -416,6 +451,7 @@ def create_series(
     series.next_start = next_occurrence(series, after=now)
     if series.next_start is None:
         raise InvalidInput("That recurrence has no meeting in the future.", hint=RECURRENCE_HINT)
+    ensure_member(channels, series.channel_id)
     session.add(series)
     session.flush()
     _audit(
@@ -455,15 +491,31 @@ def _audit(
     )
 
 
-def list_series(session: Session, *, include_cancelled: bool = False) -> list[TouchpointSeries]:
+def list_series(
+    session: Session, *, include_cancelled: bool = False, page: int = 1, page_size: int = 20
+) -> Page[TouchpointSeries]:
+    """One page of series (cancelled ones only when asked), oldest first, with the total."""
     query = select(TouchpointSeries)
+    counted = select(func.count()).select_from(TouchpointSeries)
     if not include_cancelled:
-        query = query.where(col(TouchpointSeries.status) != SeriesStatus.CANCELLED)
-    return list(session.exec(query.order_by(col(TouchpointSeries.id)).limit(50)))
+        live = col(TouchpointSeries.status) != SeriesStatus.CANCELLED
+        query, counted = query.where(live), counted.where(live)
+    total = int(session.exec(counted).one())
+    page = clamp_page(page, total=total, page_size=page_size)
+    rows = session.exec(
+        query.order_by(col(TouchpointSeries.id)).offset((page - 1) * page_size).limit(page_size)
+    )
+    return Page(items=list(rows), total=total, page=page, page_size=page_size)
 
 
 def _set_status(
-    session: Session, *, actor: Actor, number: int, status: SeriesStatus, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    status: SeriesStatus,
+    now: datetime,
+    channels: ChannelMembership | None = None,
 ) -> TouchpointSeries:
     ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
     series = get_series(session, number=number)
@@ -471,6 +523,8 @@ def _set_status(
         raise Conflict(f"{series.ref} is cancelled; create a new series instead.")
     if series.status == status:
         raise Conflict(f"{series.ref} is already {status.value}.")
+    if status == SeriesStatus.ACTIVE:
+        ensure_member(channels, series.channel_id)
     before = series.snapshot()
     series.status = status
     if status == SeriesStatus.ACTIVE:
@@ -497,9 +551,21 @@ def pause_series(session: Session, *, actor: Actor, number: int, now: datetime) 
 
 
 def resume_series(
-    session: Session, *, actor: Actor, number: int, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    now: datetime,
+    channels: ChannelMembership | None = None,
 ) -> TouchpointSeries:
-    return _set_status(session, actor=actor, number=number, status=SeriesStatus.ACTIVE, now=now)
+    return _set_status(
+        session,
+        actor=actor,
+        number=number,
+        status=SeriesStatus.ACTIVE,
+        now=now,
+        channels=channels,
+    )
 
 
 def cancel_series(
@@ -693,6 +759,78 @@ def record_decision(
     return decision
 
 
+@dataclass(frozen=True)
+class ThreadEntry:
+    """One item written in an agenda's thread: a decision, or an action item with its owner."""
+
+    kind: str  # "decision" or "action"
+    text: str
+    owner_id: str | None = None
+    due: date | None = None
+
+
+#: At most this many items are taken from one reply in an agenda's thread.
+MAX_THREAD_ENTRIES = 10
+
+
+def agenda_occurrence(
+    session: Session, *, channel_id: str, message_ts: str
+) -> TouchpointOccurrence | None:
+    """The occurrence whose agenda is the message `message_ts` in `channel_id`, if any."""
+    return session.exec(
+        select(TouchpointOccurrence).where(
+            TouchpointOccurrence.channel_id == channel_id,
+            TouchpointOccurrence.message_ts == message_ts,
+        )
+    ).first()
+
+
+def capture_from_thread(
+    session: Session,
+    *,
+    actor: Actor,
+    occurrence_id: int,
+    entries: list[ThreadEntry],
+    now: datetime,
+) -> list[TouchpointAction | TouchpointDecision]:
+    """Record what someone wrote in an agenda's thread, against that occurrence, through the
+    same services (permissions, validation, audit trail) as the buttons and commands."""
+    occurrence = session.get(TouchpointOccurrence, occurrence_id)
+    if occurrence is None:
+        raise NotFound("That agenda is no longer known to Accord.")
+    if len(entries) > MAX_THREAD_ENTRIES:
+        raise InvalidInput(
+            f"One reply can record at most {MAX_THREAD_ENTRIES} items; split it into several."
+        )
+    recorded: list[TouchpointAction | TouchpointDecision] = []
+    for entry in entries:
+        if entry.kind == "decision":
+            recorded.append(
+                record_decision(
+                    session,
+                    actor=actor,
+                    number=occurrence.series_id,
+                    text=entry.text,
+                    now=now,
+                    occurrence_id=occurrence_id,
+                )
+            )
+        else:
+            recorded.append(
+                add_action(
+                    session,
+                    actor=actor,
+                    number=occurrence.series_id,
+                    text=entry.text,
+                    owner_id=entry.owner_id,
+                    due=entry.due,
+                    now=now,
+                    occurrence_id=occurrence_id,
+                )
+            )
+    return recorded
+
+
 def open_actions(session: Session, *, series_id: int) -> list[TouchpointAction]:
     return list(
         session.exec(
@@ -734,6 +872,63 @@ def recent_decisions(
 
 def count_rows(session: Session, model: type[SQLModel]) -> int:
     return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+# ---------------------------------------------------------------- the App Home
+
+
+@dataclass(frozen=True)
+class TouchpointHome:
+    """What the App Home shows a viewer: the next meetings of the series they take part in
+    (or organise), soonest first, and the action items they own that are still open."""
+
+    meetings: list[TouchpointSeries]  # each with its `next_start`
+    meetings_total: int
+    actions: list[TouchpointAction]
+    actions_total: int
+
+
+def home_summary(session: Session, *, viewer_id: str, limit: int) -> TouchpointHome:
+    """Two counts and two LIMITed pages, whatever the number of series and items."""
+    # Participants are a JSON list of Slack ids ([A-Z0-9] only), so a quoted match is exact.
+    takes_part = or_(
+        col(TouchpointSeries.organiser_id) == viewer_id,
+        cast(col(TouchpointSeries.participants), String).like(f'%"{viewer_id}"%'),
+    )
+    upcoming_series = (
+        col(TouchpointSeries.status) == SeriesStatus.ACTIVE,
+        col(TouchpointSeries.next_start).is_not(None),
+        takes_part,
+    )
+    meetings_total = session.exec(
+        select(func.count()).select_from(TouchpointSeries).where(*upcoming_series)
+    ).one()
+    meetings = session.exec(
+        select(TouchpointSeries)
+        .where(*upcoming_series)
+        .order_by(col(TouchpointSeries.next_start), col(TouchpointSeries.id))
+        .limit(limit)
+    ).all()
+    mine = (
+        col(TouchpointAction.owner_id) == viewer_id,
+        col(TouchpointAction.status) == ActionStatus.OPEN,
+    )
+    actions_total = session.exec(
+        select(func.count()).select_from(TouchpointAction).where(*mine)
+    ).one()
+    due = col(TouchpointAction.due_date)
+    actions = session.exec(
+        select(TouchpointAction)
+        .where(*mine)
+        .order_by(due.is_(None), due, col(TouchpointAction.id))
+        .limit(limit)
+    ).all()
+    return TouchpointHome(
+        meetings=list(meetings),
+        meetings_total=int(meetings_total),
+        actions=list(actions),
+        actions_total=int(actions_total),
+    )
 
 
 # ---------------------------------------------------------------- the agenda slots
@@ -816,10 +1011,50 @@ def retryable(session: Session, *, now: datetime) -> list[TouchpointOccurrence]:
             select(TouchpointOccurrence).where(
                 TouchpointOccurrence.status == OccurrenceStatus.FAILED,
                 col(TouchpointOccurrence.starts_at) > now,
-                col(TouchpointOccurrence.attempts) < 3,
+                col(TouchpointOccurrence.attempts) < MAX_POST_ATTEMPTS,
             )
         )
     )
+
+
+def record_post_failure(session: Session, *, occurrence_id: int, reason: str) -> None:
+    row = session.get(TouchpointOccurrence, occurrence_id)
+    assert row is not None
+    row.status = OccurrenceStatus.FAILED
+    row.attempts += 1
+    row.note = reason[:300]
+
+
+def to_abandon(session: Session, *, now: datetime) -> list[int]:
+    """Failed posts that will not be tried again: out of attempts, or the meeting has begun."""
+    rows = session.exec(
+        select(TouchpointOccurrence.id).where(
+            TouchpointOccurrence.status == OccurrenceStatus.FAILED,
+            or_(
+                col(TouchpointOccurrence.attempts) >= MAX_POST_ATTEMPTS,
+                col(TouchpointOccurrence.starts_at) <= now,
+            ),
+        )
+    )
+    return [row for row in rows if row is not None]
+
+
+def abandon(session: Session, *, occurrence_id: int) -> TouchpointOccurrence | None:
+    """Move a failed post to `abandoned`, in the caller's transaction; None if another clock
+    did it first (the conditional update is the claim that makes the organiser's notice
+    exactly-once)."""
+    claimed = session.execute(
+        update(TouchpointOccurrence)
+        .where(
+            col(TouchpointOccurrence.id) == occurrence_id,
+            col(TouchpointOccurrence.status) == OccurrenceStatus.FAILED,
+        )
+        .values(status=OccurrenceStatus.ABANDONED)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.expire_all()
+    return session.get(TouchpointOccurrence, occurrence_id)
 
 
 def consume_topics(session: Session, *, series_id: int, occurrence_id: int) -> None:

@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import session_scope
 from bot.domain import touchpoints as tp
 from bot.domain.agenda import build_agenda
 from bot.services import Services
-from bot.slack.blocks.touchpoints import agenda_message
-from bot.slack.notifier import SlackNotifier
+from bot.slack.blocks.touchpoints import agenda_failed, agenda_message
+from bot.slack.notifier import NotInChannel, SlackNotifier
 
 log = logging.getLogger(__name__)
 #: A series cannot have more occurrences handled in one run than this (a long outage).
@@ -72,6 +73,41 @@ def post_agendas(services: Services, notifier: SlackNotifier, now: datetime) -> 
             late=True,
             now=now,
         )
+    _tell_organisers(services, notifier, now)
+
+
+def _tell_organisers(services: Services, notifier: SlackNotifier, now: datetime) -> None:
+    """An agenda Accord gave up on is reported once, by DM, to the series' organiser."""
+    with session_scope(services.engine) as session:
+        given_up = tp.to_abandon(session, now=now)
+    for occurrence_id in given_up:
+        with session_scope(services.engine) as session:
+            occurrence = tp.abandon(session, occurrence_id=occurrence_id)
+            if occurrence is None:
+                continue  # another clock told the organiser
+            series = tp.get_series(session, number=occurrence.series_id)
+            message = agenda_failed(
+                series, starts_at=occurrence.starts_at, reason=occurrence.note or "unknown"
+            )
+            try:  # inside the claim's transaction: a second clock waits, then skips it
+                notifier.direct(series.organiser_id, message)
+            except Exception:
+                log.exception("could not tell the organiser of %s", series.ref)
+            log.warning(
+                "gave up on the agenda of %s for %s: %s",
+                series.ref,
+                occurrence.starts_at.isoformat(),
+                occurrence.note,
+            )
+
+
+def _reason(error: Exception) -> str:
+    """Slack's error code (e.g. `not_in_channel`), or the kind of failure."""
+    if isinstance(error, NotInChannel):
+        return "not_in_channel"
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") or "slack_error")
+    return type(error).__name__
 
 
 def _post(
@@ -87,8 +123,14 @@ def _post(
         occurrence = session.get(tp.TouchpointOccurrence, occurrence_id)
         assert occurrence is not None
         series = tp.get_series(session, number=occurrence.series_id)
+        # Dates as the participants live them: today and the next meeting's day in the
+        # organiser's zone (what "overdue" and "expiring before the next touchpoint" mean).
         agenda = build_agenda(
-            session, series_id=occurrence.series_id, today=now.date(), window_end=window_end
+            session,
+            series_id=occurrence.series_id,
+            today=now.astimezone(series.zone).date(),
+            window_end=window_end,
+            zone=series.zone,
         )
         message = agenda_message(
             series, agenda, starts_at=occurrence.starts_at, occurrence_id=occurrence_id, late=late
@@ -96,13 +138,10 @@ def _post(
         channel = series.channel_id
     try:
         posted = notifier.post(channel, message)
-    except Exception:
+    except Exception as error:
         log.exception("could not post the agenda of TP-%s", occurrence.series_id)
         with session_scope(services.engine) as session:
-            row = session.get(tp.TouchpointOccurrence, occurrence_id)
-            assert row is not None
-            row.status = tp.OccurrenceStatus.FAILED
-            row.attempts += 1
+            tp.record_post_failure(session, occurrence_id=occurrence_id, reason=_reason(error))
         return
     with session_scope(services.engine) as session:
         row = session.get(tp.TouchpointOccurrence, occurrence_id)

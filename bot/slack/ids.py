@@ -14,6 +14,7 @@ class ActionId(StrEnum):
     INITIATIVE_AUDIT = "initiative.audit"
     TOUCHPOINT_ACTION = "touchpoint.action"
     TOUCHPOINT_DECISION = "touchpoint.decision"
+    TOUCHPOINT_PAGE = "touchpoint.page"
     RISK_APPROVE = "risk.approve"
     RISK_REJECT = "risk.reject"
     RISK_SHOW = "risk.show"

@@ -1,4 +1,5 @@
-"""The `Workspace` port on Slack's Web API: profile time zones (users.info) and file uploads."""
+"""The `Workspace` port on Slack's Web API: profile time zones (users.info), channel
+membership (conversations.info) and file uploads."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ class SlackWorkspace:
             return None
         tz = (response.get("user") or {}).get("tz")
         return str(tz) if tz else None
+
+    def is_member(self, channel_id: str) -> bool | None:
+        try:
+            response = self.client.conversations_info(channel=channel_id)
+        except SlackApiError as error:
+            code = error.response.get("error")
+            log.info("conversations.info failed for %s: %s", channel_id, code)
+            # A channel the bot cannot see is one it is not in; anything else is unknown.
+            return False if code in ("channel_not_found", "not_in_channel") else None
+        member = (response.get("channel") or {}).get("is_member")
+        return bool(member) if member is not None else None
 
     def upload(self, *, channel: str, filename: str, content: bytes, title: str) -> None:
         self.client.files_upload_v2(

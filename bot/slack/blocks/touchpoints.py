@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.agenda import Agenda, AgendaItem, AgendaSection
+from bot.domain.paging import Page
 from bot.domain.touchpoints import (
     TouchpointAction,
     TouchpointDecision,
@@ -66,6 +67,24 @@ def when(moment: datetime, series: TouchpointSeries) -> str:
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
+def local_when(moment: datetime, series: TouchpointSeries) -> str:
+    """The organiser's wall clock, spelled out: `Mon 22 Mar 09:00 Europe/Berlin`."""
+    return f"{moment.astimezone(series.zone):%a %d %b %H:%M} {series.timezone}"
+
+
+def meeting_line(series: TouchpointSeries) -> str:
+    """One line of the App Home: a series and its next meeting in the organiser's zone."""
+    nxt = local_when(series.next_start, series) if series.next_start else "no meeting planned"
+    return f"• *{series.ref}* {safe(series.name, 100)} — {nxt} in <#{series.channel_id}>"
+
+
+def action_line(action: TouchpointAction, today: date) -> str:
+    """One line of the App Home: an open action item, overdue ones flagged."""
+    flag = f"{FLAG_ICON['overdue']} · " if action.is_overdue(today) else ""
+    due = f"due {action.due_date.isoformat()}" if action.due_date else "no due date"
+    return f"• *{action.label}* {safe(action.text, 150)} ({action.series_ref}) — {flag}{due}"
+
+
 def _participants(series: TouchpointSeries) -> str:
     return ", ".join(user(uid) for uid in series.participants[:30])
 
@@ -79,20 +98,54 @@ def series_line(series: TouchpointSeries) -> str:
     )
 
 
-def list_message(series_list: list[TouchpointSeries]) -> Message:
-    blocks: list[Block] = [header(f"Touchpoints ({len(series_list)})")]
-    if not series_list:
+#: Series per list page: one block each, within a message's 50 blocks.
+LIST_PAGE_SIZE = 20
+
+
+def page_value(include_cancelled: bool, page: int) -> str:
+    return json.dumps({"a": include_cancelled, "p": page}, separators=(",", ":"))
+
+
+def list_message(page: Page[TouchpointSeries], *, include_cancelled: bool = False) -> Message:
+    """One page of series; Previous/Next buttons reach the rest."""
+    title = "All touchpoints" if include_cancelled else "Touchpoints"
+    blocks: list[Block] = [header(f"{title} ({page.total})")]
+    if not page.items:
         blocks.append(
             section(
                 "No touchpoints yet. `/accord touchpoint new <name> every:weekly at:09:00 "
                 "with:@cio,@ciso` creates one."
             )
         )
-    blocks.extend(section(series_line(s)) for s in series_list)
-    return Message(
-        text=f"Touchpoints: {len(series_list)}",
-        blocks=fit(blocks, limit=MESSAGE_BLOCK_LIMIT, overflow_note="More series not shown."),
+        return Message(text=f"{title}: none", blocks=blocks)
+    blocks.extend(section(series_line(s)) for s in page.items)
+    last = page.first_index + len(page.items) - 1
+    blocks.append(
+        context(
+            f"Showing {page.first_index}–{last} of {page.total} · page {page.page} of {page.pages}"
+        )
     )
+    nav = []
+    if page.has_previous:
+        nav.append(
+            button(
+                "◀ Previous",
+                action_id=ActionId.TOUCHPOINT_PAGE,
+                value=page_value(include_cancelled, page.page - 1),
+            )
+        )
+    if page.has_next:
+        nav.append(
+            button(
+                "Next ▶",
+                action_id=ActionId.TOUCHPOINT_PAGE,
+                value=page_value(include_cancelled, page.page + 1),
+            )
+        )
+    if nav:
+        blocks.append(actions(*nav))
+    assert len(blocks) <= MESSAGE_BLOCK_LIMIT
+    return Message(text=f"{title}: {len(page.items)} of {page.total}", blocks=blocks)
 
 
 def card(
@@ -224,8 +277,10 @@ def agenda_message(
     )
     blocks.append(
         context(
-            f"Reply in the thread or use `/accord touchpoint action {series.ref} <text> "
-            f"owner:@u due:YYYY-MM-DD` · `/accord touchpoint decision {series.ref} <text>`"
+            "Reply in this thread with `decision: &lt;text&gt;` or "
+            "`action: &lt;text&gt; @owner due:YYYY-MM-DD` (one per line), or use "
+            f"`/accord touchpoint action {series.ref} &lt;text&gt; owner:@u` · "
+            f"`/accord touchpoint decision {series.ref} &lt;text&gt;`"
         )
     )
     count = sum(len(s.items) for s in agenda.sections)
@@ -369,3 +424,45 @@ def action_recorded(series: TouchpointSeries, action: TouchpointAction) -> Messa
 def decision_recorded(series: TouchpointSeries, decision: TouchpointDecision) -> Message:
     text = f":white_check_mark: Decision recorded for {series.ref}: {safe(decision.text, 400)}"
     return Message(text=text, blocks=[section(text)])
+
+
+def thread_captured(
+    series: TouchpointSeries, recorded: list[TouchpointAction | TouchpointDecision]
+) -> Message:
+    """The short reply in an agenda's thread to what someone recorded there."""
+    parts = [
+        action_recorded(series, item)
+        if isinstance(item, TouchpointAction)
+        else decision_recorded(series, item)
+        for item in recorded
+    ]
+    return Message(
+        text=" ".join(part.text for part in parts)[:3000],
+        blocks=[block for part in parts for block in part.blocks][:MESSAGE_BLOCK_LIMIT],
+    )
+
+
+_NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found")
+
+
+def agenda_failed(series: TouchpointSeries, *, starts_at: datetime, reason: str) -> Message:
+    """The organiser's DM when Accord gave up posting an agenda: what failed and the fix."""
+    where = f"<#{series.channel_id}>"
+    if reason in _NOT_IN_CHANNEL:
+        cause = "Accord is not a member of that channel."
+        fix = f"Open {where} and type `/invite @Accord`."
+    elif reason == "is_archived":
+        cause = "that channel is archived."
+        fix = "Unarchive it, or cancel the series and create it again in another channel."
+    else:
+        cause = f"Slack answered `{safe(reason, 80)}` every time."
+        fix = "Check the channel and Accord's installation, or ask an admin."
+    text = (
+        f":warning: I could not post the agenda of *{series.ref}* {safe(series.name, 100)} "
+        f"for the meeting {when(starts_at, series)} in {where}: {cause}"
+    )
+    detail = (
+        f"{fix} Later agendas are posted as usual; topics added for this one stay on the next. "
+        f"`/accord touchpoint show {series.ref}` shows the series."
+    )
+    return Message(text=text, blocks=[section(text), context(detail)])

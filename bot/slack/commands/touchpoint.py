@@ -110,13 +110,17 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         profiles=ctx.services.workspace,
         default_timezone=ctx.services.settings.accord_default_timezone,
         now=ctx.now,
+        channels=ctx.services.workspace,
     )
     return _series_outcome(ctx, series, f":calendar: Created *{series.ref}*.")
 
 
 def list_(ctx: CommandContext, args: list[str]) -> Outcome:
     include = bool(args) and args[0].lower() == "all"
-    return Reply(render.list_message(service.list_series(ctx.session, include_cancelled=include)))
+    page = service.list_series(
+        ctx.session, include_cancelled=include, page_size=render.LIST_PAGE_SIZE
+    )
+    return Reply(render.list_message(page, include_cancelled=include))
 
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -133,7 +137,11 @@ def pause(ctx: CommandContext, args: list[str]) -> Outcome:
 
 def resume(ctx: CommandContext, args: list[str]) -> Outcome:
     series = service.resume_series(
-        ctx.session, actor=ctx.actor, number=_ref(args, "resume"), now=ctx.now
+        ctx.session,
+        actor=ctx.actor,
+        number=_ref(args, "resume"),
+        now=ctx.now,
+        channels=ctx.services.workspace,
     )
     return _series_outcome(ctx, series, f":arrow_forward: *{series.ref}* is running again.")
 

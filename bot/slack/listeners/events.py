@@ -9,6 +9,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.db import session_scope
+from bot.domain import touchpoints
 from bot.domain.initiatives import home_summary
 from bot.services import Services
 from bot.slack.blocks.home import HOME_SECTION_SIZE, home_view
@@ -23,7 +24,9 @@ def publish_home(services: Services, client: WebClient, user_id: str) -> None:
         summary = home_summary(
             session, viewer_id=user_id, today=now.date(), limit=HOME_SECTION_SIZE
         )
-    client.views_publish(user_id=user_id, view=home_view(summary, today=now.date()))
+        meetings = touchpoints.home_summary(session, viewer_id=user_id, limit=HOME_SECTION_SIZE)
+    view = home_view(summary, today=now.date(), touchpoints=meetings)
+    client.views_publish(user_id=user_id, view=view)
 
 
 def register(app: App, services: Services) -> None:

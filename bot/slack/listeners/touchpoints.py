@@ -20,6 +20,7 @@ from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.listeners.forms import FormState, form_listener, tell_submitter
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
 from bot.slack.notifier import SlackNotifier
+from bot.slack.thread_capture import on_message
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ FIELD_BLOCKS = {
     "tz": BlockId.TP_TZ,
     "every": BlockId.TP_EVERY,
     "first meeting": BlockId.TP_FIRST,
+    "channel": BlockId.TP_CHANNEL,
     "owner": BlockId.TP_OWNER,
     "due": BlockId.TP_DUE,
 }
@@ -88,6 +90,7 @@ def submit_create(ctx: CommandContext, form: FormState) -> Outcome:
         profiles=ctx.services.workspace,
         default_timezone=ctx.services.settings.accord_default_timezone,
         now=ctx.now,
+        channels=ctx.services.workspace,
     )
     return Reply(
         render.card(
@@ -130,10 +133,25 @@ def submit_decision(ctx: CommandContext, form: FormState) -> Outcome:
     return Reply(render.decision_recorded(series, decision), True)
 
 
+def turn_page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    try:
+        state = json.loads(str((body.get("actions") or [{}])[0].get("value") or ""))
+        include, number = bool(state["a"]), int(state["p"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput("That button is out of date; run the command again.") from None
+    page = service.list_series(
+        ctx.session, include_cancelled=include, page=number, page_size=render.LIST_PAGE_SIZE
+    )
+    return Reply(render.list_message(page, include_cancelled=include))
+
+
 ACTIONS: dict[ActionId, Callable[[CommandContext, dict[str, Any]], Outcome]] = {
     ActionId.TOUCHPOINT_ACTION: open_action,
     ActionId.TOUCHPOINT_DECISION: open_decision,
+    ActionId.TOUCHPOINT_PAGE: turn_page,
 }
+#: Buttons whose answer replaces the message they are on (a list's next page).
+REPLACES = frozenset({ActionId.TOUCHPOINT_PAGE})
 SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcome], BlockId]] = {
     CallbackId.TOUCHPOINT_CREATE: (submit_create, BlockId.TP_NAME),
     CallbackId.TOUCHPOINT_ACTION: (submit_action, BlockId.TP_TEXT),
@@ -143,7 +161,9 @@ SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcom
 
 def register(app: App, services: Services) -> None:
     for action_id, handler in ACTIONS.items():
-        app.action(action_id.value)(_action_listener(services, handler))
+        app.action(action_id.value)(
+            _action_listener(services, handler, replace=action_id in REPLACES)
+        )
     for callback_id, (submit, first_block) in SUBMISSIONS.items():
         app.view(callback_id.value)(
             form_listener(
@@ -155,9 +175,16 @@ def register(app: App, services: Services) -> None:
             )
         )
 
+    @app.event("message")
+    def thread_reply(event: dict[str, Any], client: WebClient) -> None:
+        on_message(services, SlackNotifier(client), event)
+
 
 def _action_listener(
-    services: Services, handler: Callable[[CommandContext, dict[str, Any]], Outcome]
+    services: Services,
+    handler: Callable[[CommandContext, dict[str, Any]], Outcome],
+    *,
+    replace: bool = False,
 ) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
@@ -168,7 +195,7 @@ def _action_listener(
             request_key=action_key(body),
             work=lambda ctx: handler(ctx, body),
         )
-        deliver(outcome, body=body, client=client, respond=respond)
+        deliver(outcome, body=body, client=client, respond=respond, replace_original=replace)
 
     return listener
 

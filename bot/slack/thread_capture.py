@@ -1,0 +1,135 @@
+"""Decisions and action items written in an agenda's thread.
+
+Syntax, one item per line (other lines, and other replies, are ignored silently):
+
+    decision: <text>
+    action: <text> @owner [due:YYYY-MM-DD]
+
+Only replies in the thread of a posted agenda count; bot messages, edits and deletions do not.
+Slack may deliver an event more than once, so the message (channel + ts) is claimed as a
+request key in the same transaction that records the items: a retry records nothing twice.
+The author gets a short reply in the thread (or, if something is wrong, an ephemeral note).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from bot.db import session_scope
+from bot.domain import touchpoints as service
+from bot.domain.errors import InvalidInput
+from bot.domain.touchpoints import ThreadEntry
+from bot.domain.validation import parse_date
+from bot.services import Services
+from bot.slack.blocks import touchpoints as render
+from bot.slack.commands.base import CommandContext, Outcome, Reply
+from bot.slack.guard import Failure, attempt
+from bot.slack.listeners.interaction import interaction_unit
+from bot.slack.notifier import SlackNotifier
+from bot.slack.text import neutralise
+
+log = logging.getLogger(__name__)
+
+SYNTAX = "`decision: <text>` or `action: <text> @owner [due:YYYY-MM-DD]`"
+_LINE = re.compile(r"^\s*(?:[-*•]\s*)?(decision|action)\s*:\s*(.*)$", re.IGNORECASE)
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+#: Replies that are thread messages written by a person (a broadcast reply counts too).
+_PERSON_SUBTYPES = (None, "thread_broadcast")
+
+
+def parse_reply(text: str) -> list[ThreadEntry]:
+    """The items in a reply; [] when no line follows the syntax. A line that starts like an
+    item but is incomplete raises InvalidInput with the correct form."""
+    entries = []
+    for line in text.splitlines():
+        match = _LINE.match(line)
+        if match:
+            kind, rest = match.group(1).lower(), match.group(2).strip()
+            entries.append(_decision(rest) if kind == "decision" else _action(rest))
+    return entries
+
+
+def _decision(rest: str) -> ThreadEntry:
+    text = neutralise(rest).strip()
+    if not text:
+        raise InvalidInput("That decision is empty.", hint=f"Write {SYNTAX} in the thread.")
+    return ThreadEntry(kind="decision", text=text)
+
+
+def _action(rest: str) -> ThreadEntry:
+    owner: str | None = None
+    due = None
+    words = []
+    for token in rest.split():
+        bare = token.removeprefix("owner:")
+        mention = _MENTION.fullmatch(bare)
+        if mention and owner is None:
+            owner = mention.group(1)
+        elif token.lower().startswith("due:"):
+            due = parse_date(token[4:], field="due")
+        else:
+            words.append(token)
+    text = neutralise(" ".join(words)).strip()
+    if not text or owner is None:
+        raise InvalidInput(
+            "An action item needs what is to be done and an @owner.",
+            hint="e.g. `action: Patch the VPN gateway @bo due:2027-04-01`",
+        )
+    return ThreadEntry(kind="action", text=text, owner_id=owner, due=due)
+
+
+def _is_candidate(event: dict[str, Any]) -> bool:
+    thread_ts = event.get("thread_ts")
+    return bool(
+        event.get("subtype") in _PERSON_SUBTYPES
+        and not event.get("bot_id")
+        and event.get("user")
+        and event.get("channel")
+        and thread_ts
+        and thread_ts != event.get("ts")
+        and any(_LINE.match(line) for line in str(event.get("text") or "").splitlines())
+    )
+
+
+def on_message(services: Services, notifier: SlackNotifier, event: dict[str, Any]) -> None:
+    """Handle one `message` event; anything but an item in an agenda's thread is ignored."""
+    if not _is_candidate(event):
+        return
+    channel, thread_ts = str(event["channel"]), str(event["thread_ts"])
+    user_id, text = str(event["user"]), str(event.get("text") or "")
+    with session_scope(services.engine) as session:
+        occurrence = service.agenda_occurrence(session, channel_id=channel, message_ts=thread_ts)
+        if occurrence is None:
+            return  # another thread
+        occurrence_id, series_id = occurrence.id, occurrence.series_id
+    assert occurrence_id is not None
+
+    def work(ctx: CommandContext) -> Outcome:
+        recorded = service.capture_from_thread(
+            ctx.session,
+            actor=ctx.actor,
+            occurrence_id=occurrence_id,
+            entries=parse_reply(text),
+            now=ctx.now,
+        )
+        series = service.get_series(ctx.session, number=series_id)
+        return Reply(render.thread_captured(series, recorded), in_channel=True)
+
+    result = attempt(
+        interaction_unit(
+            services,
+            user_id=user_id,
+            channel_id=channel,
+            request_key=f"message:{channel}:{event['ts']}",
+            work=work,
+        )
+    )
+    if isinstance(result, Failure):
+        notifier.tell(user_id, result.message, channel=channel)
+    elif isinstance(result, Reply):
+        try:
+            notifier.post(channel, result.message, thread_ts=thread_ts)
+        except Exception:
+            log.exception("could not acknowledge a capture in the agenda thread")
