@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     # Digests and LLM summaries (see bot/summarize and bot/domain/digest.py).
     accord_digest_cron: str = "0 8 * * MON"
     accord_digest_timezone: str = "UTC"
+    #: A scheduled digest whose post failed (or was missed) is retried for this many hours.
+    accord_digest_retry_grace_hours: float = 24.0
+    #: How often the clock looks for such a digest to retry, in minutes.
+    accord_digest_retry_minutes: int = 60
     accord_llm_timeout_seconds: float = 20.0
     accord_llm_max_retries: int = 1
     accord_llm_chunk_max_items: int = 20
