@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     accord_llm_max_retries: int = 1
     accord_llm_chunk_max_items: int = 20
     accord_llm_chunk_max_chars: int = 12000
+    #: The LLM part of one digest ends after this many seconds; chunks not done by then are
+    #: written by the deterministic summariser.
+    accord_llm_digest_budget_seconds: float = 60.0
+    #: How many chunks of one digest are sent to the LLM at the same time.
+    accord_llm_concurrency: int = 4
     accord_prompts_dir: str | None = None
     accord_listener_threads: int = 10
     #: Answer Slack within this many seconds; slower work replies later ("working on it").

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.domain.digest import Digest
-from bot.slack.blocks.digest import author_line, count_lines, facts_line
+from bot.slack.blocks.digest import author_line, count_lines, facts_line, written_by
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
@@ -52,7 +52,7 @@ def review_markdown(digest: Digest) -> str:
         out += [
             f"### {md(brief.ref)} — {md(brief.subject)}",
             "",
-            f"_{md(facts_line(brief, today))}_",
+            f"_{md(facts_line(brief, today, author=written_by(digest, brief.ref)))}_",
             "",
             md(item.summary if item else brief.subject),
             "",
