@@ -110,3 +110,30 @@ def test_one_person_can_take_an_executive_decision_and_fill_forms(tmp_path: Path
     assert "Created *INI-2*" in out
     assert "Made in a form" in out
     assert "Traceback" not in out + result.stderr
+
+
+DIGEST_SCRIPT = """\
+/accord initiative new Roll out MFA cio:@alice ciso:@bob due:2027-01-31
+/accord digest preview
+/accord digest now
+:quit
+"""
+
+
+def test_shell_shows_digest_answers_in_slacks_order(tmp_path: Path) -> None:
+    """The notice first, then the preview; for `now`: notice, channel post, confirmation."""
+    result = run(["shell", "--database", str(tmp_path / "g.db")], cwd=tmp_path, stdin=DIGEST_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    preview = out.index("/accord digest preview")
+    now = out.index("/accord digest now")
+    order = [
+        out.index("Building a preview", preview),
+        out.index("Accord digest — preview", preview),
+        now,
+        out.index("Building the digest for #leadership-digest", now),
+        out.index("message in #leadership-digest", now),
+        out.index("The digest is posted in #leadership-digest", now),
+    ]
+    assert order == sorted(order)
+    assert "Traceback" not in out + result.stderr

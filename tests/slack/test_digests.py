@@ -47,15 +47,25 @@ def seed(accord: RunningAccord) -> None:
     accord.command("initiative hold INI-1 unpatched VPN appliance", user=CISO)
 
 
+def answers(accord: RunningAccord) -> list[tuple[str, str]]:
+    """What reached Slack through response_url and chat.postMessage, in arrival order."""
+    return [
+        (call.method, reply_text(call.body))
+        for call in accord.fake.calls()
+        if call.method in ("response_url", "chat.postMessage")
+    ]
+
+
 def test_preview_is_ephemeral_and_posts_nothing_to_the_channel(accord: RunningAccord) -> None:
     seed(accord)
+    before = len(accord.fake.calls("response_url"))
     reply = accord.command("digest preview")
     assert reply.status == 200
-    assert reply.elapsed < 1.5
-    assert reply.json()["response_type"] == "ephemeral"
-    assert "Building a preview" in reply_text(reply.json())
-    follow = accord.fake.wait_for("response_url")[-1].body
-    assert follow["response_type"] == "ephemeral"
+    assert reply.elapsed < 1.5  # Slack's limit is 3 s; the digest is built after the ack
+    assert reply.json() == {}  # both messages go through response_url, so their order holds
+    building, follow = (c.body for c in accord.fake.wait_for("response_url", before + 2)[before:])
+    assert "Building a preview" in reply_text(building)
+    assert building["response_type"] == follow["response_type"] == "ephemeral"
     text = reply_text(follow)
     assert "Accord digest — preview" in text
     assert "Open initiatives by health" in text and "red: 1" in text
@@ -67,20 +77,26 @@ def test_preview_is_ephemeral_and_posts_nothing_to_the_channel(accord: RunningAc
     assert runs(accord) == []
     # bare `/accord digest` is the preview too
     accord.command("digest")
-    accord.fake.wait_for("response_url", 2)
+    accord.fake.wait_for("response_url", before + 4)
     accord.fake.assert_no_call("chat.postMessage")
 
 
 def test_digest_now_posts_once_to_the_digest_channel(accord: RunningAccord) -> None:
     seed(accord)
+    before = len(answers(accord))
     reply = accord.command("digest now", user=CIO)
-    assert "Building the digest" in reply_text(reply.json())
+    assert reply.status == 200 and reply.elapsed < 1.5 and reply.json() == {}
     posted = accord.fake.wait_for("chat.postMessage")[0]
     assert posted.body["channel"] == DIGEST_CHANNEL
     text = reply_text(posted.body)
     assert "Accord digest ·" in text and "first digest, no trends yet" in text
-    confirmation = accord.fake.wait_for("response_url")[-1].body
-    assert "The digest is posted" in reply_text(confirmation)
+    accord.fake.wait_for("response_url", 2)
+    accord.fake.wait_idle()
+    # in Slack's order: the notice, the digest in the channel, then the confirmation
+    order = answers(accord)[before:]
+    assert [method for method, _ in order] == ["response_url", "chat.postMessage", "response_url"]
+    assert "Building the digest" in order[0][1]
+    assert "The digest is posted" in order[2][1]
     [run] = runs(accord)
     assert run.state == "posted" and run.kind == "manual" and run.requested_by == CIO
     assert run.snapshot is not None and run.snapshot["initiatives_health"]["red"] == 1
@@ -93,7 +109,7 @@ def test_digest_now_refusals_are_plain_and_post_nothing(accord: RunningAccord) -
     assert "is not something `/accord digest` can do" in wrong
     accord.fake.set_not_member(DIGEST_CHANNEL)
     accord.command("digest now", user=CISO)
-    answer = reply_text(accord.fake.wait_for("response_url")[-1].body)
+    answer = reply_text(accord.fake.wait_for("response_url", 2)[-1].body)
     assert "not a member of channel" in answer and "/invite @Accord" in answer
     accord.fake.wait_idle()
     assert [c for c in accord.fake.calls("chat.postMessage") if c.ok] == []
