@@ -251,8 +251,9 @@ def test_digest_preview_counts_risks_and_escalations_and_summarises_disagreement
     accord: RunningAccord,
 ) -> None:
     seed_for_digest(accord)
+    before = len(accord.fake.calls("response_url"))
     accord.command("digest preview")
-    body = accord.fake.wait_for("response_url")[-1].body
+    body = accord.fake.wait_for("response_url", before + 2)[-1].body  # after "Building…"
     assert "Accord digest — preview" in reply_text(body)
 
     # Open = draft, pending or accepted: RSK-1 (low), RSK-3 (low, renewal pending), RSK-4
