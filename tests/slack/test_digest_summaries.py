@@ -379,3 +379,34 @@ def test_chunks_done_within_the_budget_are_used_and_the_rest_fall_back(
             [run] = session.exec(select(DigestRun)).all()
             assert run.summarizer == "mixed"
         ai.clear_script()
+
+
+def test_llm_and_record_text_is_escaped_in_the_slack_message(
+    llm_accord: RunningAccord, ai: FakeOpenAIServer
+) -> None:
+    hostile = replace(
+        BRIEFS[0],
+        subject="Fix <!channel> & <https://evil.example|this>",
+        cio_position="Ping <@U0CIO1> & <!here> now",
+    )
+    # 1. the LLM's answer passes the checks but contains HTML-like text and an ampersand
+    answer = good_answer([hostile])
+    answer["items"][0]["summary"] = "Use <b>both</b> options & decide"
+    answer["items"][0]["cio_position"] = "Go live on 1 December > waiting"
+    ai.reply_json(answer)
+    llm_body = post(llm_accord, [hostile])
+    assert "LLM (gpt-4o-mini)" in reply_text(llm_body)
+    assert "Use &lt;b&gt;both&lt;/b&gt; options &amp; decide" in "\n".join(mrkdwn_texts(llm_body))
+    # 2. an answer that repeats the record's mention is rejected; the fallback quotes the
+    #    record, escaped
+    ai.reply_json(good_answer([replace(hostile, ciso_position="changed, so not cached")]))
+    changed = replace(hostile, ciso_position="changed, so not cached")
+    fallback_body = post(llm_accord, [changed])
+    text = "\n".join(mrkdwn_texts(fallback_body))
+    assert "Accord's deterministic summary (no LLM)" in text
+    assert "Fix &lt;!channel&gt; &amp; &lt;https://evil.example|this&gt;" in text
+    assert "Ping &lt;@U0CIO1&gt; &amp; &lt;!here&gt; now" in text
+    for body in (llm_body, fallback_body):
+        for parsed in mrkdwn_texts(body):
+            for markup in ("<!", "<@", "<http", "<b>"):
+                assert markup not in parsed, (markup, parsed)
