@@ -78,10 +78,19 @@ class Settings(BaseSettings):
     # Digests and LLM summaries (see bot/summarize and bot/domain/digest.py).
     accord_digest_cron: str = "0 8 * * MON"
     accord_digest_timezone: str = "UTC"
+    #: A scheduled digest whose post failed (or was missed) is retried for this many hours.
+    accord_digest_retry_grace_hours: float = 24.0
+    #: How often the clock looks for such a digest to retry, in minutes.
+    accord_digest_retry_minutes: int = 60
     accord_llm_timeout_seconds: float = 20.0
     accord_llm_max_retries: int = 1
     accord_llm_chunk_max_items: int = 20
     accord_llm_chunk_max_chars: int = 12000
+    #: The LLM part of one digest ends after this many seconds; chunks not done by then are
+    #: written by the deterministic summariser.
+    accord_llm_digest_budget_seconds: float = 60.0
+    #: How many chunks of one digest are sent to the LLM at the same time.
+    accord_llm_concurrency: int = 4
     accord_prompts_dir: str | None = None
     accord_listener_threads: int = 10
     #: Answer Slack within this many seconds; slower work replies later ("working on it").

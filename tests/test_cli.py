@@ -119,6 +119,13 @@ RISK_EXPORT_SCRIPT = """\
 :quit
 """
 
+DIGEST_SCRIPT = """\
+/accord initiative new Roll out MFA cio:@alice ciso:@bob due:2027-01-31
+/accord digest preview
+/accord digest now
+:quit
+"""
+
 
 def test_shell_saves_the_risk_export(tmp_path: Path) -> None:
     result = run(
@@ -129,3 +136,22 @@ def test_shell_saves_the_risk_export(tmp_path: Path) -> None:
     assert len(files) == 1, result.stdout
     assert "Legacy VPN" in files[0].read_text()
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_shell_shows_digest_answers_in_slacks_order(tmp_path: Path) -> None:
+    """The notice first, then the preview; for `now`: notice, channel post, confirmation."""
+    result = run(["shell", "--database", str(tmp_path / "g.db")], cwd=tmp_path, stdin=DIGEST_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    preview = out.index("/accord digest preview")
+    now = out.index("/accord digest now")
+    order = [
+        out.index("Building a preview", preview),
+        out.index("Accord digest — preview", preview),
+        now,
+        out.index("Building the digest for #leadership-digest", now),
+        out.index("message in #leadership-digest", now),
+        out.index("The digest is posted in #leadership-digest", now),
+    ]
+    assert order == sorted(order)
+    assert "Traceback" not in out + result.stderr

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, case, func
+from sqlalchemy import JSON, Column, case, func, update
 from sqlalchemy import select as sql_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.domain.audit import AuditEvent
@@ -31,7 +32,12 @@ DEBT_OLD_DAYS = 180
 
 
 class DigestRun(SQLModel, table=True):
-    """One digest: claimed (unique slot) before it is posted, so a slot is posted once."""
+    """One digest: claimed (unique slot) before it is posted, so a slot is posted once.
+
+    States: `claimed` (being built and posted) → `posted` or `failed`. A failed scheduled slot
+    is claimed again by a conditional UPDATE (failed → claimed), so of two clocks retrying at
+    once exactly one wins; `attempts` counts the claims and `error` keeps the last failure.
+    """
 
     __tablename__ = "digest_run"
 
@@ -48,6 +54,7 @@ class DigestRun(SQLModel, table=True):
     llm_tokens: int = 0
     snapshot: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     error: str | None = Field(default=None, max_length=500)
+    attempts: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 @dataclass(frozen=True)
@@ -295,6 +302,81 @@ SOURCES: tuple[DigestSource, ...] = (
     disagreement_digest_part,
     audit_changes,
 )
+
+
+# -- claiming ---------------------------------------------------------------------------------
+
+#: A claim older than this whose run never finished (the process died mid-post) may be taken
+#: over by a retry. Longer than any digest run (the LLM part is bounded by its own budget).
+STALE_CLAIM = timedelta(minutes=30)
+
+
+def claim_run(
+    engine: Any,
+    *,
+    key: str,
+    kind: str,
+    now: datetime,
+    requested_by: str | None = None,
+    retry: bool = False,
+) -> int | None:
+    """Claim `key` for one attempt; the run's id, or None when someone else has it.
+
+    A new key is inserted (the unique `slot_key` decides between two clocks). With `retry`, a
+    `failed` run — or a `claimed` one abandoned for longer than `STALE_CLAIM` — is taken back by
+    one conditional UPDATE, which only one of several concurrent callers can win.
+    """
+    from bot.db import session_scope
+
+    try:
+        with session_scope(engine) as session:
+            run = DigestRun(slot_key=key, kind=kind, as_of=now, requested_by=requested_by)
+            session.add(run)
+            session.flush()
+            return run.id
+    except IntegrityError:
+        if not retry:
+            return None
+    state = col(DigestRun.state)
+    abandoned = (state == "claimed") & (col(DigestRun.as_of) < now - STALE_CLAIM)
+    retriable = (state == "failed") | abandoned
+    with session_scope(engine) as session:
+        taken = session.execute(
+            update(DigestRun)
+            .where(col(DigestRun.slot_key) == key, retriable)
+            .values(state="claimed", as_of=now, attempts=col(DigestRun.attempts) + 1)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return session.exec(select(DigestRun.id).where(DigestRun.slot_key == key)).one()
+
+
+def record_failure(engine: Any, run_id: int, error: BaseException) -> None:
+    from bot.db import session_scope
+
+    with session_scope(engine) as session:
+        failed = session.get(DigestRun, run_id)
+        if failed is not None:
+            failed.state = "failed"
+            failed.error = f"{type(error).__name__}: {error}"[:500]
+
+
+def record_posted(
+    engine: Any, run_id: int, digest: Digest, *, channel: str, ts: str, now: datetime
+) -> None:
+    """Mark the run posted; `error` keeps an earlier attempt's failure for the record."""
+    from bot.db import session_scope
+
+    with session_scope(engine) as session:
+        done = session.get(DigestRun, run_id)
+        assert done is not None
+        done.state = "posted"
+        done.channel = channel
+        done.ts = ts
+        done.posted_at = now
+        done.summarizer = digest.summary.author
+        done.llm_tokens = digest.summary.usage.total
+        done.snapshot = digest.data.snapshot()
 
 
 # -- collecting -------------------------------------------------------------------------------

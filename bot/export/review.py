@@ -6,14 +6,19 @@ from __future__ import annotations
 import re
 
 from bot.domain.digest import Digest
-from bot.slack.blocks.digest import author_line, count_lines, facts_line
+from bot.slack.blocks.digest import author_line, count_lines, facts_line, written_by
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
+# What only means something at the start of a line: a list item (`- `, `1. `, `2) `), a
+# setext underline or thematic break (`===`, `---`).
+_MD_LEADING = re.compile(r"^(\d+)([.)])|^([-=])")
 
 
 def md(text: str) -> str:
-    """Escape Markdown (and HTML) so record or LLM text renders as the words it is."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    """Escape Markdown (and HTML) so record or LLM text renders as the words it is, wherever
+    it is placed: inline, in a heading, or as a paragraph of its own. Newlines collapse."""
+    text = _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _MD_LEADING.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
 
 
 def review_markdown(digest: Digest) -> str:
@@ -52,7 +57,7 @@ def review_markdown(digest: Digest) -> str:
         out += [
             f"### {md(brief.ref)} — {md(brief.subject)}",
             "",
-            f"_{md(facts_line(brief, today))}_",
+            f"_{md(facts_line(brief, today, author=written_by(digest, brief.ref)))}_",
             "",
             md(item.summary if item else brief.subject),
             "",

@@ -115,6 +115,14 @@ JOBS.append(
         misfire_grace_time=6 * 3600,
     )
 )
+JOBS.append(
+    ScheduledJob(
+        id="digests.retry",
+        run=_weekly_digest,  # the same idempotent run: posts a failed or missed slot in its grace
+        trigger=lambda settings: IntervalTrigger(minutes=settings.accord_digest_retry_minutes),
+        misfire_grace_time=300,
+    )
+)
 
 
 def job_by_id(job_id: str) -> ScheduledJob:

@@ -64,7 +64,7 @@ class Shell:
         self.channel = "C0COORD"
         self.clickables: list[Clickable] = []
         self._ids = itertools.count(1)
-        self._held: list[dict[str, Any]] | None = None
+        self._held: list[tuple[str, dict[str, Any]]] | None = None
         self.open_view: dict[str, Any] | None = None
 
     def close(self) -> None:
@@ -72,8 +72,10 @@ class Shell:
 
     # -- output -------------------------------------------------------------------------------
     def _show(self, kind: str, body: dict[str, Any]) -> None:
-        if kind == "response_url" and self._held is not None:
-            self._held.append(body)  # Slack shows the ack before later responses
+        if self._held is not None and (kind == "response_url" or self._held):
+            # Slack shows the ack before later responses; what follows a held response
+            # (a channel post between "Building…" and "Posted") keeps its place after it.
+            self._held.append((kind, body))
             return
         if kind == "file":
             self._print(f"📎 file saved: {body['path']} ({body['bytes']} bytes)")
@@ -217,8 +219,8 @@ class Shell:
             held, self._held = self._held, None
         if response.body:
             self._show("response_url", json.loads(response.body))
-        for later in held:
-            self._show("response_url", later)
+        for kind, later in held:
+            self._show(kind, later)
 
     def _click(self, number: str) -> None:
         if not number.isdigit() or not 1 <= int(number) <= len(self.clickables):

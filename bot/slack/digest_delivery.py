@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
-from bot.db import session_scope
 from bot.domain.digest import (
     SOURCES,
     Digest,
-    DigestRun,
     DigestSource,
     build_digest,
+    claim_run,
+    record_failure,
+    record_posted,
 )
 from bot.domain.errors import InvalidInput
 from bot.scheduler.digest_slots import latest_slot, slot_key
@@ -72,39 +71,25 @@ def post_digest(
     key: str,
     kind: str,
     requested_by: str | None = None,
+    retry: bool = False,
     sources: Sequence[DigestSource] = SOURCES,
 ) -> Posted | None:
-    """Claim `key`, then build and post. Returns None when the key was already claimed."""
+    """Claim `key`, then build and post. Returns None when the key is someone else's (already
+    posted, being posted, or — without `retry` — failed). A failure is recorded, then raised."""
     channel = digest_channel(services)
-    try:
-        with session_scope(services.engine) as session:
-            run = DigestRun(slot_key=key, kind=kind, as_of=now, requested_by=requested_by)
-            session.add(run)
-            session.flush()
-            run_id = run.id
-    except IntegrityError:
+    run_id = claim_run(
+        services.engine, key=key, kind=kind, now=now, requested_by=requested_by, retry=retry
+    )
+    if run_id is None:
         log.info("digest %s was already posted (or is being posted); skipping", key)
         return None
     try:
         digest = make_digest(services, now, sources=sources)
         posted = notifier.post(channel, digest_message(digest))
     except Exception as error:
-        with session_scope(services.engine) as session:
-            failed = session.get(DigestRun, run_id)
-            if failed is not None:
-                failed.state = "failed"
-                failed.error = f"{type(error).__name__}: {error}"[:500]
+        record_failure(services.engine, run_id, error)
         raise
-    with session_scope(services.engine) as session:
-        done = session.get(DigestRun, run_id)
-        assert done is not None
-        done.state = "posted"
-        done.channel = posted.channel
-        done.ts = posted.ts
-        done.posted_at = now
-        done.summarizer = digest.summary.author
-        done.llm_tokens = digest.summary.usage.total
-        done.snapshot = digest.data.snapshot()
+    record_posted(services.engine, run_id, digest, channel=posted.channel, ts=posted.ts, now=now)
     log.info("digest %s posted to %s (ts %s)", key, posted.channel, posted.ts)
     return posted
 
@@ -124,10 +109,25 @@ def scheduled_digest(
     slot = latest_slot(settings.accord_digest_cron, settings.accord_digest_timezone, now)
     if slot is None:
         return None
-    return post_digest(
-        services, notifier, now, key=slot_key(slot), kind="scheduled", sources=sources
-    )
+    grace = timedelta(hours=settings.accord_digest_retry_grace_hours)
+    if now - slot > grace:
+        # Too late for that slot: a digest days late would mislead; its failure stays recorded.
+        return None
+    key = slot_key(slot)
+    try:
+        return post_digest(
+            services, notifier, now, key=key, kind="scheduled", retry=True, sources=sources
+        )
+    except Exception:
+        log.exception(
+            "digest %s failed; the clock retries it until %s UTC",
+            key,
+            (slot + grace).strftime("%Y-%m-%d %H:%M"),
+        )
+        return None
 
 
 def weekly_digest_job(services: Services, notifier: SlackNotifier, now: datetime) -> None:
+    """Runs at the cron's time and, as `digests.retry`, every hour: a slot whose post failed
+    (or was missed) is attempted again within the grace period, and posted at most once."""
     scheduled_digest(services, notifier, now)

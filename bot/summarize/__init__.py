@@ -52,6 +52,9 @@ def summarizer_for(settings: Settings, engine: Engine, *, now: datetime) -> Summ
         max_items=settings.accord_llm_chunk_max_items,
         max_chars=settings.accord_llm_chunk_max_chars,
         now=now,
+        call_timeout=settings.accord_llm_timeout_seconds,
+        budget_seconds=settings.accord_llm_digest_budget_seconds,
+        concurrency=settings.accord_llm_concurrency,
     )
 
 

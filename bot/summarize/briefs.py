@@ -81,15 +81,24 @@ class TokenUsage:
 
 @dataclass(frozen=True)
 class DisagreementSummary:
-    """What the digest shows about open disagreements, and who wrote it."""
+    """What the digest shows about open disagreements, and who wrote it.
 
-    author: str  # "llm" or "fallback"
+    `author` is "llm" (every item by the LLM, checked), "fallback" (every item by Accord's
+    deterministic summariser) or "mixed": the LLM wrote some items and the deterministic
+    summariser the ones in `fallback_refs` (their chunk failed or ran out of time)."""
+
+    author: str  # "llm", "fallback" or "mixed"
     author_label: str  # shown in the digest, e.g. "LLM (gpt-4o-mini), checked"
     overview: str
     items: tuple[ItemSummary, ...]
     fallback_reason: str | None = None
     usage: TokenUsage = field(default_factory=TokenUsage)
     cached_items: int = 0
+    fallback_refs: frozenset[str] = frozenset()
+
+    def by_llm(self, ref: str) -> bool:
+        """Whether the LLM wrote this item (else Accord's deterministic summariser did)."""
+        return self.author == "llm" or (self.author == "mixed" and ref not in self.fallback_refs)
 
     def item(self, ref: str) -> ItemSummary | None:
         for item in self.items:

@@ -12,7 +12,7 @@ import json
 import math
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -86,6 +86,7 @@ class FakeOpenAIServer(FakeHTTPServer):
         super().__init__()
         self._script: deque[_Step] = deque()
         self._default = _Step(kind="content", text="{}")
+        self._responder: Callable[[dict[str, Any]], Any] | None = None
         self._requests: list[dict[str, Any]] = []
         self._headers: list[dict[str, str]] = []
         self._ids = itertools.count(1)
@@ -129,6 +130,12 @@ class FakeOpenAIServer(FakeHTTPServer):
     def set_default_json(self, obj: Any) -> None:
         """Like :meth:`set_default_text` with ``json.dumps(obj)``."""
         self.set_default_text(json.dumps(obj))
+
+    def respond_json(self, responder: Callable[[dict[str, Any]], Any] | None) -> None:
+        """When the script is empty, answer ``json.dumps(responder(request_body))`` — for
+        concurrent requests whose arrival order a FIFO script cannot predict. None: stop."""
+        with self._cond:
+            self._responder = responder
 
     def pending(self) -> int:
         """Scripted steps not consumed yet (assert 0 to prove every reply was used)."""
@@ -207,8 +214,12 @@ class FakeOpenAIServer(FakeHTTPServer):
             self._cond.notify_all()
             if not valid:  # a malformed request does not consume a scripted step
                 return _error(400, "'model' and 'messages' are required properties.")
-            step = self._script.popleft() if self._script else self._default
+            scripted = bool(self._script)
+            step = self._script.popleft() if scripted else self._default
             default = self._default
+            responder = None if scripted else self._responder
+        if responder is not None:
+            step = _Step(kind="content", text=json.dumps(responder(body)))
         if step.kind == "stall":
             if self._sleep(step.seconds):
                 return _error(503, "The fake OpenAI server is shutting down.")

@@ -65,6 +65,21 @@ def good_answer(briefs: list[DisagreementBrief]) -> dict[str, Any]:
     }
 
 
+def answer_for_request(request: dict[str, Any]) -> dict[str, Any]:
+    """A good answer for exactly the records a request carries (whatever order chunks come)."""
+    user = request["messages"][1]["content"]
+    records = json.loads(user.split("<records>")[1].split("</records>")[0])
+    by_ref = {brief.ref: brief for brief in MANY}
+    return good_answer([by_ref[record["ref"]] for record in records])
+
+
+#: Disagreements that differ only in id and subject, so the digest keeps them in id order.
+MANY = [
+    replace(BRIEFS[1], ref=f"DIS-{n}", subject=f"Disagreement number {n}", escalation_ref=None)
+    for n in range(1, 24)
+]
+
+
 def source_of(briefs: list[DisagreementBrief]) -> tuple[DigestSource, ...]:
     """Hand-written briefs next to the real sources (which find no disagreements here)."""
 
@@ -243,10 +258,7 @@ def test_an_unchanged_digest_makes_no_llm_call(
 def test_many_disagreements_are_chunked_within_a_bounded_prompt(
     sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock, ai: FakeOpenAIServer
 ) -> None:
-    many = [
-        replace(BRIEFS[1], ref=f"DIS-{n}", subject=f"Disagreement number {n}", escalation_ref=None)
-        for n in range(1, 24)
-    ]
+    many = MANY
     with running_accord(
         sqlite_url,
         fake_slack,
@@ -255,8 +267,7 @@ def test_many_disagreements_are_chunked_within_a_bounded_prompt(
         openai_base_url=ai.base_url,
         accord_llm_chunk_max_items=10,
     ) as accord:
-        for chunk in (many[:10], many[10:20], many[20:]):
-            ai.reply_json(good_answer(chunk))
+        ai.respond_json(answer_for_request)  # chunks run concurrently, in any order
         text = reply_text(post(accord, many))
         requests = ai.requests()
         assert len(requests) == 3
@@ -277,3 +288,125 @@ def test_records_cannot_close_the_data_tag(llm_accord: RunningAccord, ai: FakeOp
     assert json.loads(user.split("<records>")[1].split("</records>")[0])[0]["cio_position"] == (
         sneaky.cio_position
     )
+
+
+BUDGET = 1.0
+
+
+def test_a_stalled_llm_cannot_hold_a_digest_beyond_its_budget(
+    sqlite_url: str,
+    fake_slack: FakeSlackServer,
+    clock: FakeClock,
+    ai: FakeOpenAIServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Three chunks, every call stalls far beyond the budget: the digest is posted with the
+    deterministic summary within the budget plus a small margin, and says so. (The default
+    pool of 4 sends all three at once.)"""
+    six = MANY[:6]
+    ai.stall(30, times=20)
+    with running_accord(
+        sqlite_url,
+        fake_slack,
+        clock=clock,
+        openai_api_key="sk-test",
+        openai_base_url=ai.base_url,
+        accord_llm_timeout_seconds=20,
+        accord_llm_max_retries=1,
+        accord_llm_chunk_max_items=2,
+        accord_llm_digest_budget_seconds=BUDGET,
+    ) as accord:
+        started = time.monotonic()
+        text = reply_text(post(accord, six))
+        elapsed = time.monotonic() - started
+        print(f"\nbudget {BUDGET}s, 3 stalled chunks: digest posted after {elapsed:.2f}s")
+        assert elapsed < BUDGET + 0.75
+        assert "Accord's deterministic summary (no LLM)" in text
+        assert "Disagreement number 6" in text and "LLM-SUMMARY" not in text
+        assert len(ai.wait_for(3)) == 3  # the three chunks were sent at the same time
+        assert "time budget (1 s, ACCORD_LLM_DIGEST_BUDGET_SECONDS) ran out" in caplog.text
+        ai.clear_script()
+
+
+def test_chunks_done_within_the_budget_are_used_and_the_rest_fall_back(
+    sqlite_url: str,
+    fake_slack: FakeSlackServer,
+    clock: FakeClock,
+    ai: FakeOpenAIServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One chunk at a time: the first is answered, the second stalls past the deadline and the
+    third is never sent. The digest says which summariser wrote which item."""
+    six = MANY[:6]
+    ai.reply_json(good_answer(six[:2]))
+    ai.stall(30, times=4)
+    with running_accord(
+        sqlite_url,
+        fake_slack,
+        clock=clock,
+        openai_api_key="sk-test",
+        openai_base_url=ai.base_url,
+        accord_llm_timeout_seconds=20,
+        accord_llm_chunk_max_items=2,
+        accord_llm_digest_budget_seconds=BUDGET,
+        accord_llm_concurrency=1,
+    ) as accord:
+        started = time.monotonic()
+        body = post(accord, six)
+        elapsed = time.monotonic() - started
+        print(f"\nbudget {BUDGET}s, 1 of 3 chunks answered: digest posted after {elapsed:.2f}s")
+        assert elapsed < BUDGET + 0.75
+        text = reply_text(body)
+        assert "LLM-SUMMARY DIS-1" in text and "LLM-SUMMARY DIS-2" in text
+        assert "LLM-SUMMARY DIS-3" not in text and "Disagreement number 5" in text
+        assert "except 4 written by Accord's deterministic summary (no LLM)" in text
+        sections = [t for t in mrkdwn_texts(body) if t.startswith("*DIS-")]
+        marks = {t.split("*")[1]: ("summary by the LLM" in t) for t in sections}
+        assert marks == {
+            "DIS-1": True,
+            "DIS-2": True,
+            "DIS-3": False,
+            "DIS-4": False,
+            "DIS-5": False,
+            "DIS-6": False,
+        }
+        assert len(ai.requests()) == 2  # the third chunk was never sent
+        assert "LLM summary not used for DIS-3, DIS-4" in caplog.text
+        assert cached(accord) == 2
+        with session_scope(accord.services.engine) as session:
+            from bot.domain.digest import DigestRun
+
+            [run] = session.exec(select(DigestRun)).all()
+            assert run.summarizer == "mixed"
+        ai.clear_script()
+
+
+def test_llm_and_record_text_is_escaped_in_the_slack_message(
+    llm_accord: RunningAccord, ai: FakeOpenAIServer
+) -> None:
+    hostile = replace(
+        BRIEFS[0],
+        subject="Fix <!channel> & <https://evil.example|this>",
+        cio_position="Ping <@U0CIO1> & <!here> now",
+    )
+    # 1. the LLM's answer passes the checks but contains HTML-like text and an ampersand
+    answer = good_answer([hostile])
+    answer["items"][0]["summary"] = "Use <b>both</b> options & decide"
+    answer["items"][0]["cio_position"] = "Go live on 1 December > waiting"
+    ai.reply_json(answer)
+    llm_body = post(llm_accord, [hostile])
+    assert "LLM (gpt-4o-mini)" in reply_text(llm_body)
+    assert "Use &lt;b&gt;both&lt;/b&gt; options &amp; decide" in "\n".join(mrkdwn_texts(llm_body))
+    # 2. an answer that repeats the record's mention is rejected; the fallback quotes the
+    #    record, escaped
+    ai.reply_json(good_answer([replace(hostile, ciso_position="changed, so not cached")]))
+    changed = replace(hostile, ciso_position="changed, so not cached")
+    fallback_body = post(llm_accord, [changed])
+    text = "\n".join(mrkdwn_texts(fallback_body))
+    assert "Accord's deterministic summary (no LLM)" in text
+    assert "Fix &lt;!channel&gt; &amp; &lt;https://evil.example|this&gt;" in text
+    assert "Ping &lt;@U0CIO1&gt; &amp; &lt;!here&gt; now" in text
+    for body in (llm_body, fallback_body):
+        for parsed in mrkdwn_texts(body):
+            for markup in ("<!", "<@", "<http", "<b>"):
+                assert markup not in parsed, (markup, parsed)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import col, select
 
 from bot.bootstrap import build_web_client
 from bot.db import session_scope
-from bot.domain.digest import DigestRun
+from bot.domain.digest import DigestRun, claim_run
 from bot.slack.digest_delivery import scheduled_digest
 from bot.slack.notifier import SlackNotifier
 from tests.fakes.slack_api import FakeSlackServer
@@ -23,6 +26,9 @@ from tests.harness import (
     reply_text,
     running_accord,
 )
+
+#: The next Monday-08:00 slot after the harness's start (Wednesday 2026-11-25 10:00 UTC).
+SLOT = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 
 def runs(accord: RunningAccord) -> list[DigestRun]:
@@ -41,15 +47,25 @@ def seed(accord: RunningAccord) -> None:
     accord.command("initiative hold INI-1 unpatched VPN appliance", user=CISO)
 
 
+def answers(accord: RunningAccord) -> list[tuple[str, str]]:
+    """What reached Slack through response_url and chat.postMessage, in arrival order."""
+    return [
+        (call.method, reply_text(call.body))
+        for call in accord.fake.calls()
+        if call.method in ("response_url", "chat.postMessage")
+    ]
+
+
 def test_preview_is_ephemeral_and_posts_nothing_to_the_channel(accord: RunningAccord) -> None:
     seed(accord)
+    before = len(accord.fake.calls("response_url"))
     reply = accord.command("digest preview")
     assert reply.status == 200
-    assert reply.elapsed < 1.5
-    assert reply.json()["response_type"] == "ephemeral"
-    assert "Building a preview" in reply_text(reply.json())
-    follow = accord.fake.wait_for("response_url")[-1].body
-    assert follow["response_type"] == "ephemeral"
+    assert reply.elapsed < 1.5  # Slack's limit is 3 s; the digest is built after the ack
+    assert reply.json() == {}  # both messages go through response_url, so their order holds
+    building, follow = (c.body for c in accord.fake.wait_for("response_url", before + 2)[before:])
+    assert "Building a preview" in reply_text(building)
+    assert building["response_type"] == follow["response_type"] == "ephemeral"
     text = reply_text(follow)
     assert "Accord digest — preview" in text
     assert "Open initiatives by health" in text and "red: 1" in text
@@ -61,20 +77,26 @@ def test_preview_is_ephemeral_and_posts_nothing_to_the_channel(accord: RunningAc
     assert runs(accord) == []
     # bare `/accord digest` is the preview too
     accord.command("digest")
-    accord.fake.wait_for("response_url", 2)
+    accord.fake.wait_for("response_url", before + 4)
     accord.fake.assert_no_call("chat.postMessage")
 
 
 def test_digest_now_posts_once_to_the_digest_channel(accord: RunningAccord) -> None:
     seed(accord)
+    before = len(answers(accord))
     reply = accord.command("digest now", user=CIO)
-    assert "Building the digest" in reply_text(reply.json())
+    assert reply.status == 200 and reply.elapsed < 1.5 and reply.json() == {}
     posted = accord.fake.wait_for("chat.postMessage")[0]
     assert posted.body["channel"] == DIGEST_CHANNEL
     text = reply_text(posted.body)
     assert "Accord digest ·" in text and "first digest, no trends yet" in text
-    confirmation = accord.fake.wait_for("response_url")[-1].body
-    assert "The digest is posted" in reply_text(confirmation)
+    accord.fake.wait_for("response_url", 2)
+    accord.fake.wait_idle()
+    # in Slack's order: the notice, the digest in the channel, then the confirmation
+    order = answers(accord)[before:]
+    assert [method for method, _ in order] == ["response_url", "chat.postMessage", "response_url"]
+    assert "Building the digest" in order[0][1]
+    assert "The digest is posted" in order[2][1]
     [run] = runs(accord)
     assert run.state == "posted" and run.kind == "manual" and run.requested_by == CIO
     assert run.snapshot is not None and run.snapshot["initiatives_health"]["red"] == 1
@@ -87,7 +109,7 @@ def test_digest_now_refusals_are_plain_and_post_nothing(accord: RunningAccord) -
     assert "is not something `/accord digest` can do" in wrong
     accord.fake.set_not_member(DIGEST_CHANNEL)
     accord.command("digest now", user=CISO)
-    answer = reply_text(accord.fake.wait_for("response_url")[-1].body)
+    answer = reply_text(accord.fake.wait_for("response_url", 2)[-1].body)
     assert "not a member of channel" in answer and "/invite @Accord" in answer
     accord.fake.wait_idle()
     assert [c for c in accord.fake.calls("chat.postMessage") if c.ok] == []
@@ -105,17 +127,17 @@ def test_digest_now_without_a_channel_explains(
 
 def test_scheduled_digest_posts_exactly_once_per_slot_with_trends(accord: RunningAccord) -> None:
     seed(accord)
-    # Wednesday 2026-11-25: the most recent Monday-08:00 slot is 2026-11-23.
+    accord.clock.set(SLOT + timedelta(seconds=30))
     first = scheduled_digest(accord.services, notifier(accord), accord.clock.now())
     assert first is not None
     # a second clock, a restart, a later run in the same slot: nothing more is posted
     assert scheduled_digest(accord.services, notifier(accord), accord.clock.now()) is None
-    accord.clock.advance(days=4)  # Sunday, still the same slot
+    accord.clock.advance(hours=20)  # the hourly retry job, still within the slot's grace
     assert scheduled_digest(accord.services, notifier(accord), accord.clock.now()) is None
     assert len(accord.fake.calls("chat.postMessage")) == 1
 
     accord.command("initiative update INI-1 health:red")
-    accord.clock.set(datetime(2026, 11, 30, 8, 0, 30, tzinfo=UTC))  # next Monday's slot
+    accord.clock.set(SLOT + timedelta(days=7, seconds=30))  # next Monday's slot
     second = scheduled_digest(accord.services, notifier(accord), accord.clock.now())
     assert second is not None
     posts = accord.fake.calls("chat.postMessage")
@@ -124,23 +146,123 @@ def test_scheduled_digest_posts_exactly_once_per_slot_with_trends(accord: Runnin
     assert "red: 2 (▲1)" in text and "green: 0 (▼1)" in text
     assert "initiative.updated" in text
     keys = [run.slot_key for run in runs(accord)]
-    assert keys == ["scheduled:2026-11-23T08:00Z", "scheduled:2026-11-30T08:00Z"]
+    assert keys == ["scheduled:2026-11-30T08:00Z", "scheduled:2026-12-07T08:00Z"]
 
 
-def test_digest_job_is_registered_with_the_configured_cron(accord: RunningAccord) -> None:
+def test_digest_jobs_are_registered_with_the_configured_cron(accord: RunningAccord) -> None:
     from bot.scheduler.registry import job_by_id
 
     job = job_by_id("digests.weekly")
     trigger = job.trigger(accord.services.settings)
     fire = trigger.get_next_fire_time(None, accord.clock.now())
-    assert fire == datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+    assert fire == SLOT
+    retry = job_by_id("digests.retry").trigger(accord.services.settings)
+    assert getattr(retry, "interval", None) == timedelta(hours=1)
+    accord.clock.set(SLOT + timedelta(minutes=5))
     job.run(accord.services, notifier(accord), accord.clock.now())
     job.run(accord.services, notifier(accord), accord.clock.now())
     assert len(accord.fake.calls("chat.postMessage")) == 1
 
 
+def posted_ok(accord: RunningAccord) -> list[dict[str, object]]:
+    return [call.body for call in accord.fake.calls("chat.postMessage") if call.ok]
+
+
+def test_a_failed_scheduled_digest_is_retried_and_posted_once(
+    accord: RunningAccord, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.scheduler.registry import job_by_id
+
+    weekly, retry = job_by_id("digests.weekly"), job_by_id("digests.retry")
+    seed(accord)
+    accord.clock.set(SLOT + timedelta(seconds=30))
+    accord.fake.error_next("chat.postMessage", "fatal_error")  # Slack has an outage
+    weekly.run(accord.services, notifier(accord), accord.clock.now())  # logs, does not raise
+    [run] = runs(accord)
+    assert run.state == "failed" and run.attempts == 1
+    assert run.error is not None and "fatal_error" in run.error
+    assert posted_ok(accord) == []
+    assert "the clock retries it until 2026-12-01 08:00 UTC" in caplog.text
+
+    accord.clock.advance(hours=1)  # Slack is back; the hourly job tries again
+    retry.run(accord.services, notifier(accord), accord.clock.now())
+    assert len(posted_ok(accord)) == 1
+    assert "Accord digest ·" in reply_text(posted_ok(accord)[0])
+    [run] = runs(accord)
+    assert run.state == "posted" and run.attempts == 2
+    assert run.error is not None and "fatal_error" in run.error  # the outage stays on record
+
+    for _ in range(3):  # later hourly runs, the weekly run again, a second clock: nothing more
+        accord.clock.advance(hours=1)
+        retry.run(accord.services, notifier(accord), accord.clock.now())
+        weekly.run(accord.services, notifier(accord), accord.clock.now())
+    assert len(posted_ok(accord)) == 1
+
+
+def test_after_the_grace_period_a_failed_digest_stays_failed(accord: RunningAccord) -> None:
+    from bot.scheduler.registry import job_by_id
+
+    retry = job_by_id("digests.retry")
+    accord.clock.set(SLOT + timedelta(seconds=30))
+    accord.fake.error_next("chat.postMessage", "fatal_error")
+    retry.run(accord.services, notifier(accord), accord.clock.now())
+    accord.clock.set(SLOT + timedelta(hours=24, minutes=1))  # the default grace is 24 hours
+    retry.run(accord.services, notifier(accord), accord.clock.now())
+    accord.clock.advance(days=2)
+    retry.run(accord.services, notifier(accord), accord.clock.now())
+    assert posted_ok(accord) == []
+    [run] = runs(accord)
+    assert run.state == "failed" and run.attempts == 1 and "fatal_error" in (run.error or "")
+
+
+def test_a_missed_slot_is_posted_late_within_the_grace_period(accord: RunningAccord) -> None:
+    """The clock was down at 08:00 (beyond APScheduler's misfire grace); the hourly job posts."""
+    from bot.scheduler.registry import job_by_id
+
+    accord.clock.set(SLOT + timedelta(hours=9))
+    job_by_id("digests.retry").run(accord.services, notifier(accord), accord.clock.now())
+    assert len(posted_ok(accord)) == 1
+    assert [(r.slot_key, r.state) for r in runs(accord)] == [
+        ("scheduled:2026-11-30T08:00Z", "posted")
+    ]
+
+
+def test_two_clocks_retrying_a_failed_slot_post_it_once(accord: RunningAccord) -> None:
+    from bot.scheduler.registry import job_by_id
+
+    retry = job_by_id("digests.retry")
+    accord.clock.set(SLOT + timedelta(seconds=30))
+    accord.fake.error_next("chat.postMessage", "fatal_error")
+    retry.run(accord.services, notifier(accord), accord.clock.now())
+    accord.clock.advance(hours=1)
+    start = threading.Barrier(4)
+
+    def clock_process() -> None:
+        start.wait()
+        retry.run(accord.services, notifier(accord), accord.clock.now())
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for future in [pool.submit(clock_process) for _ in range(4)]:
+            future.result()
+    assert len(posted_ok(accord)) == 1
+    [run] = runs(accord)
+    assert run.state == "posted" and run.attempts == 2
+    # the claim itself: a posted slot cannot be claimed again, even by a retry
+    assert (
+        claim_run(
+            accord.services.engine,
+            key=run.slot_key,
+            kind="scheduled",
+            now=accord.clock.now(),
+            retry=True,
+        )
+        is None
+    )
+
+
 def test_digest_text_cannot_ping(accord: RunningAccord) -> None:
     accord.command("initiative new Fix &lt;!channel&gt; now <!here>")
+    accord.clock.set(SLOT + timedelta(minutes=1))
     scheduled_digest(accord.services, notifier(accord), accord.clock.now())
     body = accord.fake.calls("chat.postMessage")[0].body
     for text in mrkdwn_texts(body):

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from bot.bootstrap import build_web_client
+from bot.export.review import md, review_markdown
 from bot.scheduler import risk_jobs
 from bot.scheduler.registry import job_by_id
-from bot.slack.digest_delivery import post_digest
+from bot.slack.digest_delivery import make_digest, post_digest
 from bot.slack.notifier import SlackNotifier
 from tests.fakes.openai_api import FakeOpenAIServer
 from tests.fakes.slack_api import FakeSlackServer
@@ -251,8 +252,9 @@ def test_digest_preview_counts_risks_and_escalations_and_summarises_disagreement
     accord: RunningAccord,
 ) -> None:
     seed_for_digest(accord)
+    before = len(accord.fake.calls("response_url"))
     accord.command("digest preview")
-    body = accord.fake.wait_for("response_url")[-1].body
+    body = accord.fake.wait_for("response_url", before + 2)[-1].body  # after "Building…"
     assert "Accord digest — preview" in reply_text(body)
 
     # Open = draft, pending or accepted: RSK-1 (low), RSK-3 (low, renewal pending), RSK-4
@@ -288,6 +290,30 @@ def test_digest_preview_counts_risks_and_escalations_and_summarises_disagreement
     # escalated first, by deadline; the one still between the sides last
     assert section.index("*DIS-1*") < section.index("*DIS-3*") < section.index("*DIS-4*")
     assert "DIS-2" not in section and "Old VPN" not in section  # decided
+
+    # The review pack (what `accord export review --format md` writes) has the same sections
+    # and the same numbers as the Slack digest.
+    pack = review_markdown(make_digest(accord.services, accord.clock.now()))
+    for title in (
+        "Open initiatives by health",
+        "Initiatives by status",
+        "Initiatives needing attention",
+        "Risk acceptances by band",
+        "Acceptance debt",
+        "Waiting for a decision",
+        "Escalations",
+    ):
+        group = pack[pack.index(f"### {title}\n") :].split("\n\n")[1]
+        assert group.splitlines() == [
+            f"- {md(label)}: {number}" for label, number in count_group(body, title).items()
+        ], title
+    assert pack.index("## Counts and trends") < pack.index("## What changed")
+    assert pack.index("## What changed") < pack.index("## Open disagreements")
+    assert "3 open disagreements, 2 escalated, 1 past the decision deadline" in pack
+    assert pack.index("### DIS-1") < pack.index("### DIS-3") < pack.index("### DIS-4")
+    assert "**CISO side:** wait for the pen test" in pack
+    assert "escalated ESC-1 · deadline" not in pack  # facts keep Slack's order: deadline first
+    assert "deadline 2027-03-10 — 95d overdue · escalated ESC-1" in pack
 
 
 # -- the digest with an LLM summary ----------------------------------------------------------

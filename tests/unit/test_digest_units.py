@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +52,17 @@ def test_export_review_writes_markdown(tmp_path: Path, monkeypatch: pytest.Monke
     assert text.startswith("# Accord leadership review")
     assert "## Counts and trends" in text and "## Open disagreements" in text
     assert "No open disagreements." in text
+    # the same sections as the Slack digest, each with its counts (an empty database: zeros)
+    for heading, line in (
+        ("### Open initiatives by health", "- red: 0"),
+        ("### Initiatives needing attention", "- on security hold: 0"),
+        ("### Risk acceptances by band", "- critical: 0"),
+        ("### Acceptance debt", "- expired, not renewed: 0"),
+        ("### Waiting for a decision", "- pending approvals: 0"),
+        ("### Escalations", "- awaiting decision: 0"),
+    ):
+        assert heading in text and line in text[text.index(heading) :], heading
+    assert "## What changed" in text and "Nothing changed since the last digest." in text
     wrong = CliRunner().invoke(app, ["export", "review", "--format", "pdf"])
     assert wrong.exit_code == 2
 
@@ -79,3 +91,55 @@ def test_review_pack_lists_every_disagreement_with_both_sides_escaped() -> None:
     assert text.count("### DIS-") == 30
     assert "**CIO side:** Ship it \\*now\\*" in text and "**CISO side:** Hold it" in text
     assert "<b>" not in text and "](http" not in text
+
+
+HOSTILE = {
+    "subject": "# Not a heading | col | col",
+    "cio_position": "- not a list item & <b>not bold</b>",
+    "ciso_position": "1. not a numbered list",
+    "options": ("---", "=== not a heading", "| a | b |\n|---|---|\n| c | d |"),
+}
+
+
+def test_review_pack_text_cannot_change_the_markdown_structure() -> None:
+    """Record (or LLM) text that looks like Markdown — a heading, a list, a table, a rule,
+    HTML — renders as the words it is; the document keeps exactly its own structure."""
+    from datetime import date
+
+    from markdown_it import MarkdownIt
+
+    from bot.domain.digest import Digest, DigestData, DigestWindow
+    from bot.export.review import review_markdown
+    from bot.summarize import DisagreementBrief, FallbackSummarizer, ItemSummary
+
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+    brief = DisagreementBrief(ref="DIS-1", opened_on=date(2026, 11, 1), **HOSTILE)  # type: ignore[arg-type]
+    summary = FallbackSummarizer().summarize([brief], today=now.date())
+    llm_like = [
+        ItemSummary(
+            ref="DIS-1",
+            summary=text,
+            cio_position=HOSTILE["cio_position"],  # type: ignore[arg-type]
+            ciso_position="2) # also not a heading",
+        )
+        for text in ("---", "- a list item?", "3. a numbered one", "=== | x | y |")
+    ]
+    for items in (summary.items, *((item,) for item in llm_like)):
+        digest = Digest(
+            data=DigestData(window=DigestWindow(now=now, since=now), briefs=[brief]),
+            summary=replace(summary, items=items),
+        )
+        text = review_markdown(digest)
+        tokens = MarkdownIt("commonmark").enable("table").parse(text)
+        kinds = {token.type for token in tokens}
+        assert [t.type for t in tokens].count("bullet_list_open") == 1  # the CIO/CISO list
+        assert not kinds & {"hr", "table_open", "html_block", "ordered_list_open", "code_block"}
+        inline = [child.type for t in tokens if t.children for child in t.children]
+        assert "html_inline" not in inline and "link_open" not in inline
+        assert inline.count("strong_open") == 3  # only the pack's CIO / CISO / Options labels
+        headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+        assert headings[0].startswith("Accord leadership review")
+        assert headings[-1] == r"DIS-1 — \# Not a heading \| col \| col"
+        rendered = MarkdownIt("commonmark").enable("table").render(text)
+        assert "<h3>DIS-1 — # Not a heading | col | col</h3>" in rendered
+        assert "- not a list item &amp; &lt;b&gt;not bold&lt;/b&gt;" in rendered

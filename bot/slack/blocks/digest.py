@@ -46,15 +46,30 @@ def count_lines(data: DigestData) -> list[tuple[str, list[str]]]:
 
 def author_line(digest: Digest) -> str:
     summary = digest.summary
+    cached = f", {summary.cached_items} from cache" if summary.cached_items else ""
     if summary.author == "llm":
-        cached = f", {summary.cached_items} from cache" if summary.cached_items else ""
         return f"Disagreement summary written by {summary.author_label}{cached}."
+    if summary.author == "mixed":
+        by_us = len(summary.fallback_refs)
+        return (
+            f"Disagreement summaries written by {summary.author_label}{cached}, except "
+            f"{by_us} written by {FALLBACK_LABEL} because the LLM failed or ran out of time "
+            "for them (each is marked; see the logs)."
+        )
     why = " (the LLM answer was not used; see the logs)" if summary.fallback_reason else ""
     return f"Disagreement summary written by {FALLBACK_LABEL}{why}."
 
 
-def facts_line(brief: DisagreementBrief, today: date) -> str:
-    """Age, deadline and escalation, computed by Accord, never by the LLM."""
+def written_by(digest: Digest, ref: str) -> str | None:
+    """In a mixed digest, who wrote this item; None when one summariser wrote them all."""
+    if digest.summary.author != "mixed":
+        return None
+    return "summary by the LLM" if digest.summary.by_llm(ref) else "summary by Accord (no LLM)"
+
+
+def facts_line(brief: DisagreementBrief, today: date, *, author: str | None = None) -> str:
+    """Age, deadline and escalation, computed by Accord, never by the LLM (and, in a mixed
+    digest, who wrote the item)."""
     parts = [f"open {brief.age_days(today)}d"]
     if brief.deadline:
         days = (brief.deadline - today).days
@@ -66,16 +81,20 @@ def facts_line(brief: DisagreementBrief, today: date) -> str:
         parts.append(f"escalated {brief.escalation_ref}")
     if brief.linked_ref:
         parts.append(f"about {brief.linked_ref}")
+    if author:
+        parts.append(author)
     return " · ".join(parts)
 
 
-def item_text(brief: DisagreementBrief, item: ItemSummary | None, today: date) -> str:
+def item_text(
+    brief: DisagreementBrief, item: ItemSummary | None, today: date, *, author: str | None = None
+) -> str:
     summary = item.summary if item else brief.subject
     cio = item.cio_position if item else brief.cio_position
     ciso = item.ciso_position if item else brief.ciso_position
     return (
         f"*{safe(brief.ref, 20)}* — {safe(summary, 900)}\n"
-        f"_{facts_line(brief, today)}_\n"
+        f"_{safe(facts_line(brief, today, author=author), 300)}_\n"
         f"• *CIO side:* {safe(cio, 800)}\n"
         f"• *CISO side:* {safe(ciso, 800)}"
     )
@@ -131,7 +150,8 @@ def digest_message(digest: Digest, *, preview: bool = False) -> Message:
     blocks.append(section(f"*Open disagreements* — {safe(summary.overview, 500)}"))
     shown = digest.briefs[:DISAGREEMENTS_SHOWN]
     for brief in shown:
-        blocks.append(section(item_text(brief, summary.item(brief.ref), today)))
+        item = summary.item(brief.ref)
+        blocks.append(section(item_text(brief, item, today, author=written_by(digest, brief.ref))))
     hidden = len(digest.briefs) - len(shown)
     if hidden > 0:
         blocks.append(

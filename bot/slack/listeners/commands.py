@@ -70,6 +70,13 @@ def register(app: App, services: Services) -> None:
         elif isinstance(result, OpenModal):
             ack()
             _open_form(result, trigger_id=str(trigger_id), client=client, respond=respond)
+        elif isinstance(result, Deferred) and result.then is not None:
+            # The ack's body and a response_url post race each other to Slack, so a fast
+            # result could show above its own "Building…". Send both through response_url,
+            # one after the other, and ack empty (still within the budget).
+            ack()
+            _respond(result.message, respond=respond, in_channel=result.in_channel)
+            _follow_up(result, client=client, respond=respond)
         else:
             message = result.message if isinstance(result, Reply) else result
             in_channel = isinstance(result, Reply) and result.in_channel
@@ -78,8 +85,6 @@ def register(app: App, services: Services) -> None:
                 blocks=message.block_dicts(),
                 response_type="in_channel" if in_channel else "ephemeral",
             )
-            if isinstance(result, Deferred) and result.then is not None:
-                _follow_up(result, client=client, respond=respond)
 
 
 def _open_form(modal: OpenModal, *, trigger_id: str, client: WebClient, respond: Respond) -> None:
@@ -109,6 +114,17 @@ def _deliver_late(
     respond(text=message.text, blocks=message.block_dicts(), response_type="ephemeral")
     if isinstance(outcome, Deferred) and outcome.then is not None:
         _follow_up(outcome, client=client, respond=respond)
+
+
+def _respond(message: Message, *, respond: Respond, in_channel: bool = False) -> None:
+    try:
+        respond(
+            text=message.text,
+            blocks=message.block_dicts(),
+            response_type="in_channel" if in_channel else "ephemeral",
+        )
+    except Exception:  # the notice is a courtesy; the work still runs and answers
+        log.warning("could not send a command's first notice through response_url", exc_info=True)
 
 
 def _follow_up(outcome: Deferred, *, client: WebClient, respond: Respond) -> None:
