@@ -46,6 +46,10 @@ class Deferred(Reply):
     command's transaction and gets a notifier for posting."""
 
     then: Callable[[SlackNotifier], Message | None] | None = None
+    #: `message` only announces what follows ("Building…"): send it and the result through
+    #: response_url one after the other, so Slack cannot show them in the wrong order.
+    #: Otherwise `message` is the answer itself and goes out at once with the ack.
+    notice_first: bool = False
 
 
 @dataclass

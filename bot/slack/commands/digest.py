@@ -26,6 +26,7 @@ def preview(ctx: CommandContext, args: list[str]) -> Outcome:
     return Deferred(
         notice(":hourglass_flowing_sand: Building a preview of the digest (only you see it)…"),
         then=build,
+        notice_first=True,
     )
 
 
@@ -45,7 +46,9 @@ def now(ctx: CommandContext, args: list[str]) -> Outcome:
         return notice(f":white_check_mark: The digest is posted in <#{posted.channel}>.")
 
     return Deferred(
-        notice(f":hourglass_flowing_sand: Building the digest for <#{channel}>…"), then=send
+        notice(f":hourglass_flowing_sand: Building the digest for <#{channel}>…"),
+        then=send,
+        notice_first=True,
     )
 
 

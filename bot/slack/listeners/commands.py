@@ -70,7 +70,7 @@ def register(app: App, services: Services) -> None:
         elif isinstance(result, OpenModal):
             ack()
             _open_form(result, trigger_id=str(trigger_id), client=client, respond=respond)
-        elif isinstance(result, Deferred) and result.then is not None:
+        elif isinstance(result, Deferred) and result.then is not None and result.notice_first:
             # The ack's body and a response_url post race each other to Slack, so a fast
             # result could show above its own "Building…". Send both through response_url,
             # one after the other, and ack empty (still within the budget).
@@ -85,6 +85,8 @@ def register(app: App, services: Services) -> None:
                 blocks=message.block_dicts(),
                 response_type="in_channel" if in_channel else "ephemeral",
             )
+            if isinstance(result, Deferred) and result.then is not None:
+                _follow_up(result, client=client, respond=respond)
 
 
 def _open_form(modal: OpenModal, *, trigger_id: str, client: WebClient, respond: Respond) -> None:
