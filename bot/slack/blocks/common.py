@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.domain.paging import Page
 from bot.slack.text import escape
 
 MESSAGE_BLOCK_LIMIT = 50
@@ -111,3 +112,24 @@ def fit(blocks: list[Block], *, limit: int, overflow_note: str) -> list[Block]:
     if len(blocks) <= limit:
         return blocks
     return [*blocks[: limit - 1], context(overflow_note)]
+
+
+def page_footer(
+    page: Page[Any], *, action_id: str, value_for: Callable[[int], str], hint: str = ""
+) -> list[Block]:
+    """ "Showing 21–40 of 300" and Previous/Next buttons whose value names the page to show."""
+    last = page.first_index + len(page.items) - 1
+    blocks: list[Block] = [
+        context(
+            f"Showing {page.first_index}–{last} of {page.total} · page {page.page} of {page.pages}"
+            + (f" · {hint}" if hint and page.pages > 1 else "")
+        )
+    ]
+    nav = []
+    if page.has_previous:
+        nav.append(button("◀ Previous", action_id=action_id, value=value_for(page.page - 1)))
+    if page.has_next:
+        nav.append(button("Next ▶", action_id=action_id, value=value_for(page.page + 1)))
+    if nav:
+        blocks.append(actions(*nav))
+    return blocks

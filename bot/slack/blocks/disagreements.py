@@ -11,7 +11,6 @@ from slack_sdk.models.blocks import (
     DatePickerElement,
     InputBlock,
     Option,
-    PlainTextInputElement,
     PlainTextObject,
 )
 from slack_sdk.models.views import View
@@ -30,10 +29,12 @@ from bot.slack.blocks.common import (
     context,
     fields_section,
     header,
+    page_footer,
     safe,
     section,
     user,
 )
+from bot.slack.blocks.inputs import modal, text_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
 STATE_ICON = {
@@ -155,34 +156,15 @@ def list_message(
                 accessory=button("Show", action_id=ActionId.DISAGREEMENT_SHOW, value=str(d.id)),
             )
         )
-    last = page.first_index + len(page.items) - 1
     which = "all" if include_closed else "open"
-    blocks.append(
-        context(
-            f"Showing {page.first_index}–{last} of {page.total} · page {page.page} of "
-            f"{page.pages}"
-            + (f" · `/accord disagree list {which} page:N`" if page.pages > 1 else "")
+    blocks.extend(
+        page_footer(
+            page,
+            action_id=ActionId.DISAGREEMENT_PAGE,
+            value_for=lambda n: json.dumps({"all": include_closed, "p": n}),
+            hint=f"`/accord disagree list {which} page:N`",
         )
     )
-    nav = []
-    if page.has_previous:
-        nav.append(
-            button(
-                "◀ Previous",
-                action_id=ActionId.DISAGREEMENT_PAGE,
-                value=json.dumps({"all": include_closed, "p": page.page - 1}),
-            )
-        )
-    if page.has_next:
-        nav.append(
-            button(
-                "Next ▶",
-                action_id=ActionId.DISAGREEMENT_PAGE,
-                value=json.dumps({"all": include_closed, "p": page.page + 1}),
-            )
-        )
-    if nav:
-        blocks.append(actions(*nav))
     assert len(blocks) <= MESSAGE_BLOCK_LIMIT
     return Message(text=f"{title}: {len(page.items)} of {page.total}", blocks=blocks)
 
@@ -387,33 +369,8 @@ def timebox_proposal(d: Disagreement, *, reason: str, grace_days: int) -> Messag
 # --- modals -----------------------------------------------------------------------------------
 
 
-def _text(
-    block_id: str, label: str, *, max_length: int, optional: bool = False, multiline: bool = True
-) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=PlainTextObject(text=label),
-        optional=optional,
-        element=PlainTextInputElement(
-            action_id="value", multiline=multiline, max_length=max_length
-        ),
-    )
-
-
-def _modal(callback_id: str, title: str, submit: str, metadata: str, blocks: list[Block]) -> View:
-    return View(
-        type="modal",
-        callback_id=callback_id,
-        title=PlainTextObject(text=clip(title, 24)),
-        submit=PlainTextObject(text=submit),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata[:3000],
-        blocks=blocks,
-    )
-
-
 def position_modal(d: Disagreement, side: Role, *, metadata: str) -> View:
-    return _modal(
+    return modal(
         CallbackId.DISAGREEMENT_POSITION,
         f"{d.ref} position",
         "Save",
@@ -423,20 +380,25 @@ def position_modal(d: Disagreement, side: Role, *, metadata: str) -> View:
                 f"*{d.ref}* {safe(d.subject, 200)}\nOther side: "
                 + _position(d, Role.CIO if side == Role.CISO else Role.CISO)
             ),
-            _text(BlockId.POSITION, f"The {ROLE_LABELS[side]} position", max_length=2000),
+            text_input(
+                BlockId.POSITION,
+                f"The {ROLE_LABELS[side]} position",
+                max_length=2000,
+                multiline=True,
+            ),
         ],
     )
 
 
 def snooze_modal(d: Disagreement, *, metadata: str) -> View:
-    return _modal(
+    return modal(
         CallbackId.DISAGREEMENT_SNOOZE,
         f"Snooze {d.ref}",
         "Snooze",
         metadata,
         [
             section(f"*{d.ref}* {safe(d.subject, 200)}"),
-            _text(BlockId.REASON, "Why not escalate yet?", max_length=500),
+            text_input(BlockId.REASON, "Why not escalate yet?", max_length=500, multiline=True),
         ],
     )
 
@@ -448,7 +410,13 @@ def decide_modal(e: Escalation, option: str, *, hold: Initiative | None, metadat
             "If either side changes the options before you submit, nothing is recorded and "
             "you get the current brief."
         ),
-        _text(BlockId.RATIONALE, "Rationale (recorded and shared)", max_length=1500, optional=True),
+        text_input(
+            BlockId.RATIONALE,
+            "Rationale (recorded and shared)",
+            max_length=1500,
+            optional=True,
+            multiline=True,
+        ),
     ]
     if hold is not None:
         blocks.append(
@@ -467,21 +435,25 @@ def decide_modal(e: Escalation, option: str, *, hold: Initiative | None, metadat
                 ),
             )
         )
-    return _modal(CallbackId.ESCALATION_DECIDE, f"Decide {e.ref}", "Decide", metadata, blocks)
+    return modal(CallbackId.ESCALATION_DECIDE, f"Decide {e.ref}", "Decide", metadata, blocks)
 
 
 def more_info_modal(e: Escalation, *, metadata: str) -> View:
-    return _modal(
+    return modal(
         CallbackId.ESCALATION_MORE_INFO,
         f"More info {e.ref}",
         "Ask",
         metadata,
-        [_text(BlockId.RATIONALE, "What do you need to decide?", max_length=1500)],
+        [
+            text_input(
+                BlockId.RATIONALE, "What do you need to decide?", max_length=1500, multiline=True
+            )
+        ],
     )
 
 
 def defer_modal(e: Escalation, *, metadata: str) -> View:
-    return _modal(
+    return modal(
         CallbackId.ESCALATION_DEFER,
         f"Defer {e.ref}",
         "Defer",
@@ -492,6 +464,6 @@ def defer_modal(e: Escalation, *, metadata: str) -> View:
                 label=PlainTextObject(text="Decide by"),
                 element=DatePickerElement(action_id="value"),
             ),
-            _text(BlockId.RATIONALE, "Why defer?", max_length=1500),
+            text_input(BlockId.RATIONALE, "Why defer?", max_length=1500, multiline=True),
         ],
     )

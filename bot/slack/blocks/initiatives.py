@@ -9,11 +9,8 @@ from slack_sdk.models.blocks import (
     Block,
     DatePickerElement,
     InputBlock,
-    Option,
-    PlainTextInputElement,
     PlainTextObject,
     StaticSelectElement,
-    UserSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -29,11 +26,13 @@ from bot.slack.blocks.common import (
     context,
     fields_section,
     header,
+    page_footer,
     safe,
     section,
     user,
 )
 from bot.slack.blocks.general import audit_feed
+from bot.slack.blocks.inputs import options, text_input, user_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
 HEALTH_ICON = {
@@ -153,74 +152,17 @@ def list_message(
         blocks.append(section(f"Nothing here. {hint}"))
         return Message(text=f"{title}: none", blocks=blocks)
     blocks.extend(list_line(item, today) for item in page.items)
-    last = page.first_index + len(page.items) - 1
-    blocks.append(
-        context(
-            f"Showing {page.first_index}–{last} of {page.total} · page {page.page} of {page.pages}"
+    blocks.extend(
+        page_footer(
+            page, action_id=ActionId.INITIATIVE_PAGE, value_for=lambda n: page_value(which, tag, n)
         )
     )
-    nav = []
-    if page.has_previous:
-        nav.append(
-            button(
-                "◀ Previous",
-                action_id=ActionId.INITIATIVE_PAGE,
-                value=page_value(which, tag, page.page - 1),
-            )
-        )
-    if page.has_next:
-        nav.append(
-            button(
-                "Next ▶",
-                action_id=ActionId.INITIATIVE_PAGE,
-                value=page_value(which, tag, page.page + 1),
-            )
-        )
-    if nav:
-        blocks.append(actions(*nav))
     assert len(blocks) <= MESSAGE_BLOCK_LIMIT
     return Message(text=f"{title}: {page.total}", blocks=blocks)
 
 
 def audit_message(ref: str, events: list[AuditEvent]) -> Message:
     return audit_feed(events, title=f"Audit trail · {ref}")
-
-
-def _text_input(
-    block_id: str,
-    label: str,
-    *,
-    initial: str = "",
-    multiline: bool = False,
-    max_length: int = 150,
-    optional: bool = False,
-    placeholder: str | None = None,
-) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=PlainTextObject(text=label),
-        optional=optional,
-        element=PlainTextInputElement(
-            action_id="value",
-            initial_value=initial or None,
-            multiline=multiline,
-            max_length=max_length,
-            placeholder=PlainTextObject(text=placeholder) if placeholder else None,
-        ),
-    )
-
-
-def _user_input(block_id: str, label: str, initial: str | None) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=PlainTextObject(text=label),
-        optional=True,
-        element=UserSelectElement(action_id="value", initial_user=initial),
-    )
-
-
-def _options(values: list[str]) -> list[Option]:
-    return [Option(value=value, text=PlainTextObject(text=value)) for value in values]
 
 
 def create_modal(*, metadata: str) -> View:
@@ -233,19 +175,19 @@ def create_modal(*, metadata: str) -> View:
         close=PlainTextObject(text="Cancel"),
         private_metadata=metadata[:3000],
         blocks=[
-            _text_input(BlockId.TITLE, "Title", max_length=150),
-            _text_input(
+            text_input(BlockId.TITLE, "Title", max_length=150),
+            text_input(
                 BlockId.DESCRIPTION, "Description", multiline=True, max_length=2000, optional=True
             ),
-            _user_input(BlockId.CIO_OWNER, "CIO-side owner", None),
-            _user_input(BlockId.CISO_OWNER, "CISO-side owner", None),
+            user_input(BlockId.CIO_OWNER, "CIO-side owner", None),
+            user_input(BlockId.CISO_OWNER, "CISO-side owner", None),
             InputBlock(
                 block_id=BlockId.DUE,
                 label=PlainTextObject(text="Due date"),
                 optional=True,
                 element=DatePickerElement(action_id="value"),
             ),
-            _text_input(
+            text_input(
                 BlockId.TAGS,
                 "Tags",
                 optional=True,
@@ -258,14 +200,14 @@ def create_modal(*, metadata: str) -> View:
 
 def edit_modal(initiative: Initiative, *, metadata: str) -> View:
     def select(block_id: str, label: str, values: list[str], initial: str) -> InputBlock:
-        options = _options(values)
+        choices = options(values)
         return InputBlock(
             block_id=block_id,
             label=PlainTextObject(text=label),
             element=StaticSelectElement(
                 action_id="value",
-                options=options,
-                initial_option=next(o for o in options if o.value == initial),
+                options=choices,
+                initial_option=next(o for o in choices if o.value == initial),
             ),
         )
 
@@ -277,7 +219,7 @@ def edit_modal(initiative: Initiative, *, metadata: str) -> View:
         close=PlainTextObject(text="Cancel"),
         private_metadata=metadata[:3000],
         blocks=[
-            _text_input(BlockId.TITLE, "Title", initial=initiative.title, max_length=150),
+            text_input(BlockId.TITLE, "Title", initial=initiative.title, max_length=150),
             select(
                 BlockId.STATUS,
                 "Status",
@@ -285,8 +227,8 @@ def edit_modal(initiative: Initiative, *, metadata: str) -> View:
                 initiative.status.value,
             ),
             select(BlockId.HEALTH, "Health", [h.value for h in Health], initiative.health.value),
-            _user_input(BlockId.CIO_OWNER, "CIO-side owner", initiative.cio_owner_id),
-            _user_input(BlockId.CISO_OWNER, "CISO-side owner", initiative.ciso_owner_id),
+            user_input(BlockId.CIO_OWNER, "CIO-side owner", initiative.cio_owner_id),
+            user_input(BlockId.CISO_OWNER, "CISO-side owner", initiative.ciso_owner_id),
             InputBlock(
                 block_id=BlockId.DUE,
                 label=PlainTextObject(text="Due date"),
@@ -312,6 +254,6 @@ def reason_modal(initiative: Initiative, *, release: bool, metadata: str) -> Vie
         private_metadata=metadata[:3000],
         blocks=[
             section(f"*{initiative.ref}* {safe(initiative.title, 200)}"),
-            _text_input(BlockId.REASON, prompt, multiline=True, max_length=500),
+            text_input(BlockId.REASON, prompt, multiline=True, max_length=500),
         ],
     )

@@ -10,7 +10,6 @@ from slack_sdk.models.blocks import (
     DatePickerElement,
     InputBlock,
     Option,
-    PlainTextInputElement,
     PlainTextObject,
     StaticSelectElement,
 )
@@ -37,10 +36,12 @@ from bot.slack.blocks.common import (
     context,
     fields_section,
     header,
+    page_footer,
     safe,
     section,
     user,
 )
+from bot.slack.blocks.inputs import text_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
 LIST_PAGE_SIZE = 20
@@ -75,7 +76,7 @@ def decision_value(risk: RiskAcceptance) -> str:
     return f"{risk.id}:{risk.round}"
 
 
-def score_text(risk: RiskAcceptance) -> str:
+def scoretext_input(risk: RiskAcceptance) -> str:
     return (
         f"{BAND_ICON[risk.band]} {risk.band.value} · score {risk.score} "
         f"(likelihood {risk.likelihood} × impact {risk.impact})"
@@ -139,7 +140,7 @@ def card(
         fields_section(
             [
                 f"*State*\n{STATE_LABEL[risk.state]}",
-                f"*Risk*\n{score_text(risk)}",
+                f"*Risk*\n{scoretext_input(risk)}",
                 f"*Expires*\n{risk.expires_on.isoformat()} ({risk.days_left(today)} days)",
                 f"*Next review*\n{risk.next_review_on.isoformat()} (every {risk.review_days} d)",
                 f"*Requested by*\n{user(risk.requested_by)}",
@@ -325,49 +326,11 @@ def list_message(page: Page[RiskAcceptance], *, which: RiskFilter, today: date) 
                 accessory=button("Show", action_id=ActionId.RISK_SHOW, value=str(risk.id)),
             )
         )
-    last = page.first_index + len(page.items) - 1
-    blocks.append(
-        context(
-            f"Showing {page.first_index}–{last} of {page.total} · page {page.page} of {page.pages}"
-        )
+    blocks.extend(
+        page_footer(page, action_id=ActionId.RISK_PAGE, value_for=lambda n: page_value(which, n))
     )
-    nav = []
-    if page.has_previous:
-        nav.append(
-            button(
-                "◀ Previous", action_id=ActionId.RISK_PAGE, value=page_value(which, page.page - 1)
-            )
-        )
-    if page.has_next:
-        nav.append(
-            button("Next ▶", action_id=ActionId.RISK_PAGE, value=page_value(which, page.page + 1))
-        )
-    if nav:
-        blocks.append(actions(*nav))
     assert len(blocks) <= MESSAGE_BLOCK_LIMIT
     return Message(text=f"{title}: {page.total}", blocks=blocks)
-
-
-def _text(
-    block_id: str,
-    label: str,
-    *,
-    max_length: int,
-    multiline: bool = False,
-    optional: bool = False,
-    placeholder: str | None = None,
-) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=PlainTextObject(text=label),
-        optional=optional,
-        element=PlainTextInputElement(
-            action_id="value",
-            multiline=multiline,
-            max_length=max_length,
-            placeholder=PlainTextObject(text=placeholder) if placeholder else None,
-        ),
-    )
 
 
 def _rating(block_id: str, label: str) -> InputBlock:
@@ -390,11 +353,11 @@ def create_modal(*, metadata: str) -> View:
         close=PlainTextObject(text="Cancel"),
         private_metadata=metadata[:3000],
         blocks=[
-            _text(BlockId.TITLE, "Title", max_length=150),
-            _text(
+            text_input(BlockId.TITLE, "Title", max_length=150),
+            text_input(
                 BlockId.DESCRIPTION, "Why accept it", max_length=2000, multiline=True, optional=True
             ),
-            _text(BlockId.ASSET, "Asset / system", max_length=200, optional=True),
+            text_input(BlockId.ASSET, "Asset / system", max_length=200, optional=True),
             _rating(BlockId.LIKELIHOOD, "Likelihood (1–5)"),
             _rating(BlockId.IMPACT, "Impact (1–5)"),
             InputBlock(
@@ -402,21 +365,21 @@ def create_modal(*, metadata: str) -> View:
                 label=PlainTextObject(text="Expires on"),
                 element=DatePickerElement(action_id="value"),
             ),
-            _text(
+            text_input(
                 BlockId.CONTROLS,
                 "Compensating controls",
                 max_length=2000,
                 multiline=True,
                 optional=True,
             ),
-            _text(
+            text_input(
                 BlockId.ATTACK,
                 "ATT&CK technique ids",
                 max_length=300,
                 optional=True,
                 placeholder="T1078, T1110.001",
             ),
-            _text(
+            text_input(
                 BlockId.INITIATIVE, "Initiative", max_length=20, optional=True, placeholder="INI-3"
             ),
         ],
@@ -433,7 +396,7 @@ def reject_modal(risk: RiskAcceptance, *, channel: str) -> View:
         close=PlainTextObject(text="Cancel"),
         private_metadata=metadata,
         blocks=[
-            section(f"*{risk.ref}* {safe(risk.title, 200)}\n{score_text(risk)}"),
-            _text(BlockId.REASON, "Why do you reject it?", max_length=500, multiline=True),
+            section(f"*{risk.ref}* {safe(risk.title, 200)}\n{scoretext_input(risk)}"),
+            text_input(BlockId.REASON, "Why do you reject it?", max_length=500, multiline=True),
         ],
     )

@@ -11,7 +11,6 @@ from slack_sdk.models.blocks import (
     DatePickerElement,
     InputBlock,
     Option,
-    PlainTextInputElement,
     PlainTextObject,
     StaticSelectElement,
     TimePickerElement,
@@ -38,10 +37,12 @@ from bot.slack.blocks.common import (
     fields_section,
     fit,
     header,
+    page_footer,
     safe,
     section,
     user,
 )
+from bot.slack.blocks.inputs import text_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
 FLAG_ICON = {
@@ -119,31 +120,13 @@ def list_message(page: Page[TouchpointSeries], *, include_cancelled: bool = Fals
         )
         return Message(text=f"{title}: none", blocks=blocks)
     blocks.extend(section(series_line(s)) for s in page.items)
-    last = page.first_index + len(page.items) - 1
-    blocks.append(
-        context(
-            f"Showing {page.first_index}–{last} of {page.total} · page {page.page} of {page.pages}"
+    blocks.extend(
+        page_footer(
+            page,
+            action_id=ActionId.TOUCHPOINT_PAGE,
+            value_for=lambda n: page_value(include_cancelled, n),
         )
     )
-    nav = []
-    if page.has_previous:
-        nav.append(
-            button(
-                "◀ Previous",
-                action_id=ActionId.TOUCHPOINT_PAGE,
-                value=page_value(include_cancelled, page.page - 1),
-            )
-        )
-    if page.has_next:
-        nav.append(
-            button(
-                "Next ▶",
-                action_id=ActionId.TOUCHPOINT_PAGE,
-                value=page_value(include_cancelled, page.page + 1),
-            )
-        )
-    if nav:
-        blocks.append(actions(*nav))
     assert len(blocks) <= MESSAGE_BLOCK_LIMIT
     return Message(text=f"{title}: {len(page.items)} of {page.total}", blocks=blocks)
 
@@ -291,28 +274,6 @@ def agenda_message(
     )
 
 
-def _text(
-    block_id: str,
-    label: str,
-    *,
-    max_length: int,
-    optional: bool = False,
-    placeholder: str | None = None,
-    multiline: bool = False,
-) -> InputBlock:
-    return InputBlock(
-        block_id=block_id,
-        label=PlainTextObject(text=label),
-        optional=optional,
-        element=PlainTextInputElement(
-            action_id="value",
-            max_length=max_length,
-            multiline=multiline,
-            placeholder=PlainTextObject(text=placeholder) if placeholder else None,
-        ),
-    )
-
-
 EVERY_CHOICES = (
     ("weekly", "Weekly"),
     ("2w", "Every 2 weeks"),
@@ -330,7 +291,7 @@ def create_modal(*, metadata: str) -> View:
         close=PlainTextObject(text="Cancel"),
         private_metadata=metadata[:3000],
         blocks=[
-            _text(BlockId.TP_NAME, "Name", max_length=100, placeholder="CIO–CISO weekly"),
+            text_input(BlockId.TP_NAME, "Name", max_length=100, placeholder="CIO–CISO weekly"),
             InputBlock(
                 block_id=BlockId.TP_PARTICIPANTS,
                 label=PlainTextObject(text="Participants (both sides)"),
@@ -353,7 +314,7 @@ def create_modal(*, metadata: str) -> View:
                 label=PlainTextObject(text="Time"),
                 element=TimePickerElement(action_id="value", initial_time="09:00"),
             ),
-            _text(
+            text_input(
                 BlockId.TP_TZ,
                 "Time zone (default: yours)",
                 max_length=64,
@@ -380,7 +341,7 @@ def action_modal(*, metadata: str, ref: str) -> View:
         private_metadata=metadata[:3000],
         blocks=[
             section(f"Action item for *{ref}*"),
-            _text(BlockId.TP_TEXT, "What", max_length=500, multiline=True),
+            text_input(BlockId.TP_TEXT, "What", max_length=500, multiline=True),
             InputBlock(
                 block_id=BlockId.TP_OWNER,
                 label=PlainTextObject(text="Owner"),
@@ -406,7 +367,7 @@ def decision_modal(*, metadata: str, ref: str) -> View:
         private_metadata=metadata[:3000],
         blocks=[
             section(f"Decision taken in *{ref}*"),
-            _text(BlockId.TP_TEXT, "Decision", max_length=500, multiline=True),
+            text_input(BlockId.TP_TEXT, "Decision", max_length=500, multiline=True),
         ],
     )
 
