@@ -129,7 +129,9 @@ def db_upgrade() -> None:
 @export_app.command("ics")
 def export_ics(
     ref: Annotated[str, typer.Argument(help="The touchpoint series, e.g. TP-1.")],
-    out: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--output", "--out", help="File to write (default: stdout).")
+    ] = None,
 ) -> None:
     """Write a touchpoint series as an iCalendar (.ics) file."""
     from datetime import UTC, datetime
@@ -142,6 +144,7 @@ def export_ics(
 
     settings = Settings()
     engine = make_engine(settings.database_url)
+    upgrade(engine)
     try:
         with session_scope(engine) as session:
             series = touchpoints.get_series(session, number=parse_ref(ref, Kind.TOUCHPOINT))

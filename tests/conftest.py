@@ -20,6 +20,15 @@ POSTGRES_ADMIN_URL = os.environ.get(
 POSTGRES_REQUIRED = os.environ.get("ACCORD_REQUIRE_POSTGRES") == "1"
 
 
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own settings (tokens, model, cron, budgets) must not change test results."""
+    for name in list(os.environ):
+        own = name.startswith(("SLACK_", "OPENAI_", "ACCORD_")) or name == "DATABASE_URL"
+        if own and not name.startswith(("ACCORD_TEST_", "ACCORD_REQUIRE_")):
+            monkeypatch.delenv(name)
+
+
 def _postgres_available() -> str | None:
     try:
         engine = sa.create_engine(POSTGRES_ADMIN_URL)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -136,7 +137,10 @@ def running_accord(
     settings = test_settings(database_url, fake, **overrides)
     client = build_web_client(settings)
     services = build_slack_services(settings, client=client, clock=clock)
-    bolt = build_app(services, client=client, signing_secret=SIGNING_SECRET)
+    listeners = ThreadPoolExecutor(max_workers=10, thread_name_prefix="test-listener")
+    bolt = build_app(
+        services, client=client, signing_secret=SIGNING_SECRET, listener_executor=listeners
+    )
     server = create_server(AccordWsgi(bolt, services), host="127.0.0.1", port=0, threads=6)
     stopping = threading.Event()
 
@@ -163,4 +167,5 @@ def running_accord(
         stopping.set()
         server.close()
         thread.join(timeout=5)
+        listeners.shutdown(wait=True)  # let after-ack work finish while the fakes still answer
         services.engine.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -21,13 +21,17 @@ def build_app(
     client: WebClient,
     signing_secret: str,
     process_before_response: bool = False,
+    listener_executor: Executor | None = None,
 ) -> App:
-    """`process_before_response` runs listeners to the end before answering (shell, FaaS)."""
+    """`process_before_response` runs listeners to the end before answering (shell, FaaS).
+    Bolt runs listeners (and their after-ack work) on `listener_executor`; whoever passes one
+    can wait for that work to finish on shutdown."""
     app = App(
         client=client,
         signing_secret=signing_secret,
         process_before_response=process_before_response,
-        listener_executor=ThreadPoolExecutor(
+        listener_executor=listener_executor
+        or ThreadPoolExecutor(
             max_workers=services.settings.accord_listener_threads, thread_name_prefix="accord"
         ),
         raise_error_for_unhandled_request=False,

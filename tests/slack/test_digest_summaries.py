@@ -320,7 +320,7 @@ def test_a_stalled_llm_cannot_hold_a_digest_beyond_its_budget(
         text = reply_text(post(accord, six))
         elapsed = time.monotonic() - started
         print(f"\nbudget {BUDGET}s, 3 stalled chunks: digest posted after {elapsed:.2f}s")
-        assert elapsed < BUDGET + 0.75
+        assert elapsed < BUDGET + 1.5  # the budget plus building and posting the digest
         assert "Accord's deterministic summary (no LLM)" in text
         assert "Disagreement number 6" in text and "LLM-SUMMARY" not in text
         assert len(ai.wait_for(3)) == 3  # the three chunks were sent at the same time
@@ -355,7 +355,7 @@ def test_chunks_done_within_the_budget_are_used_and_the_rest_fall_back(
         body = post(accord, six)
         elapsed = time.monotonic() - started
         print(f"\nbudget {BUDGET}s, 1 of 3 chunks answered: digest posted after {elapsed:.2f}s")
-        assert elapsed < BUDGET + 0.75
+        assert elapsed < BUDGET + 1.5  # the budget plus building and posting the digest
         text = reply_text(body)
         assert "LLM-SUMMARY DIS-1" in text and "LLM-SUMMARY DIS-2" in text
         assert "LLM-SUMMARY DIS-3" not in text and "Disagreement number 5" in text

@@ -539,7 +539,7 @@ def test_request_is_posted_after_commit_and_not_in_channel_keeps_it_pending(
 
 def test_decision_updates_the_request_and_tells_the_requester(accord: RunningAccord) -> None:
     accord.command(NEW, user=CIO)
-    request = approval_requests(accord)[0]
+    approval_requests(accord)
     value = approve_button(accord)
     click(accord, "risk.approve", value, CISO)
     accord.command("risk reject RSK-1 No compensating control", user=CIO_2)
@@ -553,7 +553,9 @@ def test_decision_updates_the_request_and_tells_the_requester(accord: RunningAcc
     last = next(u.body for u in updates if "Rejected" in u.body["text"])
     assert last["channel"] == COORDINATION
     assert last["ts"] == row.messages[0]["ts"]
-    assert "ts" not in request or request["ts"] == last["ts"]
+    posted = next(c for c in accord.fake.calls("chat.postMessage") if _button(c.body) is not None)
+    assert posted.response is not None
+    assert last["ts"] == posted.response["ts"]  # the very message that asked for approval
     assert "Rejected" in last["text"] and _button(last) is None
 
 

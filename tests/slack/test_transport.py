@@ -207,9 +207,16 @@ def test_whoami_and_admin_role_grants(accord_sqlite: RunningAccord) -> None:
 
 
 def test_help_lists_every_subcommand_with_an_example(accord_sqlite: RunningAccord) -> None:
+    from bot.slack.commands import NOUNS
+    from bot.slack.text import escape
+
     text = accord_sqlite.command_text("help")
-    for noun in ("initiative", "audit", "whoami", "roles"):
-        assert f"/accord {noun}" in text
+    for noun in NOUNS:
+        assert f"/accord {noun.name}" in text
+        for verb in noun.verbs:
+            assert verb.example.startswith(f"/accord {noun.name} "), verb.example
+            assert f"e.g. `{escape(verb.example)}`" in text, verb.example
+    assert "e.g. `/accord escalate DIS-2" in text
     assert "e.g. `/accord initiative new" in text
     assert "&lt;title&gt;" in text  # usage placeholders are escaped, not swallowed as markup
 

@@ -144,7 +144,8 @@ def test_statement_count_does_not_grow_with_the_records(engine: Engine) -> None:
     seed(engine, 120)
     many, briefs = statements_for_sources(engine)
     assert briefs == 126
-    assert few == many == 4
+    assert few == many  # a fixed number of statements, whatever the number of records
+    assert few <= 6
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(Escalation)).one() == 2 + 40
 

@@ -37,7 +37,8 @@ def help_sections() -> list[tuple[str, str, list[HelpEntry]]]:
             for verb in noun.verbs
         ]
         if not entries:
-            entries = [HelpEntry(f"/accord {noun.name}", noun.summary, f"/accord {noun.name}")]
+            usage = f"/accord {noun.name} {noun.usage}".strip()
+            entries = [HelpEntry(usage, noun.summary, noun.example or f"/accord {noun.name}")]
         sections.append((noun.name, noun.summary, entries))
     return sections
 

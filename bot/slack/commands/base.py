@@ -79,6 +79,9 @@ class Noun:
     #: What the noun alone does: open a modal, or run a default verb.
     bare: Handler | None = None
     aliases: tuple[str, ...] = field(default=())
+    #: For a noun without verbs: what follows it, and an example (shown by `/accord help`).
+    usage: str = ""
+    example: str = ""
     #: When set, `/accord <noun> <words>` whose first word is no verb runs `bare` with the words.
     bare_takes_args: bool = False
 

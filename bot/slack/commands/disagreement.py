@@ -325,6 +325,8 @@ def escalate(ctx: CommandContext, args: list[str]) -> Outcome:
 
 ESCALATE = Noun(
     name="escalate",
-    summary=f"`/accord escalate {ESCALATE_USAGE}` — put a disagreement to executives as a thread.",
+    summary="Put a disagreement to executives as a thread in the executive channel.",
     bare=escalate,
+    usage=ESCALATE_USAGE,
+    example="/accord escalate DIS-2 to:@erin by:2026-12-15",
 )

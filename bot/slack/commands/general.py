@@ -79,6 +79,8 @@ AUDIT = Noun(
     name="audit",
     summary="The audit trail: every change, who made it and when.",
     bare=audit,
+    usage="[INI-n|RSK-n|DIS-n|ESC-n|TP-n]",
+    example="/accord audit RSK-2",
 )
 ROLES = Noun(
     name="roles",

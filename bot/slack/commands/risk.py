@@ -37,7 +37,7 @@ NEW_KEYS = frozenset(
 )
 NEW_USAGE = (
     "new <title> likelihood:<1-5> impact:<1-5> expires:<YYYY-MM-DD> [initiative:INI-n]"
-    ' [attack:T1078,…] [asset:"…"] [controls:"…"]'
+    ' [attack:T1078,…] [asset:"…"] [controls:"…"] [draft:yes]'
 )
 UPDATE_KEYS = frozenset(
     {"title", "likelihood", "impact", "expires", "initiative", "attack", "asset", "controls"}
