@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 
 class UserError(Exception):
     """Base class: the Slack layer turns these into an ephemeral reply in one place."""
@@ -29,7 +31,12 @@ class Conflict(UserError):
     """The record's state does not allow this now (e.g. releasing a hold that is not on)."""
 
 
+#: Marks a person reference in a message. The random part makes it unguessable, so text a user
+#: typed can never be turned into a mention by the adapter.
+PERSON_MARK = f"\ue000{secrets.token_hex(8)}"
+
+
 def person(user_id: str) -> str:
     """Names a person inside a user-facing message; each adapter renders it its own way
     (Slack as a mention), so the domain writes no Slack markup."""
-    return f"\u27e6@{user_id}\u27e7"
+    return f"{PERSON_MARK}@{user_id}\ue001"

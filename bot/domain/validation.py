@@ -57,6 +57,7 @@ def normalise_tags(raw: list[str]) -> list[str]:
             raise InvalidInput(
                 f"`#{tag[:40]}` is not a valid tag.",
                 hint="Tags are up to 30 letters, digits, `-`, `_` or `.`, e.g. `#zero-trust`.",
+                field="tags",
             )
         if tag not in tags:
             tags.append(tag)

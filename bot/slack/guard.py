@@ -52,7 +52,9 @@ class Failure:
 def attempt(work: Callable[[], T]) -> T | Failure | None:
     """Run `work`; a user error or a bug becomes a `Failure`, a duplicate delivery None."""
     try:
-        return work()
+        result = work()
+        _check_renders(result)
+        return result
     except Duplicate as duplicate:
         log.info("ignored a duplicate delivery %s", duplicate)
         return None
@@ -70,6 +72,17 @@ def attempt(work: Callable[[], T]) -> T | Failure | None:
         reference = uuid.uuid4().hex[:8]
         log.exception("request failed (reference %s)", reference)
         return Failure(message=internal_error(reference))
+
+
+def _check_renders(result: object) -> None:
+    """Build the blocks now, inside the guard: a Block Kit limit slack_sdk refuses becomes a
+    reply with a reference, not a silent empty answer after the ack."""
+    message = getattr(result, "message", result)
+    if isinstance(message, Message):
+        message.block_dicts()
+    view = getattr(result, "view", None)
+    if view is not None and hasattr(view, "to_dict"):
+        view.to_dict()
 
 
 def guarded(work: Callable[[], T]) -> T | Message | None:

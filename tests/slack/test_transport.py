@@ -226,3 +226,15 @@ def test_unknown_button_gets_an_answer_not_a_404(accord_sqlite: RunningAccord) -
     assert reply.status == 200
     answer = accord_sqlite.fake.wait_for("response_url")[0].body
     assert "older version of Accord" in reply_text(answer)
+
+
+def test_a_bad_tag_in_the_form_is_marked_on_the_tags_field(accord_sqlite: RunningAccord) -> None:
+    values = {
+        "title": {"value": {"type": "plain_text_input", "value": "Tagged"}},
+        "tags": {"value": {"type": "plain_text_input", "value": "<b>"}},
+    }
+    reply = accord_sqlite.slack.view_submission(
+        "initiative.create", values, user_id=CIO, private_metadata='{"channel": "C0COORD"}'
+    )
+    assert set(reply.json()["errors"]) == {"tags"}
+    assert initiatives(accord_sqlite) == 0

@@ -50,3 +50,22 @@ def test_only_declared_options_are_options() -> None:
     parsed = parse_args(["Fix:", "VPN", "due:2026-12-01"], options=frozenset({"due"}))
     assert parsed.words == ["Fix:", "VPN"]
     assert parsed.options == {"due": "2026-12-01"}
+
+
+def test_the_limit_counts_what_people_see_and_cuts_never_break_markup() -> None:
+    from bot.slack.blocks.common import clip
+
+    assert safe("&" * 70, limit=70) == "&amp;" * 70  # 70 characters typed, 70 shown
+    assert clip("see <@U0ALICE> now", 12) == "see…"
+    assert clip("fish &amp; chips", 8) == "fish…"
+
+
+def test_typed_text_cannot_forge_a_person_reference() -> None:
+    from bot.domain.errors import InvalidInput, person
+    from bot.slack.blocks.errors import user_error
+
+    typed = "\u27e6@U0BOB\u27e7 \ue000@U0BOB\ue001"
+    message = user_error(InvalidInput(f"`{typed}` by {person('U0ALICE')}")).blocks[0].to_dict()
+    text = message["text"]["text"]
+    assert "<@U0ALICE>" in text
+    assert "<@U0BOB>" not in text

@@ -30,6 +30,7 @@ HEADER_LIMIT = 150
 BUTTON_TEXT_LIMIT = 75
 FALLBACK_TEXT_LIMIT = 3000
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,4}$")
+_MARKUP_TAIL = re.compile(r"<[^<>]*$")
 
 
 @dataclass
@@ -47,17 +48,20 @@ class Message:
 
 
 def clip(text: str, limit: int) -> str:
-    """Shorten text to `limit` characters with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """Shorten text to `limit` characters with an ellipsis, never leaving half an `&amp;`
+    entity or half a `<@U…>` mention behind (the text may already be mrkdwn)."""
+    if len(text) <= limit:
+        return text
+    cut = _MARKUP_TAIL.sub("", _ENTITY_TAIL.sub("", text[: limit - 1]))
+    return cut.rstrip() + "…"
 
 
 def safe(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
-    """Escape user text and clip it without cutting an `&amp;` entity in half."""
-    escaped = escape(text)
-    if len(escaped) <= limit:
-        return escaped
-    cut = _ENTITY_TAIL.sub("", escaped[: limit - 1])
-    return cut.rstrip() + "…"
+    """User text for mrkdwn: shown up to `limit` characters as typed, then escaped.
+
+    The limit counts what people see, so `&` or `<` in a title do not eat its length; the
+    section that holds it is clipped again (markup-aware) to Slack's hard limits."""
+    return escape(clip(text, limit))
 
 
 def user(user_id: str | None) -> str:

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.models.blocks import Block
 
-from bot.domain.errors import UserError
+from bot.domain.errors import PERSON_MARK, UserError
 from bot.slack.blocks.common import Message, context, safe, section
 
 if TYPE_CHECKING:
     from bot.slack.guard import Failure
 
 
-_PERSON = re.compile("\u27e6@([UW][A-Z0-9]+)\u27e7")
+_PERSON = re.compile(re.escape(PERSON_MARK) + "@([UW][A-Z0-9]+)\ue001")
 
 
 def _with_mentions(escaped: str) -> str:
