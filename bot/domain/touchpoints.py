@@ -588,13 +588,16 @@ def upcoming(series: TouchpointSeries, *, now: datetime, count: int = 3) -> list
 MAX_SCAN = 500
 
 
-def _handled(session: Session, series: TouchpointSeries) -> dict[datetime, TouchpointOccurrence]:
-    """The occurrence rows of a series from its pointer on, by start instant."""
+def _handled(
+    session: Session, series: TouchpointSeries, *, since: datetime | None = None
+) -> dict[datetime, TouchpointOccurrence]:
+    """The occurrence rows of a series from its pointer (or `since`, if earlier) on."""
     assert series.next_start is not None
+    start = min(series.next_start, since) if since else series.next_start
     rows = session.exec(
         select(TouchpointOccurrence).where(
             TouchpointOccurrence.series_id == series.id,
-            col(TouchpointOccurrence.starts_at) >= series.next_start,
+            col(TouchpointOccurrence.starts_at) >= start,
         )
     )
     return {row.starts_at.astimezone(UTC): row for row in rows}
@@ -628,7 +631,7 @@ def skip_next(session: Session, *, actor: Actor, number: int, now: datetime) -> 
     series = get_series(session, number=number)
     if series.status != SeriesStatus.ACTIVE or series.next_start is None:
         raise Conflict(f"{series.ref} is {series.status.value}; there is no next meeting to skip.")
-    rows = _handled(session, series)
+    rows = _handled(session, series, since=now)
     start = next(
         (
             s

@@ -25,6 +25,7 @@ SERIES = (
 MEETING_1 = datetime(2027, 3, 22, 8, 0, tzinfo=UTC)
 #: After the change to summer time: 09:00 Berlin is 07:00 UTC.
 MEETING_2 = datetime(2027, 3, 29, 7, 0, tzinfo=UTC)
+MEETING_3 = datetime(2027, 4, 5, 7, 0, tzinfo=UTC)
 
 
 def run_clock(accord: RunningAccord) -> None:
@@ -114,18 +115,27 @@ def test_skip_during_the_lead_window_skips_the_meeting_whose_agenda_is_out(
     assert home_meetings(accord, 1) == [
         f"• *TP-1* W — Mon 29 Mar 09:00 Europe/Berlin in <#{COORDINATION}>"
     ]
+    # A second skip, still before the first meeting, skips the one after (29 March).
+    assert f"The meeting {date_tag(MEETING_2)}" in ok(accord, "touchpoint skip TP-1")
+    assert home_meetings(accord, 2) == [
+        f"• *TP-1* W — Mon 05 Apr 09:00 Europe/Berlin in <#{COORDINATION}>"
+    ]
+    assert statuses(accord) == [
+        (MEETING_1, OccurrenceStatus.SKIPPED),
+        (MEETING_2, OccurrenceStatus.SKIPPED),
+    ]
 
-    # The clock does not post the skipped meeting again; the next agenda comes as planned.
+    # The clock posts neither skipped meeting; the next agenda comes as planned.
     run_clock(accord)
     accord.clock.set(datetime(2027, 3, 26, 7, 0, tzinfo=UTC))
+    run_clock(accord)
+    assert len(agendas(accord)) == 1
+    accord.clock.set(datetime(2027, 4, 2, 7, 0, tzinfo=UTC))
     run_clock(accord)
     posted = agendas(accord)
     assert len(posted) == 2 and "Posted late" not in posted[1]
     assert statuses(accord) == [
         (MEETING_1, OccurrenceStatus.SKIPPED),
-        (MEETING_2, OccurrenceStatus.POSTED),
+        (MEETING_2, OccurrenceStatus.SKIPPED),
+        (MEETING_3, OccurrenceStatus.POSTED),
     ]
-
-    # Skipping again before that agenda's meeting skips 29 March, not 5 April.
-    skipped_again = ok(accord, "touchpoint skip TP-1")
-    assert f"The meeting {date_tag(MEETING_2)}" in skipped_again
