@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
+from itertools import islice
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -100,7 +101,8 @@ class TouchpointSeries(SQLModel, table=True):
     status: SeriesStatus = Field(
         default=SeriesStatus.ACTIVE, sa_column=enum_column(SeriesStatus, index=True)
     )
-    #: The next meeting whose agenda has not been handled yet (None once the rule ends).
+    #: The next meeting people see: the earliest one not skipped that has not started (or,
+    #: until the clock's next run, an earlier one nobody handled). None once the rule ends.
     next_start: datetime | None = Field(default=None, index=True)
     organiser_id: str = Field(max_length=32)
     created_at: datetime
@@ -575,39 +577,90 @@ def cancel_series(
 
 
 def upcoming(series: TouchpointSeries, *, now: datetime, count: int = 3) -> list[datetime]:
-    """The next meetings that will happen (skipped ones excluded by the caller's session)."""
+    """The next meetings that have not started (skipped ones excluded by the caller's session)."""
     if series.status != SeriesStatus.ACTIVE or series.next_start is None:
         return []
-    result: list[datetime] = []
-    for start in occurrences(series, after=series.next_start - timedelta(seconds=1)):
-        result.append(start)
-        if len(result) >= count:
-            break
-    return result
+    after = max(series.next_start - timedelta(seconds=1), now)
+    return list(islice(occurrences(series, after=after), count))
 
 
-def skip_next(session: Session, *, actor: Actor, number: int, now: datetime) -> datetime:
-    """Skip the next meeting that has not been handled yet: its agenda is never posted."""
+#: How many occurrences one look-ahead walks at most (a long lead on a very frequent rule).
+MAX_SCAN = 500
+
+
+def _handled(
+    session: Session, series: TouchpointSeries, *, since: datetime | None = None
+) -> dict[datetime, TouchpointOccurrence]:
+    """The occurrence rows of a series from its pointer (or `since`, if earlier) on."""
+    assert series.next_start is not None
+    start = min(series.next_start, since) if since else series.next_start
+    rows = session.exec(
+        select(TouchpointOccurrence).where(
+            TouchpointOccurrence.series_id == series.id,
+            col(TouchpointOccurrence.starts_at) >= start,
+        )
+    )
+    return {row.starts_at.astimezone(UTC): row for row in rows}
+
+
+def _next_meeting(
+    series: TouchpointSeries, rows: dict[datetime, TouchpointOccurrence], *, now: datetime
+) -> datetime | None:
+    """The series' pointer: the earliest meeting that is not skipped and has not started, or
+    an earlier one nobody has handled yet (the clock marks it missed on its next run)."""
+    assert series.next_start is not None
+    starts = occurrences(series, after=series.next_start - timedelta(seconds=1))
+    for start in islice(starts, MAX_SCAN):
+        row = rows.get(start)
+        if row is None or (row.status != OccurrenceStatus.SKIPPED and start > now):
+            return start
+    return next_occurrence(series, after=now)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    starts_at: datetime
+    #: The agenda of the skipped meeting was already in the channel.
+    agenda_posted: bool
+
+
+def skip_next(session: Session, *, actor: Actor, number: int, now: datetime) -> Skipped:
+    """Skip the earliest meeting that has not started: its agenda is never posted (or, if it
+    already was, the meeting is marked skipped)."""
     ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
     series = get_series(session, number=number)
     if series.status != SeriesStatus.ACTIVE or series.next_start is None:
         raise Conflict(f"{series.ref} is {series.status.value}; there is no next meeting to skip.")
-    start = series.next_start
-    session.add(
-        TouchpointOccurrence(
+    rows = _handled(session, series, since=now)
+    start = next(
+        (
+            s
+            for s in islice(occurrences(series, after=now), MAX_SCAN)
+            if s not in rows or rows[s].status != OccurrenceStatus.SKIPPED
+        ),
+        None,
+    )
+    if start is None:
+        raise Conflict(f"{series.ref} has no next meeting to skip.")
+    row = rows.get(start)
+    posted = row is not None and row.message_ts is not None
+    if row is None:
+        row = TouchpointOccurrence(
             series_id=series.id,  # type: ignore[arg-type]
             starts_at=start,
             status=OccurrenceStatus.SKIPPED,
             claimed_at=now,
-            note=f"skipped by {actor.user_id}",
         )
-    )
-    series.next_start = next_occurrence(series, after=start)
+        session.add(row)
+    row.status = OccurrenceStatus.SKIPPED
+    row.note = f"skipped by {actor.user_id}"
     session.flush()
+    rows[start] = row
+    series.next_start = _next_meeting(series, rows, now=now)
     _audit(
         session, series, actor=actor, now=now, action="touchpoint.skipped", note=start.isoformat()
     )
-    return start
+    return Skipped(starts_at=start, agenda_posted=posted)
 
 
 def skipped_starts(session: Session, *, series_id: int) -> list[datetime]:
@@ -965,7 +1018,9 @@ def due_series_ids(session: Session, *, now: datetime) -> list[int]:
 
 
 def claim_next(session: Session, *, series_id: int, now: datetime) -> Claim | None:
-    """Claim the series' next due occurrence and advance its pointer, in the caller's transaction.
+    """Claim the series' earliest unhandled occurrence whose agenda is due, and move the
+    series' pointer (the next meeting people see) on past meetings that have started or were
+    skipped, in the caller's transaction.
 
     Raises IntegrityError if another clock claimed the same occurrence first (the caller's
     transaction then rolls back and the other clock's claim stands).
@@ -973,35 +1028,43 @@ def claim_next(session: Session, *, series_id: int, now: datetime) -> Claim | No
     series = session.get(TouchpointSeries, series_id, with_for_update=True)
     if series is None or series.status != SeriesStatus.ACTIVE or series.next_start is None:
         return None
-    start = series.next_start
-    if start - series.lead > now:
-        return None
-    following = next_occurrence(series, after=start)
-    series.next_start = following
-    existing = session.exec(
-        select(TouchpointOccurrence).where(
-            TouchpointOccurrence.series_id == series_id, TouchpointOccurrence.starts_at == start
+    rows = _handled(session, series)
+    claim: Claim | None = None
+    starts = occurrences(series, after=series.next_start - timedelta(seconds=1))
+    for start in islice(starts, MAX_SCAN):
+        due = start - series.lead
+        if due > now:
+            break
+        if start in rows:  # posted, skipped or missed already
+            continue
+        # Not late when the slot was due before the series existed or ran again (a series
+        # created or resumed inside its own lead window posts at once, and on time).
+        planned = max(due, series.created_at, series.updated_at)
+        if now >= start:
+            action, status = SlotAction.MISSED, OccurrenceStatus.MISSED
+        elif now - planned > LATE_AFTER:
+            action, status = SlotAction.POST_LATE, OccurrenceStatus.CLAIMED
+        else:
+            action, status = SlotAction.POST, OccurrenceStatus.CLAIMED
+        occurrence = TouchpointOccurrence(
+            series_id=series_id,
+            starts_at=start,
+            status=status,
+            claimed_at=now,
+            note="the clock was down until after the meeting"
+            if action == SlotAction.MISSED
+            else None,
         )
-    ).first()
-    if existing is not None:  # skipped by a person, or claimed earlier: just move on
-        return Claim(0, series_id, start, SlotAction.MISSED, following or start)
-    if now >= start:
-        action, status = SlotAction.MISSED, OccurrenceStatus.MISSED
-    elif now - (start - series.lead) > LATE_AFTER:
-        action, status = SlotAction.POST_LATE, OccurrenceStatus.CLAIMED
-    else:
-        action, status = SlotAction.POST, OccurrenceStatus.CLAIMED
-    occurrence = TouchpointOccurrence(
-        series_id=series_id,
-        starts_at=start,
-        status=status,
-        claimed_at=now,
-        note="the clock was down until after the meeting" if action == SlotAction.MISSED else None,
-    )
-    session.add(occurrence)
-    session.flush()
-    assert occurrence.id is not None
-    return Claim(occurrence.id, series_id, start, action, following or start + timedelta(days=31))
+        session.add(occurrence)
+        session.flush()
+        assert occurrence.id is not None
+        rows[start] = occurrence
+        following = next_occurrence(series, after=start)
+        window_end = following or start + timedelta(days=31)
+        claim = Claim(occurrence.id, series_id, start, action, window_end)
+        break
+    series.next_start = _next_meeting(series, rows, now=now)
+    return claim
 
 
 def retryable(session: Session, *, now: datetime) -> list[TouchpointOccurrence]:

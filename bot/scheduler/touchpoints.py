@@ -59,12 +59,12 @@ def post_agendas(services: Services, notifier: SlackNotifier, now: datetime) -> 
                 now=now,
             )
     with session_scope(services.engine) as session:
-        retry = [(o.id, o.series_id) for o in tp.retryable(session, now=now)]
-    for occurrence_id, series_id in retry:
+        retry = [(o.id, o.series_id, o.starts_at) for o in tp.retryable(session, now=now)]
+    for occurrence_id, series_id, starts_at in retry:
         assert occurrence_id is not None
         with session_scope(services.engine) as session:
             series = tp.get_series(session, number=series_id)
-            window_end = series.next_start or now
+            window_end = tp.next_occurrence(series, after=starts_at) or now
         _post(
             services,
             notifier,
@@ -146,7 +146,8 @@ def _post(
     with session_scope(services.engine) as session:
         row = session.get(tp.TouchpointOccurrence, occurrence_id)
         assert row is not None
-        row.status = tp.OccurrenceStatus.POSTED_LATE if late else tp.OccurrenceStatus.POSTED
+        if row.status != tp.OccurrenceStatus.SKIPPED:  # skipped while it was being posted
+            row.status = tp.OccurrenceStatus.POSTED_LATE if late else tp.OccurrenceStatus.POSTED
         row.attempts += 1
         row.channel_id, row.message_ts = posted.channel, posted.ts
         tp.consume_topics(session, series_id=row.series_id, occurrence_id=occurrence_id)

@@ -28,6 +28,7 @@ from bot.shell.render import Clickable, mrkdwn, render_blocks
 from bot.slack.app import build_app
 from bot.slack.notifier import SlackNotifier
 from bot.slack.text import escape
+from bot.slack.workspace import SlackWorkspace
 
 BANNER = """Accord shell — type /accord commands as a demo user. No Slack and no LLM needed.
   :as @bob      act as another person        :who     the demo people and their sides
@@ -54,6 +55,9 @@ class Shell:
         settings = Settings(**values)
         self.client = build_web_client(settings)
         self.services: Services = build_services(settings, groups=_NoGroups())
+        # The same Workspace as in production, over HTTP to the local stand-in: profile time
+        # zones, channel membership and file uploads (saved under ./exports).
+        self.services.workspace = SlackWorkspace(self.client)
         self.app: App = build_app(
             self.services,
             client=self.client,

@@ -26,7 +26,10 @@ DEMO_CHANNELS: dict[str, str] = {
     "C0COORD": "cio-ciso-coordination",
     "C0EXEC": "exec-decisions",
     "C0DIGEST": "leadership-digest",
+    "C0RANDOM": "random",
 }
+#: Channels Accord has not been invited to, so the shell can show what happens there.
+CHANNELS_WITHOUT_ACCORD: frozenset[str] = frozenset({"C0RANDOM"})
 DEMO_ENVIRONMENT: dict[str, str] = {
     "ACCORD_CIO_SIDE": "U0ALICE,U0DAVE",
     "ACCORD_CISO_SIDE": "U0BOB,U0CAROL",

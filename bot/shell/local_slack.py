@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bot.shell.demo import DEMO_CHANNELS, DEMO_USERS, by_id
+from bot.shell.demo import CHANNELS_WITHOUT_ACCORD, DEMO_CHANNELS, DEMO_USERS, by_id
 
 Output = Callable[[str, dict[str, Any]], None]
 
@@ -53,6 +53,8 @@ class LocalSlack:
         """What Slack would answer; messages and views are shown to the person."""
         ts = self.next_ts()
         if method == "chat.postMessage":
+            if str(body.get("channel")) in CHANNELS_WITHOUT_ACCORD:
+                return {"ok": False, "error": "not_in_channel"}
             body = {**body, "ts": ts}
         if method in (
             "chat.postMessage",
@@ -95,9 +97,12 @@ class LocalSlack:
             return {"ok": True, "members": [{"id": u.user_id, "name": u.name} for u in DEMO_USERS]}
         if method == "conversations.info":
             channel = str(body.get("channel"))
+            if channel not in DEMO_CHANNELS:
+                return {"ok": False, "error": "channel_not_found"}
+            member = channel not in CHANNELS_WITHOUT_ACCORD
             return {
                 "ok": True,
-                "channel": {"id": channel, "name": DEMO_CHANNELS.get(channel), "is_member": True},
+                "channel": {"id": channel, "name": DEMO_CHANNELS[channel], "is_member": member},
             }
         if method == "conversations.open":
             users = str(body.get("users") or "").split(",")[0]

@@ -45,7 +45,8 @@ def mrkdwn(text: str) -> str:
         if target.startswith("#"):
             return "#" + DEMO_CHANNELS.get(target[1:], label or target[1:])
         if target.startswith("!"):
-            return "@" + target[1:]
+            # `<!date^…|fallback>` and `<!subteam^…|@team>` read as their label; `<!here>` as @here.
+            return label or "@" + target[1:].split("^", 1)[0]
         return label or target
 
     return unescape(re.sub(r"<([^>]*)>", mention, text))

@@ -8,7 +8,8 @@ Syntax, one item per line (other lines, and other replies, are ignored silently)
 Only replies in the thread of a posted agenda count; bot messages, edits and deletions do not.
 Slack may deliver an event more than once, so the message (channel + ts) is claimed as a
 request key in the same transaction that records the items: a retry records nothing twice.
-The author gets a short reply in the thread (or, if something is wrong, an ephemeral note).
+The author gets a short reply in the thread (or, if something is wrong, one ephemeral note:
+its own key is claimed in a separate transaction, so a retried delivery does not repeat it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bot.domain.validation import parse_date
 from bot.services import Services
 from bot.slack.blocks import touchpoints as render
 from bot.slack.commands.base import CommandContext, Outcome, Reply
-from bot.slack.guard import Failure, attempt
+from bot.slack.guard import Duplicate, Failure, attempt, unit_of_work
 from bot.slack.listeners.interaction import interaction_unit
 from bot.slack.notifier import SlackNotifier
 from bot.slack.text import neutralise
@@ -127,9 +128,21 @@ def on_message(services: Services, notifier: SlackNotifier, event: dict[str, Any
         )
     )
     if isinstance(result, Failure):
-        notifier.tell(user_id, result.message, channel=channel)
+        # A failed capture rolls its key back, so Slack's retries run it again: the note's own
+        # key makes one message get at most one note.
+        if _first_note(services, key=f"note:message:{channel}:{event['ts']}"):
+            notifier.tell(user_id, result.message, channel=channel)
     elif isinstance(result, Reply):
         try:
             notifier.post(channel, result.message, thread_ts=thread_ts)
         except Exception:
             log.exception("could not acknowledge a capture in the agenda thread")
+
+
+def _first_note(services: Services, *, key: str) -> bool:
+    """Claim the right to send a message's error note, in its own committed transaction."""
+    try:
+        with unit_of_work(services, request_key=key):
+            return True
+    except Duplicate:
+        return False

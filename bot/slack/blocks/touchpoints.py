@@ -131,6 +131,10 @@ def list_message(page: Page[TouchpointSeries], *, include_cancelled: bool = Fals
     return Message(text=f"{title}: {len(page.items)} of {page.total}", blocks=blocks)
 
 
+#: Open action items the card lists; the rest are counted ("…and n more").
+CARD_ACTIONS = 15
+
+
 def card(
     series: TouchpointSeries,
     *,
@@ -162,12 +166,22 @@ def card(
             section("*Next meetings*\n" + "\n".join(f"• {when(s, series)}" for s in upcoming))
         )
     if actions_open:
-        blocks.append(
-            section(
-                "*Open action items*\n"
-                + "\n".join(_item_line(_action_item(a, today)) for a in actions_open[:15])
-            )
+        shown = actions_open[:CARD_ACTIONS]
+        listed = AgendaSection(
+            key="actions",
+            title=f"Open action items ({len(actions_open)})",
+            items=[_action_item(a, today) for a in shown],
+            more=len(actions_open) - len(shown),
         )
+        block = _section_block(listed)
+        blocks.append(block)
+        if "…and" in str(block.to_dict()):  # some were left out, by count or by length
+            blocks.append(
+                context(
+                    "Every open item is on the next agenda; yours are on Accord's Home tab. "
+                    "Close a finished one with `/accord touchpoint done A-n`."
+                )
+            )
     if decisions:
         blocks.append(
             section(

@@ -155,11 +155,12 @@ def cancel(ctx: CommandContext, args: list[str]) -> Outcome:
 
 def skip(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _ref(args, "skip")
-    start = service.skip_next(ctx.session, actor=ctx.actor, number=number, now=ctx.now)
+    skipped = service.skip_next(ctx.session, actor=ctx.actor, number=number, now=ctx.now)
     series = service.get_series(ctx.session, number=number)
-    return _series_outcome(
-        ctx, series, f":fast_forward: The meeting {render.when(start, series)} is skipped."
-    )
+    lead = f":fast_forward: The meeting {render.when(skipped.starts_at, series)} is skipped."
+    if skipped.agenda_posted:
+        lead += " Its agenda was already posted in the channel; let the participants know."
+    return _series_outcome(ctx, series, lead)
 
 
 def _text_after_ref(
