@@ -46,6 +46,14 @@ def test_a_risk_waits_on_the_other_side_until_it_decides(accord: RunningAccord) 
     assert "RSK-1" not in reply_text(needs_you(accord, CISO))
     assert "Nothing waits on you" in reply_text(needs_you(accord, CISO))
     assert "RSK-1" not in reply_text(needs_you(accord, OUTSIDER))
+    # "Show" on the Home tab sends the viewer the card with its Approve and Reject buttons.
+    home = open_home(accord, CIO)
+    posted = len(accord.fake.calls("chat.postMessage"))
+    accord.slack.block_action(
+        "risk.show", "1", user_id=CIO, view=home, channel_id=None, message_ts=None
+    )
+    card = accord.fake.wait_for("chat.postMessage", count=posted + 1)[posted].body
+    assert card["channel"] == CIO and "risk.approve" in str(card) and "risk.reject" in str(card)
 
     assert "approved" in accord.command_text("risk approve RSK-1", user=CIO)
     for cio_side in (CIO, CIO_2):
