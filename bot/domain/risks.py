@@ -36,7 +36,7 @@ from sqlmodel import Field, Relationship, Session, SQLModel, col, select
 from bot.config import Settings
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
-from bot.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, person
+from bot.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, UserError, person
 from bot.domain.initiatives import Initiative
 from bot.domain.paging import Page, clamp_page
 from bot.domain.permissions import Permission, ensure_allowed, side_of
@@ -967,6 +967,35 @@ def list_risks(
     )
     items = session.exec(query.order_by(order).offset((page - 1) * page_size).limit(page_size))
     return Page(items=list(items), total=total, page=page, page_size=page_size)
+
+
+def awaiting_decision(
+    session: Session, *, actor: Actor, today: date, limit: int
+) -> tuple[list[RiskAcceptance], int]:
+    """The records with an open round `actor` may decide on now (App Home "Needs you"): the
+    first `limit` of them, oldest first, and how many there are.
+
+    Who may decide is exactly what `decide` enforces (`approver_side`, `ensure_decidable`); two
+    statements load the open records with their rounds and decisions (selectin)."""
+    try:
+        side = approver_side(actor)
+    except UserError:
+        return [], 0
+    candidates = session.exec(
+        select(RiskAcceptance)
+        .where(col(RiskAcceptance.id).in_(_open_round_ids()))
+        .order_by(col(RiskAcceptance.id))
+    ).all()
+
+    def decidable(risk: RiskAcceptance) -> bool:
+        try:
+            ensure_decidable(risk, actor, side=side, today=today)
+        except UserError:
+            return False
+        return True
+
+    waiting = [risk for risk in candidates if decidable(risk)]
+    return waiting[:limit], len(waiting)
 
 
 def all_risks(session: Session) -> list[RiskAcceptance]:

@@ -11,8 +11,9 @@ from slack_sdk import WebClient
 from bot.db import session_scope
 from bot.domain import touchpoints
 from bot.domain.initiatives import home_summary
+from bot.domain.needs import needs_you
 from bot.services import Services
-from bot.slack.blocks.home import HOME_SECTION_SIZE, home_view
+from bot.slack.blocks.home import HOME_SECTION_SIZE, NEEDS_SECTION_SIZE, home_view
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,13 @@ def publish_home(services: Services, client: WebClient, user_id: str) -> None:
             session, viewer_id=user_id, today=now.date(), limit=HOME_SECTION_SIZE
         )
         meetings = touchpoints.home_summary(session, viewer_id=user_id, limit=HOME_SECTION_SIZE)
-    view = home_view(summary, today=now.date(), touchpoints=meetings)
+        needs = needs_you(
+            session,
+            actor=services.directory.actor(session, user_id),
+            today=now.date(),
+            limit=NEEDS_SECTION_SIZE,
+        )
+    view = home_view(summary, today=now.date(), touchpoints=meetings, needs=needs)
     client.views_publish(user_id=user_id, view=view)
 
 
