@@ -159,8 +159,12 @@ def test_double_clicked_approve_records_one_approval(accord: RunningAccord) -> N
         thread.start()
     for thread in threads:
         thread.join()
-    answers = accord.fake.wait_for("response_url", count=5)[3:]
-    texts = " ".join(reply_text(a.body) for a in answers)
+    texts = ""
+    for seen in range(5, 9):  # both answers, whatever follow-up notes arrive in between
+        answers = accord.fake.wait_for("response_url", count=seen)[3:]
+        texts = " ".join(reply_text(a.body) for a in answers)
+        if "accepted" in texts and "already approved" in texts:
+            break
     assert results == [200, 200]
     assert count(accord, RiskApproval) == 2
     assert "accepted" in texts and "already approved" in texts
