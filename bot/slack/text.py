@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bot.domain.errors import InvalidInput
+
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _TOKEN = re.compile(r'(?:<[^>]*>|"[^"]*"|\u201c[^\u201d]*\u201d|[^\s<"\u201c])+')
 _ANGLE = re.compile(r"<([^>]*)>")
@@ -111,3 +113,18 @@ def parse_args(tokens: list[str], *, options: frozenset[str], tags: bool = False
             continue
         parsed.words.append(token)
     return parsed
+
+
+def parse_fields(
+    tokens: list[str], *, options: frozenset[str], hint: str | None = None
+) -> dict[str, str]:
+    """Only `key:value` fields (e.g. after `update INI-3`); any other word is a mistake."""
+    parsed = parse_args(tokens, options=options)
+    if parsed.words:
+        raise InvalidInput(
+            f"I did not understand `{neutralise(' '.join(parsed.words))[:60]}`.",
+            hint=hint
+            or "Fields are written `key:value`: "
+            + ", ".join(f"`{key}:`" for key in sorted(options)),
+        )
+    return parsed.options

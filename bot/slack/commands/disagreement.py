@@ -18,7 +18,7 @@ from bot.slack import disputes
 from bot.slack.blocks import disagreements as render
 from bot.slack.blocks.common import Message
 from bot.slack.commands.base import CommandContext, Deferred, Noun, Outcome, Reply, Verb
-from bot.slack.text import neutralise, parse_args, parse_user, strip_quotes
+from bot.slack.text import neutralise, parse_args, parse_fields, parse_user, strip_quotes
 
 NEW_USAGE = '<INI-n|RSK-n|"subject"> [as:cio|ciso] <your position>'
 NEW_EXAMPLE = "/accord disagree INI-3 we need two more weeks to test the rollback"
@@ -156,15 +156,14 @@ UPDATE_KEYS = frozenset({"business", "security", "options", "subject"})
 
 def update(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _number(args, "update")
-    parsed = parse_args(args[1:], options=UPDATE_KEYS)
-    if parsed.words:
-        raise InvalidInput(
-            f"I did not understand `{neutralise(' '.join(parsed.words))[:60]}`.",
-            hint='Fields are `business:"…"`, `security:"…"`, `options:"A | B"`, `subject:"…"`.',
-        )
+    fields = parse_fields(
+        args[1:],
+        options=UPDATE_KEYS,
+        hint='Fields are `business:"…"`, `security:"…"`, `options:"A | B"`, `subject:"…"`.',
+    )
 
     def value(key: str) -> str | None:
-        raw = parsed.options.get(key)
+        raw = fields.get(key)
         return neutralise(strip_quotes(raw)) if raw is not None else None
 
     options = value("options")
@@ -285,18 +284,17 @@ def escalate(ctx: CommandContext, args: list[str]) -> Outcome:
             hint=f"Usage: `/accord escalate {ESCALATE_USAGE}`",
         )
     number = parse_ref(args[0], Kind.DISAGREEMENT)
-    parsed = parse_args(args[1:], options=frozenset({"to", "by", "question"}))
-    if parsed.words:
-        raise InvalidInput(
-            f"I did not understand `{neutralise(' '.join(parsed.words))[:60]}`.",
-            hint=f"Usage: `/accord escalate {ESCALATE_USAGE}`",
-        )
-    to = parsed.options.get("to")
+    fields = parse_fields(
+        args[1:],
+        options=frozenset({"to", "by", "question"}),
+        hint=f"Usage: `/accord escalate {ESCALATE_USAGE}`",
+    )
+    to = fields.get("to")
     addressed = parse_user(to) if to is not None else None
     if to is not None and addressed is None:
         raise InvalidInput("`to:` needs a @mention of an executive, e.g. `to:@erin`.")
-    by = parsed.options.get("by")
-    question = parsed.options.get("question")
+    by = fields.get("by")
+    question = fields.get("question")
     request = esc.EscalationRequest(
         number=number,
         addressed_to=addressed,

@@ -18,7 +18,7 @@ from bot.domain.refs import Kind, parse_ref
 from bot.domain.validation import normalise_tags, parse_choice, parse_date
 from bot.slack.blocks import initiatives as render
 from bot.slack.commands.base import CommandContext, Noun, OpenModal, Outcome, Reply, Verb
-from bot.slack.text import neutralise, parse_args, parse_user, strip_quotes, tag_name
+from bot.slack.text import neutralise, parse_args, parse_fields, parse_user, strip_quotes, tag_name
 
 NEW_USAGE = "new <title> [cio:@user] [ciso:@user] [due:YYYY-MM-DD] [#tag …]"
 
@@ -95,14 +95,7 @@ UPDATE_KEYS = frozenset({"status", "health", "due", "owner-cio", "owner-ciso", "
 
 def update(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _ref(args, "update")
-    parsed = parse_args(args[1:], options=UPDATE_KEYS)
-    if parsed.words:
-        raise InvalidInput(
-            f"I did not understand `{neutralise(' '.join(parsed.words))[:60]}`.",
-            hint="Fields are written `key:value`: "
-            + ", ".join(f"`{key}:`" for key in sorted(UPDATE_KEYS)),
-        )
-    options = parsed.options
+    options = parse_fields(args[1:], options=UPDATE_KEYS)
     changes = InitiativeChanges(
         status=parse_choice(options["status"], InitiativeStatus, field="status")
         if "status" in options

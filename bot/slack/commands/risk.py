@@ -30,7 +30,7 @@ from bot.slack.risk_delivery import (
     upload_export,
     where_asked,
 )
-from bot.slack.text import neutralise, parse_args, strip_quotes
+from bot.slack.text import neutralise, parse_args, parse_fields, strip_quotes
 
 NEW_KEYS = frozenset(
     {"likelihood", "impact", "expires", "initiative", "attack", "asset", "controls", "draft"}
@@ -253,14 +253,7 @@ def renew(ctx: CommandContext, args: list[str]) -> Outcome:
 
 def update(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _ref(args, "update")
-    parsed = parse_args(args[1:], options=UPDATE_KEYS)
-    if parsed.words:
-        raise InvalidInput(
-            f"I did not understand `{neutralise(' '.join(parsed.words))[:60]}`.",
-            hint="Fields are written `key:value`: "
-            + ", ".join(f"`{key}:`" for key in sorted(UPDATE_KEYS)),
-        )
-    o = parsed.options
+    o = parse_fields(args[1:], options=UPDATE_KEYS)
     changes = RiskChanges(
         title=_text(o["title"]) if "title" in o else None,
         asset=_text(o["asset"]) if "asset" in o else None,
