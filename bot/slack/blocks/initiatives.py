@@ -32,7 +32,7 @@ from bot.slack.blocks.common import (
     user,
 )
 from bot.slack.blocks.general import audit_feed
-from bot.slack.blocks.inputs import options, text_input, user_input
+from bot.slack.blocks.inputs import date_input, modal, options, text_input, user_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
 HEALTH_ICON = {
@@ -167,26 +167,19 @@ def audit_message(ref: str, events: list[AuditEvent]) -> Message:
 
 def create_modal(*, metadata: str) -> View:
     """Same fields as `/accord initiative new`; `metadata` remembers where to confirm."""
-    return View(
-        type="modal",
-        callback_id=CallbackId.INITIATIVE_CREATE,
-        title=PlainTextObject(text="New initiative"),
-        submit=PlainTextObject(text="Create"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata[:3000],
-        blocks=[
+    return modal(
+        CallbackId.INITIATIVE_CREATE,
+        "New initiative",
+        "Create",
+        metadata,
+        [
             text_input(BlockId.TITLE, "Title", max_length=150),
             text_input(
                 BlockId.DESCRIPTION, "Description", multiline=True, max_length=2000, optional=True
             ),
             user_input(BlockId.CIO_OWNER, "CIO-side owner", None),
             user_input(BlockId.CISO_OWNER, "CISO-side owner", None),
-            InputBlock(
-                block_id=BlockId.DUE,
-                label=PlainTextObject(text="Due date"),
-                optional=True,
-                element=DatePickerElement(action_id="value"),
-            ),
+            date_input(BlockId.DUE, "Due date"),
             text_input(
                 BlockId.TAGS,
                 "Tags",
@@ -211,14 +204,12 @@ def edit_modal(initiative: Initiative, *, metadata: str) -> View:
             ),
         )
 
-    return View(
-        type="modal",
-        callback_id=CallbackId.INITIATIVE_EDIT,
-        title=PlainTextObject(text=clip(f"Update {initiative.ref}", 24)),
-        submit=PlainTextObject(text="Save"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata[:3000],
-        blocks=[
+    return modal(
+        CallbackId.INITIATIVE_EDIT,
+        clip(f"Update {initiative.ref}", 24),
+        "Save",
+        metadata,
+        [
             text_input(BlockId.TITLE, "Title", initial=initiative.title, max_length=150),
             select(
                 BlockId.STATUS,
@@ -245,14 +236,12 @@ def edit_modal(initiative: Initiative, *, metadata: str) -> View:
 def reason_modal(initiative: Initiative, *, release: bool, metadata: str) -> View:
     verb = "Release hold" if release else "Security hold"
     prompt = "Why can the work go on?" if release else "Why must this work stop?"
-    return View(
-        type="modal",
-        callback_id=CallbackId.INITIATIVE_RELEASE if release else CallbackId.INITIATIVE_HOLD,
-        title=PlainTextObject(text=clip(f"{verb} {initiative.ref}", 24)),
-        submit=PlainTextObject(text="Release" if release else "Place hold"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata[:3000],
-        blocks=[
+    return modal(
+        CallbackId.INITIATIVE_RELEASE if release else CallbackId.INITIATIVE_HOLD,
+        clip(f"{verb} {initiative.ref}", 24),
+        "Release" if release else "Place hold",
+        metadata,
+        [
             section(f"*{initiative.ref}* {safe(initiative.title, 200)}"),
             text_input(BlockId.REASON, prompt, multiline=True, max_length=500),
         ],

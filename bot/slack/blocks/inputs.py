@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import (
     Block,
+    DatePickerElement,
     InputBlock,
     Option,
     PlainTextInputElement,
@@ -49,6 +50,17 @@ def user_input(block_id: str, label: str, initial: str | None = None) -> InputBl
         label=PlainTextObject(text=label),
         optional=True,
         element=UserSelectElement(action_id="value", initial_user=initial),
+    )
+
+
+def date_input(
+    block_id: str, label: str, *, optional: bool = True, initial: str | None = None
+) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=PlainTextObject(text=label),
+        optional=optional,
+        element=DatePickerElement(action_id="value", initial_date=initial),
     )
 
 

@@ -41,7 +41,7 @@ from bot.slack.blocks.common import (
     section,
     user,
 )
-from bot.slack.blocks.inputs import text_input
+from bot.slack.blocks.inputs import modal, text_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
 LIST_PAGE_SIZE = 20
@@ -345,14 +345,12 @@ def _rating(block_id: str, label: str) -> InputBlock:
 
 
 def create_modal(*, metadata: str) -> View:
-    return View(
-        type="modal",
-        callback_id=CallbackId.RISK_CREATE,
-        title=PlainTextObject(text="Request risk acceptance"),
-        submit=PlainTextObject(text="Request"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata[:3000],
-        blocks=[
+    return modal(
+        CallbackId.RISK_CREATE,
+        "Request risk acceptance",
+        "Request",
+        metadata,
+        [
             text_input(BlockId.TITLE, "Title", max_length=150),
             text_input(
                 BlockId.DESCRIPTION, "Why accept it", max_length=2000, multiline=True, optional=True

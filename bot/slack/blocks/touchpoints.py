@@ -8,7 +8,6 @@ from datetime import date, datetime
 from slack_sdk.models.blocks import (
     Block,
     ChannelSelectElement,
-    DatePickerElement,
     InputBlock,
     Option,
     PlainTextObject,
@@ -42,7 +41,7 @@ from bot.slack.blocks.common import (
     section,
     user,
 )
-from bot.slack.blocks.inputs import text_input
+from bot.slack.blocks.inputs import date_input, modal, text_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
 
 FLAG_ICON = {
@@ -297,14 +296,12 @@ EVERY_CHOICES = (
 
 def create_modal(*, metadata: str) -> View:
     options = [Option(value=value, text=label) for value, label in EVERY_CHOICES]
-    return View(
-        type="modal",
-        callback_id=CallbackId.TOUCHPOINT_CREATE,
-        title=PlainTextObject(text="New touchpoint"),
-        submit=PlainTextObject(text="Create"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata[:3000],
-        blocks=[
+    return modal(
+        CallbackId.TOUCHPOINT_CREATE,
+        "New touchpoint",
+        "Create",
+        metadata,
+        [
             text_input(BlockId.TP_NAME, "Name", max_length=100, placeholder="CIO–CISO weekly"),
             InputBlock(
                 block_id=BlockId.TP_PARTICIPANTS,
@@ -335,25 +332,18 @@ def create_modal(*, metadata: str) -> View:
                 optional=True,
                 placeholder="Europe/Berlin",
             ),
-            InputBlock(
-                block_id=BlockId.TP_FIRST,
-                label=PlainTextObject(text="First meeting"),
-                optional=True,
-                element=DatePickerElement(action_id="value"),
-            ),
+            date_input(BlockId.TP_FIRST, "First meeting"),
         ],
     )
 
 
 def action_modal(*, metadata: str, ref: str) -> View:
-    return View(
-        type="modal",
-        callback_id=CallbackId.TOUCHPOINT_ACTION,
-        title=PlainTextObject(text="Action item"),
-        submit=PlainTextObject(text="Add"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata[:3000],
-        blocks=[
+    return modal(
+        CallbackId.TOUCHPOINT_ACTION,
+        "Action item",
+        "Add",
+        metadata,
+        [
             section(f"Action item for *{ref}*"),
             text_input(BlockId.TP_TEXT, "What", max_length=500, multiline=True),
             InputBlock(
@@ -361,25 +351,18 @@ def action_modal(*, metadata: str, ref: str) -> View:
                 label=PlainTextObject(text="Owner"),
                 element=UserSelectElement(action_id="value"),
             ),
-            InputBlock(
-                block_id=BlockId.TP_DUE,
-                label=PlainTextObject(text="Due date"),
-                optional=True,
-                element=DatePickerElement(action_id="value"),
-            ),
+            date_input(BlockId.TP_DUE, "Due date"),
         ],
     )
 
 
 def decision_modal(*, metadata: str, ref: str) -> View:
-    return View(
-        type="modal",
-        callback_id=CallbackId.TOUCHPOINT_DECISION,
-        title=PlainTextObject(text="Decision"),
-        submit=PlainTextObject(text="Record"),
-        close=PlainTextObject(text="Cancel"),
-        private_metadata=metadata[:3000],
-        blocks=[
+    return modal(
+        CallbackId.TOUCHPOINT_DECISION,
+        "Decision",
+        "Record",
+        metadata,
+        [
             section(f"Decision taken in *{ref}*"),
             text_input(BlockId.TP_TEXT, "Decision", max_length=500, multiline=True),
         ],
