@@ -46,6 +46,18 @@ def build_web_client(settings: Settings, *, token: str | None = None, **kwargs: 
     )
 
 
+def build_delivery_client(settings: Settings) -> WebClient:
+    """The outbox's client: no waiting inside a call (the outbox reschedules a 429 or a 5xx
+    itself, honouring Retry-After), one retry of a dropped connection."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_base_url,
+        timeout=10,
+        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
+    )
+
+
 def build_services(
     settings: Settings,
     *,
@@ -74,6 +86,12 @@ def build_services(
 def build_slack_services(
     settings: Settings, *, client: WebClient, clock: Clock | None = None
 ) -> Services:
+    from bot.domain import outbox
+    from bot.slack.deliver import Deliverer
+
     services = build_services(settings, groups=SlackGroupMembers(client), clock=clock)
     services.workspace = SlackWorkspace(client)
+    deliverer = Deliverer(services, build_delivery_client(settings))
+    services.outbound = deliverer
+    outbox.wake_on_commit(services.engine, deliverer.kick)
     return services

@@ -14,6 +14,7 @@ import typer
 from bot.bootstrap import build_slack_services, build_web_client, configure_logging
 from bot.config import ConfigurationError, Settings
 from bot.db import make_engine, upgrade
+from bot.services import Services
 
 app = typer.Typer(help="Accord: CIO–CISO coordination in Slack.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -29,6 +30,15 @@ log = logging.getLogger("accord")
 def _fail(message: str) -> None:
     typer.echo(f"accord: {message}", err=True)
     raise typer.Exit(code=2)
+
+
+def _start_delivery(services: Services) -> None:
+    """Run the outbox's deliverer on a thread of this process (see bot/slack/deliver.py)."""
+    from bot.slack.deliver import Deliverer
+
+    if isinstance(services.outbound, Deliverer):
+        services.outbound.start()
+        services.outbound.kick()  # whatever was left by the previous process
 
 
 @app.command()
@@ -52,6 +62,7 @@ def serve(
     client = build_web_client(settings, token=token)
     services = build_slack_services(settings, client=client)
     bolt = build_app(services, client=client, signing_secret=secret)
+    _start_delivery(services)
     listen_port = port or settings.port
     log.info("Accord listening on %s:%s", host, listen_port)
     waitress_serve(
@@ -112,6 +123,7 @@ def clock() -> None:
         return
     client = build_web_client(settings, token=token)
     services = build_slack_services(settings, client=client)
+    _start_delivery(services)  # also the sweeper: what a web process could not send
     scheduler = build_scheduler(services, SlackNotifier(client))
     log.info("Accord clock started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
     scheduler.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -95,6 +96,9 @@ class Settings(BaseSettings):
     accord_listener_threads: int = 10
     #: Answer Slack within this many seconds; slower work replies later ("working on it").
     accord_ack_budget_seconds: float = 2.0
+    #: How long the outbox keeps retrying a message Slack refuses (outage, rate limit) before it
+    #: gives up and tells the person who acted (or the coordination channel).
+    accord_outbox_window_hours: float = Field(default=24.0, gt=0)
 
     @field_validator(
         "accord_cio_side", "accord_ciso_side", "accord_executives", "accord_admins", mode="before"
@@ -107,6 +111,10 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @property
+    def outbox_window(self) -> timedelta:
+        return timedelta(hours=self.accord_outbox_window_hours)
 
     def risk_reminder_days(self) -> list[int]:
         """`30,7,1` → [30, 7, 1]; a malformed list is a configuration error."""

@@ -28,6 +28,18 @@ class Workspace(Protocol):
         ...
 
 
+class Outbound(Protocol):
+    """Delivers the outbox (bot/slack/deliver.py in production)."""
+
+    def kick(self) -> None:
+        """Deliver soon: something was committed."""
+        ...
+
+    def drain(self) -> None:
+        """Deliver everything that is due now, before returning."""
+        ...
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -35,3 +47,4 @@ class Services:
     clock: Clock
     directory: Directory
     workspace: Workspace | None = None
+    outbound: Outbound | None = None

@@ -21,6 +21,7 @@ from bot.clock import Clock
 from bot.config import ConfigurationError, Settings
 from bot.services import Services
 from bot.slack.app import build_app
+from bot.slack.deliver import Deliverer
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class SocketMode:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
         self.handler.client.close()
+        if isinstance(self.services.outbound, Deliverer):
+            self.services.outbound.stop()
         self.services.engine.dispose()
 
 
@@ -68,6 +71,8 @@ def build_socket_mode(
         )
     client = build_web_client(settings, token=token)
     services = build_slack_services(settings, client=client, clock=clock)
+    if isinstance(services.outbound, Deliverer):
+        services.outbound.start().kick()
     bolt = build_app(services, client=client, signing_secret=secrets.token_hex(32))
     handler = SocketModeHandler(bolt, app_token, web_client=client, ping_interval=ping_interval)
     return SocketMode(handler=handler, services=services)

@@ -17,6 +17,7 @@ from bot.bootstrap import build_slack_services, build_web_client
 from bot.config import Settings
 from bot.services import Services
 from bot.slack.app import build_app
+from bot.slack.deliver import Deliverer
 from bot.web import AccordWsgi
 from tests.fakes.slack_api import FakeSlackServer
 from tests.fakes.slack_requests import SignedSlackClient, SlackReply
@@ -88,6 +89,12 @@ class RunningAccord:
     url: str
     replies: list[SlackReply] = field(default_factory=list)
 
+    def deliver(self) -> None:
+        """Send everything the outbox holds that is due now (what the deliverer thread does a
+        moment later); tests that run jobs directly call it before looking at the fake."""
+        assert self.services.outbound is not None
+        self.services.outbound.drain()
+
     def command(self, text: str, *, user: str = CIO, **kwargs: Any) -> SlackReply:
         reply = self.slack.command(text, user_id=user, **kwargs)
         self.replies.append(reply)
@@ -137,6 +144,9 @@ def running_accord(
     settings = test_settings(database_url, fake, **overrides)
     client = build_web_client(settings)
     services = build_slack_services(settings, client=client, clock=clock)
+    deliverer = services.outbound
+    assert isinstance(deliverer, Deliverer)
+    deliverer.start()
     listeners = ThreadPoolExecutor(max_workers=10, thread_name_prefix="test-listener")
     bolt = build_app(
         services, client=client, signing_secret=SIGNING_SECRET, listener_executor=listeners
@@ -163,7 +173,9 @@ def running_accord(
             url=url,
         )
     finally:
+        deliverer.drain()
         fake.wait_idle()
+        deliverer.stop()
         stopping.set()
         server.close()
         thread.join(timeout=5)

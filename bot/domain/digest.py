@@ -361,22 +361,26 @@ def record_failure(engine: Any, run_id: int, error: BaseException) -> None:
             failed.error = f"{type(error).__name__}: {error}"[:500]
 
 
-def record_posted(
-    engine: Any, run_id: int, digest: Digest, *, channel: str, ts: str, now: datetime
-) -> None:
-    """Mark the run posted; `error` keeps an earlier attempt's failure for the record."""
-    from bot.db import session_scope
+def record_queued(session: Session, run_id: int, digest: Digest, *, now: datetime) -> bool:
+    """Mark the run posted in the caller's transaction, which also queues its message; False
+    when the claim was taken over meanwhile (then this attempt must queue nothing)."""
+    done = session.get(DigestRun, run_id, with_for_update=True)
+    if done is None or done.state != "claimed":
+        return False
+    done.state = "posted"
+    done.posted_at = now
+    done.summarizer = digest.summary.author
+    done.llm_tokens = digest.summary.usage.total
+    done.snapshot = digest.data.snapshot()
+    return True
 
-    with session_scope(engine) as session:
-        done = session.get(DigestRun, run_id)
-        assert done is not None
-        done.state = "posted"
+
+def record_delivered(session: Session, run_id: int, *, channel: str, ts: str) -> None:
+    """Slack took the digest: where it is."""
+    done = session.get(DigestRun, run_id)
+    if done is not None:
         done.channel = channel
         done.ts = ts
-        done.posted_at = now
-        done.summarizer = digest.summary.author
-        done.llm_tokens = digest.summary.usage.total
-        done.snapshot = digest.data.snapshot()
 
 
 # -- collecting -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ __all__ = [
     "Escalation",
     "Initiative",
     "InitiativeTag",
+    "OutboxMessage",
     "ProcessedRequest",
     "RiskAcceptance",
     "RiskApproval",

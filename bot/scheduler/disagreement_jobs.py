@@ -31,15 +31,13 @@ def timebox(services: Services, notifier: SlackNotifier, now: datetime) -> None:
     reason = f"has been open for {days}+ days" + (
         f" or {touchpoints}+ touchpoints" if touchpoints > 0 else ""
     )
-    outbox = disputes.Outbox()
     with session_scope(services.engine) as session:
         proposed = dis.claim_timebox_proposals(
             session, now=now, timebox_days=days, timebox_touchpoints=touchpoints
         )
         for disagreement in proposed:
             message = render.timebox_proposal(disagreement, reason=reason, grace_days=grace)
-            outbox.add(disputes.to_sides(session, services, disagreement, message))
-    outbox.send(notifier)  # after the commit
+            disputes.to_sides(session, services, disagreement, message)
     with session_scope(services.engine) as session:
         due = [d.id for d in dis.due_for_auto_escalation(session, now=now, grace_days=grace)]
     for number in due:
@@ -49,7 +47,6 @@ def timebox(services: Services, notifier: SlackNotifier, now: datetime) -> None:
                 escalated = disputes.escalate(
                     session,
                     services,
-                    notifier,
                     actor=None,
                     request=esc.EscalationRequest(number=number),
                     now=now,
@@ -61,9 +58,9 @@ def timebox(services: Services, notifier: SlackNotifier, now: datetime) -> None:
 
 def deadlines(services: Services, notifier: SlackNotifier, now: datetime) -> None:
     """Overdue escalations: a reminder in the thread (once a day) and the brief shows OVERDUE.
-    Also deletes escalation reservations a crash left in `posting`."""
+    Also deletes escalation reservations a crash left in `posting` (before the outbox,
+    escalating took two transactions)."""
     today = now.date()
-    outbox = disputes.Outbox()
     with session_scope(services.engine) as session:
         for ref in esc.clean_stale_reservations(session, now=now):
             log.warning("deleted the stale escalation reservation %s", ref)
@@ -81,9 +78,6 @@ def deadlines(services: Services, notifier: SlackNotifier, now: datetime) -> Non
                     note=f"decision was due {escalation.decide_by}",
                 )
                 disagreement = dis.get_disagreement(session, number=escalation.disagreement_id)
-                outbox.add(
-                    disputes.escalation_posts(
-                        session, disagreement, render.overdue_note(escalation), today=today
-                    )
+                disputes.escalation_posts(
+                    session, services, disagreement, render.overdue_note(escalation), today=today
                 )
-    outbox.send(notifier)  # after the commit

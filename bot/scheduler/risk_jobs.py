@@ -1,7 +1,8 @@
 """Scheduled work for risk acceptances: expire, remind approvers, warn owners before expiry.
 
-Every send is claimed in the database first (a guarded state change or a unique reminder key),
-so a rerun, a restart or a second clock sends nothing twice.
+Every send is claimed in the database (a guarded state change or a unique reminder key) in the
+same transaction as its outbox row, so a rerun, a restart or a second clock sends nothing twice
+and a crash or a Slack outage loses nothing.
 """
 
 from __future__ import annotations
@@ -14,49 +15,39 @@ from bot.domain import risks as service
 from bot.domain.risks import RiskPolicy
 from bot.domain.roles import SIDES
 from bot.services import Services
+from bot.slack import send
 from bot.slack.blocks import risks as render
-from bot.slack.blocks.common import Message
 from bot.slack.notifier import SlackNotifier
-from bot.slack.risk_delivery import refresh_round_messages
+from bot.slack.risk_delivery import announce_closure, refresh_round_cards
 
 log = logging.getLogger(__name__)
 
 
 def expire(services: Services, notifier: SlackNotifier, now: datetime) -> None:
     """accepted → expired once, and open rounds past their expiry date lapse once; only the
-    transaction that made the change announces it."""
+    transaction that made the change announces it (its outbox rows commit with it)."""
     with session_scope(services.engine) as session:
         due = service.due_for_expiry(session, today=now.date())
         lapsing = service.due_for_lapse(session, today=now.date())
     for number in due:
         with session_scope(services.engine) as session:
             risk = service.expire_one(session, number=number, now=now)
-            message = render.expired_announcement(risk) if risk else None
-            owner = risk.requested_by if risk else ""
-        if message is not None:
-            _announce(services, notifier, message, owner=owner, number=number)
+            if risk is not None:
+                message = render.expired_announcement(risk)
+                announce_closure(session, services, risk=risk, message=message, now=now)
     for number in lapsing:
         with session_scope(services.engine) as session:
             lapsed = service.lapse_one(session, number=number, now=now)
-            message = render.lapsed_announcement(*lapsed) if lapsed else None
-            owner = lapsed[1].requested_by if lapsed else ""
-            round_ = lapsed[1].round if lapsed else 0
-        if message is not None:
-            refresh_round_messages(services, notifier, number=number, round_=round_)
-            _announce(services, notifier, message, owner=owner, number=number)
-
-
-def _announce(
-    services: Services, notifier: SlackNotifier, message: Message, *, owner: str, number: int
-) -> None:
-    channel = services.settings.accord_coordination_channel
-    try:
-        if channel:
-            notifier.post(channel, message)
-        else:
-            notifier.direct(owner, message)
-    except Exception:
-        log.exception("could not announce the change of RSK-%s", number)
+            if lapsed is not None:
+                risk, row = lapsed
+                refresh_round_cards(session, services, risk=risk, round_=row.round, now=now)
+                send.post(
+                    session,
+                    services,
+                    channel=services.settings.accord_coordination_channel or row.requested_by,
+                    message=render.lapsed_announcement(risk, row),
+                    summary=f"the announcement about {risk.ref}",
+                )
 
 
 def remind(services: Services, notifier: SlackNotifier, now: datetime) -> None:
@@ -74,7 +65,6 @@ def _remind_approvers(services: Services, notifier: SlackNotifier, now: datetime
             if r.id is not None and now - _aware(r.updated_at) >= timedelta(days=1)
         ]
     for number in pending:
-        sends: list[tuple[str, Message]] = []
         with session_scope(services.engine) as session:
             risk = service.get_risk(session, number=number)
             if not service.claim_reminder(
@@ -88,12 +78,13 @@ def _remind_approvers(services: Services, notifier: SlackNotifier, now: datetime
                 message = render.approval_reminder(risk, today, side)
                 for member in sorted(services.directory.members(session, side)):
                     if member != risk.round_requester:
-                        sends.append((member, message))
-        for member, message in sends:
-            try:
-                notifier.direct(member, message)
-            except Exception:
-                log.exception("could not remind %s about RSK-%s", member, number)
+                        send.post(
+                            session,
+                            services,
+                            channel=member,
+                            message=message,
+                            summary=f"the approval reminder for {risk.ref}",
+                        )
 
 
 def _warn_owners(
@@ -124,13 +115,14 @@ def _warn_owners(
                     now=now,
                 )
             ]
-            message = render.expiry_warning(risk, today) if claimed else None
-            owner = risk.requested_by
-        if message is not None:
-            try:
-                notifier.direct(owner, message)
-            except Exception:
-                log.exception("could not warn %s about RSK-%s", owner, number)
+            if claimed:
+                send.post(
+                    session,
+                    services,
+                    channel=risk.requested_by,
+                    message=render.expiry_warning(risk, today),
+                    summary=f"the expiry warning for {risk.ref}",
+                )
 
 
 def _aware(moment: datetime) -> datetime:

@@ -26,6 +26,7 @@ from bot.shell.demo import DEMO_CHANNELS, DEMO_ENVIRONMENT, DEMO_USERS, DemoUser
 from bot.shell.local_slack import LocalSlack
 from bot.shell.render import Clickable, mrkdwn, render_blocks
 from bot.slack.app import build_app
+from bot.slack.deliver import Deliverer
 from bot.slack.notifier import SlackNotifier
 from bot.slack.text import escape
 from bot.slack.workspace import SlackWorkspace
@@ -58,6 +59,10 @@ class Shell:
         # The same Workspace as in production, over HTTP to the local stand-in: profile time
         # zones, channel membership and file uploads (saved under ./exports).
         self.services.workspace = SlackWorkspace(self.client)
+        # The same outbox as production, drained after every line so what a command causes
+        # is shown right after its answer.
+        self.deliverer = Deliverer(self.services, self.client)
+        self.services.outbound = self.deliverer
         self.app: App = build_app(
             self.services,
             client=self.client,
@@ -151,6 +156,7 @@ class Shell:
             self._command(line.split(None, 1)[1] if " " in line else "")
         else:
             self._print("Type a command such as `/accord help`, or `:help` for the shell's own.")
+        self.deliverer.drain()
         return True
 
     def _switch(self, name: str) -> None:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from bot.db import session_scope
 from bot.domain.digest import (
     SOURCES,
     Digest,
@@ -13,14 +14,15 @@ from bot.domain.digest import (
     build_digest,
     claim_run,
     record_failure,
-    record_posted,
+    record_queued,
 )
 from bot.domain.errors import InvalidInput
 from bot.scheduler.digest_slots import latest_slot, slot_key
 from bot.services import Services
+from bot.slack import send
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.digest import digest_message
-from bot.slack.notifier import Posted, SlackNotifier
+from bot.slack.notifier import SlackNotifier
 from bot.summarize import summarizer_for
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,6 @@ def digest_channel(services: Services) -> str:
 
 def post_digest(
     services: Services,
-    notifier: SlackNotifier,
     now: datetime,
     *,
     key: str,
@@ -73,9 +74,11 @@ def post_digest(
     requested_by: str | None = None,
     retry: bool = False,
     sources: Sequence[DigestSource] = SOURCES,
-) -> Posted | None:
-    """Claim `key`, then build and post. Returns None when the key is someone else's (already
-    posted, being posted, or — without `retry` — failed). A failure is recorded, then raised."""
+) -> str | None:
+    """Claim `key`, build, then record the run and queue its message in one transaction.
+    Returns the channel, or None when the key is someone else's (already posted, being built,
+    or — without `retry` — failed). A failure to build is recorded, then raised; Slack being
+    down is not a failure here (the outbox delivers the digest when Slack is back)."""
     channel = digest_channel(services)
     run_id = claim_run(
         services.engine, key=key, kind=kind, now=now, requested_by=requested_by, retry=retry
@@ -85,22 +88,30 @@ def post_digest(
         return None
     try:
         digest = make_digest(services, now, sources=sources)
-        posted = notifier.post(channel, digest_message(digest))
+        message = digest_message(digest)
+        with session_scope(services.engine) as session:
+            if not record_queued(session, run_id, digest, now=now):
+                log.info("digest %s was taken over by another run; skipping", key)
+                return None
+            send.post(
+                session,
+                services,
+                channel=channel,
+                message=message,
+                summary="the leadership digest",
+                subject=f"digest:{run_id}",
+                notify=requested_by,
+            )
     except Exception as error:
         record_failure(services.engine, run_id, error)
         raise
-    record_posted(services.engine, run_id, digest, channel=posted.channel, ts=posted.ts, now=now)
-    log.info("digest %s posted to %s (ts %s)", key, posted.channel, posted.ts)
-    return posted
+    log.info("digest %s queued for %s", key, channel)
+    return channel
 
 
 def scheduled_digest(
-    services: Services,
-    notifier: SlackNotifier,
-    now: datetime,
-    *,
-    sources: Sequence[DigestSource] = SOURCES,
-) -> Posted | None:
+    services: Services, now: datetime, *, sources: Sequence[DigestSource] = SOURCES
+) -> str | None:
     """Post the digest for the most recent due slot of the cron, at most once per slot."""
     settings = services.settings
     if not settings.accord_digest_channel:
@@ -115,9 +126,7 @@ def scheduled_digest(
         return None
     key = slot_key(slot)
     try:
-        return post_digest(
-            services, notifier, now, key=key, kind="scheduled", retry=True, sources=sources
-        )
+        return post_digest(services, now, key=key, kind="scheduled", retry=True, sources=sources)
     except Exception:
         log.exception(
             "digest %s failed; the clock retries it until %s UTC",
@@ -130,4 +139,4 @@ def scheduled_digest(
 def weekly_digest_job(services: Services, notifier: SlackNotifier, now: datetime) -> None:
     """Runs at the cron's time and, as `digests.retry`, every hour: a slot whose post failed
     (or was missed) is attempted again within the grace period, and posted at most once."""
-    scheduled_digest(services, notifier, now)
+    scheduled_digest(services, now)

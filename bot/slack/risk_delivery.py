@@ -1,41 +1,44 @@
-"""What risk acceptances send to Slack beyond the reply, always AFTER the change is committed.
+"""What risk acceptances send to Slack beyond the reply: outbox rows written in the transaction
+of the change (see bot/domain/outbox.py), delivered after it commits.
 
 * The approval request (Approve/Reject buttons) goes to the coordination channel, or — when no
   channel is configured — as a DM to every member of both sides except the round's requester.
-  Where it went is stored on the round, so the message can be updated when the round is decided.
-  If the channel cannot be reached (e.g. the bot was never invited) the record stays pending and
-  the requester is told how to invite Accord; approvers can still decide with
-  `/accord risk approve|reject`. There is deliberately no fallback to DMs: the channel is the
+  Each post is an outbox row about `risk:<id>:round:<n>`; when Slack answers, its channel/ts is
+  stored on the round. If the channel cannot be reached (e.g. the bot was never invited) the
+  record stays pending and the requester is told how to invite Accord; approvers can still decide
+  with `/accord risk approve|reject`. There is deliberately no fallback to DMs: the channel is the
   agreed place for approvals, and a silent change of venue would surprise both sides.
-* A decision updates the posted request (who approved, buttons removed once decided) and, when a
-  round is accepted or rejected, tells the round's requester by DM (with the reason).
-* The export is built and uploaded after the ack; a failure is reported to the person.
+* Every change of a round's record (a decision, a revocation, expiry, a lapse, a newer round)
+  updates each posted request in place, so a card always shows its record's current state.
+* When a round is accepted or rejected, and when an acceptance is revoked, the requester is told
+  by DM (with the reason).
+* The export is built in the request and uploaded to the person's DM through the outbox.
 """
 
 from __future__ import annotations
 
-import logging
+from datetime import datetime
 
-from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot.db import session_scope
+from bot.domain import outbox
 from bot.domain import risks as service
 from bot.domain.risk_export import ExportFormat, export_risks
-from bot.domain.risks import RiskAcceptance
+from bot.domain.risks import RiskAcceptance, RiskRound
 from bot.domain.roles import SIDES
 from bot.services import Services
+from bot.slack import send
 from bot.slack.blocks import risks as render
-from bot.slack.blocks.common import Message, user
-from bot.slack.blocks.errors import notice
-from bot.slack.notifier import NotInChannel, SlackNotifier
-
-log = logging.getLogger(__name__)
+from bot.slack.blocks.common import Message
 
 
 def where_asked(services: Services) -> str:
     channel = services.settings.accord_coordination_channel
     return f"<#{channel}>" if channel else "a DM to every approver"
+
+
+def round_subject(risk: RiskAcceptance, round_: int) -> str:
+    return f"risk:{risk.id}:round:{round_}"
 
 
 def _approvers(services: Services, session: Session, risk: RiskAcceptance) -> list[str]:
@@ -50,132 +53,147 @@ def _approvers(services: Services, session: Session, risk: RiskAcceptance) -> li
     )
 
 
-def post_approval_request(
-    services: Services, notifier: SlackNotifier, *, number: int, round_: int
-) -> Message | None:
-    """Post the request for one round (after its commit); a problem comes back as a message."""
-    with session_scope(services.engine) as session:
-        risk = service.get_risk(session, number=number)
-        row = risk.round_row(round_)
-        if row is None or risk.open_round() is not row:
-            return None  # decided, superseded or changed before we got here
-        today = services.clock.now().date()
-        message = render.approval_request(risk, today, row)
-        ref = risk.ref
-        people = _approvers(services, session, risk)
-    refresh_round_messages(services, notifier, number=number, round_=round_ - 1)
+def request_approval(
+    session: Session, services: Services, *, risk: RiskAcceptance, now: datetime
+) -> None:
+    """Queue the request for the open round, and refresh the previous round's cards."""
+    session.flush()
+    row = risk.open_round()
+    if row is None:
+        return
+    refresh_round_cards(session, services, risk=risk, round_=row.round - 1, now=now)
+    message = render.approval_request(risk, now.date(), row)
+    subject = round_subject(risk, row.round)
+    summary = f"the approval request of {risk.ref}"
     channel = services.settings.accord_coordination_channel
-    posted: list[dict[str, str]] = []
-    problem: Message | None = None
     if channel:
-        try:
-            done = notifier.post(channel, message)
-            posted.append({"channel": done.channel, "ts": done.ts})
-        except NotInChannel:
-            problem = notice(
-                f":warning: *{ref}* is saved and stays pending, but Accord is not a member of "
-                f"<#{channel}>, so the approval request was not posted there. Open that channel "
-                "and type `/invite @Accord`. Meanwhile approvers can decide with "
-                f"`/accord risk approve {ref}` or `/accord risk reject {ref} <reason>`."
-            )
-        except SlackApiError as error:
-            log.warning("approval request for %s failed: %s", ref, error.response.get("error"))
-            problem = notice(
-                f":warning: *{ref}* is saved and stays pending, but the approval request could "
-                f"not be posted in <#{channel}>. Approvers can decide with "
-                f"`/accord risk approve {ref}` or `/accord risk reject {ref} <reason>`."
-            )
-    else:
-        missed: list[str] = []
-        for member in people:
-            try:
-                done = notifier.direct(member, message)
-                posted.append({"channel": done.channel, "ts": done.ts})
-            except Exception:
-                log.exception("could not DM %s the approval request for %s", member, ref)
-                missed.append(member)
-        if missed:
-            names = ", ".join(user(m) for m in missed)
-            problem = notice(
-                f":warning: *{ref}* is saved and pending, but the approval request did not reach "
-                f"{names}. They can still decide with `/accord risk approve {ref}`."
-            )
-    if posted:
-        with session_scope(services.engine) as session:
-            service.set_round_messages(session, number=number, round_=round_, messages=posted)
-    return problem
+        send.post(
+            session,
+            services,
+            channel=channel,
+            message=message,
+            summary=summary,
+            subject=subject,
+            notify=row.requested_by,
+        )
+        return
+    for member in _approvers(services, session, risk):
+        send.post(
+            session,
+            services,
+            channel=member,
+            message=message,
+            summary=summary,
+            subject=subject,
+            notify=row.requested_by,
+        )
 
 
-def refresh_round_messages(
-    services: Services, notifier: SlackNotifier, *, number: int, round_: int
+def refresh_round_cards(
+    session: Session, services: Services, *, risk: RiskAcceptance, round_: int, now: datetime
 ) -> None:
     """Show a round's current state on every message that asked for it (chat.update)."""
-    with session_scope(services.engine) as session:
-        risk = service.get_risk(session, number=number)
-        row = risk.round_row(round_)
-        if row is None or not row.messages:
-            return
-        message = render.round_status_message(risk, services.clock.now().date(), row)
-        targets = [(m["channel"], m["ts"]) for m in row.messages]
-    for channel, ts in targets:
-        try:
-            notifier.client.chat_update(
-                channel=channel, ts=ts, text=message.text, blocks=message.block_dicts()
+    row = risk.round_row(round_)
+    if row is None:
+        return
+    session.flush()
+    message = render.round_status_message(risk, now.date(), row)
+    posts = outbox.posts_for(session, round_subject(risk, round_))
+    known = {post.result_ts for post in posts if post.result_ts}
+    for post in posts:
+        send.update(session, services, target=post, message=message, summary=f"{risk.ref}'s card")
+    for legacy in row.messages:  # posted before the outbox existed
+        if legacy.get("ts") and legacy["ts"] not in known:
+            send.update_ts(
+                session,
+                services,
+                channel=legacy["channel"],
+                ts=legacy["ts"],
+                message=message,
+                summary=f"{risk.ref}'s card",
             )
-        except SlackApiError as error:
-            log.warning("could not update %s/%s: %s", channel, ts, error.response.get("error"))
 
 
 def announce_decision(
-    services: Services, notifier: SlackNotifier, *, number: int, round_: int, closed: bool
-) -> Message | None:
-    """After a decision is committed: update the request and, when this decision closed the
-    round (only one decision can), tell the round's requester."""
-    refresh_round_messages(services, notifier, number=number, round_=round_)
-    if not closed:
-        return None
-    with session_scope(services.engine) as session:
-        risk = service.get_risk(session, number=number)
-        row = risk.round_row(round_)
-        if row is None or row.state not in (
-            service.RoundState.APPROVED,
-            service.RoundState.REJECTED,
-        ):
-            return None
-        outcome = render.outcome_for_requester(risk, services.clock.now().date(), row)
-        requester = row.requested_by
-    try:
-        notifier.direct(requester, outcome)
-    except Exception:
-        log.exception("could not tell %s about the decision on RSK-%s", requester, number)
-    return None
+    session: Session,
+    services: Services,
+    *,
+    risk: RiskAcceptance,
+    round_: int,
+    closed: bool,
+    now: datetime,
+) -> None:
+    """After a decision: update the request and, when this decision closed the round (only one
+    decision can), tell the round's requester."""
+    refresh_round_cards(session, services, risk=risk, round_=round_, now=now)
+    row = risk.round_row(round_)
+    if not closed or row is None:
+        return
+    if row.state not in (service.RoundState.APPROVED, service.RoundState.REJECTED):
+        return
+    _tell_requester(
+        session,
+        services,
+        risk=risk,
+        row=row,
+        message=render.outcome_for_requester(risk, now.date(), row),
+    )
 
 
-def upload_export(
-    services: Services, notifier: SlackNotifier, *, user_id: str, fmt: ExportFormat, name: str
-) -> Message | None:
-    """Build the register and upload it to the person's DM (after the ack)."""
-    with session_scope(services.engine) as session:
-        content = export_risks(session, fmt)
-    client = notifier.client
-    try:
-        dm = client.conversations_open(users=user_id)
-        channel = str(dm["channel"]["id"])
-        client.files_upload_v2(
-            channel=channel,
-            content=content,
-            filename=name,
-            title=name,
-            initial_comment="Accord risk register export (all records, full approval history).",
+def announce_closure(
+    session: Session, services: Services, *, risk: RiskAcceptance, message: Message, now: datetime
+) -> None:
+    """A revocation, expiry or lapse: every card of the current round shows it, the
+    coordination channel (or the requester) hears of it."""
+    refresh_round_cards(session, services, risk=risk, round_=risk.round, now=now)
+    channel = services.settings.accord_coordination_channel
+    send.post(
+        session,
+        services,
+        channel=channel or risk.requested_by,
+        message=message,
+        summary=f"the announcement about {risk.ref}",
+    )
+
+
+def tell_requester_of_revocation(
+    session: Session, services: Services, *, risk: RiskAcceptance, actor_id: str, message: Message
+) -> None:
+    if risk.requested_by != actor_id:
+        send.post(
+            session,
+            services,
+            channel=risk.requested_by,
+            message=message,
+            summary=f"the revocation notice of {risk.ref}",
         )
-    except SlackApiError as error:
-        log.warning("risk export upload failed for %s: %s", user_id, error.response.get("error"))
-        return notice(
-            f":warning: The export `{name}` could not be uploaded "
-            f"(Slack said `{error.response.get('error')}`). Nothing was shared; try again, or "
-            "ask an admin to run `accord export risks`."
-        )
-    return notice(f":page_facing_up: `{name}` is in your DM with Accord.")
+
+
+def _tell_requester(
+    session: Session, services: Services, *, risk: RiskAcceptance, row: RiskRound, message: Message
+) -> None:
+    send.post(
+        session,
+        services,
+        channel=row.requested_by,
+        message=message,
+        summary=f"the outcome of {risk.ref} for its requester",
+    )
+
+
+def queue_export(
+    session: Session, services: Services, *, user_id: str, fmt: ExportFormat, name: str
+) -> None:
+    """Build the register now and upload it to the person's DM through the outbox."""
+    content = export_risks(session, fmt)
+    send.upload(
+        session,
+        services,
+        user_id=user_id,
+        filename=name,
+        content=content,
+        comment="Accord risk register export (all records, full approval history).",
+    )
 
 
 def lead_for_request(ref: str, where: str, *, verb: str = "Requested") -> str:

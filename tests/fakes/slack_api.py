@@ -212,6 +212,8 @@ class FakeSlackServer(FakeHTTPServer):
         self._uploads: dict[str, _Upload] = {}
         self._home_view_ids: dict[str, str] = {}
         self._ts_counter = itertools.count(1)
+        #: Messages as posted, per channel (what conversations.history/replies answer).
+        self._history: dict[str, list[dict[str, Any]]] = {}
         self._view_counter = itertools.count(1)
         self._file_counter = itertools.count(1)
         self.add_user(BOT_USER_ID, name="accord", real_name="Accord", is_bot=True)
@@ -529,12 +531,38 @@ class FakeSlackServer(FakeHTTPServer):
         if channel in self._not_member:
             return {"ok": False, "error": "not_in_channel"}
         ts = self._next_ts()
-        return {
-            "ok": True,
-            "channel": self._resolve_channel(channel),
-            "ts": ts,
-            "message": self._message(body, ts),
-        }
+        resolved = self._resolve_channel(channel)
+        message = self._message(body, ts)
+        self._history.setdefault(resolved, []).append(message)
+        return {"ok": True, "channel": resolved, "ts": ts, "message": message}
+
+    def _conversation_messages(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        messages = list(self._history.get(str(body.get("channel") or ""), []))
+        oldest = float(body.get("oldest") or 0)
+        messages = [m for m in messages if float(m["ts"]) >= oldest]
+        if str(body.get("include_all_metadata")).lower() not in ("true", "1"):
+            messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+        return messages
+
+    def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, top-level messages only, as on real Slack."""
+        found = [m for m in self._conversation_messages(body) if not m.get("thread_ts")]
+        return {"ok": True, "messages": list(reversed(found)), "has_more": False}
+
+    def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The thread's parent and its replies, oldest first."""
+        root = str(body.get("ts") or "")
+        found = [
+            m
+            for m in self._conversation_messages(body)
+            if m["ts"] == root or m.get("thread_ts") == root
+        ]
+        return {"ok": True, "messages": found, "has_more": False}
+
+    def messages_in(self, channel: str) -> list[dict[str, Any]]:
+        """Every message posted in `channel` (a user id means the bot's DM with them)."""
+        with self._cond:
+            return list(self._history.get(self._resolve_channel(channel), []))
 
     def _post_ephemeral(self, body: dict[str, Any]) -> dict[str, Any]:
         channel = body.get("channel")
@@ -716,6 +744,8 @@ class FakeSlackServer(FakeHTTPServer):
     _DEFAULTS: ClassVar[dict[str, Callable[[FakeSlackServer, dict[str, Any]], dict[str, Any]]]] = {
         "auth.test": _auth_test,
         "chat.postMessage": _post_message,
+        "conversations.history": _conversations_history,
+        "conversations.replies": _conversations_replies,
         "chat.postEphemeral": _post_ephemeral,
         "chat.update": _chat_update,
         "chat.delete": _chat_delete,

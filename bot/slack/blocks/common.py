@@ -46,6 +46,10 @@ class Message:
     def block_dicts(self) -> list[dict[str, Any]]:
         return [block.to_dict() for block in self.blocks]
 
+    def payload(self) -> dict[str, Any]:
+        """The message as an outbox row stores it (what chat.postMessage/update take)."""
+        return {"text": self.text, "blocks": self.block_dicts()}
+
 
 def clip(text: str, limit: int) -> str:
     """Shorten text to `limit` characters with an ellipsis, never leaving half an `&amp;`

@@ -290,6 +290,15 @@ def expired_announcement(risk: RiskAcceptance) -> Message:
     return Message(text=text, blocks=[section(text)])
 
 
+def revoked_announcement(risk: RiskAcceptance, *, actor_id: str) -> Message:
+    reason = f": {safe(risk.closed_reason, 500)}" if risk.closed_reason else ""
+    text = (
+        f":no_entry_sign: The acceptance of *{risk.ref}* {safe(risk.title, 200)} was revoked by "
+        f"{user(actor_id)}{reason}. The risk is no longer accepted."
+    )
+    return Message(text=text, blocks=[section(text)])
+
+
 def page_value(which: RiskFilter, page: int) -> str:
     return f"{which.value}:{page}"
 

@@ -36,14 +36,12 @@ def now(ctx: CommandContext, args: list[str]) -> Outcome:
     channel = digest_channel(ctx.services)
     services, moment, user_id = ctx.services, ctx.now, ctx.actor.user_id
 
-    def send(notifier: SlackNotifier) -> Message:
+    def send(_notifier: SlackNotifier) -> Message:
         key = f"manual:{moment.isoformat()}:{user_id}"
-        posted = post_digest(
-            services, notifier, moment, key=key, kind="manual", requested_by=user_id
-        )
+        posted = post_digest(services, moment, key=key, kind="manual", requested_by=user_id)
         if posted is None:
             return notice("That digest was already posted.")
-        return notice(f":white_check_mark: The digest is posted in <#{posted.channel}>.")
+        return notice(f":white_check_mark: The digest is posted in <#{posted}>.")
 
     return Deferred(
         notice(f":hourglass_flowing_sand: Building the digest for <#{channel}>…"),

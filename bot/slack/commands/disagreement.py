@@ -17,7 +17,7 @@ from bot.domain.validation import parse_date
 from bot.slack import disputes
 from bot.slack.blocks import disagreements as render
 from bot.slack.blocks.common import Message
-from bot.slack.commands.base import CommandContext, Deferred, Noun, Outcome, Reply, Verb
+from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply, Verb
 from bot.slack.text import neutralise, parse_args, parse_fields, parse_user, strip_quotes
 
 NEW_USAGE = '<INI-n|RSK-n|"subject"> [as:cio|ciso] <your position>'
@@ -71,19 +71,18 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         ctx.session, actor=ctx.actor, draft=draft, now=ctx.now
     )
     other = service.other_side(disagreement.raised_side)
-    outbox = disputes.to_members(
-        ctx.session, ctx.services, other, render.position_request(disagreement, other)
+    disputes.to_members(
+        ctx.session,
+        ctx.services,
+        other,
+        render.position_request(disagreement, other),
+        about=disagreement.ref,
     )
     lead = (
         f":speech_balloon: Recorded *{disagreement.ref}*; the {ROLE_LABELS[other]} "
         "was asked for its position."
     )
-    return _after_commit(render.card(disagreement, None, ctx.today, lead=lead), outbox)
-
-
-def _after_commit(message: Message, outbox: disputes.Outbox) -> Deferred:
-    """Answer now; the posts and DMs go out after the change is committed."""
-    return Deferred(message, then=outbox.deliver)
+    return Reply(render.card(disagreement, None, ctx.today, lead=lead))
 
 
 def _number(args: list[str], verb: str) -> int:
@@ -143,12 +142,16 @@ def position(ctx: CommandContext, args: list[str]) -> Outcome:
         now=ctx.now,
         side=_side(options.get("as")),
     )
-    outbox = disputes.escalation_posts(
-        ctx.session, disagreement, render.position_update(disagreement, side), today=ctx.today
+    disputes.escalation_posts(
+        ctx.session,
+        ctx.services,
+        disagreement,
+        render.position_update(disagreement, side),
+        today=ctx.today,
     )
     lead = f":memo: Saved the {ROLE_LABELS[side]} position on *{disagreement.ref}*."
     escalation = esc.escalation_for(ctx.session, disagreement.id)
-    return _after_commit(render.card(disagreement, escalation, ctx.today, lead=lead), outbox)
+    return Reply(render.card(disagreement, escalation, ctx.today, lead=lead))
 
 
 UPDATE_KEYS = frozenset({"business", "security", "options", "subject"})
@@ -176,12 +179,16 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
     disagreement = service.update_details(
         ctx.session, actor=ctx.actor, number=number, details=details, now=ctx.now
     )
-    outbox = disputes.escalation_posts(
-        ctx.session, disagreement, render.details_update(disagreement), today=ctx.today
+    disputes.escalation_posts(
+        ctx.session,
+        ctx.services,
+        disagreement,
+        render.details_update(disagreement),
+        today=ctx.today,
     )
     escalation = esc.escalation_for(ctx.session, disagreement.id)
     lead = f":pencil2: Updated *{disagreement.ref}*."
-    return _after_commit(render.card(disagreement, escalation, ctx.today, lead=lead), outbox)
+    return Reply(render.card(disagreement, escalation, ctx.today, lead=lead))
 
 
 def settle(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -191,17 +198,18 @@ def settle(ctx: CommandContext, args: list[str]) -> Outcome:
         ctx.session, actor=ctx.actor, number=number, outcome=text, now=ctx.now
     )
     other = service.other_side(side)
-    outbox = disputes.to_members(
+    disputes.to_members(
         ctx.session,
         ctx.services,
         other,
         render.settlement_request(disagreement, ctx.actor.user_id),
+        about=disagreement.ref,
     )
     lead = (
         f":handshake: Proposed a settlement of *{disagreement.ref}*; it is settled once "
         f"the {ROLE_LABELS[other]} confirms."
     )
-    return _after_commit(render.card(disagreement, None, ctx.today, lead=lead), outbox)
+    return Reply(render.card(disagreement, None, ctx.today, lead=lead))
 
 
 def withdraw(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -210,14 +218,13 @@ def withdraw(ctx: CommandContext, args: list[str]) -> Outcome:
     disagreement, escalation = esc.withdraw_disagreement(
         ctx.session, actor=ctx.actor, number=number, reason=text, now=ctx.now
     )
-    outbox = disputes.Outbox()
     lead = f"Withdrew *{disagreement.ref}*."
     if escalation is not None:
         note = render.withdrawn_note(disagreement, ctx.actor.user_id)
-        outbox.add(disputes.escalation_posts(ctx.session, disagreement, note, today=ctx.today))
-        outbox.add(disputes.to_sides(ctx.session, ctx.services, disagreement, note))
+        disputes.escalation_posts(ctx.session, ctx.services, disagreement, note, today=ctx.today)
+        disputes.to_sides(ctx.session, ctx.services, disagreement, note)
         lead += f" {escalation.ref} is withdrawn; its thread and brief say so."
-    return _after_commit(render.card(disagreement, escalation, ctx.today, lead=lead), outbox)
+    return Reply(render.card(disagreement, escalation, ctx.today, lead=lead))
 
 
 NOUN = Noun(
@@ -302,12 +309,7 @@ def escalate(ctx: CommandContext, args: list[str]) -> Outcome:
         question=neutralise(strip_quotes(question)) if question is not None else None,
     )
     escalated = disputes.escalate(
-        ctx.session,
-        ctx.services,
-        disputes.notifier_for(ctx.services),
-        actor=ctx.actor,
-        request=request,
-        now=ctx.now,
+        ctx.session, ctx.services, actor=ctx.actor, request=request, now=ctx.now
     )
     disagreement = service.get_disagreement(ctx.session, number=number)
     escalation = esc.escalation_for(ctx.session, disagreement.id)
@@ -315,9 +317,6 @@ def escalate(ctx: CommandContext, args: list[str]) -> Outcome:
         f":arrow_double_up: Escalated *{disagreement.ref}* as *{escalated.ref}* in "
         f"<#{escalated.channel_id}>; updates and the decision follow in that thread."
     )
-    problem = disputes.report(escalated.problems)
-    if problem is not None:
-        lead += "\n" + problem.text
     return Reply(render.card(disagreement, escalation, ctx.today, lead=lead))
 
 

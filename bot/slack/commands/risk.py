@@ -17,7 +17,6 @@ from bot.slack.blocks.errors import notice
 from bot.slack.blocks.general import audit_feed
 from bot.slack.commands.base import (
     CommandContext,
-    Deferred,
     Noun,
     OpenModal,
     Outcome,
@@ -25,9 +24,11 @@ from bot.slack.commands.base import (
     Verb,
 )
 from bot.slack.risk_delivery import (
+    announce_closure,
     announce_decision,
-    post_approval_request,
-    upload_export,
+    queue_export,
+    request_approval,
+    tell_requester_of_revocation,
     where_asked,
 )
 from bot.slack.text import neutralise, parse_args, parse_fields, strip_quotes
@@ -64,29 +65,23 @@ def _required(options: dict[str, str], key: str, example: str) -> str:
     return options[key]
 
 
-def ask_approvers(ctx: CommandContext, risk: service.RiskAcceptance, message: Message) -> Deferred:
-    """Answer now; post the approval request once the record is committed."""
-    services, number, round_ = ctx.services, int(risk.id or 0), risk.round
-    return Deferred(
-        message,
-        then=lambda notifier: post_approval_request(
-            services, notifier, number=number, round_=round_
-        ),
-    )
+def ask_approvers(ctx: CommandContext, risk: service.RiskAcceptance, message: Message) -> Reply:
+    """Answer now; the approval request leaves through the outbox with this transaction."""
+    request_approval(ctx.session, ctx.services, risk=risk, now=ctx.now)
+    return Reply(message)
 
 
-def after_decision(
-    ctx: CommandContext, result: service.DecisionResult, message: Message
-) -> Deferred:
-    """Answer now; update the posted request and tell the requester once it is committed."""
-    services, number, round_ = ctx.services, int(result.risk.id or 0), result.round.round
-    closed = result.closed
-    return Deferred(
-        message,
-        then=lambda notifier: announce_decision(
-            services, notifier, number=number, round_=round_, closed=closed
-        ),
+def after_decision(ctx: CommandContext, result: service.DecisionResult, message: Message) -> Reply:
+    """Answer now; the request's cards are updated and the requester told, in this transaction."""
+    announce_decision(
+        ctx.session,
+        ctx.services,
+        risk=result.risk,
+        round_=result.round.round,
+        closed=result.closed,
+        now=ctx.now,
     )
+    return Reply(message)
 
 
 def open_create_modal(ctx: CommandContext, _args: list[str]) -> Outcome:
@@ -227,6 +222,11 @@ def revoke(ctx: CommandContext, args: list[str]) -> Outcome:
     if not reason:
         raise InvalidInput("Say why: `/accord risk revoke RSK-3 <reason>`; the reason is recorded.")
     risk = service.revoke(ctx.session, actor=ctx.actor, number=number, reason=reason, now=ctx.now)
+    announcement = render.revoked_announcement(risk, actor_id=ctx.actor.user_id)
+    announce_closure(ctx.session, ctx.services, risk=risk, message=announcement, now=ctx.now)
+    tell_requester_of_revocation(
+        ctx.session, ctx.services, risk=risk, actor_id=ctx.actor.user_id, message=announcement
+    )
     return Reply(render.card(risk, ctx.today, lead=f":no_entry_sign: Revoked *{risk.ref}*."))
 
 
@@ -297,13 +297,8 @@ def snooze(ctx: CommandContext, args: list[str]) -> Outcome:
 def export(ctx: CommandContext, args: list[str]) -> Outcome:
     fmt = parse_choice(args[0], ExportFormat, field="format") if args else ExportFormat.CSV
     name = filename(fmt, ctx.now.strftime("%Y%m%d-%H%M%S"))
-    services, user_id = ctx.services, ctx.actor.user_id
-    return Deferred(
-        notice(f":page_facing_up: Preparing `{name}` for your DM with Accord…"),
-        then=lambda notifier: upload_export(
-            services, notifier, user_id=user_id, fmt=fmt, name=name
-        ),
-    )
+    queue_export(ctx.session, ctx.services, user_id=ctx.actor.user_id, fmt=fmt, name=name)
+    return Reply(notice(f":page_facing_up: `{name}` is on its way to your DM with Accord."))
 
 
 def audit(ctx: CommandContext, args: list[str]) -> Outcome:

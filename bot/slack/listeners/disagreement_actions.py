@@ -87,15 +87,8 @@ def confirm_settlement(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     if d.state != service.DisagreementState.SETTLED:
         return Reply(render.card(d, None, ctx.today, lead="Confirmed for your side."))
     note = render.thread_note(f":handshake: *{d.ref}* is settled: {safe(d.outcome or '', 1000)}")
-    outbox = disputes.to_sides(ctx.session, ctx.services, d, note)
-    problem = disputes.commit_and_send(ctx.session, disputes.notifier_for(ctx.services), outbox)
-    return Reply(
-        render.card(d, None, ctx.today, lead=_lead(f":handshake: *{d.ref}* is settled.", problem))
-    )
-
-
-def _lead(text: str, problem: Message | None) -> str:
-    return text + (f"\n{problem.text}" if problem is not None else "")
+    disputes.to_sides(ctx.session, ctx.services, d, note)
+    return Reply(render.card(d, None, ctx.today, lead=f":handshake: *{d.ref}* is settled."))
 
 
 def list_page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
@@ -111,13 +104,13 @@ def escalate_now(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     escalated = disputes.escalate(
         ctx.session,
         ctx.services,
-        disputes.notifier_for(ctx.services),
         actor=ctx.actor,
         request=esc.EscalationRequest(number=number),
         now=ctx.now,
     )
-    lead = f":arrow_double_up: Escalated as *{escalated.ref}* in <#{escalated.channel_id}>."
-    return Reply(notice(_lead(lead, disputes.report(escalated.problems))))
+    return Reply(
+        notice(f":arrow_double_up: Escalated as *{escalated.ref}* in <#{escalated.channel_id}>.")
+    )
 
 
 def ask_snooze(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
@@ -189,13 +182,10 @@ def save_position(ctx: CommandContext, form: FormState) -> Outcome:
         now=ctx.now,
         side=side,
     )
-    outbox = disputes.escalation_posts(
-        ctx.session, d, render.position_update(d, side), today=ctx.today
+    disputes.escalation_posts(
+        ctx.session, ctx.services, d, render.position_update(d, side), today=ctx.today
     )
-    problem = disputes.commit_and_send(ctx.session, disputes.notifier_for(ctx.services), outbox)
-    return Reply(
-        notice(_lead(f":memo: Saved the {ROLE_LABELS[side]} position on *{d.ref}*.", problem))
-    )
+    return Reply(notice(f":memo: Saved the {ROLE_LABELS[side]} position on *{d.ref}*."))
 
 
 def save_snooze(ctx: CommandContext, form: FormState) -> Outcome:
@@ -217,12 +207,8 @@ def _decide(ctx: CommandContext, form: FormState, decision: esc.Decision) -> Out
         )
     except esc.OptionsChanged as changed:  # nothing was written; show what is current
         return _current_brief(ctx, changed, number)
-    outbox = disputes.decision_posts(
-        ctx.session, ctx.services, escalation, d, ctx.actor.user_id, ctx.today
-    )
-    problem = disputes.commit_and_send(ctx.session, disputes.notifier_for(ctx.services), outbox)
-    lead = f":scales: Recorded for *{escalation.ref}*; posted in its thread."
-    return Reply(notice(_lead(lead, problem)))
+    disputes.decision_posts(ctx.session, ctx.services, escalation, d, ctx.actor.user_id, ctx.today)
+    return Reply(notice(f":scales: Recorded for *{escalation.ref}*; posted in its thread."))
 
 
 def _released(form: FormState) -> bool:

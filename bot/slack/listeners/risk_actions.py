@@ -22,7 +22,7 @@ from bot.domain.validation import parse_choice
 from bot.services import Services
 from bot.slack.blocks import risks as render
 from bot.slack.blocks.errors import notice
-from bot.slack.commands.base import CommandContext, Deferred, OpenModal, Outcome, Reply
+from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
 from bot.slack.commands.risk import (
     after_decision,
     approved_lead,
@@ -32,9 +32,8 @@ from bot.slack.commands.risk import (
 )
 from bot.slack.guard import guarded, unit_of_work
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.listeners.forms import FormState, form_listener, tell_submitter
+from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.listeners.interaction import action_key, channel_of, deliver
-from bot.slack.notifier import SlackNotifier
 from bot.slack.risk_delivery import where_asked
 
 STALE = "That button is out of date; run `/accord risk show RSK-n` for the current state."
@@ -116,14 +115,6 @@ ACTIONS: dict[ActionId, Callable[[CommandContext, dict[str, Any]], Outcome]] = {
 IN_PLACE = frozenset({ActionId.RISK_PAGE})
 
 
-def follow_up(outcome: object, notifier: SlackNotifier) -> Any:
-    """Run a `Deferred`'s after-commit work; what it returns is shown to the person."""
-    if isinstance(outcome, Deferred) and outcome.then is not None:
-        then = outcome.then
-        return guarded(lambda: then(notifier))
-    return None
-
-
 def _run(
     services: Services,
     *,
@@ -181,20 +172,8 @@ def _action_listener(
             )
         )
         deliver(outcome, body=body, client=client, respond=respond, replace_original=in_place)
-        later = follow_up(outcome, SlackNotifier(client))
-        if later is not None:
-            deliver(later, body=body, client=client, respond=respond)
 
     return listener
-
-
-def confirm_then_follow_up(
-    notifier: SlackNotifier, user_id: str, form: FormState, reply: Reply
-) -> None:
-    tell_submitter(notifier, user_id, form, reply)
-    later = follow_up(reply, notifier)
-    if later is not None:
-        tell_submitter(notifier, user_id, form, Reply(later))
 
 
 def create(ctx: CommandContext, form: FormState) -> Outcome:
@@ -281,6 +260,5 @@ def register(app: App, services: Services) -> None:
                 first_block=first_block,
                 field_blocks=FIELD_BLOCKS,
                 runner=_risk_runner,
-                confirm=confirm_then_follow_up,
             )
         )

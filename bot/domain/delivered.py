@@ -1,0 +1,79 @@
+"""What a record learns when its message reaches Slack: the channel and ts, stored in the
+transaction that marks the outbox row sent (see `bot.domain.outbox.on_sent`).
+
+Subjects name the record: `risk:<id>:round:<n>`, `escalation:<id>:brief`,
+`occurrence:<id>:agenda|late`, `digest:<run id>`.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bot.domain import escalations as esc
+from bot.domain import risks
+from bot.domain import touchpoints as tp
+from bot.domain.digest import DigestRun
+from bot.domain.outbox import OutboxKind, OutboxMessage, on_sent
+
+
+def _parts(row: OutboxMessage, count: int) -> list[str] | None:
+    parts = (row.subject or "").split(":")
+    if len(parts) != count or row.kind != OutboxKind.POST or not row.result_ts:
+        return None
+    if not parts[1].isdecimal():
+        return None
+    return parts
+
+
+@on_sent("risk")
+def round_request_posted(session: Session, row: OutboxMessage) -> None:
+    """Where a round's approval request was posted, for later updates of its card."""
+    parts = _parts(row, 4)
+    if parts is None or not parts[3].isdecimal():
+        return
+    risks.set_round_messages(
+        session,
+        number=int(parts[1]),
+        round_=int(parts[3]),
+        messages=[{"channel": str(row.result_channel), "ts": str(row.result_ts)}],
+    )
+
+
+@on_sent("escalation")
+def brief_posted(session: Session, row: OutboxMessage) -> None:
+    """The brief's ts is the executive thread."""
+    parts = _parts(row, 3)
+    if parts is None:
+        return
+    escalation = session.get(esc.Escalation, int(parts[1]))
+    if escalation is not None:
+        escalation.channel_id = str(row.result_channel or escalation.channel_id)
+        escalation.thread_ts = str(row.result_ts)
+
+
+@on_sent("occurrence")
+def agenda_posted(session: Session, row: OutboxMessage) -> None:
+    """The agenda is in the channel: the occurrence is posted and its thread is known."""
+    parts = _parts(row, 3)
+    if parts is None:
+        return
+    occurrence = session.get(tp.TouchpointOccurrence, int(parts[1]))
+    if occurrence is None:
+        return
+    if occurrence.status != tp.OccurrenceStatus.SKIPPED:  # skipped while it was queued
+        late = parts[2] == "late"
+        occurrence.status = tp.OccurrenceStatus.POSTED_LATE if late else tp.OccurrenceStatus.POSTED
+    occurrence.attempts += 1
+    occurrence.channel_id = str(row.result_channel)
+    occurrence.message_ts = str(row.result_ts)
+
+
+@on_sent("digest")
+def digest_posted(session: Session, row: OutboxMessage) -> None:
+    parts = _parts(row, 2)
+    if parts is None:
+        return
+    run = session.get(DigestRun, int(parts[1]))
+    if run is not None:
+        run.channel = str(row.result_channel)
+        run.ts = str(row.result_ts)

@@ -1,0 +1,357 @@
+"""The transactional outbox: every message Accord sends is a row written in the same transaction
+as the change that causes it, and leaves only after that transaction commits.
+
+A row names what to do (post, thread reply, update, ephemeral, file) and where; its payload is
+already rendered (a JSON object the transport understands), so the domain needs to know nothing
+of the chat system. Rows that belong together share a *lane* (the channel or person they go to)
+and are delivered in id order within it, so a thread reply never overtakes its root and an update
+never overtakes the post it updates. A row may refer to an earlier row as its thread parent or as
+the message it updates: the parent's `ts` is stored the moment the transport answers, so replies
+find it however late it went out.
+
+Delivery (see `bot/slack/deliver.py`) claims due rows with a lease, sends, and records the result.
+A failed attempt is retried with backoff (honouring Retry-After) until `give_up_at`; then the row
+is `failed` and a notice goes to whoever acted, or to the coordination channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import JSON, Column, Engine, event
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from bot.clock import as_utc
+from bot.domain.columns import enum_column
+
+#: How long a claimed row stays with the deliverer that took it; a deliverer killed mid-send
+#: loses its lease and another one finishes the row (looking it up in Slack first).
+LEASE = timedelta(seconds=60)
+#: The default delivery window: after this, Accord stops trying and says what was not delivered.
+DEFAULT_WINDOW = timedelta(hours=24)
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+class OutboxKind(StrEnum):
+    POST = "post"  # chat.postMessage (a channel, a thread reply, or a DM to a user id)
+    UPDATE = "update"  # chat.update of an earlier post
+    EPHEMERAL = "ephemeral"  # chat.postEphemeral (falls back to a DM)
+    UPLOAD = "upload"  # files_upload_v2 into a person's DM
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # given up: permanent error or past the window
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox_message"
+    __table_args__ = (sa.Index("ix_outbox_due", "state", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: OutboxKind = Field(sa_column=enum_column(OutboxKind))
+    #: Delivery order is kept per lane: the destination channel, or the person for a DM.
+    lane: str = Field(index=True, max_length=64)
+    channel: str = Field(max_length=64)
+    #: For ephemerals: who sees it.
+    user_id: str | None = Field(default=None, max_length=32)
+    #: A thread reply: the parent row (its ts once sent) or a known thread ts.
+    thread_of: int | None = Field(default=None, foreign_key="outbox_message.id")
+    thread_ts: str | None = Field(default=None, max_length=32)
+    #: An update: the row whose message is updated, or a known message ts.
+    target_of: int | None = Field(default=None, foreign_key="outbox_message.id")
+    target_ts: str | None = Field(default=None, max_length=32)
+    #: What the message is about, e.g. `escalation:3:brief`; records find their message by it.
+    subject: str | None = Field(default=None, index=True, max_length=96)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    #: Said in the notice when delivery is given up ("the approval request of RSK-3").
+    summary: str = Field(max_length=300)
+    #: Who to tell when delivery is given up (the person who acted); else the coordination channel.
+    notify: str | None = Field(default=None, max_length=32)
+    state: OutboxState = Field(
+        default=OutboxState.PENDING, sa_column=enum_column(OutboxState, index=True)
+    )
+    attempts: int = 0
+    created_at: datetime
+    not_before: datetime
+    give_up_at: datetime
+    lease_until: datetime | None = None
+    sent_at: datetime | None = None
+    result_channel: str | None = Field(default=None, max_length=64)
+    result_ts: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, max_length=300)
+
+
+# -- writing (inside the caller's transaction) -------------------------------------------------
+
+
+def enqueue(
+    session: Session,
+    *,
+    now: datetime,
+    kind: OutboxKind,
+    channel: str,
+    payload: dict[str, Any],
+    summary: str,
+    subject: str | None = None,
+    user_id: str | None = None,
+    thread_of: int | None = None,
+    thread_ts: str | None = None,
+    target_of: int | None = None,
+    target_ts: str | None = None,
+    notify: str | None = None,
+    window: timedelta = DEFAULT_WINDOW,
+) -> OutboxMessage:
+    """Add one message to the caller's transaction; it leaves when that transaction commits."""
+    row = OutboxMessage(
+        kind=kind,
+        lane=channel,
+        channel=channel,
+        user_id=user_id,
+        thread_of=thread_of,
+        thread_ts=thread_ts,
+        target_of=target_of,
+        target_ts=target_ts,
+        subject=subject,
+        payload=payload,
+        summary=summary[:300],
+        notify=notify,
+        created_at=now,
+        not_before=now,
+        give_up_at=now + window,
+    )
+    session.add(row)
+    session.flush()
+    session.info["outbox_written"] = True
+    return row
+
+
+def latest_for(session: Session, subject: str) -> OutboxMessage | None:
+    """The newest post about `subject` (not given up), e.g. the brief of an escalation."""
+    return session.exec(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.subject == subject,
+            OutboxMessage.kind == OutboxKind.POST,
+            col(OutboxMessage.state) != OutboxState.FAILED,
+        )
+        .order_by(col(OutboxMessage.id).desc())
+        .limit(1)
+    ).first()
+
+
+def posts_for(session: Session, subject: str) -> list[OutboxMessage]:
+    """Every post about `subject` that was or will be delivered (e.g. one DM per approver)."""
+    return list(
+        session.exec(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.subject == subject,
+                OutboxMessage.kind == OutboxKind.POST,
+                col(OutboxMessage.state) != OutboxState.FAILED,
+            )
+            .order_by(col(OutboxMessage.id))
+        )
+    )
+
+
+def has_subject(session: Session, subject: str) -> bool:
+    return latest_for(session, subject) is not None
+
+
+# -- waking the deliverer after a commit ----------------------------------------------------
+
+_WAKE: dict[Engine, Callable[[], None]] = {}
+
+
+def wake_on_commit(engine: Engine, wake: Callable[[], None] | None) -> None:
+    """Call `wake` after every commit on `engine` that wrote outbox rows (None: stop)."""
+    if wake is None:
+        _WAKE.pop(engine, None)
+    else:
+        _WAKE[engine] = wake
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _after_commit(session: OrmSession) -> None:
+    if not session.info.pop("outbox_written", False):
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else getattr(bind, "engine", None)
+    wake = _WAKE.get(engine) if engine is not None else None
+    if wake is not None:
+        wake()
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _after_rollback(session: OrmSession) -> None:
+    session.info.pop("outbox_written", None)
+
+
+# -- delivering ---------------------------------------------------------------------------------
+
+
+def claim_due(session: Session, *, now: datetime, limit: int = 20) -> list[OutboxMessage]:
+    """Take up to `limit` rows that are due and first in their lane, with a lease.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so several deliverers (web replicas and
+    clocks) take different rows; SQLite has one writer anyway. A row whose earlier lane-mate is
+    still pending or being sent waits, which keeps order per channel and thread.
+    """
+    earlier = sa.orm.aliased(OutboxMessage)
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.lane == OutboxMessage.lane,
+            col(earlier.id) < col(OutboxMessage.id),
+            col(earlier.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
+        )
+        .exists()
+    )
+    lease_over = col(OutboxMessage.lease_until).is_(None) | (col(OutboxMessage.lease_until) <= now)
+    query = (
+        select(OutboxMessage)
+        .where(
+            col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
+            col(OutboxMessage.not_before) <= now,
+            lease_over,
+            ~blocked,
+        )
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=OutboxMessage)
+    )
+    rows = list(session.exec(query))
+    for row in rows:
+        row.state = OutboxState.SENDING
+        row.attempts += 1
+        row.lease_until = now + LEASE
+    session.flush()
+    return rows
+
+
+def parent_ts(session: Session, row: OutboxMessage) -> tuple[str | None, str | None, bool]:
+    """(thread ts, update target ts, parent lost) for a row about to be sent."""
+    thread, target, lost = row.thread_ts, row.target_ts, False
+    if row.thread_of is not None:
+        parent = session.get(OutboxMessage, row.thread_of)
+        thread = parent.result_ts if parent else None
+        lost = lost or thread is None
+    if row.target_of is not None:
+        parent = session.get(OutboxMessage, row.target_of)
+        target = parent.result_ts if parent else None
+        lost = lost or target is None
+    return thread, target, lost
+
+
+#: Hooks run in the transaction that marks a post sent, keyed by the subject's first part
+#: (`escalation`, `occurrence`, ...): they store the ts on the record the message belongs to.
+SentHook = Callable[[Session, OutboxMessage], None]
+_SENT_HOOKS: dict[str, SentHook] = {}
+
+
+def on_sent(prefix: str) -> Callable[[SentHook], SentHook]:
+    def register(hook: SentHook) -> SentHook:
+        _SENT_HOOKS[prefix] = hook
+        return hook
+
+    return register
+
+
+def mark_sent(
+    session: Session, row_id: int, *, now: datetime, channel: str | None, ts: str | None
+) -> None:
+    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    if row is None or row.state == OutboxState.SENT:
+        return
+    row.state = OutboxState.SENT
+    row.sent_at = now
+    row.lease_until = None
+    row.result_channel = channel
+    row.result_ts = ts
+    row.last_error = None
+    if row.subject and ts:
+        import bot.domain.delivered  # noqa: F401  (registers the hooks)
+
+        hook = _SENT_HOOKS.get(row.subject.split(":", 1)[0])
+        if hook is not None:
+            hook(session, row)
+
+
+def mark_retry(
+    session: Session, row_id: int, *, now: datetime, error: str, retry_after: float | None
+) -> OutboxMessage | None:
+    """Schedule the next attempt, or give up when the window is over (returns the row then)."""
+    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    if row is None or row.state in (OutboxState.SENT, OutboxState.FAILED):
+        return None
+    row.last_error = error[:300]
+    row.lease_until = None
+    backoff = timedelta(seconds=min(2 ** min(row.attempts, 16), MAX_BACKOFF.total_seconds()))
+    if retry_after is not None:
+        backoff = max(backoff, timedelta(seconds=retry_after))
+    due = now + backoff
+    if due > as_utc(row.give_up_at):
+        return _give_up(session, row, now=now)
+    row.state = OutboxState.PENDING
+    row.not_before = due
+    return None
+
+
+def mark_failed(
+    session: Session, row_id: int, *, now: datetime, error: str
+) -> OutboxMessage | None:
+    """A permanent refusal (e.g. not in the channel): give up now, not after a day."""
+    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    if row is None or row.state in (OutboxState.SENT, OutboxState.FAILED):
+        return None
+    row.last_error = error[:300]
+    return _give_up(session, row, now=now)
+
+
+def _give_up(session: Session, row: OutboxMessage, *, now: datetime) -> OutboxMessage:
+    row.state = OutboxState.FAILED
+    row.lease_until = None
+    row.sent_at = now
+    # What depended on this row (its thread replies and updates) cannot be delivered either.
+    dependants = session.exec(
+        select(OutboxMessage).where(
+            (col(OutboxMessage.thread_of) == row.id) | (col(OutboxMessage.target_of) == row.id),
+            col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
+        )
+    )
+    for dependant in dependants:
+        dependant.state = OutboxState.FAILED
+        dependant.last_error = f"its parent message could not be delivered ({row.last_error})"
+        dependant.sent_at = now
+    return row
+
+
+def pending_count(session: Session) -> int:
+    return int(
+        session.exec(
+            select(sa.func.count())
+            .select_from(OutboxMessage)
+            .where(col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]))
+        ).one()
+    )
+
+
+def next_due(session: Session) -> datetime | None:
+    moment = session.exec(
+        select(sa.func.min(OutboxMessage.not_before)).where(
+            col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING])
+        )
+    ).one()
+    return as_utc(moment) if moment is not None else None
+
+
+def rows(session: Session, ids: Sequence[int]) -> list[OutboxMessage]:
+    return list(session.exec(select(OutboxMessage).where(col(OutboxMessage.id).in_(ids))))
