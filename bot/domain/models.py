@@ -1,4 +1,4 @@
-"""Imports every table so SQLModel's metadata (and Alembic) sees the whole schema."""
+"""Imports every domain table so SQLModel's metadata sees it (`bot.schema` adds the rest)."""
 
 from bot.domain.audit import AuditEvent
 from bot.domain.digest import DigestRun
@@ -15,7 +15,6 @@ from bot.domain.touchpoints import (
     TouchpointSeries,
     TouchpointTopic,
 )
-from bot.summarize.cache import SummaryCacheEntry
 
 __all__ = [
     "AuditEvent",
@@ -31,7 +30,6 @@ __all__ = [
     "RiskReminder",
     "RiskRound",
     "RoleGrant",
-    "SummaryCacheEntry",
     "TouchpointAction",
     "TouchpointDecision",
     "TouchpointOccurrence",

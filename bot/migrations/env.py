@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
-import bot.domain.models  # noqa: F401  (registers every table on SQLModel.metadata)
+import bot.schema  # noqa: F401  (registers every table on SQLModel.metadata)
 from bot.config import Settings
 from bot.db import make_engine
 

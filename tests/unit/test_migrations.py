@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-import bot.domain.models  # noqa: F401
+import bot.schema  # noqa: F401  (registers every table on SQLModel.metadata)
 from bot.db import alembic_config, make_engine, upgrade
 
 

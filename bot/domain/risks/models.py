@@ -1,0 +1,325 @@
+"""Risk acceptance tables, enums, limits and the score bands."""
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import Field, Relationship, SQLModel
+
+from bot.domain.columns import enum_column
+from bot.domain.refs import Kind, format_ref
+from bot.domain.roles import Role
+
+TITLE_MAX = 150
+
+DESCRIPTION_MAX = 2000
+
+ASSET_MAX = 200
+
+CONTROLS_MAX = 2000
+
+REASON_MAX = 500
+
+MAX_TECHNIQUES = 20
+
+# ATT&CK technique ids are checked for their format only: no well-kept Python package ships the
+# ATT&CK data set offline (mitreattack-python downloads it), so unknown-but-well-formed ids pass.
+TECHNIQUE_ID = re.compile(r"^T\d{4}(?:\.\d{3})?$")
+
+
+class RiskState(StrEnum):
+    DRAFT = "draft"
+    PENDING = "pending_approval"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    LAPSED = "lapsed"
+
+
+#: The states `/accord risk list open` shows; agendas and digests count the same records.
+OPEN_STATES = (RiskState.DRAFT, RiskState.PENDING, RiskState.ACCEPTED)
+
+
+class Band(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+# The one place the score bands are defined: the highest score of each band (score = L × I).
+BAND_CEILINGS: tuple[tuple[int, Band], ...] = (
+    (4, Band.LOW),
+    (9, Band.MEDIUM),
+    (15, Band.HIGH),
+    (25, Band.CRITICAL),
+)
+
+
+def band_of(score: int) -> Band:
+    for ceiling, band in BAND_CEILINGS:
+        if score <= ceiling:
+            return band
+    return Band.CRITICAL
+
+
+class Decision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class RiskFilter(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+    MINE = "mine"
+    ALL = "all"
+
+
+class RiskApproval(SQLModel, table=True):
+    """One side's decision in one round; the snapshot is what that person approved."""
+
+    __tablename__ = "risk_approval"
+    __table_args__ = (UniqueConstraint("risk_id", "round", "side", name="uq_risk_approval_side"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    risk_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("risk_acceptance.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    round: int
+    side: Role = Field(sa_column=enum_column(Role))
+    approver_id: str = Field(max_length=32)
+    decision: Decision = Field(sa_column=enum_column(Decision))
+    reason: str | None = Field(default=None, max_length=REASON_MAX)
+    at: datetime
+    snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class RoundKind(StrEnum):
+    REQUEST = "request"
+    CHANGE = "change"
+    RENEWAL = "renewal"
+
+
+class RoundState(StrEnum):
+    OPEN = "open"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+    LAPSED = "lapsed"
+    CLOSED = "closed"
+
+
+class RiskRound(SQLModel, table=True):
+    """One approval round: who asked, what it proposes, how it ended, where it was posted."""
+
+    __tablename__ = "risk_round"
+    __table_args__ = (UniqueConstraint("risk_id", "round", name="uq_risk_round"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    risk_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("risk_acceptance.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    round: int
+    kind: RoundKind = Field(sa_column=enum_column(RoundKind))
+    requested_by: str = Field(max_length=32)
+    requested_at: datetime
+    #: Values that take effect only when both sides approve (a renewal's expiry).
+    proposed: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    state: RoundState = Field(default=RoundState.OPEN, sa_column=enum_column(RoundState))
+    closed_at: datetime | None = None
+    #: Where the approval request was posted: [{"channel": …, "ts": …}, …].
+    messages: list[dict[str, str]] = Field(default_factory=list, sa_column=Column(JSON))
+
+    @property
+    def proposed_expiry(self) -> date | None:
+        value = self.proposed.get("expires_on")
+        return date.fromisoformat(value) if value else None
+
+
+class RiskReminder(SQLModel, table=True):
+    """A reminder that was sent (or claimed): the unique key makes every send happen once."""
+
+    __tablename__ = "risk_reminder"
+    __table_args__ = (UniqueConstraint("risk_id", "kind", "key", name="uq_risk_reminder"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    risk_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("risk_acceptance.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    kind: str = Field(max_length=16)
+    key: str = Field(max_length=64)
+    sent_at: datetime
+
+
+class RiskAcceptance(SQLModel, table=True):
+    __tablename__ = "risk_acceptance"
+    # Public ids (INI-7, RSK-3, …) are never reused on SQLite, even after a rollback.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=TITLE_MAX)
+    description: str = Field(default="", max_length=DESCRIPTION_MAX)
+    initiative_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("initiative.id", ondelete="SET NULL"), nullable=True),
+    )
+    asset: str = Field(default="", max_length=ASSET_MAX)
+    likelihood: int
+    impact: int
+    controls: str = Field(default="", max_length=CONTROLS_MAX)
+    techniques: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    requested_by: str = Field(max_length=32, index=True)
+    expires_on: date = Field(index=True)
+    review_days: int
+    next_review_on: date
+    state: RiskState = Field(
+        default=RiskState.PENDING, sa_column=enum_column(RiskState, index=True)
+    )
+    round: int = 1
+    closed_reason: str | None = Field(default=None, max_length=REASON_MAX)
+    snoozed_until: date | None = None
+    created_at: datetime
+    updated_by: str = Field(max_length=32)
+    updated_at: datetime
+
+    approvals: list[RiskApproval] = Relationship(
+        sa_relationship_kwargs={
+            "cascade": "all, delete-orphan",
+            "lazy": "selectin",
+            "order_by": "RiskApproval.id",
+        }
+    )
+    rounds: list[RiskRound] = Relationship(
+        sa_relationship_kwargs={
+            "cascade": "all, delete-orphan",
+            "lazy": "selectin",
+            "order_by": "RiskRound.round",
+        }
+    )
+
+    @property
+    def ref(self) -> str:
+        assert self.id is not None, "a risk acceptance gets its id when it is flushed"
+        return format_ref(Kind.RISK, self.id)
+
+    @property
+    def score(self) -> int:
+        return self.likelihood * self.impact
+
+    @property
+    def band(self) -> Band:
+        return band_of(self.score)
+
+    @property
+    def initiative_ref(self) -> str | None:
+        return format_ref(Kind.INITIATIVE, self.initiative_id) if self.initiative_id else None
+
+    @property
+    def steward_ids(self) -> frozenset[str]:
+        """Who answers for the record (see permissions): its requester."""
+        return frozenset({self.requested_by})
+
+    def round_row(self, number: int | None = None) -> RiskRound | None:
+        wanted = self.round if number is None else number
+        return next((r for r in self.rounds if r.round == wanted), None)
+
+    def open_round(self) -> RiskRound | None:
+        """The round waiting for decisions, if any (drafts and closed rounds have none)."""
+        row = self.round_row()
+        return row if row is not None and row.state == RoundState.OPEN else None
+
+    @property
+    def round_requester(self) -> str:
+        row = self.round_row()
+        return row.requested_by if row is not None else self.requested_by
+
+    def decision_expiry(self) -> date:
+        """The expiry the open round asks approvers to sign (a renewal's proposed date)."""
+        row = self.open_round()
+        proposed = row.proposed_expiry if row is not None else None
+        return proposed or self.expires_on
+
+    def round_decisions(self) -> dict[Role, RiskApproval]:
+        return {Role(a.side): a for a in self.approvals if a.round == self.round}
+
+    def days_left(self, today: date) -> int:
+        return (self.expires_on - today).days
+
+    def snapshot(self) -> dict[str, Any]:
+        """The fields as approved (and as the audit trail records them)."""
+        return {
+            "title": self.title,
+            "description": self.description,
+            "initiative": self.initiative_ref,
+            "asset": self.asset,
+            "likelihood": self.likelihood,
+            "impact": self.impact,
+            "score": self.score,
+            "band": self.band.value,
+            "controls": self.controls,
+            "techniques": list(self.techniques),
+            "expires_on": self.expires_on.isoformat(),
+            "review_days": self.review_days,
+            "state": self.state.value,
+            "round": self.round,
+        }
+
+
+@dataclass(frozen=True)
+class RiskDraft:
+    title: str
+    likelihood: int
+    impact: int
+    expires_on: date
+    description: str = ""
+    asset: str = ""
+    controls: str = ""
+    initiative_id: int | None = None
+    techniques: tuple[str, ...] = ()
+    review_days: int | None = None
+
+
+@dataclass(frozen=True)
+class RiskChanges:
+    """A partial update; `None` leaves a field as it is."""
+
+    title: str | None = None
+    description: str | None = None
+    asset: str | None = None
+    controls: str | None = None
+    likelihood: int | None = None
+    impact: int | None = None
+    expires_on: date | None = None
+    initiative_id: int | None = None
+    techniques: tuple[str, ...] | None = None
+
+    def is_empty(self) -> bool:
+        return all(value is None for value in vars(self).values())
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    risk: RiskAcceptance
+    approval: RiskApproval
+    became_accepted: bool
+    round: RiskRound
+
+    @property
+    def closed(self) -> bool:
+        return self.round.state != RoundState.OPEN
+
+
+SYSTEM_ACTOR = "accord"

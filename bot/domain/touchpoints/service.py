@@ -1,0 +1,411 @@
+"""Use cases that change touchpoints: series, skips, topics, actions, decisions."""
+
+from datetime import date, datetime
+from itertools import islice
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from bot.domain.audit import changed_fields, record_event
+from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.permissions import Permission, ensure_allowed
+from bot.domain.roles import Actor, Directory, Role
+from bot.domain.touchpoints.models import (
+    MAX_PARTICIPANTS,
+    MAX_SCAN,
+    MAX_THREAD_ENTRIES,
+    NAME_MAX,
+    RECURRENCE_HINT,
+    TEXT_MAX,
+    ActionStatus,
+    ChannelMembership,
+    OccurrenceStatus,
+    SeriesDraft,
+    SeriesStatus,
+    Skipped,
+    ThreadEntry,
+    TimeZoneLookup,
+    TouchpointAction,
+    TouchpointDecision,
+    TouchpointOccurrence,
+    TouchpointSeries,
+    TouchpointTopic,
+)
+from bot.domain.touchpoints.policy import _require_live, ensure_member
+from bot.domain.touchpoints.queries import _handled, get_series, latest_occurrence
+from bot.domain.touchpoints.recurrence import (
+    _known_zone,
+    _next_meeting,
+    next_occurrence,
+    occurrences,
+    parse_time,
+    parse_timezone,
+    recurrence_rule,
+)
+from bot.domain.validation import bounded_text, future_or_today
+
+
+def _check_sides(session: Session, directory: Directory, participants: list[str]) -> None:
+    sides: set[Role] = set()
+    for user_id in participants:
+        sides |= directory.actor(session, user_id).sides
+    missing = [
+        label for role, label in ((Role.CIO, "CIO"), (Role.CISO, "CISO")) if role not in sides
+    ]
+    if missing:
+        raise InvalidInput(
+            f"A touchpoint needs at least one participant from each side; "
+            f"nobody from the {' or '.join(missing)} side is invited.",
+            hint="e.g. `with:@cio-person,@ciso-person`; `/accord roles` lists each side.",
+            field="participants",
+        )
+
+
+def create_series(
+    session: Session,
+    *,
+    actor: Actor,
+    draft: SeriesDraft,
+    directory: Directory,
+    profiles: TimeZoneLookup | None,
+    default_timezone: str,
+    now: datetime,
+    channels: ChannelMembership | None = None,
+) -> TouchpointSeries:
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    name = bounded_text(draft.name, field="name", max_length=NAME_MAX, required=True)
+    local_time = parse_time(draft.at)
+    if draft.timezone:
+        zone_name = parse_timezone(draft.timezone)
+    else:
+        found = profiles.timezone(actor.user_id) if profiles else None
+        zone_name = found if found and _known_zone(found) else default_timezone
+    participants = list(dict.fromkeys(draft.participants))
+    if not participants:
+        raise InvalidInput(
+            "Who takes part? Add `with:@alice,@bob` (at least one from each side).",
+            field="participants",
+        )
+    if len(participants) > MAX_PARTICIPANTS:
+        raise InvalidInput(f"A touchpoint takes at most {MAX_PARTICIPANTS} participants.")
+    _check_sides(session, directory, participants)
+    if not 5 <= draft.duration_minutes <= 8 * 60:
+        raise InvalidInput("The duration is 5 minutes to 8 hours.", field="duration")
+    if not 0 <= draft.lead_minutes <= 14 * 24 * 60:
+        raise InvalidInput("The agenda lead time is 0 to 14 days.", field="lead")
+    today_local = now.astimezone(ZoneInfo(zone_name)).date()
+    first = draft.first_date or today_local
+    future_or_today(first, today=today_local, field="first meeting")
+    series = TouchpointSeries(
+        name=name,
+        participants=participants,
+        channel_id=draft.channel_id,
+        rrule=recurrence_rule(draft.every, first),
+        first_date=first,
+        local_time=local_time,
+        timezone=zone_name,
+        duration_minutes=draft.duration_minutes,
+        lead_minutes=draft.lead_minutes,
+        organiser_id=actor.user_id,
+        created_at=now,
+        updated_by=actor.user_id,
+        updated_at=now,
+    )
+    series.next_start = next_occurrence(series, after=now)
+    if series.next_start is None:
+        raise InvalidInput("That recurrence has no meeting in the future.", hint=RECURRENCE_HINT)
+    ensure_member(channels, series.channel_id)
+    session.add(series)
+    session.flush()
+    _audit(
+        session, series, actor=actor, now=now, action="touchpoint.created", after=series.snapshot()
+    )
+    return series
+
+
+def _audit(
+    session: Session,
+    series: TouchpointSeries,
+    *,
+    actor: Actor,
+    now: datetime,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> None:
+    record_event(
+        session,
+        at=now,
+        actor_id=actor.user_id,
+        record_ref=series.ref,
+        action=action,
+        before=before,
+        after=after,
+        note=note,
+    )
+
+
+def _set_status(
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    status: SeriesStatus,
+    now: datetime,
+    channels: ChannelMembership | None = None,
+) -> TouchpointSeries:
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    series = get_series(session, number=number)
+    if series.status == SeriesStatus.CANCELLED:
+        raise Conflict(f"{series.ref} is cancelled; create a new series instead.")
+    if series.status == status:
+        raise Conflict(f"{series.ref} is already {status.value}.")
+    if status == SeriesStatus.ACTIVE:
+        ensure_member(channels, series.channel_id)
+    before = series.snapshot()
+    series.status = status
+    if status == SeriesStatus.ACTIVE:
+        # Meetings that fell in the pause are not posted late: start from the next one.
+        series.next_start = next_occurrence(series, after=now)
+    elif status == SeriesStatus.CANCELLED:
+        series.next_start = None
+    series.updated_by, series.updated_at = actor.user_id, now
+    old, new = changed_fields(before, series.snapshot())
+    _audit(
+        session,
+        series,
+        actor=actor,
+        now=now,
+        action=f"touchpoint.{status.value}",
+        before=old,
+        after=new,
+    )
+    return series
+
+
+def pause_series(session: Session, *, actor: Actor, number: int, now: datetime) -> TouchpointSeries:
+    return _set_status(session, actor=actor, number=number, status=SeriesStatus.PAUSED, now=now)
+
+
+def resume_series(
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    now: datetime,
+    channels: ChannelMembership | None = None,
+) -> TouchpointSeries:
+    return _set_status(
+        session,
+        actor=actor,
+        number=number,
+        status=SeriesStatus.ACTIVE,
+        now=now,
+        channels=channels,
+    )
+
+
+def cancel_series(
+    session: Session, *, actor: Actor, number: int, now: datetime
+) -> TouchpointSeries:
+    return _set_status(session, actor=actor, number=number, status=SeriesStatus.CANCELLED, now=now)
+
+
+def skip_next(session: Session, *, actor: Actor, number: int, now: datetime) -> Skipped:
+    """Skip the earliest meeting that has not started: its agenda is never posted (or, if it
+    already was, the meeting is marked skipped)."""
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    series = get_series(session, number=number)
+    if series.status != SeriesStatus.ACTIVE or series.next_start is None:
+        raise Conflict(f"{series.ref} is {series.status.value}; there is no next meeting to skip.")
+    rows = _handled(session, series, since=now)
+    start = next(
+        (
+            s
+            for s in islice(occurrences(series, after=now), MAX_SCAN)
+            if s not in rows or rows[s].status != OccurrenceStatus.SKIPPED
+        ),
+        None,
+    )
+    if start is None:
+        raise Conflict(f"{series.ref} has no next meeting to skip.")
+    row = rows.get(start)
+    posted = row is not None and row.message_ts is not None
+    if row is None:
+        row = TouchpointOccurrence(
+            series_id=series.id,  # type: ignore[arg-type]
+            starts_at=start,
+            status=OccurrenceStatus.SKIPPED,
+            claimed_at=now,
+        )
+        session.add(row)
+    row.status = OccurrenceStatus.SKIPPED
+    row.note = f"skipped by {actor.user_id}"
+    session.flush()
+    rows[start] = row
+    series.next_start = _next_meeting(series, rows, now=now)
+    _audit(
+        session, series, actor=actor, now=now, action="touchpoint.skipped", note=start.isoformat()
+    )
+    return Skipped(starts_at=start, agenda_posted=posted)
+
+
+def add_topic(
+    session: Session, *, actor: Actor, number: int, text: str, now: datetime
+) -> TouchpointTopic:
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    series = get_series(session, number=number)
+    _require_live(series)
+    topic = TouchpointTopic(
+        series_id=series.id,  # type: ignore[arg-type]
+        text=bounded_text(text, field="topic", max_length=TEXT_MAX, required=True),
+        added_by=actor.user_id,
+        added_at=now,
+    )
+    session.add(topic)
+    session.flush()
+    _audit(session, series, actor=actor, now=now, action="touchpoint.topic_added", note=topic.text)
+    return topic
+
+
+def add_action(
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    text: str,
+    owner_id: str | None,
+    due: date | None,
+    now: datetime,
+    occurrence_id: int | None = None,
+) -> TouchpointAction:
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    series = get_series(session, number=number)
+    _require_live(series)
+    if not owner_id:
+        raise InvalidInput("An action item needs an owner: `owner:@alice`.", field="owner")
+    if due is not None:
+        future_or_today(due, today=now.date(), field="due")
+    if occurrence_id is None:
+        latest = latest_occurrence(session, series_id=series.id)  # type: ignore[arg-type]
+        occurrence_id = latest.id if latest else None
+    item = TouchpointAction(
+        series_id=series.id,  # type: ignore[arg-type]
+        occurrence_id=occurrence_id,
+        text=bounded_text(text, field="action", max_length=TEXT_MAX, required=True),
+        owner_id=owner_id,
+        due_date=due,
+        created_by=actor.user_id,
+        created_at=now,
+    )
+    session.add(item)
+    session.flush()
+    _audit(
+        session,
+        series,
+        actor=actor,
+        now=now,
+        action="touchpoint.action_added",
+        after={"action": item.label, "owner": owner_id, "due": due.isoformat() if due else None},
+        note=item.text,
+    )
+    return item
+
+
+def complete_action(
+    session: Session, *, actor: Actor, number: int, now: datetime
+) -> TouchpointAction:
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    item = session.get(TouchpointAction, number)
+    if item is None:
+        raise NotFound(f"There is no action item A-{number}.", hint="Agendas list them as `A-n`.")
+    if item.status == ActionStatus.DONE:
+        raise Conflict(f"{item.label} is already done.")
+    item.status, item.done_by, item.done_at = ActionStatus.DONE, actor.user_id, now
+    series = get_series(session, number=item.series_id)
+    _audit(
+        session,
+        series,
+        actor=actor,
+        now=now,
+        action="touchpoint.action_done",
+        before={"action": item.label, "status": "open"},
+        after={"action": item.label, "status": "done"},
+    )
+    return item
+
+
+def record_decision(
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    text: str,
+    now: datetime,
+    occurrence_id: int | None = None,
+) -> TouchpointDecision:
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    series = get_series(session, number=number)
+    _require_live(series)
+    if occurrence_id is None:
+        latest = latest_occurrence(session, series_id=series.id)  # type: ignore[arg-type]
+        occurrence_id = latest.id if latest else None
+    decision = TouchpointDecision(
+        series_id=series.id,  # type: ignore[arg-type]
+        occurrence_id=occurrence_id,
+        text=bounded_text(text, field="decision", max_length=TEXT_MAX, required=True),
+        recorded_by=actor.user_id,
+        recorded_at=now,
+    )
+    session.add(decision)
+    session.flush()
+    _audit(session, series, actor=actor, now=now, action="touchpoint.decision", note=decision.text)
+    return decision
+
+
+def capture_from_thread(
+    session: Session,
+    *,
+    actor: Actor,
+    occurrence_id: int,
+    entries: list[ThreadEntry],
+    now: datetime,
+) -> list[TouchpointAction | TouchpointDecision]:
+    """Record what someone wrote in an agenda's thread, against that occurrence, through the
+    same services (permissions, validation, audit trail) as the buttons and commands."""
+    occurrence = session.get(TouchpointOccurrence, occurrence_id)
+    if occurrence is None:
+        raise NotFound("That agenda is no longer known to Accord.")
+    if len(entries) > MAX_THREAD_ENTRIES:
+        raise InvalidInput(
+            f"One reply can record at most {MAX_THREAD_ENTRIES} items; split it into several."
+        )
+    recorded: list[TouchpointAction | TouchpointDecision] = []
+    for entry in entries:
+        if entry.kind == "decision":
+            recorded.append(
+                record_decision(
+                    session,
+                    actor=actor,
+                    number=occurrence.series_id,
+                    text=entry.text,
+                    now=now,
+                    occurrence_id=occurrence_id,
+                )
+            )
+        else:
+            recorded.append(
+                add_action(
+                    session,
+                    actor=actor,
+                    number=occurrence.series_id,
+                    text=entry.text,
+                    owner_id=entry.owner_id,
+                    due=entry.due,
+                    now=now,
+                    occurrence_id=occurrence_id,
+                )
+            )
+    return recorded
