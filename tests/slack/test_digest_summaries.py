@@ -12,11 +12,9 @@ from typing import Any
 import pytest
 from sqlmodel import Session, func, select
 
-from bot.bootstrap import build_web_client
 from bot.db import session_scope
 from bot.domain.digest import SOURCES, DigestPart, DigestSource, DigestWindow
 from bot.slack.digest_delivery import post_digest
-from bot.slack.notifier import SlackNotifier
 from bot.summarize import DisagreementBrief
 from bot.summarize.cache import SummaryCacheEntry
 from tests.fakes.openai_api import FakeOpenAIServer
@@ -119,13 +117,13 @@ def post(accord: RunningAccord, briefs: list[DisagreementBrief] = BRIEFS) -> dic
     before = len(accord.fake.calls("chat.postMessage"))
     posted = post_digest(
         accord.services,
-        SlackNotifier(build_web_client(accord.services.settings)),
         accord.clock.now(),
         key=f"test:{next(_runs)}",
         kind="manual",
         sources=source_of(briefs),
     )
     assert posted is not None
+    accord.deliver()
     calls = accord.fake.calls("chat.postMessage")
     assert len(calls) == before + 1
     return calls[-1].body

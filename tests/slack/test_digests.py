@@ -6,7 +6,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlmodel import col, select
 
 from bot.bootstrap import build_web_client
@@ -18,6 +17,7 @@ from tests.fakes.slack_api import FakeSlackServer
 from tests.harness import (
     CIO,
     CISO,
+    COORDINATION,
     DIGEST_CHANNEL,
     OUTSIDER,
     FakeClock,
@@ -92,11 +92,15 @@ def test_digest_now_posts_once_to_the_digest_channel(accord: RunningAccord) -> N
     assert "Accord digest ·" in text and "first digest, no trends yet" in text
     accord.fake.wait_for("response_url", 2)
     accord.fake.wait_idle()
-    # in Slack's order: the notice, the digest in the channel, then the confirmation
+    # the notice first; then the digest in the channel (from the outbox) and the confirmation
     order = answers(accord)[before:]
-    assert [method for method, _ in order] == ["response_url", "chat.postMessage", "response_url"]
-    assert "Building the digest" in order[0][1]
-    assert "The digest is posted" in order[2][1]
+    assert sorted(method for method, _ in order) == [
+        "chat.postMessage",
+        "response_url",
+        "response_url",
+    ]
+    assert order[0][0] == "response_url" and "Building the digest" in order[0][1]
+    assert any("The digest is on its way" in text for _, text in order[1:])
     [run] = runs(accord)
     assert run.state == "posted" and run.kind == "manual" and run.requested_by == CIO
     assert run.snapshot is not None and run.snapshot["initiatives_health"]["red"] == 1
@@ -108,12 +112,11 @@ def test_digest_now_refusals_are_plain_and_post_nothing(accord: RunningAccord) -
     wrong = accord.command_text("digest tomorrow")
     assert "is not something `/accord digest` can do" in wrong
     accord.fake.set_not_member(DIGEST_CHANNEL)
-    accord.command("digest now", user=CISO)
-    answer = reply_text(accord.fake.wait_for("response_url", 2)[-1].body)
+    answer = accord.command_text("digest now", user=CISO)
     assert "not a member of channel" in answer and "/invite @Accord" in answer
     accord.fake.wait_idle()
     assert [c for c in accord.fake.calls("chat.postMessage") if c.ok] == []
-    assert [run.state for run in runs(accord)] == ["failed"]
+    assert runs(accord) == []  # nothing was built or queued
 
 
 def test_digest_now_without_a_channel_explains(
@@ -128,18 +131,19 @@ def test_digest_now_without_a_channel_explains(
 def test_scheduled_digest_posts_exactly_once_per_slot_with_trends(accord: RunningAccord) -> None:
     seed(accord)
     accord.clock.set(SLOT + timedelta(seconds=30))
-    first = scheduled_digest(accord.services, notifier(accord), accord.clock.now())
+    first = scheduled_digest(accord.services, accord.clock.now())
     assert first is not None
     # a second clock, a restart, a later run in the same slot: nothing more is posted
-    assert scheduled_digest(accord.services, notifier(accord), accord.clock.now()) is None
+    assert scheduled_digest(accord.services, accord.clock.now()) is None
     accord.clock.advance(hours=20)  # the hourly retry job, still within the slot's grace
-    assert scheduled_digest(accord.services, notifier(accord), accord.clock.now()) is None
-    assert len(accord.fake.calls("chat.postMessage")) == 1
+    assert scheduled_digest(accord.services, accord.clock.now()) is None
+    assert len(posted_ok(accord)) == 1
 
     accord.command("initiative update INI-1 health:red")
     accord.clock.set(SLOT + timedelta(days=7, seconds=30))  # next Monday's slot
-    second = scheduled_digest(accord.services, notifier(accord), accord.clock.now())
+    second = scheduled_digest(accord.services, accord.clock.now())
     assert second is not None
+    accord.deliver()
     posts = accord.fake.calls("chat.postMessage")
     assert len(posts) == 2
     text = reply_text(posts[1].body)
@@ -160,59 +164,64 @@ def test_digest_jobs_are_registered_with_the_configured_cron(accord: RunningAcco
     assert getattr(retry, "interval", None) == timedelta(hours=1)
     accord.clock.set(SLOT + timedelta(minutes=5))
     job.run(accord.services, notifier(accord), accord.clock.now())
+    accord.deliver()
     job.run(accord.services, notifier(accord), accord.clock.now())
-    assert len(accord.fake.calls("chat.postMessage")) == 1
+    accord.deliver()
+    assert len(posted_ok(accord)) == 1
 
 
 def posted_ok(accord: RunningAccord) -> list[dict[str, object]]:
+    accord.deliver()
     return [call.body for call in accord.fake.calls("chat.postMessage") if call.ok]
 
 
-def test_a_failed_scheduled_digest_is_retried_and_posted_once(
-    accord: RunningAccord, caplog: pytest.LogCaptureFixture
+def test_a_digest_during_a_slack_outage_arrives_once_when_slack_is_back(
+    accord: RunningAccord,
 ) -> None:
     from bot.scheduler.registry import job_by_id
 
     weekly, retry = job_by_id("digests.weekly"), job_by_id("digests.retry")
     seed(accord)
     accord.clock.set(SLOT + timedelta(seconds=30))
-    accord.fake.error_next("chat.postMessage", "fatal_error")  # Slack has an outage
-    weekly.run(accord.services, notifier(accord), accord.clock.now())  # logs, does not raise
-    [run] = runs(accord)
-    assert run.state == "failed" and run.attempts == 1
-    assert run.error is not None and "fatal_error" in run.error
+    accord.fake.fail_next("chat.postMessage", status=500, times=3)  # Slack has an outage
+    weekly.run(accord.services, notifier(accord), accord.clock.now())  # does not raise
+    accord.deliver()
     assert posted_ok(accord) == []
-    assert "the clock retries it until 2026-12-01 08:00 UTC" in caplog.text
-
-    accord.clock.advance(hours=1)  # Slack is back; the hourly job tries again
-    retry.run(accord.services, notifier(accord), accord.clock.now())
-    assert len(posted_ok(accord)) == 1
-    assert "Accord digest ·" in reply_text(posted_ok(accord)[0])
     [run] = runs(accord)
-    assert run.state == "posted" and run.attempts == 2
-    assert run.error is not None and "fatal_error" in run.error  # the outage stays on record
+    assert run.state == "posted" and run.attempts == 1  # built once, queued in the outbox
 
-    for _ in range(3):  # later hourly runs, the weekly run again, a second clock: nothing more
-        accord.clock.advance(hours=1)
+    for _ in range(4):  # Slack recovers; the outbox retries with backoff, no new digest
+        accord.clock.advance(minutes=2)
         retry.run(accord.services, notifier(accord), accord.clock.now())
+        accord.deliver()
         weekly.run(accord.services, notifier(accord), accord.clock.now())
-    assert len(posted_ok(accord)) == 1
+        accord.deliver()
+        accord.deliver()  # what the deliverer thread does every few seconds
+    [posted] = posted_ok(accord)
+    assert "Accord digest ·" in reply_text(posted)
+    [run] = runs(accord)
+    assert run.ts is not None and run.channel == DIGEST_CHANNEL
 
 
-def test_after_the_grace_period_a_failed_digest_stays_failed(accord: RunningAccord) -> None:
+def test_a_digest_slack_refuses_for_the_whole_window_is_reported(accord: RunningAccord) -> None:
     from bot.scheduler.registry import job_by_id
 
     retry = job_by_id("digests.retry")
     accord.clock.set(SLOT + timedelta(seconds=30))
-    accord.fake.error_next("chat.postMessage", "fatal_error")
+    accord.fake.error_next("chat.postMessage", "fatal_error", times=None)
     retry.run(accord.services, notifier(accord), accord.clock.now())
-    accord.clock.set(SLOT + timedelta(hours=24, minutes=1))  # the default grace is 24 hours
+    accord.deliver()
+    for _ in range(30):
+        accord.clock.advance(hours=1)
+        posted_ok(accord)
+    accord.fake.clear_errors()
+    accord.clock.advance(hours=1)
     retry.run(accord.services, notifier(accord), accord.clock.now())
-    accord.clock.advance(days=2)
-    retry.run(accord.services, notifier(accord), accord.clock.now())
-    assert posted_ok(accord) == []
-    [run] = runs(accord)
-    assert run.state == "failed" and run.attempts == 1 and "fatal_error" in (run.error or "")
+    accord.deliver()
+    posts = posted_ok(accord)
+    assert len(posts) == 1  # only the notice: the digest itself was not posted late
+    assert posts[0]["channel"] == COORDINATION
+    assert "could not deliver the leadership digest" in reply_text(posts[0])
 
 
 def test_a_missed_slot_is_posted_late_within_the_grace_period(accord: RunningAccord) -> None:
@@ -221,6 +230,7 @@ def test_a_missed_slot_is_posted_late_within_the_grace_period(accord: RunningAcc
 
     accord.clock.set(SLOT + timedelta(hours=9))
     job_by_id("digests.retry").run(accord.services, notifier(accord), accord.clock.now())
+    accord.deliver()
     assert len(posted_ok(accord)) == 1
     assert [(r.slot_key, r.state) for r in runs(accord)] == [
         ("scheduled:2026-11-30T08:00Z", "posted")
@@ -232,21 +242,19 @@ def test_two_clocks_retrying_a_failed_slot_post_it_once(accord: RunningAccord) -
 
     retry = job_by_id("digests.retry")
     accord.clock.set(SLOT + timedelta(seconds=30))
-    accord.fake.error_next("chat.postMessage", "fatal_error")
-    retry.run(accord.services, notifier(accord), accord.clock.now())
-    accord.clock.advance(hours=1)
     start = threading.Barrier(4)
 
     def clock_process() -> None:
         start.wait()
         retry.run(accord.services, notifier(accord), accord.clock.now())
+        accord.deliver()
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         for future in [pool.submit(clock_process) for _ in range(4)]:
             future.result()
     assert len(posted_ok(accord)) == 1
     [run] = runs(accord)
-    assert run.state == "posted" and run.attempts == 2
+    assert run.state == "posted" and run.attempts == 1
     # the claim itself: a posted slot cannot be claimed again, even by a retry
     assert (
         claim_run(
@@ -263,7 +271,7 @@ def test_two_clocks_retrying_a_failed_slot_post_it_once(accord: RunningAccord) -
 def test_digest_text_cannot_ping(accord: RunningAccord) -> None:
     accord.command("initiative new Fix &lt;!channel&gt; now <!here>")
     accord.clock.set(SLOT + timedelta(minutes=1))
-    scheduled_digest(accord.services, notifier(accord), accord.clock.now())
-    body = accord.fake.calls("chat.postMessage")[0].body
+    scheduled_digest(accord.services, accord.clock.now())
+    body = posted_ok(accord)[0]
     for text in mrkdwn_texts(body):
         assert "<!channel>" not in text and "<!here>" not in text

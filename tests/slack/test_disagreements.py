@@ -342,13 +342,16 @@ def test_overdue_escalation_is_reannounced_once_a_day_in_its_thread(accord: Runn
         pending = list_pending_escalations(session, today=today)
         assert [e.ref for e in pending] == ["ESC-1"] and pending[0].is_overdue(today)
     disagreement_jobs.deadlines(accord.services, notifier, accord.clock.now())
+    accord.deliver()
     disagreement_jobs.deadlines(accord.services, notifier, accord.clock.now())
+    accord.deliver()
     overdue = [r for r in replies(accord) if "ESC-1 is overdue" in text_of(r)]
     assert len(overdue) == 1
     assert "overdue" in accord.command_text("disagree show DIS-1")
     assert "overdue" in accord.command_text("disagree list")
     accord.clock.advance(days=1)
     disagreement_jobs.deadlines(accord.services, notifier, accord.clock.now())
+    accord.deliver()
     assert len([r for r in replies(accord) if "ESC-1 is overdue" in text_of(r)]) == 2
 
 
@@ -358,7 +361,9 @@ def test_time_box_proposes_then_escalates_unless_snoozed(accord: RunningAccord) 
     notifier = _notifier(accord)
     accord.clock.advance(days=15)
     disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+    accord.deliver()
     disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+    accord.deliver()
     proposals = [dm for dm in dms_to(accord, CIO) if "Escalate now" in json.dumps(dm)]
     assert len(proposals) == 2  # one per disagreement, not doubled by the second run
     # The CISO side snoozes DIS-2 with a reason.
@@ -373,7 +378,9 @@ def test_time_box_proposes_then_escalates_unless_snoozed(accord: RunningAccord) 
     assert reply.json() == {}
     accord.clock.advance(days=4)
     disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+    accord.deliver()
     disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+    accord.deliver()
     assert len(roots(accord)) == 1 and "Accord (time box)" in text_of(roots(accord)[0])
     with session_scope(accord.services.engine) as session:
         first, second = session.get(Disagreement, 1), session.get(Disagreement, 2)
@@ -543,6 +550,7 @@ def test_a_reservation_left_by_a_crash_is_cleaned_and_can_be_escalated_again(
     assert "being escalated right now as ESC-1" in reply_text(busy)
     accord.clock.advance(minutes=11)
     disagreement_jobs.deadlines(accord.services, _notifier(accord), accord.clock.now())
+    accord.deliver()
     assert count(accord, Escalation) == 0
     assert count(accord, AuditEvent, AuditEvent.action == "escalation.abandoned") == 1
     with session_scope(accord.services.engine) as session:
@@ -566,6 +574,7 @@ def test_the_deadlines_job_shows_overdue_on_the_root_brief(accord: RunningAccord
     root_ts = _escalation(accord).thread_ts
     accord.clock.advance(days=3)
     disagreement_jobs.deadlines(accord.services, _notifier(accord), accord.clock.now())
+    accord.deliver()
     updates = _root_updates(accord, root_ts)
     assert len(updates) == 1 and "OVERDUE" in text_of(updates[0])
     assert "escalation.option" in json.dumps(updates[0]["blocks"])  # still decidable
@@ -680,6 +689,7 @@ def test_the_time_box_also_counts_touchpoints_held(
         notifier = _notifier(accord)
         accord.clock.advance(days=3)
         disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+        accord.deliver()
         assert not [dm for dm in dms_to(accord, CIO) if "Escalate now" in json.dumps(dm)]
         with session_scope(accord.services.engine) as session:
             session.add(
@@ -691,5 +701,6 @@ def test_the_time_box_also_counts_touchpoints_held(
                 )
             )
         disagreement_jobs.timebox(accord.services, notifier, accord.clock.now())
+        accord.deliver()
         proposals = [dm for dm in dms_to(accord, CIO) if "Escalate now" in json.dumps(dm)]
         assert len(proposals) == 1 and "2+ touchpoints" in text_of(proposals[0])

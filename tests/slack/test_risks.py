@@ -234,6 +234,7 @@ def test_expiry_happens_once_with_one_announcement(accord: RunningAccord) -> Non
     _accept(accord)
     notifier = jobs_notifier(accord)
     risk_jobs.expire(accord.services, notifier, accord.clock.now())
+    accord.deliver()
     assert risk(accord).state == RiskState.ACCEPTED
 
     accord.clock.set(datetime(2027, 1, 31, 0, 30, tzinfo=UTC))
@@ -248,6 +249,7 @@ def test_expiry_happens_once_with_one_announcement(accord: RunningAccord) -> Non
     for thread in threads:
         thread.join()
     risk_jobs.expire(accord.services, notifier, accord.clock.advance(hours=1))
+    accord.deliver()
 
     assert risk(accord).state == RiskState.EXPIRED
     announcements = accord.fake.calls("chat.postMessage")[posts_before:]
@@ -273,7 +275,9 @@ def test_owner_warned_at_thresholds_once_and_can_snooze(accord_sqlite: RunningAc
     def run_day(moment: datetime) -> None:
         accord.clock.set(moment)
         risk_jobs.remind(accord.services, notifier, moment)
+        accord.deliver()
         risk_jobs.remind(accord.services, notifier, moment)  # a second clock sends nothing more
+        accord.deliver()
 
     run_day(datetime(2026, 12, 1, 8, tzinfo=UTC))
     assert warnings() == []
@@ -308,7 +312,9 @@ def test_approvers_are_reminded_once_a_day(accord_sqlite: RunningAccord) -> None
     notifier = jobs_notifier(accord)
     moment = accord.clock.advance(days=1)
     risk_jobs.remind(accord.services, notifier, moment)
+    accord.deliver()
     risk_jobs.remind(accord.services, notifier, moment)
+    accord.deliver()
     dms = [c.body["channel"] for c in accord.fake.calls("chat.postMessage")[1:]]
     assert sorted(dms) == sorted([CIO, CIO_2])  # only the side that has not approved yet
 
@@ -579,6 +585,7 @@ def test_rejected_renewal_keeps_the_acceptance_in_force(accord_sqlite: RunningAc
     # It still expires on its approved date.
     notifier = jobs_notifier(accord)
     risk_jobs.expire(accord.services, notifier, at_day(accord, 2027, 1, 31))
+    accord.deliver()
     assert risk(accord).state == RiskState.EXPIRED
 
 
@@ -605,8 +612,11 @@ def test_pending_request_past_its_expiry_lapses_once(accord_sqlite: RunningAccor
     assert "can no longer be approved" in accord.command_text("risk approve RSK-1", user=CISO)
     posts = len(accord.fake.calls("chat.postMessage"))
     risk_jobs.expire(accord.services, notifier, moment)
+    accord.deliver()
     risk_jobs.expire(accord.services, notifier, moment)
+    accord.deliver()
     risk_jobs.remind(accord.services, notifier, moment)
+    accord.deliver()
     assert risk(accord).state == RiskState.LAPSED
     new_posts = accord.fake.calls("chat.postMessage")[posts:]
     assert len(new_posts) == 1 and "lapsed" in new_posts[0].body["text"]

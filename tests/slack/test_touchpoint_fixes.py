@@ -60,6 +60,7 @@ def count(accord: RunningAccord, model: type, *where: Any) -> int:
 def run_clock(accord: RunningAccord) -> None:
     notifier = SlackNotifier(build_web_client(accord.services.settings))
     job_by_id(JOB).run(accord.services, notifier, accord.clock.now())
+    accord.deliver()
 
 
 def ok(accord: RunningAccord, text: str, *, user: str = CIO) -> str:

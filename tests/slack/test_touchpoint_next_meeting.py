@@ -31,6 +31,7 @@ MEETING_3 = datetime(2027, 4, 5, 7, 0, tzinfo=UTC)
 def run_clock(accord: RunningAccord) -> None:
     notifier = SlackNotifier(build_web_client(accord.services.settings))
     job_by_id(JOB).run(accord.services, notifier, accord.clock.now())
+    accord.deliver()
 
 
 def ok(accord: RunningAccord, text: str) -> str:

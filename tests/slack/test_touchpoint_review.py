@@ -66,6 +66,7 @@ def test_a_wrong_thread_reply_gets_one_note_however_often_it_is_delivered(
     accord.clock.set(datetime(2027, 3, 21, 8, 0, tzinfo=UTC))
     notifier = SlackNotifier(build_web_client(accord.services.settings))
     job_by_id("touchpoints.post_agendas").run(accord.services, notifier, accord.clock.now())
+    accord.deliver()
     agenda_ts = accord.fake.wait_for("chat.postMessage")[0].response["ts"]
 
     wrong = message("action: Someone should do it", ts="1800000003.000100", thread_ts=agenda_ts)

@@ -42,6 +42,7 @@ def run_clock(accord: RunningAccord) -> None:
     """Run the job as the scheduler would: the registry's function, the clock's now."""
     notifier = SlackNotifier(build_web_client(accord.services.settings))
     job_by_id(JOB).run(accord.services, notifier, accord.clock.now())
+    accord.deliver()
 
 
 def agendas(accord: RunningAccord) -> list[dict[str, Any]]:

@@ -118,6 +118,7 @@ def settle(accord: RunningAccord, number: int) -> None:
 
 def run_touchpoint_clock(accord: RunningAccord) -> None:
     job_by_id("touchpoints.post_agendas").run(accord.services, notifier(accord), accord.clock.now())
+    accord.deliver()
 
 
 def line_with(text: str, ref: str) -> str:
@@ -158,6 +159,7 @@ def test_agenda_lists_risks_to_decide_and_disagreements_to_resolve(accord: Runni
     )
     accord.clock.set(datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
     risk_jobs.expire(accord.services, notifier(accord), accord.clock.now())  # RSK-5 expires
+    accord.deliver()
     accord.clock.set(datetime(2026, 12, 6, 9, 0, tzinfo=UTC))
     run_touchpoint_clock(accord)
 
@@ -227,6 +229,7 @@ def seed_for_digest(accord: RunningAccord) -> None:
     # T0 + 100 days = 2027-03-05: RSK-2 and RSK-3 have expired; RSK-3 is renewed.
     accord.clock.advance(days=100)
     risk_jobs.expire(accord.services, notifier(accord), accord.clock.now())
+    accord.deliver()
     assert "round 2" in ok(accord, "risk renew RSK-3 expires:2027-09-01", user=CISO)
     request_risk(accord, 4, "Unsupported firewall likelihood:3 impact:3 expires:2027-08-01")
     dispute(accord, 1, "Cloud region", "use the cheaper US region", "stay in the EU region")
@@ -358,10 +361,9 @@ def test_real_disagreements_are_summarised_by_the_llm_and_the_answer_is_accepted
                 ]
             }
         )
-        posted = post_digest(
-            accord.services, notifier(accord), accord.clock.now(), key="test:llm", kind="manual"
-        )
+        posted = post_digest(accord.services, accord.clock.now(), key="test:llm", kind="manual")
         assert posted is not None
+        accord.deliver()
         body = accord.fake.calls("chat.postMessage")[-1].body
         text = disagreement_blocks(body)
         assert "LLM (gpt-4o-mini), checked against the records" in reply_text(body)

@@ -8,7 +8,7 @@ from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import notice
 from bot.slack.commands.base import CommandContext, Deferred, Noun, Outcome, Verb
 from bot.slack.digest_delivery import digest_channel, post_digest, preview_message
-from bot.slack.notifier import SlackNotifier
+from bot.slack.notifier import NotInChannel, SlackNotifier
 
 
 def _no_args(args: list[str], verb: str) -> None:
@@ -34,6 +34,9 @@ def now(ctx: CommandContext, args: list[str]) -> Outcome:
     _no_args(args, "now")
     ensure_allowed(ctx.actor, Permission.DIGEST_SEND)
     channel = digest_channel(ctx.services)
+    workspace = ctx.services.workspace
+    if workspace is not None and workspace.is_member(channel) is False:
+        raise NotInChannel(channel)
     services, moment, user_id = ctx.services, ctx.now, ctx.actor.user_id
 
     def send(_notifier: SlackNotifier) -> Message:
@@ -41,7 +44,7 @@ def now(ctx: CommandContext, args: list[str]) -> Outcome:
         posted = post_digest(services, moment, key=key, kind="manual", requested_by=user_id)
         if posted is None:
             return notice("That digest was already posted.")
-        return notice(f":white_check_mark: The digest is posted in <#{posted}>.")
+        return notice(f":white_check_mark: The digest is on its way to <#{posted}>.")
 
     return Deferred(
         notice(f":hourglass_flowing_sand: Building the digest for <#{channel}>…"),
