@@ -164,14 +164,11 @@ def running_accord(
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.effective_port}/slack/events"  # type: ignore[union-attr]
+    signed = SignedSlackClient(url, SIGNING_SECRET, response_url=fake.response_url())
+    # What the deliverer thread does right after a commit, done before the test looks.
+    signed.after_reply = deliverer.drain
     try:
-        yield RunningAccord(
-            services=services,
-            fake=fake,
-            slack=SignedSlackClient(url, SIGNING_SECRET, response_url=fake.response_url()),
-            clock=clock,
-            url=url,
-        )
+        yield RunningAccord(services=services, fake=fake, slack=signed, clock=clock, url=url)
     finally:
         deliverer.drain()
         fake.wait_idle()

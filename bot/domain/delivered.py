@@ -7,13 +7,13 @@ Subjects name the record: `risk:<id>:round:<n>`, `escalation:<id>:brief`,
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.domain import escalations as esc
 from bot.domain import risks
 from bot.domain import touchpoints as tp
 from bot.domain.digest import DigestRun
-from bot.domain.outbox import OutboxKind, OutboxMessage, on_sent
+from bot.domain.outbox import OutboxKind, OutboxMessage, on_given_up, on_sent
 
 
 def _parts(row: OutboxMessage, count: int) -> list[str] | None:
@@ -66,6 +66,25 @@ def agenda_posted(session: Session, row: OutboxMessage) -> None:
     occurrence.attempts += 1
     occurrence.channel_id = str(row.result_channel)
     occurrence.message_ts = str(row.result_ts)
+
+
+@on_given_up("occurrence")
+def agenda_given_up(session: Session, row: OutboxMessage) -> None:
+    """Slack refused the agenda for good: the meeting is abandoned (the organiser is told by
+    the outbox) and its topics wait for the next agenda."""
+    parts = (row.subject or "").split(":")
+    if len(parts) != 3 or not parts[1].isdecimal():
+        return
+    occurrence = session.get(tp.TouchpointOccurrence, int(parts[1]))
+    if occurrence is None or occurrence.status != tp.OccurrenceStatus.CLAIMED:
+        return
+    occurrence.status = tp.OccurrenceStatus.ABANDONED
+    occurrence.attempts += 1
+    occurrence.note = (row.last_error or "unknown")[:300]
+    for topic in session.exec(
+        select(tp.TouchpointTopic).where(tp.TouchpointTopic.occurrence_id == occurrence.id)
+    ):
+        topic.occurrence_id = None
 
 
 @on_sent("digest")

@@ -161,8 +161,13 @@ class InitiativeChanges:
         return all(value is None for value in vars(self).values())
 
 
-def get_initiative(session: Session, *, number: int) -> Initiative:
-    initiative = session.get(Initiative, number)
+def get_initiative(session: Session, *, number: int, lock: bool = False) -> Initiative:
+    """The record; with `lock`, row-locked until the transaction ends (see `get_risk`)."""
+    initiative = (
+        session.get(Initiative, number, with_for_update=True, populate_existing=True)
+        if lock
+        else session.get(Initiative, number)
+    )
     if initiative is None:
         raise NotFound(
             f"There is no {format_ref(Kind.INITIATIVE, number)}.",
@@ -251,7 +256,7 @@ def update_initiative(
             "Nothing to change.",
             hint="e.g. `/accord initiative update INI-3 status:active health:amber due:2026-12-31`",
         )
-    initiative = get_initiative(session, number=number)
+    initiative = get_initiative(session, number=number, lock=True)
     ensure_allowed(actor, Permission.INITIATIVE_EDIT, record=initiative)
     before = initiative.snapshot()
     new_cio = _changed(changes.cio_owner_id, initiative.cio_owner_id)
@@ -307,7 +312,7 @@ def place_hold(
 ) -> Initiative:
     ensure_allowed(actor, Permission.HOLD_PLACE)
     reason = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
-    initiative = get_initiative(session, number=number)
+    initiative = get_initiative(session, number=number, lock=True)
     if initiative.on_hold:
         raise Conflict(
             f"{initiative.ref} is already on security hold.",
@@ -345,7 +350,7 @@ def release_hold(
     """Lift the hold; `via` names the agreed path (e.g. an escalation decision) for the trail."""
     ensure_allowed(actor, Permission.HOLD_RELEASE)
     reason = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
-    initiative = get_initiative(session, number=number)
+    initiative = get_initiative(session, number=number, lock=True)
     if not initiative.on_hold:
         raise Conflict(f"{initiative.ref} is not on security hold.")
     before = initiative.snapshot()

@@ -6,6 +6,7 @@ from bot.domain.disagreements import Disagreement
 from bot.domain.escalations import Escalation
 from bot.domain.idempotency import ProcessedRequest
 from bot.domain.initiatives import Initiative, InitiativeTag
+from bot.domain.outbox import OutboxMessage
 from bot.domain.risks import RiskAcceptance, RiskApproval, RiskReminder, RiskRound
 from bot.domain.roles import RoleGrant
 from bot.domain.touchpoints import (

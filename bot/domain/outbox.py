@@ -265,6 +265,19 @@ def on_sent(prefix: str) -> Callable[[SentHook], SentHook]:
     return register
 
 
+_GIVEN_UP_HOOKS: dict[str, SentHook] = {}
+
+
+def on_given_up(prefix: str) -> Callable[[SentHook], SentHook]:
+    """Like `on_sent`, for a post that will never be delivered (its record may undo a claim)."""
+
+    def register(hook: SentHook) -> SentHook:
+        _GIVEN_UP_HOOKS[prefix] = hook
+        return hook
+
+    return register
+
+
 def mark_sent(
     session: Session, row_id: int, *, now: datetime, channel: str | None, ts: str | None
 ) -> None:
@@ -320,6 +333,12 @@ def _give_up(session: Session, row: OutboxMessage, *, now: datetime) -> OutboxMe
     row.state = OutboxState.FAILED
     row.lease_until = None
     row.sent_at = now
+    if row.subject:
+        import bot.domain.delivered  # noqa: F401  (registers the hooks)
+
+        hook = _GIVEN_UP_HOOKS.get(row.subject.split(":", 1)[0])
+        if hook is not None:
+            hook(session, row)
     # What depended on this row (its thread replies and updates) cannot be delivered either.
     dependants = session.exec(
         select(OutboxMessage).where(

@@ -29,6 +29,7 @@ from bot.services import Services
 from bot.slack import send
 from bot.slack.blocks import disagreements as render
 from bot.slack.blocks.common import Message
+from bot.slack.notifier import NotInChannel
 
 
 def brief_subject(escalation: esc.Escalation) -> str:
@@ -166,6 +167,8 @@ def escalate(
             "No executive channel is configured, so nothing was escalated.",
             hint="An admin sets ACCORD_EXECUTIVE_CHANNEL to the channel id (e.g. C0123).",
         )
+    if services.workspace is not None and services.workspace.is_member(channel) is False:
+        raise NotInChannel(channel)
     executives = services.directory.members(session, Role.EXECUTIVE)
     reserved, disagreement = esc.reserve_escalation(
         session, actor=actor, request=request, executives=executives, now=now

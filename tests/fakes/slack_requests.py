@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -71,6 +71,8 @@ class SignedSlackClient:
         self._counter = itertools.count(1)
         # Never route 127.0.0.1 through an HTTP(S)_PROXY from the environment.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        #: Called after every reply (the harness drains the app's outbox there).
+        self.after_reply: Callable[[], None] | None = None
 
     # -- ids -------------------------------------------------------------------------------
     def new_trigger_id(self) -> str:
@@ -394,6 +396,8 @@ class SignedSlackClient:
                 status = int(error.code)
                 reply_headers = {k.lower(): v for k, v in error.headers.items()}
         elapsed = time.perf_counter() - started
+        if self.after_reply is not None:
+            self.after_reply()
         return SlackReply(
             status=status,
             body=raw.decode("utf-8", errors="replace"),

@@ -20,6 +20,7 @@ from tests.fakes.slack_api import FakeSlackServer
 from tests.harness import (
     CIO,
     CISO,
+    COORDINATION,
     EXEC,
     EXECUTIVE_CHANNEL,
     OUTSIDER,
@@ -505,13 +506,15 @@ def test_a_decision_for_options_that_changed_is_refused_with_the_current_brief(
     assert _escalation(accord).decision == "Cancel the launch"
 
 
-def test_the_root_message_is_posted_between_two_committed_transactions(
+def test_the_brief_leaves_after_the_escalation_commits_and_its_ts_is_stored(
     accord: RunningAccord,
 ) -> None:
-    """While Slack is posting the brief, the reservation is committed (another connection sees
-    it) and the disagreement is not yet escalated: no transaction is open around the post."""
+    """While Slack is posting the brief, the escalation is committed (another connection sees
+    it pending and the disagreement escalated): the post never runs inside a transaction, and
+    it carries its outbox id so a retry after a crash finds it instead of posting twice."""
     accord.command_text('disagree "EDR on build agents" agents are too slow with EDR')
     seen: list[tuple[str, str]] = []
+    metadata: list[Any] = []
 
     def post(body: dict[str, Any]) -> dict[str, Any]:
         if body.get("channel") == EXECUTIVE_CHANNEL and not body.get("thread_ts"):
@@ -520,12 +523,14 @@ def test_the_root_message_is_posted_between_two_committed_transactions(
                 d = session.get(Disagreement, 1)
                 assert d is not None
                 seen.extend((row.state.value, d.state.value) for row in rows)
+            metadata.append(body.get("metadata"))
         return {"ok": True, "channel": body["channel"], "ts": "1800000000.000100"}
 
     accord.fake.set_response("chat.postMessage", post)
     assert "as *ESC-1*" in accord.command_text("escalate DIS-1", user=CISO)
     accord.fake.clear_response("chat.postMessage")
-    assert seen == [("posting", "open")]
+    assert seen == [("pending", "escalated")]
+    assert metadata[0]["event_type"] == "accord_outbox"
     escalation = _escalation(accord)
     assert escalation.state == EscalationState.PENDING
     assert escalation.thread_ts == "1800000000.000100"
@@ -560,12 +565,15 @@ def test_a_reservation_left_by_a_crash_is_cleaned_and_can_be_escalated_again(
     assert len(roots(accord)) == 1
 
 
-def test_a_dm_slack_refuses_is_reported_to_the_person_privately(accord: RunningAccord) -> None:
-    accord.fake.error_next("chat.postMessage", "user_disabled")
+def test_a_dm_slack_refuses_for_good_is_reported_in_the_coordination_channel(
+    accord: RunningAccord,
+) -> None:
+    accord.fake.error_next("chat.postMessage", "user_not_found")
     reply = accord.command_text('disagree "Patch window for the ERP" Sunday nights only')
     assert "Recorded *DIS-1*" in reply  # the ack does not wait for the DMs
-    report = wait_calls(accord, containing("did not take"), method="response_url")[0]
-    assert "a direct message to <@U0CISO" in text_of(report)
+    report = wait_calls(accord, containing("could not deliver"))[0]
+    assert report["channel"] == COORDINATION
+    assert "a note about DIS-1" in text_of(report) and "user_not_found" in text_of(report)
     assert count(accord, Disagreement) == 1
 
 

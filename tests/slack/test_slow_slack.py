@@ -41,6 +41,8 @@ def test_slow_post_during_a_command_is_answered_in_time_then_completed(
     # follows after the ack and is retried until Slack takes it.
     assert "Requested *RSK-1*" in reply_text(reply.json())
     assert risks(accord) == 1
+    accord.clock.advance(seconds=4)  # past Slack's Retry-After: the outbox tries again
+    accord.deliver()
     posts = accord.fake.wait_for("chat.postMessage", count=2, timeout=15)
     assert posts[-1].ok and "RSK-1" in posts[-1].body["text"]
 

@@ -182,6 +182,8 @@ def test_clock_restart_neither_loses_nor_duplicates(accord_sqlite: RunningAccord
     try:
         accord.clock.set(datetime(2027, 3, 25, 12, 0, tzinfo=UTC))
         _run_scheduler_once(accord, restarted)
+        assert restarted.outbound is not None
+        restarted.outbound.drain()
         assert len(agendas(accord)) == 1
         # The job is persisted in the database job store.
         with restarted.engine.connect() as connection:
@@ -191,6 +193,7 @@ def test_clock_restart_neither_loses_nor_duplicates(accord_sqlite: RunningAccord
         accord.clock.set(datetime(2027, 3, 28, 7, 5, tzinfo=UTC))
         _run_scheduler_once(accord, restarted)
         _run_scheduler_once(accord, restarted)
+        restarted.outbound.drain()
         assert len(agendas(accord)) == 2
     finally:
         restarted.engine.dispose()

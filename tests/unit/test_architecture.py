@@ -30,7 +30,6 @@ RULES: dict[str, tuple[str, ...]] = {
 _PENDING = {
     ("bot/domain/digest.py", "bot.summarize.briefs"),
     ("bot/slack/digest_delivery.py", "bot.scheduler.digest_slots"),
-    ("bot/slack/disputes.py", "bot.bootstrap"),
 }
 
 

@@ -45,7 +45,7 @@ def expire_one(session: Session, *, number: int, now: datetime) -> RiskAcceptanc
     )
     if getattr(result, "rowcount", 0) != 1:
         return None
-    risk = get_risk(session, number=number)
+    risk = get_risk(session, number=number, lock=True)
     session.refresh(risk)
     record_event(
         session,
@@ -123,7 +123,7 @@ def lapse_one(
     announced once. A pending record becomes `lapsed`; an accepted or expired record whose
     renewal lapsed keeps its state.
     """
-    risk = get_risk(session, number=number)
+    risk = get_risk(session, number=number, lock=True)
     row = risk.open_round()
     if row is None or risk.decision_expiry() > now.date():
         return None

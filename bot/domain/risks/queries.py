@@ -34,8 +34,15 @@ def band_expression() -> Any:
     )
 
 
-def get_risk(session: Session, *, number: int) -> RiskAcceptance:
-    risk = session.get(RiskAcceptance, number)
+def get_risk(session: Session, *, number: int, lock: bool = False) -> RiskAcceptance:
+    """The record; with `lock`, row-locked until the transaction ends (SELECT … FOR UPDATE on
+    PostgreSQL; SQLite's transactions already hold its single write lock), so a rule checked
+    on it — "both sides approved", "not revoked" — still holds when the change commits."""
+    risk = (
+        session.get(RiskAcceptance, number, with_for_update=True, populate_existing=True)
+        if lock
+        else session.get(RiskAcceptance, number)
+    )
     if risk is None:
         raise NotFound(
             f"There is no {format_ref(Kind.RISK, number)}.",

@@ -137,7 +137,7 @@ def _start_round(
 
 
 def submit_risk(session: Session, *, actor: Actor, number: int, now: datetime) -> RiskAcceptance:
-    risk = get_risk(session, number=number)
+    risk = get_risk(session, number=number, lock=True)
     ensure_allowed(actor, Permission.RISK_CHANGE, record=risk)
     if risk.state != RiskState.DRAFT:
         raise Conflict(f"{risk.ref} is {risk.state.value}, not a draft.")
@@ -184,7 +184,7 @@ def decide(
 ) -> DecisionResult:
     """Record one side's approval or rejection in the current round."""
     side = approver_side(actor)
-    risk = get_risk(session, number=number)
+    risk = get_risk(session, number=number, lock=True)
     row = ensure_decidable(risk, actor, side=side, today=now.date())
     clean_reason = None
     if decision == Decision.REJECTED:
@@ -284,7 +284,7 @@ def _apply(
 def revoke(
     session: Session, *, actor: Actor, number: int, reason: str, now: datetime
 ) -> RiskAcceptance:
-    risk = get_risk(session, number=number)
+    risk = get_risk(session, number=number, lock=True)
     ensure_allowed(actor, Permission.RISK_REVOKE, record=risk)
     reason = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
     if risk.state not in (RiskState.ACCEPTED, RiskState.PENDING, RiskState.DRAFT):
@@ -313,7 +313,7 @@ def renew(
     The acceptance in force is untouched (state, expiry, reminders) until the renewal is
     approved; earlier rounds stay in the history.
     """
-    risk = get_risk(session, number=number)
+    risk = get_risk(session, number=number, lock=True)
     ensure_allowed(actor, Permission.RISK_CHANGE, record=risk)
     if risk.state not in (RiskState.ACCEPTED, RiskState.EXPIRED, RiskState.LAPSED):
         raise Conflict(
@@ -369,7 +369,7 @@ def update_risk(
             "Nothing to change.",
             hint='e.g. `/accord risk update RSK-2 likelihood:2 controls:"WAF rule 91"`',
         )
-    risk = get_risk(session, number=number)
+    risk = get_risk(session, number=number, lock=True)
     ensure_allowed(actor, Permission.RISK_CHANGE, record=risk)
     if risk.state not in (RiskState.DRAFT, RiskState.PENDING, RiskState.ACCEPTED):
         raise Conflict(f"{risk.ref} is {risk.state.value}; it can no longer be changed.")
@@ -426,7 +426,7 @@ def update_risk(
 def snooze(
     session: Session, *, actor: Actor, number: int, days: int, now: datetime
 ) -> RiskAcceptance:
-    risk = get_risk(session, number=number)
+    risk = get_risk(session, number=number, lock=True)
     ensure_allowed(actor, Permission.RISK_CHANGE, record=risk)
     if risk.state != RiskState.ACCEPTED:
         raise Conflict(f"{risk.ref} is {risk.state.value}; there is no expiry reminder to snooze.")
@@ -451,7 +451,7 @@ def set_round_messages(
     session: Session, *, number: int, round_: int, messages: list[dict[str, str]]
 ) -> None:
     """Remember where a round's approval request was posted (for later chat.update)."""
-    risk = get_risk(session, number=number)
+    risk = get_risk(session, number=number, lock=True)
     row = risk.round_row(round_)
     if row is not None:
         row.messages = [*row.messages, *messages]

@@ -8,7 +8,7 @@ Create Date: 2026-12-02 06:40:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel
 from alembic import op
 
 
@@ -36,11 +36,11 @@ def upgrade() -> None:
         sa.Column('notify', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column('state', sa.Enum('pending', 'sending', 'sent', 'failed', name='outboxstate', native_enum=False, create_constraint=False, length=24), nullable=False),
         sa.Column('attempts', sa.Integer(), nullable=False),
-        sa.Column('created_at', sa.DateTime(), nullable=False),
-        sa.Column('not_before', sa.DateTime(), nullable=False),
-        sa.Column('give_up_at', sa.DateTime(), nullable=False),
-        sa.Column('lease_until', sa.DateTime(), nullable=True),
-        sa.Column('sent_at', sa.DateTime(), nullable=True),
+        sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column('not_before', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column('give_up_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column('lease_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column('result_channel', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column('result_ts', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
