@@ -131,6 +131,10 @@ def _die_with_parent() -> None:  # pragma: no cover  (runs in the child between 
         ctypes.CDLL(libc_name, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
 class AccordProcess:
     """One `accord …` subprocess with its log file; start/kill/restart it as often as needed."""
 
@@ -205,7 +209,9 @@ class AccordProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,  # only prctl(): safe between fork and exec
+                # Die with the test run. The signal is tied to the forking *thread*, so only
+                # the main thread (which outlives the test) asks for it.
+                preexec_fn=_die_with_parent if _on_main_thread() else None,
             )
         self.starts += 1
         return self
