@@ -6,7 +6,7 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -106,6 +106,35 @@ JOBS: list[ScheduledJob] = [
         misfire_grace_time=300,
     ),
 ]
+
+
+def next_run_after_start(
+    job: ScheduledJob, trigger: BaseTrigger, *, stored: datetime | None, now: datetime
+) -> datetime | None:
+    """When `job` runs next once the clock (re)starts, given the time the job store kept.
+
+    Taking the trigger's next fire time instead (what `replace_existing=True` does) pushes an
+    interval job a whole interval back at every restart, so a clock restarted more often than
+    hourly would never expire a risk, and drops a cron run the clock was down for.
+
+    - Nothing stored (first start): the trigger's first fire time.
+    - Never later than the trigger's own next fire time, so a shorter interval or a changed
+      cron expression takes effect at once.
+    - An interval job keeps its stored time; one that fell due while the clock was down runs
+      once now (the jobs are idempotent, and the database decides what is due).
+    - A cron job keeps a missed time that is still within its grace period (APScheduler then
+      runs it once, late); a run missed by longer is skipped, as its grace says.
+    """
+    fresh: datetime | None = trigger.get_next_fire_time(None, now)
+    if stored is None or fresh is None:
+        return fresh
+    if stored > fresh:
+        return fresh
+    if isinstance(trigger, IntervalTrigger):
+        return max(stored, now)
+    if stored >= now - timedelta(seconds=job.misfire_grace_time):
+        return stored
+    return fresh
 
 
 def job_by_id(job_id: str) -> ScheduledJob:

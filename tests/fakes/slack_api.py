@@ -14,7 +14,9 @@ import email.policy
 import hashlib
 import itertools
 import json
+import math
 import mimetypes
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -99,6 +101,21 @@ class _Injection:
     status: int = 200
     error: str | None = None
     retry_after: int = 1
+
+
+@dataclass(frozen=True)
+class _OutagePhase:
+    """Every matching call fails with `status` from `start` until `end` (monotonic seconds)."""
+
+    status: int
+    start: float
+    end: float
+    retry_after: int
+    methods: frozenset[str] | None
+
+    def applies(self, method: str, now: float) -> bool:
+        in_time = self.start <= now < self.end
+        return in_time and (self.methods is None or method in self.methods)
 
 
 @dataclass
@@ -204,6 +221,7 @@ class FakeSlackServer(FakeHTTPServer):
         self._calls: list[RecordedCall] = []
         self._injections: dict[str, deque[_Injection]] = {}
         self._sticky_errors: dict[str, str] = {}
+        self._outage: list[_OutagePhase] = []
         self._overrides: dict[str, dict[str, Any] | ResponseFactory] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._usergroups: dict[str, list[str]] = {}
@@ -320,10 +338,56 @@ class FakeSlackServer(FakeHTTPServer):
             queue.extend(_Injection(error=error) for _ in range(times))
 
     def clear_errors(self) -> None:
-        """Drop every pending injected failure and persistent error."""
+        """Drop every pending injected failure, persistent error and outage."""
         with self._cond:
             self._injections.clear()
             self._sticky_errors.clear()
+            self._outage.clear()
+
+    def fail_all(
+        self,
+        *,
+        status: int = 500,
+        seconds: float | None = None,
+        retry_after: int = 1,
+        methods: list[str] | tuple[str, ...] | frozenset[str] | None = None,
+    ) -> None:
+        """An outage: every call (Web API methods, ``upload`` and ``response_url``; or only
+        those in `methods`) answers HTTP `status` (a 429 with ``Retry-After: retry_after``) for
+        `seconds`, or until :meth:`end_outage`. Failed attempts are recorded like any call.
+
+        Calls queue phases: the phase starts when the previous finite one ends, so
+        ``fail_all(status=500, seconds=20); fail_all(status=429)`` is 20 s of 500s, then 429s
+        until :meth:`end_outage`. A phase added after an open-ended one replaces it from now.
+        """
+        if status < 400:
+            raise ValueError("fail_all needs an HTTP error status")
+        with self._cond:
+            now = time.monotonic()
+            start = now
+            if self._outage and self._outage[-1].end > now:
+                last = self._outage[-1]
+                if math.isinf(last.end):
+                    self._outage[-1] = _OutagePhase(
+                        last.status, last.start, now, last.retry_after, last.methods
+                    )
+                else:
+                    start = last.end
+            end = math.inf if seconds is None else start + seconds
+            chosen = frozenset(methods) if methods is not None else None
+            self._outage.append(_OutagePhase(status, start, end, retry_after, chosen))
+
+    def end_outage(self) -> None:
+        """Slack is back: calls answer normally again (queued :meth:`fail_next` entries stay)."""
+        with self._cond:
+            self._outage.clear()
+
+    @property
+    def in_outage(self) -> bool:
+        """True while a :meth:`fail_all` phase is failing calls."""
+        with self._cond:
+            now = time.monotonic()
+            return any(phase.start <= now < phase.end for phase in self._outage)
 
     # -- inspection ----------------------------------------------------------------------------
     def calls(self, method: str | None = None) -> list[RecordedCall]:
@@ -414,8 +478,15 @@ class FakeSlackServer(FakeHTTPServer):
 
     def _injected(self, method: str) -> HTTPResponse | None:
         """The injected failure for this attempt, if any (consumes one queued entry)."""
+        now = time.monotonic()
+        phase = next((p for p in self._outage if p.applies(method, now)), None)
         queue = self._injections.get(method)
-        injection = queue.popleft() if queue else None
+        if phase is not None:
+            injection: _Injection | None = _Injection(
+                status=phase.status, retry_after=phase.retry_after
+            )
+        else:
+            injection = queue.popleft() if queue else None
         if injection is None and method in self._sticky_errors:
             injection = _Injection(error=self._sticky_errors[method])
         if injection is None:

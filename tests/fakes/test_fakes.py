@@ -104,6 +104,48 @@ def test_injected_errors_and_membership(slack: FakeSlackServer, web: WebClient) 
     assert web.users_info(user="U0ACCORDBOT")["ok"] is True
 
 
+def test_outage_fails_every_call_500_then_429_until_it_ends(
+    slack: FakeSlackServer, web: WebClient
+) -> None:
+    slack.fail_all(status=500, seconds=0.3)
+    slack.fail_all(status=429, retry_after=7)  # from the end of the 500s until end_outage()
+    assert slack.in_outage
+    for call in (lambda: web.chat_postMessage(channel="C1", text="x"), web.auth_test):
+        with pytest.raises(SlackApiError) as raised:
+            call()
+        assert raised.value.response.status_code == 500
+    time.sleep(0.35)
+    for _ in range(2):
+        with pytest.raises(SlackApiError) as raised:
+            web.chat_update(channel="C1", ts="1.2", text="y")
+        assert raised.value.response.status_code == 429
+        assert raised.value.response.headers["Retry-After"] == "7"
+    assert slack.in_outage
+
+    slack.end_outage()
+    assert not slack.in_outage
+    assert web.chat_postMessage(channel="C1", text="x")["ok"] is True
+    statuses = [(c.method, c.status) for c in slack.calls()]
+    assert statuses == [
+        ("chat.postMessage", 500),
+        ("auth.test", 500),
+        ("chat.update", 429),
+        ("chat.update", 429),
+        ("chat.postMessage", 200),
+    ]
+
+
+def test_outage_of_some_methods_ends_by_itself(slack: FakeSlackServer, web: WebClient) -> None:
+    slack.fail_all(status=503, seconds=0.2, methods=["chat.postMessage"])
+    assert web.auth_test()["ok"] is True
+    with pytest.raises(SlackApiError):
+        web.chat_postMessage(channel="C1", text="x")
+    time.sleep(0.25)
+    assert not slack.in_outage
+    assert web.chat_postMessage(channel="C1", text="x")["ok"] is True
+    assert [c.status for c in slack.calls("chat.postMessage")] == [503, 200]
+
+
 def test_default_answers(slack: FakeSlackServer, web: WebClient) -> None:
     assert web.auth_test()["user_id"] == "U0ACCORDBOT"
     first = web.chat_postMessage(channel="C1", text="a", thread_ts="1.2")
