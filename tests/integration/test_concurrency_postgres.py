@@ -115,7 +115,6 @@ def risk_states(replicas: Replicas, numbers: list[int]) -> dict[int, str]:
     return {int(row.id): str(row.state) for row in rows}
 
 
-@LOCKS_PENDING
 def test_cross_side_approvals_at_the_same_instant_accept_every_risk(
     replicas: Replicas,
 ) -> None:
@@ -145,7 +144,6 @@ def test_cross_side_approvals_at_the_same_instant_accept_every_risk(
     assert "accepted" in replicas.ok(replicas.b, f"risk show RSK-{numbers[0]}", user=CIO)
 
 
-@LOCKS_PENDING
 def test_revoke_racing_the_final_approval_stays_revoked(replicas: Replicas) -> None:
     numbers = request_risks(replicas, 10)
     for n in numbers:  # the CIO side has approved; the CISO side's approval is the last one
@@ -187,7 +185,6 @@ def create_initiatives(replicas: Replicas, count: int) -> list[int]:
     return numbers
 
 
-@LOCKS_PENDING
 def test_hold_racing_activation_never_leaves_an_initiative_active_on_hold(
     replicas: Replicas,
 ) -> None:
@@ -228,7 +225,6 @@ def test_hold_racing_activation_never_leaves_an_initiative_active_on_hold(
     )
 
 
-@LOCKS_PENDING
 def test_concurrent_updates_both_land_in_the_trail_with_true_before_values(
     replicas: Replicas,
 ) -> None:
