@@ -35,26 +35,16 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    # SQLAlchemy, not the driver, begins transactions (see _sqlite_begin_immediate).
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
-
-def _sqlite_begin_immediate(connection: Any) -> None:
-    """Every unit of work takes SQLite's single write lock when it starts, so a rule read at
-    the start of a transaction still holds when it writes (the equivalent of PostgreSQL's
-    row locks); a second writer waits (busy_timeout) instead of failing half-way."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager

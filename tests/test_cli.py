@@ -139,7 +139,8 @@ def test_shell_saves_the_risk_export(tmp_path: Path) -> None:
 
 
 def test_shell_shows_digest_answers_in_slacks_order(tmp_path: Path) -> None:
-    """The notice first, then the preview; for `now`: notice, channel post, confirmation."""
+    """The notice first, then the preview; for `now`: notice, confirmation, then the channel
+    post (the digest leaves through the outbox once its transaction commits)."""
     result = run(["shell", "--database", str(tmp_path / "g.db")], cwd=tmp_path, stdin=DIGEST_SCRIPT)
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -150,8 +151,8 @@ def test_shell_shows_digest_answers_in_slacks_order(tmp_path: Path) -> None:
         out.index("Accord digest — preview", preview),
         now,
         out.index("Building the digest for #leadership-digest", now),
+        out.index("The digest is on its way to #leadership-digest", now),
         out.index("message in #leadership-digest", now),
-        out.index("The digest is posted in #leadership-digest", now),
     ]
     assert order == sorted(order)
     assert "Traceback" not in out + result.stderr

@@ -38,29 +38,10 @@ from bot.slack.blocks.errors import notice
 log = logging.getLogger(__name__)
 
 METADATA_TYPE = "accord_outbox"
-#: Errors that no retry can fix: give up at once and say so.
-PERMANENT = frozenset(
-    {
-        "not_in_channel",
-        "channel_not_found",
-        "is_archived",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "msg_too_long",
-        "no_text",
-        "user_not_found",
-        "user_not_in_channel",
-        "cant_update_message",
-        "message_not_found",
-        "edit_window_closed",
-        "invalid_auth",
-        "account_inactive",
-        "token_revoked",
-        "missing_scope",
-        "not_authed",
-        "restricted_action",
-        "cannot_dm_bot",
-    }
+#: Slack's `ok: false` errors that a later attempt may get past; every other `ok: false` is a
+#: refusal no retry can fix (`not_in_channel`, `invalid_blocks`, `user_not_found`, …).
+TRANSIENT = frozenset(
+    {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
 )
 
 
@@ -170,7 +151,7 @@ class Deliverer:
             if response.status_code == 429 or code == "ratelimited":
                 after = _retry_after(response.headers)
                 self._settle_retry(job, code, after)
-            elif response.status_code >= 500 or code not in PERMANENT:
+            elif response.status_code >= 500 or code in TRANSIENT or not response.get("error"):
                 self._settle_retry(job, code, None)
             else:
                 self._settle_failed(job, code)
