@@ -17,7 +17,7 @@ from bot.bootstrap import build_slack_services, build_web_client
 from bot.config import Settings
 from bot.services import Services
 from bot.slack.app import build_app
-from bot.web import AccordWsgi
+from bot.web import SERVER_OPTIONS, AccordWsgi
 from tests.fakes.slack_api import FakeSlackServer
 from tests.fakes.slack_requests import SignedSlackClient, SlackReply
 
@@ -141,7 +141,13 @@ def running_accord(
     bolt = build_app(
         services, client=client, signing_secret=SIGNING_SECRET, listener_executor=listeners
     )
-    server = create_server(AccordWsgi(bolt, services), host="127.0.0.1", port=0, threads=6)
+    server = create_server(
+        AccordWsgi(bolt, services, signing_secret=SIGNING_SECRET),
+        host="127.0.0.1",
+        port=0,
+        threads=6,
+        **SERVER_OPTIONS,
+    )
     stopping = threading.Event()
 
     def serve() -> None:
