@@ -39,6 +39,32 @@ EXECUTIVE_CHANNEL = "C0EXEC"
 DIGEST_CHANNEL = "C0DIGEST"
 
 
+class TrackedExecutor(ThreadPoolExecutor):
+    """Bolt's listener pool, counting work in flight so a test can wait for after-ack work."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        self._cond = threading.Condition()
+        self._in_flight = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        with self._cond:
+            self._in_flight += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Any) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._in_flight == 0, timeout):
+                raise AssertionError(f"{self._in_flight} listener task(s) still running")
+
+
 class FakeClock:
     """A clock the test moves; shared by the app's threads."""
 
@@ -86,7 +112,14 @@ class RunningAccord:
     slack: SignedSlackClient
     clock: FakeClock
     url: str
+    listeners: TrackedExecutor | None = None
     replies: list[SlackReply] = field(default_factory=list)
+
+    def wait_idle(self) -> None:
+        """Until bolt's listeners (and the calls they make to the fake) have finished."""
+        if self.listeners is not None:
+            self.listeners.wait_idle()
+        self.fake.wait_idle()
 
     def command(self, text: str, *, user: str = CIO, **kwargs: Any) -> SlackReply:
         reply = self.slack.command(text, user_id=user, **kwargs)
@@ -137,7 +170,7 @@ def running_accord(
     settings = test_settings(database_url, fake, **overrides)
     client = build_web_client(settings)
     services = build_slack_services(settings, client=client, clock=clock)
-    listeners = ThreadPoolExecutor(max_workers=10, thread_name_prefix="test-listener")
+    listeners = TrackedExecutor(max_workers=10, thread_name_prefix="test-listener")
     bolt = build_app(
         services, client=client, signing_secret=SIGNING_SECRET, listener_executor=listeners
     )
@@ -167,6 +200,7 @@ def running_accord(
             slack=SignedSlackClient(url, SIGNING_SECRET, response_url=fake.response_url()),
             clock=clock,
             url=url,
+            listeners=listeners,
         )
     finally:
         fake.wait_idle()

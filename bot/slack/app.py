@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.logs import BOLT_LOGGER
 from bot.services import Services
+from bot.slack import inbound
 from bot.slack.listeners import register_all
 
 log = logging.getLogger(__name__)
@@ -56,5 +57,6 @@ def build_app(
         log.error("unhandled error for a %s request", body.get("type", "command"), exc_info=error)
         return BoltResponse(status=200, body="")
 
+    inbound.register(app)  # before any listener reads the body
     register_all(app, services)
     return app
