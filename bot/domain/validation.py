@@ -71,7 +71,7 @@ def parse_whole_number(
     if number is None or not low <= number <= high:
         shown = str(value)[:20] if isinstance(value, str | int) else "that"
         raise InvalidInput(
-            f"The {field} must be a whole number from {low} to {high}; `{shown}` is not.",
+            f"`{shown}` is not a valid {field}: it is a whole number from {low} to {high}.",
             hint=hint,
             field=field,
         )
@@ -98,7 +98,7 @@ def parse_snooze_days(value: object) -> int:
     low, high = SNOOZE_DAYS
     return parse_whole_number(
         value,
-        field="days",
+        field="number of days",
         low=low,
         high=high,
         hint=f"Snooze for {low} to {high} days, e.g. `/accord risk snooze RSK-3 7`.",

@@ -54,7 +54,7 @@ def test_an_impossible_date_in_a_form_marks_the_field(accord: RunningAccord) -> 
 
 def test_a_superscript_digit_is_not_a_number(accord: RunningAccord) -> None:
     typed = accord.command_text("risk new VPN likelihood:² impact:2 expires:2027-01-31")
-    assert "likelihood must be a whole number from 1 to 5; `²` is not" in typed
+    assert "`²` is not a valid likelihood: it is a whole number from 1 to 5" in typed
     chosen = accord.slack.view_submission(
         "risk.create", _risk_form("2027-01-31", likelihood="²"), user_id=CIO
     )
@@ -106,7 +106,7 @@ def test_the_snooze_button_obeys_the_commands_bound(accord: RunningAccord) -> No
     _accept(accord)
     for value in ("1:99999", "1:0", "1:²", "1:-3"):
         answer = click(accord, "risk.snooze", value, CISO)
-        assert "days must be a whole number from 1 to 30" in answer, value
+        assert "is not a valid number of days: it is a whole number from 1 to 30" in answer, value
     assert count(accord, RiskAcceptance, RiskAcceptance.snoozed_until.isnot(None)) == 0  # type: ignore[union-attr]
     typed = accord.command_text("risk snooze RSK-1 99999", user=CISO)
     assert "from 1 to 30" in typed
