@@ -50,7 +50,7 @@ def serve(
     from waitress import serve as waitress_serve
 
     from bot.slack.app import build_app
-    from bot.web import AccordWsgi
+    from bot.web import SERVER_OPTIONS, AccordWsgi
 
     configure_logging()
     settings = Settings()
@@ -66,7 +66,11 @@ def serve(
     listen_port = port or settings.port
     log.info("Accord listening on %s:%s", host, listen_port)
     waitress_serve(
-        AccordWsgi(bolt, services), host=host, port=listen_port, threads=8, ident="accord"
+        AccordWsgi(bolt, services, signing_secret=secret),
+        host=host,
+        port=listen_port,
+        threads=8,
+        **SERVER_OPTIONS,
     )
 
 

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.services import Services
 from bot.slack.app import build_app
 from bot.slack.deliver import Deliverer
-from bot.web import AccordWsgi
+from bot.web import SERVER_OPTIONS, AccordWsgi
 from tests.fakes.slack_api import FakeSlackServer
 from tests.fakes.slack_requests import SignedSlackClient, SlackReply
 
@@ -38,6 +38,32 @@ CISO_GROUP = "S0CISOGRP"
 COORDINATION = "C0COORD"
 EXECUTIVE_CHANNEL = "C0EXEC"
 DIGEST_CHANNEL = "C0DIGEST"
+
+
+class TrackedExecutor(ThreadPoolExecutor):
+    """Bolt's listener pool, counting work in flight so a test can wait for after-ack work."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        self._cond = threading.Condition()
+        self._in_flight = 0
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        with self._cond:
+            self._in_flight += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Any) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._in_flight == 0, timeout):
+                raise AssertionError(f"{self._in_flight} listener task(s) still running")
 
 
 class FakeClock:
@@ -87,6 +113,7 @@ class RunningAccord:
     slack: SignedSlackClient
     clock: FakeClock
     url: str
+    listeners: TrackedExecutor | None = None
     replies: list[SlackReply] = field(default_factory=list)
 
     def deliver(self) -> None:
@@ -94,6 +121,12 @@ class RunningAccord:
         moment later); tests that run jobs directly call it before looking at the fake."""
         assert self.services.outbound is not None
         self.services.outbound.drain()
+
+    def wait_idle(self) -> None:
+        """Until bolt's listeners (and the calls they make to the fake) have finished."""
+        if self.listeners is not None:
+            self.listeners.wait_idle()
+        self.fake.wait_idle()
 
     def command(self, text: str, *, user: str = CIO, **kwargs: Any) -> SlackReply:
         reply = self.slack.command(text, user_id=user, **kwargs)
@@ -147,11 +180,17 @@ def running_accord(
     deliverer = services.outbound
     assert isinstance(deliverer, Deliverer)
     deliverer.start()
-    listeners = ThreadPoolExecutor(max_workers=10, thread_name_prefix="test-listener")
+    listeners = TrackedExecutor(max_workers=10, thread_name_prefix="test-listener")
     bolt = build_app(
         services, client=client, signing_secret=SIGNING_SECRET, listener_executor=listeners
     )
-    server = create_server(AccordWsgi(bolt, services), host="127.0.0.1", port=0, threads=6)
+    server = create_server(
+        AccordWsgi(bolt, services, signing_secret=SIGNING_SECRET),
+        host="127.0.0.1",
+        port=0,
+        threads=6,
+        **SERVER_OPTIONS,
+    )
     stopping = threading.Event()
 
     def serve() -> None:
@@ -168,7 +207,14 @@ def running_accord(
     # What the deliverer thread does right after a commit, done before the test looks.
     signed.after_reply = deliverer.drain
     try:
-        yield RunningAccord(services=services, fake=fake, slack=signed, clock=clock, url=url)
+        yield RunningAccord(
+            services=services,
+            fake=fake,
+            slack=signed,
+            clock=clock,
+            url=url,
+            listeners=listeners,
+        )
     finally:
         deliverer.drain()
         fake.wait_idle()

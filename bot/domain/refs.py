@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from bot.domain.errors import InvalidInput
+from bot.domain.errors import InvalidInput, NotFound
+from bot.domain.validation import MAX_RECORD_NUMBER
 
 
 class Kind(StrEnum):
@@ -16,7 +17,7 @@ class Kind(StrEnum):
     TOUCHPOINT = "TP"
 
 
-_REF = re.compile(r"^\s*([A-Za-z]{2,3})-(\d{1,9})\s*$")
+_REF = re.compile(r"^\s*([A-Za-z]{2,3})-([0-9]{1,30})\s*$")
 
 
 def format_ref(kind: Kind, number: int) -> str:
@@ -31,7 +32,10 @@ def parse_ref(text: str, kind: Kind) -> int:
             f"`{text.strip()[:40]}` is not a valid id here.",
             hint=f"Ids look like `{kind.value}-12`.",
         )
-    return int(match.group(2))
+    number = int(match.group(2))
+    if not 1 <= number <= MAX_RECORD_NUMBER:
+        raise NotFound(f"There is no {kind.value}-{match.group(2)}.")
+    return number
 
 
 def parse_any_ref(text: str) -> tuple[Kind, int] | None:
@@ -43,4 +47,5 @@ def parse_any_ref(text: str) -> tuple[Kind, int] | None:
         kind = Kind(match.group(1).upper())
     except ValueError:
         return None
-    return kind, int(match.group(2))
+    number = int(match.group(2))
+    return (kind, number) if 1 <= number <= MAX_RECORD_NUMBER else None

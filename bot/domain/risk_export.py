@@ -4,10 +4,12 @@ Shared by `accord export risks` and `/accord risk export`. JSON is one object pe
 its `approvals`; CSV is one row per decision (the record's fields repeated), and one row with
 empty approval columns for a record nobody has decided on yet.
 
-JSON is exact: every value as stored. CSV guards against formula injection: a text cell whose
-first character is `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading apostrophe (`'`)
-so a spreadsheet shows it as text instead of running it (OWASP "CSV injection"). An auditor who
-needs the exact text uses the JSON export (or strips that one leading apostrophe).
+JSON is exact: every value as stored (control characters other than line breaks and tabs are
+removed on input, and here too from records stored before that). CSV guards against formula
+injection: a text cell whose first character is `=`, `+`, `-`, `@`, a tab or a carriage return
+gets a leading apostrophe (`'`) so a spreadsheet shows it as text instead of running it (OWASP
+"CSV injection"). An auditor who needs the exact text uses the JSON export (or strips that one
+leading apostrophe).
 
 Each record also lists its approval rounds (`rounds`: who asked, what it proposed, how it ended);
 in CSV they are one JSON cell, `approval_rounds`.
@@ -24,6 +26,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.domain.risks import RiskAcceptance, RiskApproval, RiskRound, all_risks
+from bot.domain.validation import clean_value
 
 
 class ExportFormat(StrEnum):
@@ -121,7 +124,8 @@ def approval_record(approval: RiskApproval) -> dict[str, Any]:
 
 
 def to_json(risks: list[RiskAcceptance]) -> str:
-    return json.dumps({"risks": [risk_record(r) for r in risks]}, indent=2, ensure_ascii=False)
+    records = [clean_value(risk_record(r)) for r in risks]
+    return json.dumps({"risks": records}, indent=2, ensure_ascii=False)
 
 
 def to_csv(risks: list[RiskAcceptance]) -> str:
@@ -129,7 +133,7 @@ def to_csv(risks: list[RiskAcceptance]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*RISK_COLUMNS, *APPROVAL_COLUMNS])
     for risk in risks:
-        record = risk_record(risk)
+        record = clean_value(risk_record(risk))
         base = [
             ";".join(record[c]) if c == "techniques" else _cell(record[c]) for c in RISK_COLUMNS
         ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from bot.domain.digest import Digest
+from bot.domain.validation import clean_text
 from bot.slack.blocks.digest import author_line, count_lines, facts_line, written_by
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
@@ -17,7 +18,7 @@ _MD_LEADING = re.compile(r"^(\d+)([.)])|^([-=])")
 def md(text: str) -> str:
     """Escape Markdown (and HTML) so record or LLM text renders as the words it is, wherever
     it is placed: inline, in a heading, or as a paragraph of its own. Newlines collapse."""
-    text = _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    text = _MD_SPECIAL.sub(r"\\\1", " ".join(clean_text(text).split()))
     return _MD_LEADING.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
 
 

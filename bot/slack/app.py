@@ -9,10 +9,23 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
+from bot.logs import BOLT_LOGGER
 from bot.services import Services
+from bot.slack import inbound
 from bot.slack.listeners import register_all
 
 log = logging.getLogger(__name__)
+
+
+def bolt_logger() -> logging.Logger:
+    """The logger bolt is given. Without one, bolt copies the *root* level onto each of its
+    per-class loggers, and at INFO its RequestVerification logs the whole body of every
+    request with a bad signature; given one, they copy this logger's level, kept at WARNING
+    or above (nothing bolt logs at INFO or DEBUG is needed, and some of it is bodies)."""
+    logger = logging.getLogger(BOLT_LOGGER)
+    if logger.level < logging.WARNING:  # NOTSET too
+        logger.setLevel(logging.WARNING)
+    return logger
 
 
 def build_app(
@@ -36,6 +49,7 @@ def build_app(
         ),
         raise_error_for_unhandled_request=False,
         token_verification_enabled=False,
+        logger=bolt_logger(),
     )
 
     @app.error
@@ -43,5 +57,6 @@ def build_app(
         log.error("unhandled error for a %s request", body.get("type", "command"), exc_info=error)
         return BoltResponse(status=200, body="")
 
+    inbound.register(app)  # before any listener reads the body
     register_all(app, services)
     return app

@@ -19,6 +19,7 @@ from bot.domain.risks.models import (
     RoundKind,
 )
 from bot.domain.roles import ROLE_LABELS, Actor, Role
+from bot.domain.validation import parse_whole_number
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,8 @@ MATERIAL_FIELDS = (
 
 
 def parse_rating(text: str, *, field: str) -> int:
-    value = text.strip()
-    if not value.isdigit() or not 1 <= int(value) <= 5:
-        raise InvalidInput(
-            f"`{value[:20]}` is not a valid {field}: it is a whole number from 1 to 5.",
-            hint=f"e.g. `{field}:3` (1 = rare/minor … 5 = almost certain/severe).",
-            field=field,
-        )
-    return int(value)
+    hint = f"e.g. `{field}:3` (1 = rare/minor … 5 = almost certain/severe)."
+    return parse_whole_number(text, field=field, low=1, high=5, hint=hint)
 
 
 def _rating(value: int, *, field: str) -> int:

@@ -1,7 +1,8 @@
 """Pure touchpoint rules: where agendas can be posted, what a live series accepts."""
 
-from bot.domain.errors import Conflict, InvalidInput
+from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.domain.touchpoints.models import ChannelMembership, SeriesStatus, TouchpointSeries
+from bot.domain.validation import MAX_RECORD_NUMBER
 
 
 def ensure_member(channels: ChannelMembership | None, channel_id: str) -> None:
@@ -21,6 +22,9 @@ def _require_live(series: TouchpointSeries) -> None:
 
 def parse_action_number(text: str) -> int:
     value = text.strip().upper().removeprefix("A-")
-    if not value.isdigit():
+    if not (value.isascii() and value.isdecimal()):
         raise InvalidInput(f"`{text[:20]}` is not an action item id.", hint="They look like `A-7`.")
-    return int(value)
+    number = int(value[:30])
+    if not 1 <= number <= MAX_RECORD_NUMBER:
+        raise NotFound(f"There is no action item A-{value[:30]}.")
+    return number

@@ -13,7 +13,7 @@ from bot.domain.errors import InvalidInput
 from bot.domain.paging import Page
 from bot.domain.refs import Kind, parse_any_ref, parse_ref
 from bot.domain.roles import ROLE_LABELS, Role
-from bot.domain.validation import parse_date
+from bot.domain.validation import parse_date, parse_page
 from bot.slack import disputes
 from bot.slack.blocks import disagreements as render
 from bot.slack.blocks.common import Message
@@ -100,9 +100,8 @@ def list_(ctx: CommandContext, args: list[str]) -> Outcome:
     if len(words) > 1 or (words and words[0] not in ("open", "all")):
         raise InvalidInput(LIST_HINT)
     raw_page = parsed.options.get("page", "1")
-    if not raw_page.isdigit() or int(raw_page) < 1:
-        raise InvalidInput(f"`page:{neutralise(raw_page)[:10]}` is not a page number.")
-    return Reply(list_page(ctx, include_closed=words == ["all"], page=int(raw_page)))
+    page = parse_page(raw_page, stale=f"`page:{neutralise(raw_page)[:10]}` is not a page number.")
+    return Reply(list_page(ctx, include_closed=words == ["all"], page=page))
 
 
 def list_page(ctx: CommandContext, *, include_closed: bool, page: int) -> Message:

@@ -10,7 +10,7 @@ from bot.domain.errors import InvalidInput
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.risk_export import ExportFormat, filename
 from bot.domain.risks import Decision, RiskChanges, RiskDraft, RiskFilter, RiskPolicy
-from bot.domain.validation import parse_choice, parse_date
+from bot.domain.validation import parse_choice, parse_date, parse_snooze_days
 from bot.slack.blocks import risks as render
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import notice
@@ -286,10 +286,8 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
 
 def snooze(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _ref(args, "snooze")
-    days = args[1] if len(args) > 1 else "7"
-    if not days.isdigit() or not 1 <= int(days) <= 30:
-        raise InvalidInput("Snooze for 1 to 30 days, e.g. `/accord risk snooze RSK-3 7`.")
-    risk = service.snooze(ctx.session, actor=ctx.actor, number=number, days=int(days), now=ctx.now)
+    days = parse_snooze_days(args[1] if len(args) > 1 else "7")
+    risk = service.snooze(ctx.session, actor=ctx.actor, number=number, days=days, now=ctx.now)
     until = risk.snoozed_until.isoformat() if risk.snoozed_until else "—"
     return Reply(notice(f":zzz: Expiry reminders for *{risk.ref}* are snoozed until {until}."))
 

@@ -11,7 +11,7 @@ from bot.domain.calendar import series_ics
 from bot.domain.errors import InvalidInput, UserError
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.touchpoints import SeriesDraft, TouchpointSeries
-from bot.domain.validation import parse_date
+from bot.domain.validation import parse_date, parse_whole_number
 from bot.slack.blocks import touchpoints as render
 from bot.slack.blocks.common import safe
 from bot.slack.blocks.errors import notice
@@ -49,11 +49,10 @@ def _participants(value: str | None) -> list[str]:
     return users
 
 
-def _number(value: str, *, field: str, suffix: str = "") -> int:
+def _number(value: str, *, field: str, high: int, suffix: str = "") -> int:
+    """Bounded here too, so the domain's range check never sees a number too big to use."""
     raw = value.strip().lower().removesuffix(suffix)
-    if not raw.isdigit():
-        raise InvalidInput(f"`{field}:{value[:20]}` needs a whole number.", field=field)
-    return int(raw)
+    return parse_whole_number(raw, field=field, low=0, high=high)
 
 
 def _series_outcome(ctx: CommandContext, series: TouchpointSeries, lead: str) -> Outcome:
@@ -88,7 +87,11 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         if found is None:
             raise InvalidInput("`channel:` needs a #channel, e.g. `channel:#ciso-cio`.")
         channel = found
-    lead_hours = _number(options["lead"], field="lead", suffix="h") if "lead" in options else 24
+    lead_hours = (
+        _number(options["lead"], field="lead", high=14 * 24, suffix="h")
+        if "lead" in options
+        else 24
+    )
     draft = SeriesDraft(
         name=parsed.free_text(),
         participants=_participants(options.get("with")),
@@ -97,7 +100,7 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         channel_id=channel,
         timezone=options.get("tz"),
         first_date=parse_date(options["from"], field="from") if "from" in options else None,
-        duration_minutes=_number(options["duration"], field="duration", suffix="m")
+        duration_minutes=_number(options["duration"], field="duration", high=8 * 60, suffix="m")
         if "duration" in options
         else service.DEFAULT_DURATION_MINUTES,
         lead_minutes=lead_hours * 60,

@@ -13,11 +13,15 @@ from bot.domain import initiatives as service
 from bot.domain.audit import list_events
 from bot.domain.errors import InvalidInput
 from bot.domain.initiatives import InitiativeFilter
+from bot.domain.validation import parse_page, parse_record_number
 from bot.services import Services
 from bot.slack.blocks import initiatives as render
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
 from bot.slack.ids import ActionId
+from bot.slack.inbound import json_object
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
+
+STALE = "That button is out of date; run the command again."
 
 
 def _value(body: dict[str, Any]) -> str:
@@ -25,10 +29,7 @@ def _value(body: dict[str, Any]) -> str:
 
 
 def _number(body: dict[str, Any]) -> int:
-    value = _value(body)
-    if not value.isdigit():
-        raise InvalidInput("That button is out of date; run the command again.")
-    return int(value)
+    return parse_record_number(_value(body), stale=STALE)
 
 
 def _metadata(body: dict[str, Any], number: int) -> str:
@@ -41,12 +42,15 @@ def show(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 
 def page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    state = json_object(_value(body), stale=STALE)
     try:
-        state = json.loads(_value(body))
-        which = InitiativeFilter(state["f"])
-        tag, number = state.get("t"), int(state["p"])
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput("That button is out of date; run the command again.") from None
+        which = InitiativeFilter(str(state.get("f")))
+    except ValueError:
+        raise InvalidInput(STALE) from None
+    tag = state.get("t")
+    if tag is not None and not isinstance(tag, str):
+        raise InvalidInput(STALE)
+    number = parse_page(state.get("p"), stale=STALE)
     result = service.list_initiatives(
         ctx.session,
         which=which,

@@ -16,6 +16,12 @@ from bot.domain import escalations as esc
 from bot.domain.errors import InvalidInput
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.roles import ROLE_LABELS, Role
+from bot.domain.validation import (
+    MAX_RECORD_NUMBER,
+    parse_page,
+    parse_record_number,
+    parse_whole_number,
+)
 from bot.services import Services
 from bot.slack import disputes
 from bot.slack.blocks import disagreements as render
@@ -24,6 +30,7 @@ from bot.slack.blocks.errors import notice
 from bot.slack.commands import disagreement as commands
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.inbound import json_object
 from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
 
@@ -37,20 +44,11 @@ def _action(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _int_value(body: dict[str, Any]) -> int:
-    value = str(_action(body).get("value") or "")
-    if not value.isdigit():
-        raise InvalidInput(STALE)
-    return int(value)
+    return parse_record_number(_action(body).get("value"), stale=STALE)
 
 
 def _json_value(body: dict[str, Any]) -> dict[str, Any]:
-    try:
-        value = json.loads(str(_action(body).get("value") or ""))
-    except ValueError:
-        raise InvalidInput(STALE) from None
-    if not isinstance(value, dict):
-        raise InvalidInput(STALE)
-    return value
+    return json_object(_action(body).get("value"), stale=STALE)
 
 
 def _meta(body: dict[str, Any], **values: Any) -> str:
@@ -80,8 +78,8 @@ def confirm_settlement(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     d = service.confirm_settlement(
         ctx.session,
         actor=ctx.actor,
-        number=int(value.get("d", 0)),
-        version=int(value.get("v", 0)),
+        number=parse_record_number(value.get("d"), stale=STALE),
+        version=_version(value.get("v")),
         now=ctx.now,
     )
     if d.state != service.DisagreementState.SETTLED:
@@ -91,11 +89,16 @@ def confirm_settlement(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     return Reply(render.card(d, None, ctx.today, lead=f":handshake: *{d.ref}* is settled."))
 
 
+def _version(value: object) -> int:
+    try:
+        return parse_whole_number(value, field="version", low=0, high=MAX_RECORD_NUMBER)
+    except InvalidInput:
+        raise InvalidInput(STALE) from None
+
+
 def list_page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     value = _json_value(body)
-    page = value.get("p")
-    if not isinstance(page, int):
-        raise InvalidInput(STALE)
+    page = parse_page(value.get("p"), stale=STALE)
     return Reply(commands.list_page(ctx, include_closed=bool(value.get("all")), page=page))
 
 
@@ -134,7 +137,7 @@ def _current_brief(ctx: CommandContext, changed: esc.OptionsChanged, number: int
 
 def ask_decision(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     value = _json_value(body)
-    escalation = _open_escalation(ctx, int(value.get("e", 0)))
+    escalation = _open_escalation(ctx, parse_record_number(value.get("e"), stale=STALE))
     d = service.get_disagreement(ctx.session, number=escalation.disagreement_id)
     index, key = value.get("o"), str(value.get("k") or "")
     try:
@@ -172,8 +175,14 @@ ACTIONS: list[tuple[str | re.Pattern[str], ActionHandler]] = [
 # --- modal submissions -------------------------------------------------------------------------
 
 
+def _side(value: object) -> Role:
+    if value not in (Role.CIO.value, Role.CISO.value):
+        raise InvalidInput("This form is out of date; open it again.")
+    return Role(str(value))
+
+
 def save_position(ctx: CommandContext, form: FormState) -> Outcome:
-    side = Role(str(form.metadata.get("side", "")))
+    side = _side(form.metadata.get("side"))
     d, side = service.state_position(
         ctx.session,
         actor=ctx.actor,
@@ -217,9 +226,10 @@ def _released(form: FormState) -> bool:
 
 
 def save_decision(ctx: CommandContext, form: FormState) -> Outcome:
-    option = form.metadata.get("o")
-    if not isinstance(option, int):
-        raise InvalidInput("This form is out of date; open it again.")
+    try:
+        option = parse_whole_number(form.metadata.get("o"), field="option", low=0, high=99)
+    except InvalidInput:
+        raise InvalidInput("This form is out of date; open it again.") from None
     decision = esc.Decision(
         kind=esc.DecisionKind.OPTION,
         option=option,
@@ -239,7 +249,7 @@ def save_defer(ctx: CommandContext, form: FormState) -> Outcome:
     decision = esc.Decision(
         kind=esc.DecisionKind.DEFER,
         rationale=form.text(BlockId.RATIONALE),
-        defer_to=form.day(BlockId.DEFER_TO),
+        defer_to=form.day(BlockId.DEFER_TO, field="defer to"),
     )
     return _decide(ctx, form, decision)
 

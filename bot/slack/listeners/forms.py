@@ -4,7 +4,6 @@ within its 3 seconds even when the work is slow."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import date
@@ -14,15 +13,18 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.domain.errors import InvalidInput
+from bot.domain.validation import parse_date, parse_record_number
 from bot.services import Services
 from bot.slack.blocks.errors import form_error_text
 from bot.slack.commands.base import CommandContext, Outcome, Reply
 from bot.slack.deadline import Pending, within_budget
 from bot.slack.guard import Failure, attempt
+from bot.slack.inbound import json_object
 from bot.slack.listeners.interaction import interaction_unit
 from bot.slack.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
+STALE_FORM = "This form is out of date; open it again."
 
 
 class FormState:
@@ -31,8 +33,8 @@ class FormState:
     def __init__(self, view: dict[str, Any]) -> None:
         self.values: dict[str, dict[str, Any]] = view.get("state", {}).get("values", {})
         try:
-            self.metadata: dict[str, Any] = json.loads(view.get("private_metadata") or "{}")
-        except ValueError:
+            self.metadata = json_object(view.get("private_metadata") or "{}", stale="")
+        except InvalidInput:
             self.metadata = {}
 
     def _element(self, block: str) -> dict[str, Any]:
@@ -45,19 +47,21 @@ class FormState:
         value = self._element(block).get("selected_user")
         return str(value) if value else None
 
-    def day(self, block: str) -> date | None:
+    def day(self, block: str, *, field: str | None = None) -> date | None:
+        """A date picker's day; an impossible one is an input error on that field."""
         value = self._element(block).get("selected_date")
-        return date.fromisoformat(value) if value else None
+        return parse_date(str(value), field=field or block) if value else None
 
     def choice(self, block: str) -> str | None:
         option = self._element(block).get("selected_option") or {}
         return str(option["value"]) if option.get("value") else None
 
-    def record_number(self) -> int:
-        number = self.metadata.get("id")
-        if not isinstance(number, int):
-            raise InvalidInput("This form is out of date; open it again.")
-        return number
+    def record_number(self, key: str = "id") -> int:
+        return parse_record_number(self.metadata.get(key), stale=STALE_FORM)
+
+    def optional_number(self, key: str) -> int | None:
+        """A record number the form may carry (e.g. a touchpoint's occurrence)."""
+        return None if self.metadata.get(key) is None else self.record_number(key)
 
 
 FormHandler = Callable[[CommandContext, FormState], Outcome]
@@ -105,8 +109,8 @@ def form_listener(
             if late:
                 notifier.tell(user_id, result.message, channel=channel or None)
                 return
-            field = result.error.field if result.error else None
-            block = field_blocks.get(field or "", first_block)
+            field = (result.error.field if result.error else None) or ""
+            block = field_blocks.get(field) or (field if field in form.values else first_block)
             ack(response_action="errors", errors={block: form_error_text(result)})
             return
         if not late:

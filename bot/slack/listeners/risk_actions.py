@@ -18,7 +18,12 @@ from bot.domain import risks as service
 from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.risks import Decision, RiskDraft, RiskFilter, RiskPolicy
-from bot.domain.validation import parse_choice
+from bot.domain.validation import (
+    parse_choice,
+    parse_page,
+    parse_record_number,
+    parse_snooze_days,
+)
 from bot.services import Services
 from bot.slack.blocks import risks as render
 from bot.slack.blocks.errors import notice
@@ -45,9 +50,15 @@ def _value(body: dict[str, Any]) -> str:
 
 def _id_and_round(body: dict[str, Any]) -> tuple[int, int]:
     number, _, round_ = _value(body).partition(":")
-    if not number.isdigit() or not round_.isdigit():
-        raise InvalidInput(STALE)
-    return int(number), int(round_)
+    return parse_record_number(number, stale=STALE), parse_record_number(round_, stale=STALE)
+
+
+def _number(body: dict[str, Any]) -> int | None:
+    """The record a button is about, if its value names one (for a lost race's message)."""
+    try:
+        return parse_record_number(_value(body).partition(":")[0], stale=STALE)
+    except InvalidInput:
+        return None
 
 
 def _current(ctx: CommandContext, number: int, round_: int) -> service.RiskAcceptance:
@@ -84,14 +95,14 @@ def reject(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 
 def show(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
-    value = _value(body)
-    if not value.isdigit():
-        raise InvalidInput(STALE)
-    return Reply(render.card(service.get_risk(ctx.session, number=int(value)), ctx.today))
+    number = parse_record_number(_value(body), stale=STALE)
+    return Reply(render.card(service.get_risk(ctx.session, number=number), ctx.today))
 
 
 def snooze(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
-    number, days = _id_and_round(body)
+    """The reminder's Snooze button carries `RSK-n:days`; the days obey the command's bound."""
+    raw_number, _, raw_days = _value(body).partition(":")
+    number, days = parse_record_number(raw_number, stale=STALE), parse_snooze_days(raw_days)
     risk = service.snooze(ctx.session, actor=ctx.actor, number=number, days=days, now=ctx.now)
     until = risk.snoozed_until.isoformat() if risk.snoozed_until else "—"
     return Reply(notice(f":zzz: Expiry reminders for *{risk.ref}* are snoozed until {until}."))
@@ -99,9 +110,8 @@ def snooze(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 def page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     which, _, number = _value(body).partition(":")
-    if not number.isdigit():
-        raise InvalidInput(STALE)
-    return Reply(list_page(ctx, parse_choice(which, RiskFilter, field="filter"), int(number)))
+    page_number = parse_page(number, stale=STALE)
+    return Reply(list_page(ctx, parse_choice(which, RiskFilter, field="filter"), page_number))
 
 
 ACTIONS: dict[ActionId, Callable[[CommandContext, dict[str, Any]], Outcome]] = {
@@ -160,7 +170,6 @@ def _action_listener(
 ) -> Callable[..., None]:
     def listener(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        number = _value(body).partition(":")[0]
         outcome = guarded(
             _run(
                 services,
@@ -168,7 +177,7 @@ def _action_listener(
                 channel_id=channel_of(body),
                 request_key=action_key(body),
                 work=lambda ctx: handler(ctx, body),
-                number=int(number) if number.isdigit() else None,
+                number=_number(body),
             )
         )
         deliver(outcome, body=body, client=client, respond=respond, replace_original=in_place)
@@ -178,7 +187,7 @@ def _action_listener(
 
 def create(ctx: CommandContext, form: FormState) -> Outcome:
     likelihood, impact = form.choice(BlockId.LIKELIHOOD), form.choice(BlockId.IMPACT)
-    expires = form.day(BlockId.EXPIRES)
+    expires = form.day(BlockId.EXPIRES, field="expires")
     if likelihood is None or impact is None or expires is None:
         raise InvalidInput("Likelihood, impact and expiry are required.", field="expires")
     initiative = form.text(BlockId.INITIATIVE).strip()
@@ -187,8 +196,8 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         description=form.text(BlockId.DESCRIPTION),
         asset=form.text(BlockId.ASSET),
         controls=form.text(BlockId.CONTROLS),
-        likelihood=int(likelihood),
-        impact=int(impact),
+        likelihood=service.parse_rating(likelihood, field="likelihood"),
+        impact=service.parse_rating(impact, field="impact"),
         expires_on=expires,
         initiative_id=parse_ref(initiative, Kind.INITIATIVE) if initiative else None,
         techniques=service.parse_techniques(form.text(BlockId.ATTACK)),
@@ -209,7 +218,7 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
 
 def reject_submitted(ctx: CommandContext, form: FormState) -> Outcome:
     number = form.record_number()
-    round_ = form.metadata.get("round")
+    round_ = form.optional_number("round")
     risk = service.get_risk(ctx.session, number=number)
     if round_ != risk.round:
         raise Conflict(f"{risk.ref} changed while you were writing; nothing was rejected.")
@@ -243,8 +252,11 @@ SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcom
 
 
 def _risk_runner(services: Services, *, form: FormState, **unit: Any) -> Callable[[], Outcome]:
-    number = form.metadata.get("id")
-    return _run(services, number=number if isinstance(number, int) else None, **unit)
+    try:
+        number = form.optional_number("id")
+    except InvalidInput:
+        number = None  # the handler itself says the form is out of date
+    return _run(services, number=number, **unit)
 
 
 def register(app: App, services: Services) -> None:

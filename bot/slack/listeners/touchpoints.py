@@ -11,12 +11,13 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.domain import touchpoints as service
-from bot.domain.errors import InvalidInput
 from bot.domain.touchpoints import SeriesDraft
+from bot.domain.validation import parse_page, parse_record_number
 from bot.services import Services
 from bot.slack.blocks import touchpoints as render
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.inbound import json_object
 from bot.slack.listeners.forms import FormState, form_listener, tell_submitter
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
 from bot.slack.notifier import SlackNotifier
@@ -38,11 +39,9 @@ FIELD_BLOCKS = {
 
 
 def _occurrence(body: dict[str, Any]) -> dict[str, int]:
-    try:
-        value = json.loads(str((body.get("actions") or [{}])[0].get("value") or ""))
-        return {"o": int(value["o"]), "s": int(value["s"])}
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput("That button is out of date.") from None
+    stale = "That button is out of date."
+    value = json_object((body.get("actions") or [{}])[0].get("value"), stale=stale)
+    return {key: parse_record_number(value.get(key), stale=stale) for key in ("o", "s")}
 
 
 def _thread_metadata(ctx: CommandContext, body: dict[str, Any]) -> tuple[str, str]:
@@ -80,7 +79,7 @@ def submit_create(ctx: CommandContext, form: FormState) -> Outcome:
         at=str(clock or ""),
         channel_id=str(channel or ctx.channel_id),
         timezone=form.text(BlockId.TP_TZ) or None,
-        first_date=form.day(BlockId.TP_FIRST),
+        first_date=form.day(BlockId.TP_FIRST, field="first meeting"),
     )
     series = service.create_series(
         ctx.session,
@@ -112,9 +111,9 @@ def submit_action(ctx: CommandContext, form: FormState) -> Outcome:
         number=number,
         text=form.text(BlockId.TP_TEXT),
         owner_id=form.user(BlockId.TP_OWNER),
-        due=form.day(BlockId.TP_DUE),
+        due=form.day(BlockId.TP_DUE, field="due"),
         now=ctx.now,
-        occurrence_id=form.metadata.get("occurrence"),
+        occurrence_id=form.optional_number("occurrence"),
     )
     return Reply(render.action_recorded(service.get_series(ctx.session, number=number), item), True)
 
@@ -127,18 +126,16 @@ def submit_decision(ctx: CommandContext, form: FormState) -> Outcome:
         number=number,
         text=form.text(BlockId.TP_TEXT),
         now=ctx.now,
-        occurrence_id=form.metadata.get("occurrence"),
+        occurrence_id=form.optional_number("occurrence"),
     )
     series = service.get_series(ctx.session, number=number)
     return Reply(render.decision_recorded(series, decision), True)
 
 
 def turn_page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
-    try:
-        state = json.loads(str((body.get("actions") or [{}])[0].get("value") or ""))
-        include, number = bool(state["a"]), int(state["p"])
-    except (ValueError, KeyError, TypeError):
-        raise InvalidInput("That button is out of date; run the command again.") from None
+    stale = "That button is out of date; run the command again."
+    state = json_object((body.get("actions") or [{}])[0].get("value"), stale=stale)
+    include, number = bool(state.get("a")), parse_page(state.get("p"), stale=stale)
     page = service.list_series(
         ctx.session, include_cancelled=include, page=number, page_size=render.LIST_PAGE_SIZE
     )
