@@ -201,9 +201,12 @@ def _after_rollback(session: OrmSession) -> None:
 def claim_due(session: Session, *, now: datetime, limit: int = 20) -> list[OutboxMessage]:
     """Take up to `limit` rows that are due and first in their lane, with a lease.
 
-    On PostgreSQL the rows are locked with SKIP LOCKED, so several deliverers (web replicas and
-    clocks) take different rows; SQLite has one writer anyway. A row whose earlier lane-mate is
-    still pending or being sent waits, which keeps order per channel and thread.
+    On PostgreSQL the candidates are locked with SKIP LOCKED, so several deliverers (web
+    replicas and clocks) look at different rows. Each row is then taken with a guarded UPDATE
+    (its `attempts` must still be what was read), so even where a lock is not available
+    (SQLite reads outside a transaction) two deliverers can never take the same row. A row whose
+    earlier lane-mate is still pending or being sent waits, which keeps order per channel and
+    thread.
     """
     earlier = sa.orm.aliased(OutboxMessage)
     blocked = (
@@ -216,8 +219,8 @@ def claim_due(session: Session, *, now: datetime, limit: int = 20) -> list[Outbo
         .exists()
     )
     lease_over = col(OutboxMessage.lease_until).is_(None) | (col(OutboxMessage.lease_until) <= now)
-    query = (
-        select(OutboxMessage)
+    candidates = session.exec(
+        select(OutboxMessage.id, OutboxMessage.attempts)
         .where(
             col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
             col(OutboxMessage.not_before) <= now,
@@ -227,14 +230,30 @@ def claim_due(session: Session, *, now: datetime, limit: int = 20) -> list[Outbo
         .order_by(col(OutboxMessage.id))
         .limit(limit)
         .with_for_update(skip_locked=True, of=OutboxMessage)
+    ).all()
+    taken: list[int] = []
+    for row_id, attempts in candidates:
+        result = session.execute(
+            sa.update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id) == row_id,
+                col(OutboxMessage.attempts) == attempts,
+                col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
+            )
+            .values(state=OutboxState.SENDING, attempts=attempts + 1, lease_until=now + LEASE)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            taken.append(int(row_id))  # type: ignore[arg-type]
+    if not taken:
+        return []
+    return list(
+        session.exec(
+            select(OutboxMessage)
+            .where(col(OutboxMessage.id).in_(taken))
+            .order_by(col(OutboxMessage.id))
+            .execution_options(populate_existing=True)
+        )
     )
-    rows = list(session.exec(query))
-    for row in rows:
-        row.state = OutboxState.SENDING
-        row.attempts += 1
-        row.lease_until = now + LEASE
-    session.flush()
-    return rows
 
 
 def parent_ts(session: Session, row: OutboxMessage) -> tuple[str | None, str | None, bool]:

@@ -22,13 +22,12 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
-from bot.clock import as_utc
 from bot.db import session_scope
 from bot.domain import outbox
 from bot.domain.outbox import OutboxKind, OutboxMessage
@@ -258,14 +257,15 @@ class Deliverer:
         channel = job.channel
         if channel.startswith(("U", "W")):
             channel = str(self.client.conversations_open(users=channel)["channel"]["id"])
-        oldest = f"{(as_utc(job.created_at) - timedelta(minutes=5)).timestamp():.6f}"
+        # The newest messages are searched (a retry comes minutes or hours later, not days);
+        # Slack's own ts is the only clock that matters here, so no `oldest` from ours.
         if job.thread_ts:
             response = self.client.conversations_replies(
-                channel=channel, ts=job.thread_ts, oldest=oldest, include_all_metadata=True
+                channel=channel, ts=job.thread_ts, include_all_metadata=True, limit=200
             )
         else:
             response = self.client.conversations_history(
-                channel=channel, oldest=oldest, include_all_metadata=True, limit=200
+                channel=channel, include_all_metadata=True, limit=200
             )
         for message in response.get("messages") or []:
             metadata = message.get("metadata") or {}
