@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
@@ -19,6 +20,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> str:
@@ -45,6 +47,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def lock_row(session: Session, model: type[T], key: int) -> T | None:
+    """Load a record for a change, locked until the transaction ends, so a rule checked on it
+    still holds when the change commits: `SELECT … FOR UPDATE` on PostgreSQL; on SQLite a
+    no-op UPDATE of the row first, which takes the database's single write lock (SQLite's
+    equivalent) before the row is read again."""
+    if session.get_bind().dialect.name == "sqlite":
+        table = model.__table__  # type: ignore[attr-defined]
+        column = table.c.updated_at if "updated_at" in table.c else table.c.id
+        session.execute(sa.update(table).where(table.c.id == key).values({column.name: column}))
+        return session.get(model, key, populate_existing=True)
+    return session.get(model, key, with_for_update=True, populate_existing=True)
 
 
 @contextmanager

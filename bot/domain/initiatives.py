@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, ForeignKey, Integer, func, or_
 from sqlalchemy.orm import selectinload
 from sqlmodel import Column, Field, Relationship, Session, SQLModel, col, select
 
+from bot.db import lock_row
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
 from bot.domain.errors import Conflict, InvalidInput, NotFound
@@ -163,11 +164,7 @@ class InitiativeChanges:
 
 def get_initiative(session: Session, *, number: int, lock: bool = False) -> Initiative:
     """The record; with `lock`, row-locked until the transaction ends (see `get_risk`)."""
-    initiative = (
-        session.get(Initiative, number, with_for_update=True, populate_existing=True)
-        if lock
-        else session.get(Initiative, number)
-    )
+    initiative = lock_row(session, Initiative, number) if lock else session.get(Initiative, number)
     if initiative is None:
         raise NotFound(
             f"There is no {format_ref(Kind.INITIATIVE, number)}.",

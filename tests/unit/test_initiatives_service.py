@@ -179,3 +179,61 @@ def test_public_ids_are_never_reused(session: Session) -> None:
     session.delete(session.get(Initiative, second))  # e.g. a rolled-back or removed record
     session.commit()
     assert new(session, "Third") == second + 1
+
+
+def test_concurrent_updates_of_one_field_both_keep_their_before(database_url: str) -> None:
+    """Two people change the health at the same instant (threads, one session each): the
+    record is locked for the change, so the second change's `before` is the first's `after`
+    (SQLite takes its write lock, PostgreSQL the row lock) — no lost update."""
+    import threading
+
+    from bot.db import session_scope
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    try:
+        with session_scope(engine) as setup:
+            number = create_initiative(
+                setup, actor=ANN, draft=InitiativeDraft(title="Segment OT"), now=NOW
+            ).id
+        assert number is not None
+        for _ in range(5):
+            start = threading.Barrier(2)
+
+            def change(health: Health, start: threading.Barrier) -> None:
+                start.wait()
+                with session_scope(engine) as session:
+                    update_initiative(
+                        session,
+                        actor=ANN,
+                        number=number,
+                        changes=InitiativeChanges(health=health),
+                        now=NOW,
+                    )
+
+            workers = [
+                threading.Thread(target=change, args=(h, start)) for h in (Health.RED, Health.AMBER)
+            ]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            with session_scope(engine) as session:
+                events = session.exec(
+                    select(AuditEvent)
+                    .where(AuditEvent.action == "initiative.updated")
+                    .order_by(AuditEvent.id)  # type: ignore[arg-type]
+                ).all()
+                last_two = [(e.before, e.after) for e in events[-2:] if e.after]
+                if len(last_two) == 2:
+                    assert last_two[1][0] == last_two[0][1]
+            with session_scope(engine) as session:  # back to green for the next round
+                update_initiative(
+                    session,
+                    actor=ANN,
+                    number=number,
+                    changes=InitiativeChanges(health=Health.GREEN),
+                    now=NOW,
+                )
+    finally:
+        engine.dispose()

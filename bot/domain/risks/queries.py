@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from bot.db import lock_row
 from bot.domain.errors import NotFound, UserError
 from bot.domain.paging import Page, clamp_page
 from bot.domain.permissions import side_of
@@ -39,9 +40,7 @@ def get_risk(session: Session, *, number: int, lock: bool = False) -> RiskAccept
     PostgreSQL; SQLite's transactions already hold its single write lock), so a rule checked
     on it — "both sides approved", "not revoked" — still holds when the change commits."""
     risk = (
-        session.get(RiskAcceptance, number, with_for_update=True, populate_existing=True)
-        if lock
-        else session.get(RiskAcceptance, number)
+        lock_row(session, RiskAcceptance, number) if lock else session.get(RiskAcceptance, number)
     )
     if risk is None:
         raise NotFound(
