@@ -53,7 +53,7 @@ def build_services(
     clock: Clock | None = None,
     migrate: bool = True,
 ) -> Services:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, audit_key=settings.audit_secret())
     if migrate:
         upgrade(engine)
     clock = clock or SystemClock()

@@ -1,6 +1,6 @@
 """Imports every table so SQLModel's metadata (and Alembic) sees the whole schema."""
 
-from bot.domain.audit import AuditEvent
+from bot.domain.audit import AuditChainHead, AuditEvent
 from bot.domain.digest import DigestRun
 from bot.domain.disagreements import Disagreement
 from bot.domain.escalations import Escalation
@@ -18,6 +18,7 @@ from bot.domain.touchpoints import (
 from bot.summarize.cache import SummaryCacheEntry
 
 __all__ = [
+    "AuditChainHead",
     "AuditEvent",
     "DigestRun",
     "Disagreement",
