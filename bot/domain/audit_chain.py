@@ -186,7 +186,9 @@ class ChainReport:
 
     def summary(self) -> str:
         """One line for the CLI and Slack."""
-        if self.problem is None:
+        if self.problem is None and self.head.seq == 0:
+            line = "0 events verified, head #0 (the chain is empty)"
+        elif self.problem is None:
             line = f"{self.events} events verified, head #{self.head.seq} {self.head.hash}"
         else:
             line = f"audit chain broken: {self.problem.message}"

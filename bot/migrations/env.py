@@ -12,6 +12,7 @@ from bot.db import make_engine
 
 config = context.config
 
+
 def _engine_from_settings() -> Engine:
     settings = Settings()
     return make_engine(settings.database_url, audit_key=settings.audit_secret())
