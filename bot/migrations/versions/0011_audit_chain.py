@@ -120,7 +120,9 @@ def upgrade() -> None:
         [{'id': 1, 'seq': seq, 'hash': prev}],
     )
 
-    with op.batch_alter_table('audit_event', schema=None) as batch_op:
+    with op.batch_alter_table(
+        'audit_event', schema=None, table_kwargs={'sqlite_autoincrement': True}
+    ) as batch_op:
         batch_op.alter_column('seq', existing_type=sa.Integer(), nullable=False)
         batch_op.alter_column('prev_hash', existing_type=sa.String(length=64), nullable=False)
         batch_op.alter_column('hash', existing_type=sa.String(length=64), nullable=False)
