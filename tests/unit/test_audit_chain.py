@@ -16,11 +16,15 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.db import alembic_config, make_engine, session_scope, upgrade
-from bot.domain.audit import record_event
+from bot.db import AuditKey, alembic_config, audit_key_for, make_engine, session_scope, upgrade
+from bot.domain.audit import GENESIS_HASH, record_event
 from bot.domain.audit_chain import event_hash
-from bot.domain.initiatives import InitiativeChanges, InitiativeDraft
-from bot.domain.initiatives import create_initiative, update_initiative
+from bot.domain.initiatives import (
+    InitiativeChanges,
+    InitiativeDraft,
+    create_initiative,
+    update_initiative,
+)
 from bot.domain.roles import Actor, Role
 
 KEY = "k" * 16 + "0123456789abcdef0123"  # 36 characters
@@ -105,16 +109,18 @@ def test_postgresql_refuses_to_update_or_delete_audit_events(postgres_url: str) 
         "UPDATE audit_chain_head SET seq = 1",
         "DELETE FROM audit_chain_head",
     ):
-        with pytest.raises(DBAPIError, match="append-only|only moves forward"):
-            with engine.begin() as connection:
-                connection.execute(sa.text(statement))
+        with (
+            pytest.raises(DBAPIError, match=r"append-only|only moves forward"),
+            engine.begin() as connection,
+        ):
+            connection.execute(sa.text(statement))
     engine.dispose()
     assert cli("audit", "verify", url=postgres_url)[0] == 0
 
 
 def test_changing_who_made_a_change_is_named(engine: sa.Engine, database_url: str) -> None:
     write_history(engine)
-    owner_sql(engine, f"UPDATE audit_event SET actor_id = '{MALLORY}' WHERE seq = 3")
+    owner_sql(engine, "UPDATE audit_event SET actor_id = :who WHERE seq = 3", who=MALLORY)
     code, out = cli("audit", "verify", url=database_url)
     assert code == 1
     assert out.startswith("audit chain broken: event #3 (initiative.updated on INI-1 by U0MALLORY")
@@ -125,8 +131,11 @@ def test_changing_the_content_and_its_hash_without_the_key_is_named(
     engine: sa.Engine, database_url: str
 ) -> None:
     write_history(engine)
-    forged = "f" * 64
-    owner_sql(engine, f"UPDATE audit_event SET note = 'approved', hash = '{forged}' WHERE seq = 4")
+    owner_sql(
+        engine,
+        "UPDATE audit_event SET note = 'approved', hash = :forged WHERE seq = 4",
+        forged="f" * 64,
+    )
     code, out = cli("audit", "verify", url=database_url)
     assert code == 1
     assert "event #4 (initiative.updated" in out and "was changed" in out
@@ -163,9 +172,6 @@ def test_inserting_an_event_is_named(engine: sa.Engine, database_url: str) -> No
 def _rechain(engine: sa.Engine, secret: bytes) -> None:
     """What someone who holds a key (their own, or the public development key) can do: change
     an event and re-sign the whole chain so that every link matches again."""
-    from bot.domain.audit import GENESIS_HASH
-    from bot.db import AuditKey
-
     events = sa.table(
         "audit_event",
         *(sa.column(name) for name in ("id", "seq", "actor_id", "record_ref", "action")),
@@ -235,8 +241,6 @@ def test_re_signing_with_another_key_fails_with_the_real_one(
 
 
 def engine_key_secret(engine: sa.Engine) -> bytes:
-    from bot.db import audit_key_for
-
     return audit_key_for(engine).secret
 
 
