@@ -10,6 +10,10 @@ head published outside the database (each digest, `accord audit head`) shows tha
 Appending is serialised by the one `audit_chain_head` row: the first statement of an append is
 an UPDATE of that row, which on PostgreSQL locks it until the transaction ends and on SQLite
 takes the database's write lock, so two writers never number or link events from the same head.
+The lock is taken at the first flush that holds a new event and kept until commit, so keep the
+service order "lock the records, change them, record the events": a transaction that locks
+another record after its first event has been flushed can deadlock with one that locked that
+record first (PostgreSQL then aborts one of the two).
 """
 
 from __future__ import annotations
@@ -189,7 +193,8 @@ class ChainReport:
         if self.problem is None and self.head.seq == 0:
             line = "0 events verified, head #0 (the chain is empty)"
         elif self.problem is None:
-            line = f"{self.events} events verified, head #{self.head.seq} {self.head.hash}"
+            events = f"{self.events} event{'s' if self.events != 1 else ''}"
+            line = f"{events} verified, head #{self.head.seq} {self.head.hash}"
         else:
             line = f"audit chain broken: {self.problem.message}"
             if self.events and self.mismatched == self.events:
