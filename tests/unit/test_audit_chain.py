@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.db import AuditKey, alembic_config, audit_key_for, make_engine, session_scope, upgrade
 from bot.domain.audit import GENESIS_HASH, record_event
-from bot.domain.audit_chain import event_hash
+from bot.domain.audit_chain import ChainHeadMissing, event_hash
 from bot.domain.initiatives import (
     InitiativeChanges,
     InitiativeDraft,
@@ -340,3 +340,16 @@ def test_without_a_key_postgresql_processes_refuse_to_start() -> None:
     assert "ACCORD_AUDIT_KEY is not set; on PostgreSQL the audit chain needs a secret key" in out
     code, out = cli("db", "upgrade", url=postgres, key="too-short")
     assert code == 2 and "ACCORD_AUDIT_KEY must be at least 32 characters" in out
+
+
+def test_without_its_head_row_the_chain_takes_no_more_events(
+    engine: sa.Engine, database_url: str
+) -> None:
+    """Fail closed: nothing is appended to a chain whose head was deleted, and verify says so."""
+    write_history(engine, events=2)
+    owner_sql(engine, "DELETE FROM audit_chain_head")
+    with pytest.raises(ChainHeadMissing), session_scope(engine) as session:
+        record_event(session, at=T0, actor_id="U0ANN", record_ref="INI-1", action="test.more")
+    code, out = cli("audit", "verify", url=database_url)
+    assert code == 1 and "the chain head record is missing" in out
+    assert cli("audit", "verify", "--head", "2:abc", url=database_url)[0] == 2  # too short
