@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Connection, Integer, String, Table, event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel, col, select
 
 
@@ -58,8 +59,8 @@ def _first_head(target: Table, connection: Connection, **_: Any) -> None:
 event.listen(SQLModel.metadata.tables["audit_chain_head"], "after_create", _first_head)
 
 
-@event.listens_for(Session, "before_flush")
-def _chain_new_events(session: Session, _context: Any, _instances: Any) -> None:
+@event.listens_for(OrmSession, "before_flush")  # every ORM session, SQLModel's included
+def _chain_new_events(session: OrmSession, _context: Any, _instances: Any) -> None:
     """Every new event, however it was added, joins the chain as it is written."""
     new = [obj for obj in session.new if isinstance(obj, AuditEvent)]
     if new:

@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import inspect, update
 from sqlalchemy import select as sql_select
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from bot.db import AuditKey, audit_key_for
@@ -90,7 +91,7 @@ def _insert_order(event: AuditEvent) -> int:
     return order if isinstance(order, int) else 0
 
 
-def append_to_chain(session: Session, events: Sequence[AuditEvent]) -> None:
+def append_to_chain(session: OrmSession, events: Sequence[AuditEvent]) -> None:
     """Number, link and sign `events` (in the order they were added) from the locked head."""
     ordered = sorted(events, key=_insert_order)
     connection = session.connection()
