@@ -1,4 +1,4 @@
-"""`accord` entry points: serve (HTTP), socket, clock, db upgrade, shell."""
+"""`accord` entry points: serve (HTTP), socket, clock, db upgrade, audit, exports, shell."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
-from bot.bootstrap import build_slack_services, build_web_client, configure_logging
+from bot.bootstrap import (
+    build_slack_services,
+    build_web_client,
+    check_audit_key,
+    configure_logging,
+)
 from bot.config import ConfigurationError, Settings
 from bot.db import make_engine, upgrade
 from bot.services import Services
@@ -24,6 +30,11 @@ export_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
+audit_app = typer.Typer(
+    help="The tamper-evident audit trail: verify the chain, show its head.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
 log = logging.getLogger("accord")
 
 
@@ -39,6 +50,21 @@ def _start_delivery(services: Services) -> None:
     if isinstance(services.outbound, Deliverer):
         services.outbound.start()
         services.outbound.kick()  # whatever was left by the previous process
+
+
+def _check_audit_key(settings: Settings) -> None:
+    try:
+        check_audit_key(settings)
+    except ConfigurationError as error:
+        _fail(str(error))
+
+
+def _migrated_engine(settings: Settings) -> Engine:
+    """The database, migrated, signing its audit chain with ACCORD_AUDIT_KEY."""
+    _check_audit_key(settings)
+    engine = make_engine(settings.database_url, audit_key=settings.audit_secret())
+    upgrade(engine)
+    return engine
 
 
 @app.command()
@@ -59,6 +85,7 @@ def serve(
     except ConfigurationError as error:
         _fail(str(error))
         return
+    _check_audit_key(settings)
     client = build_web_client(settings, token=token)
     services = build_slack_services(settings, client=client)
     bolt = build_app(services, client=client, signing_secret=secret)
@@ -125,6 +152,7 @@ def clock() -> None:
     except ConfigurationError as error:
         _fail(str(error))
         return
+    _check_audit_key(settings)
     client = build_web_client(settings, token=token)
     services = build_slack_services(settings, client=client)
     _start_delivery(services)  # also the sweeper: what a web process could not send
@@ -137,8 +165,7 @@ def clock() -> None:
 def db_upgrade() -> None:
     """Apply every pending migration to DATABASE_URL."""
     configure_logging()
-    settings = Settings()
-    upgrade(make_engine(settings.database_url))
+    _migrated_engine(Settings())
     typer.echo("database is up to date")
 
 
@@ -158,9 +185,7 @@ def export_ics(
     from bot.domain.errors import UserError
     from bot.domain.refs import Kind, parse_ref
 
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    engine = _migrated_engine(Settings())
     try:
         with session_scope(engine) as session:
             series = touchpoints.get_series(session, number=parse_ref(ref, Kind.TOUCHPOINT))
@@ -195,9 +220,7 @@ def export_risks_command(
     except ValueError:
         _fail(f"--format must be csv or json, not {format!r}")
         return
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    engine = _migrated_engine(Settings())
     with session_scope(engine) as session:
         content = export_risks(session, fmt)
     if output is None:
@@ -219,6 +242,89 @@ def shell(
     run_shell(database=database, interactive=sys.stdin.isatty())
 
 
+# -- accord audit ------------------------------------------------------------------------------
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database", help="Database URL or SQLite file (default: $DATABASE_URL, accord.db)."
+    ),
+]
+
+
+def _audit_engine(settings: Settings, database: str | None) -> Engine:
+    """The database as it is (no migration: checking must not write)."""
+    url = database or settings.database_url
+    if "://" not in url:
+        url = f"sqlite:///{Path(url).resolve()}"
+    try:
+        return make_engine(url, audit_key=settings.audit_secret())
+    except ConfigurationError as error:
+        _fail(str(error))
+        raise
+
+
+@audit_app.command("verify")
+def audit_verify(
+    database: DatabaseOption = None,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head",
+            help="A chain head published earlier, N:hash (as the digest shows it); the chain "
+            "must still contain it, which shows a rewrite of the whole chain.",
+        ),
+    ] = None,
+) -> None:
+    """Recompute the audit chain; exit 1 naming the first event changed, removed or inserted."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db import session_scope
+    from bot.domain.audit_chain import parse_head, verify_chain
+    from bot.domain.errors import UserError
+
+    settings = Settings()
+    try:
+        published = parse_head(head) if head else None
+    except UserError as error:
+        _fail(f"--head: {error.message} {error.hint or ''}".strip())
+        return
+    engine = _audit_engine(settings, database)
+    try:
+        with session_scope(engine) as session:
+            report = verify_chain(session, published=published)
+    except DBAPIError as error:
+        _fail(f"cannot read the audit chain ({type(error.orig).__name__}); run `accord db upgrade`")
+        return
+    finally:
+        engine.dispose()
+    typer.echo(report.summary())
+    raise typer.Exit(code=0 if report.ok else 1)
+
+
+@audit_app.command("head")
+def audit_head(database: DatabaseOption = None) -> None:
+    """Print the chain head (event number and hash) to publish or keep outside the database."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db import session_scope
+    from bot.domain.audit_chain import chain_head
+
+    engine = _audit_engine(Settings(), database)
+    try:
+        with session_scope(engine) as session:
+            head = chain_head(session)
+    except DBAPIError as error:
+        _fail(f"cannot read the audit chain ({type(error.orig).__name__}); run `accord db upgrade`")
+        return
+    finally:
+        engine.dispose()
+    if head is None:
+        _fail("the audit chain head record is missing; run `accord audit verify`")
+        return
+    typer.echo(f"#{head.seq} {head.hash}")
+
+
 # -- accord export review (issue 6) -------------------------------------------------------------
 
 
@@ -236,6 +342,7 @@ def export_review(
         _fail(f"unknown format {format_!r}; use --format md")
     configure_logging()
     settings = Settings()
+    _check_audit_key(settings)
     from bot.bootstrap import build_services
     from bot.slack.usergroups import SlackGroupMembers
 

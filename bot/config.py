@@ -10,6 +10,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
+#: The shortest `ACCORD_AUDIT_KEY` accepted (`secrets.token_hex(32)` makes a good one).
+AUDIT_KEY_MIN_LENGTH = 32
 
 
 def default_database_url() -> str:
@@ -45,6 +47,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     port: int = 3000
+    #: Signs the audit chain (HMAC-SHA256); kept out of the database on purpose.
+    accord_audit_key: SecretStr | None = None
 
     accord_cio_side: IdList = Field(default_factory=list)
     accord_ciso_side: IdList = Field(default_factory=list)
@@ -141,6 +145,32 @@ class Settings(BaseSettings):
         token = self._required(self.slack_bot_token, "SLACK_BOT_TOKEN")
         app_token = self._required(self.slack_app_token, "SLACK_APP_TOKEN")
         return token, app_token
+
+    def audit_secret(self) -> bytes | None:
+        """The audit key as bytes, None when unset (the public development key is used)."""
+        value = self.accord_audit_key.get_secret_value().strip() if self.accord_audit_key else ""
+        if not value:
+            return None
+        if len(value) < AUDIT_KEY_MIN_LENGTH:
+            raise ConfigurationError(
+                f"ACCORD_AUDIT_KEY must be at least {AUDIT_KEY_MIN_LENGTH} characters; generate "
+                'one with: python -c "import secrets; print(secrets.token_hex(32))"'
+            )
+        return value.encode()
+
+    def require_audit_key(self) -> bytes | None:
+        """For the commands that write a shared database: on PostgreSQL the audit chain must be
+        signed with a secret key, or anyone who can write the database (and read Accord's source)
+        could rewrite it unnoticed. SQLite is single-host: None (development key) is allowed."""
+        key = self.audit_secret()
+        scheme = self.database_url.split(":", 1)[0].split("+", 1)[0].lower()
+        if key is None and scheme in ("postgresql", "postgres"):
+            raise ConfigurationError(
+                "ACCORD_AUDIT_KEY is not set; on PostgreSQL the audit chain needs a secret key "
+                '(python -c "import secrets; print(secrets.token_hex(32))"), kept outside the '
+                "database and the same for every Accord process"
+            )
+        return key
 
     @staticmethod
     def _required(value: SecretStr | None, name: str) -> str:

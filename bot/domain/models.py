@@ -1,6 +1,6 @@
 """Imports every domain table so SQLModel's metadata sees it (`bot.schema` adds the rest)."""
 
-from bot.domain.audit import AuditEvent
+from bot.domain.audit import AuditChainHead, AuditEvent
 from bot.domain.digest import DigestRun
 from bot.domain.disagreements import Disagreement
 from bot.domain.escalations import Escalation
@@ -18,6 +18,7 @@ from bot.domain.touchpoints import (
 )
 
 __all__ = [
+    "AuditChainHead",
     "AuditEvent",
     "DigestRun",
     "Disagreement",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import Block
 
 from bot.domain.audit import AuditEvent
+from bot.domain.audit_chain import ChainReport
 from bot.domain.permissions import Permission
 from bot.domain.roles import ROLE_LABELS, Actor
 from bot.slack.blocks.common import (
@@ -62,6 +63,21 @@ def _change(event: AuditEvent) -> str:
         f"{key}: {safe(str(before.get(key, '—')), 80)} → {safe(str(value), 80)}"
         for key, value in (event.after or {}).items()
     )
+
+
+def chain_report(report: ChainReport) -> Message:
+    """The result of `/accord audit verify`: the same line as `accord audit verify` prints."""
+    icon = ":white_check_mark:" if report.ok else ":rotating_light:"
+    line = f"{icon} {safe(report.summary(), 1000)}"
+    blocks: list[Block] = [section(line)]
+    if not report.ok:
+        blocks.append(
+            context(
+                "`/accord audit RSK-n` shows a record's trail; `accord audit verify` on "
+                "the server names the same event and exits 1."
+            )
+        )
+    return Message(text=clip(line, 300), blocks=blocks)
 
 
 def audit_feed(events: Sequence[AuditEvent], *, title: str) -> Message:

@@ -36,9 +36,10 @@ def help_sections() -> list[tuple[str, str, list[HelpEntry]]]:
             HelpEntry(f"/accord {noun.name} {verb.usage}", verb.summary, verb.example)
             for verb in noun.verbs
         ]
-        if not entries:
+        if not entries or (noun.bare_takes_args and noun.usage):
             usage = f"/accord {noun.name} {noun.usage}".strip()
-            entries = [HelpEntry(usage, noun.summary, noun.example or f"/accord {noun.name}")]
+            bare = HelpEntry(usage, noun.summary, noun.example or f"/accord {noun.name}")
+            entries = [bare, *entries]
         sections.append((noun.name, noun.summary, entries))
     return sections
 

@@ -1,8 +1,9 @@
-"""`/accord help`, `whoami`, `audit` and `roles`."""
+"""`/accord help`, `whoami`, `audit` (and `audit verify`) and `roles`."""
 
 from __future__ import annotations
 
 from bot.domain.audit import list_events, record_event
+from bot.domain.audit_chain import verify_chain
 from bot.domain.errors import InvalidInput
 from bot.domain.permissions import Permission, ensure_allowed, rights
 from bot.domain.refs import parse_any_ref
@@ -29,6 +30,14 @@ def audit(ctx: CommandContext, args: list[str]) -> Outcome:
         return Reply(render.audit_feed(events, title=f"Audit trail · {ref}"))
     events = list_events(ctx.session, limit=40)
     return Reply(render.audit_feed(events, title="Latest changes"))
+
+
+def verify(ctx: CommandContext, args: list[str]) -> Outcome:
+    """Recompute the audit chain, as `accord audit verify` does (admins only)."""
+    ensure_allowed(ctx.actor, Permission.AUDIT_VERIFY)
+    if args:
+        raise InvalidInput("`/accord audit verify` takes nothing after it.")
+    return Reply(render.chain_report(verify_chain(ctx.session)))
 
 
 def _role_args(args: list[str]) -> tuple[Role, str]:
@@ -79,8 +88,18 @@ AUDIT = Noun(
     name="audit",
     summary="The audit trail: every change, who made it and when.",
     bare=audit,
+    bare_takes_args=True,
     usage="[INI-n|RSK-n|DIS-n|ESC-n|TP-n]",
     example="/accord audit RSK-2",
+    verbs=(
+        Verb(
+            "verify",
+            "verify",
+            "/accord audit verify",
+            "Check that no audit event was changed, removed or inserted (admins).",
+            verify,
+        ),
+    ),
 )
 ROLES = Noun(
     name="roles",
