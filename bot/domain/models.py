@@ -4,8 +4,9 @@ from bot.domain.audit import AuditEvent
 from bot.domain.digest import DigestRun
 from bot.domain.disagreements import Disagreement
 from bot.domain.escalations import Escalation
+from bot.domain.gate.models import GateCheck, GateToken, GithubReview
 from bot.domain.idempotency import ProcessedRequest
-from bot.domain.initiatives import Initiative, InitiativeTag
+from bot.domain.initiatives import Initiative, InitiativeCoverage, InitiativeTag
 from bot.domain.risks import RiskAcceptance, RiskApproval, RiskReminder, RiskRound
 from bot.domain.roles import RoleGrant
 from bot.domain.touchpoints import (
@@ -22,7 +23,11 @@ __all__ = [
     "DigestRun",
     "Disagreement",
     "Escalation",
+    "GateCheck",
+    "GateToken",
+    "GithubReview",
     "Initiative",
+    "InitiativeCoverage",
     "InitiativeTag",
     "ProcessedRequest",
     "RiskAcceptance",
