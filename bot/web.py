@@ -1,4 +1,5 @@
-"""HTTP mode: a WSGI app serving `POST /slack/events` (bolt) and `GET /healthz`."""
+"""HTTP mode: a WSGI app serving `POST /slack/events` (bolt), `GET /healthz`, the gate API
+(`/api/v1/…`) and the GitHub webhook (`POST /github/webhook`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import text
 
+from bot.api.app import ApiApp
 from bot.services import Services
 
 if TYPE_CHECKING:
@@ -20,13 +22,16 @@ log = logging.getLogger(__name__)
 
 
 class AccordWsgi:
-    def __init__(self, app: App, services: Services) -> None:
+    def __init__(self, app: App, services: Services, api: ApiApp | None = None) -> None:
         self.slack = SlackRequestHandler(app, path="/slack/events")
         self.services = services
+        self.api = api or ApiApp(services)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") == "GET":
             return self._health(start_response)
+        if ApiApp.handles(str(environ.get("PATH_INFO") or "")):
+            return self.api(environ, start_response)
         return self.slack(environ, start_response)
 
     def _health(self, start_response: StartResponse) -> Iterable[bytes]:

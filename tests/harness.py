@@ -87,6 +87,8 @@ class RunningAccord:
     clock: FakeClock
     url: str
     replies: list[SlackReply] = field(default_factory=list)
+    #: `http://127.0.0.1:<port>`, for the non-Slack entry points (gate API, GitHub webhook).
+    root_url: str = ""
 
     def command(self, text: str, *, user: str = CIO, **kwargs: Any) -> SlackReply:
         reply = self.slack.command(text, user_id=user, **kwargs)
@@ -153,7 +155,8 @@ def running_accord(
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{server.effective_port}/slack/events"  # type: ignore[union-attr]
+    root_url = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    url = f"{root_url}/slack/events"
     try:
         yield RunningAccord(
             services=services,
@@ -161,6 +164,7 @@ def running_accord(
             slack=SignedSlackClient(url, SIGNING_SECRET, response_url=fake.response_url()),
             clock=clock,
             url=url,
+            root_url=root_url,
         )
     finally:
         fake.wait_idle()

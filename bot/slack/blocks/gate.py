@@ -1,0 +1,55 @@
+"""Renderers for the deployment gate: a new token (shown once), the token list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_sdk.models.blocks import Block
+
+from bot.domain.gate.models import GateToken
+from bot.slack.blocks.common import Message, context, header, section, user
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment else "never"
+
+
+def token_created(token: GateToken, secret: str) -> Message:
+    """The only time the secret is shown; Accord keeps its hash alone."""
+    blocks: list[Block] = [
+        section(f":key: Gate token *{token.name}* created. Copy it now: it is not shown again."),
+        section(f"```{secret}```"),
+        context(
+            "Store it as a CI secret (`ACCORD_GATE_TOKEN`) and send it as "
+            "`Authorization: Bearer …`. Revoke it with "
+            f"`/accord gate token revoke {token.name}`."
+        ),
+    ]
+    return Message(text=f"Gate token {token.name} created", blocks=blocks)
+
+
+def token_list(tokens: list[GateToken]) -> Message:
+    blocks: list[Block] = [header(f"Gate tokens ({len(tokens)})")]
+    if not tokens:
+        blocks.append(section("None yet. Create one with `/accord gate token new <name>`."))
+    for token in tokens[:45]:
+        state = (
+            f":no_entry: revoked {_when(token.revoked_at)} by {user(token.revoked_by)}"
+            if token.revoked_at
+            else ":white_check_mark: active"
+        )
+        blocks.append(
+            section(
+                f"*{token.name}* · {state}\n"
+                f"created {_when(token.created_at)} by {user(token.created_by)} · "
+                f"last used {_when(token.last_used_at)}"
+            )
+        )
+    return Message(text=f"Gate tokens: {len(tokens)}", blocks=blocks)
+
+
+def token_revoked(token: GateToken) -> Message:
+    return Message(
+        text=f"Gate token {token.name} revoked",
+        blocks=[section(f":no_entry: Gate token *{token.name}* is revoked; it opens nothing now.")],
+    )
