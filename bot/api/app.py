@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from bot.api.gate import GateApi
+from bot.api.github_webhook import GithubWebhook
 from bot.api.http import ApiRequest, ApiResponse, HttpError, error_response
 from bot.services import Services
 
@@ -20,15 +21,14 @@ Handler = Callable[[ApiRequest], ApiResponse]
 class ApiApp:
     """A WSGI app for `/api/…` and `/github/webhook`."""
 
-    def __init__(self, services: Services, *, github: Handler | None = None) -> None:
+    def __init__(self, services: Services) -> None:
         gate = GateApi(services)
         self.routes: dict[str, dict[str, Handler]] = {
             "/api/v1/openapi.json": {"GET": gate.openapi},
             "/api/v1/gate": {"GET": gate.gate},
             "/api/v1/gate/checks": {"POST": gate.checks},
+            "/github/webhook": {"POST": GithubWebhook(services)},
         }
-        if github is not None:
-            self.routes["/github/webhook"] = {"POST": github}
 
     @staticmethod
     def handles(path: str) -> bool:
