@@ -97,6 +97,10 @@ def test_each_recorded_check_is_an_audit_event(accord: RunningAccord) -> None:
     assert events[0].after["held_by"] == ["INI-1"]
     assert events[0].after["pipeline_url"] == attempt["pipeline_url"]
     assert "GATE-" in accord.command_text("audit")
+    status = accord.command_text("gate status")
+    assert status.index("`payments-api@staging`") < status.index("`payments-api@production`")
+    assert "`payments-api@production` · `v1.4.2` · :no_entry: *blocked* by INI-1" in status
+    assert "<https://gitlab.example.com/acme/payments/-/pipelines/42|pipeline>" in status
 
 
 def test_missing_wrong_and_revoked_tokens_get_401_and_nothing_else(
@@ -191,3 +195,15 @@ def test_bad_input_gets_400_with_a_json_error(accord_sqlite: RunningAccord) -> N
     assert wrong_method.status == 405 and wrong_method.headers["allow"] == "POST"
     document = call(root, "GET", "/api/v1/openapi.json").json()
     assert set(document["paths"]) == {"/api/v1/gate", "/api/v1/gate/checks"}
+
+
+def test_text_postgresql_cannot_store_is_accepted_not_a_500(accord: RunningAccord) -> None:
+    token = new_token(accord)
+    answer = call(
+        accord.root_url,
+        "POST",
+        "/api/v1/gate/checks",
+        token=token,
+        payload={"service": "a", "environment": "b", "version": "v1\x00", "pipeline_url": "ü"},
+    )
+    assert answer.status == 200 and answer.json()["allowed"] is True

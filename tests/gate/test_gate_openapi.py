@@ -17,18 +17,18 @@ from tests.harness import CISO, RunningAccord
 
 
 @pytest.fixture
-def gate_token(accord_sqlite: RunningAccord) -> str:
+def gate_token(accord: RunningAccord) -> str:
     # Holds on the shortest names the generator favours, so held answers are exercised too.
-    accord_sqlite.command_text("initiative new Hold short names covers:0@*,a@*,a@0", user=CISO)
-    accord_sqlite.command_text("initiative hold INI-1 fuzzing", user=CISO)
-    return new_token(accord_sqlite)
+    accord.command_text("initiative new Hold short names covers:0@*,a@*,a@0", user=CISO)
+    accord.command_text("initiative hold INI-1 fuzzing", user=CISO)
+    return new_token(accord)
 
 
 schema = schemathesis.openapi.from_dict(openapi_document())
 
 
-def test_the_served_document_is_the_one_tested(accord_sqlite: RunningAccord) -> None:
-    served = call(accord_sqlite.root_url, "GET", "/api/v1/openapi.json")
+def test_the_served_document_is_the_one_tested(accord: RunningAccord) -> None:
+    served = call(accord.root_url, "GET", "/api/v1/openapi.json")
     assert served.status == 200
     assert served.json() == openapi_document()
 
@@ -40,8 +40,8 @@ def test_the_served_document_is_the_one_tested(accord_sqlite: RunningAccord) -> 
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_the_gate_api_keeps_to_its_openapi_document(
-    case: schemathesis.Case, accord_sqlite: RunningAccord, gate_token: str
+    case: schemathesis.Case, accord: RunningAccord, gate_token: str
 ) -> None:
     case.call_and_validate(
-        base_url=accord_sqlite.root_url, headers={"Authorization": f"Bearer {gate_token}"}
+        base_url=accord.root_url, headers={"Authorization": f"Bearer {gate_token}"}
     )

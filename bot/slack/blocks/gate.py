@@ -6,8 +6,8 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block
 
-from bot.domain.gate.models import GateToken
-from bot.slack.blocks.common import Message, context, header, section, user
+from bot.domain.gate.models import GateCheck, GateToken
+from bot.slack.blocks.common import Message, context, header, safe, section, user
 
 
 def _when(moment: datetime | None) -> str:
@@ -52,4 +52,35 @@ def token_revoked(token: GateToken) -> Message:
     return Message(
         text=f"Gate token {token.name} revoked",
         blocks=[section(f":no_entry: Gate token *{token.name}* is revoked; it opens nothing now.")],
+    )
+
+
+def recent_checks(checks: list[GateCheck]) -> Message:
+    """The latest deployment attempts the gate answered, newest first."""
+    blocks: list[Block] = [header("Deployment gate: latest checks")]
+    if not checks:
+        blocks.append(section("No deployment has asked the gate yet."))
+    for check in checks:
+        verdict = (
+            ":white_check_mark: allowed"
+            if check.allowed
+            else f":no_entry: *blocked* by {', '.join(check.held_by)}"
+        )
+        version = f" · `{safe(check.version, 60)}`" if check.version else ""
+        link = f" · <{check.pipeline_url}|pipeline>" if _linkable(check.pipeline_url) else ""
+        blocks.append(
+            section(
+                f"`{check.service}@{check.environment}`{version} · {verdict}\n"
+                f"{_when(check.at)} · {check.source.value} `{safe(check.caller, 64)}`{link}"
+            )
+        )
+    return Message(text=f"Deployment gate: {len(checks)} latest checks", blocks=blocks)
+
+
+def _linkable(url: str | None) -> bool:
+    """Only plain http(s) URLs become links; anything with markup characters stays out."""
+    return (
+        bool(url)
+        and str(url).startswith(("https://", "http://"))
+        and not any(char in str(url) for char in "<>|& \n")
     )

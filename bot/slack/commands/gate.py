@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.domain.errors import InvalidInput
 from bot.domain.gate import service
+from bot.domain.gate.queries import recent_checks
 from bot.slack.blocks import gate as render
 from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply, Verb
 
@@ -25,10 +26,23 @@ def token(ctx: CommandContext, args: list[str]) -> Outcome:
     raise InvalidInput("Say what to do with gate tokens.", hint=f"`/accord gate {USAGE}`")
 
 
+def status(ctx: CommandContext, args: list[str]) -> Outcome:
+    if args:
+        raise InvalidInput("`gate status` takes nothing more.", hint="`/accord gate status`")
+    return Reply(render.recent_checks(recent_checks(ctx.session)))
+
+
 NOUN = Noun(
     name="gate",
     summary="The deployment gate: tokens for pipelines that ask whether a hold stops them.",
     verbs=(
+        Verb(
+            "status",
+            "status",
+            "/accord gate status",
+            "The latest deployment checks: allowed or blocked, by which hold.",
+            status,
+        ),
         Verb(
             "token",
             USAGE,
