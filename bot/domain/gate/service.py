@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.domain.audit import record_event
@@ -24,6 +25,7 @@ from bot.domain.gate.models import (
 )
 from bot.domain.initiatives import Initiative, InitiativeCoverage
 from bot.domain.permissions import Permission, ensure_allowed
+from bot.domain.refs import Kind, format_ref
 from bot.domain.roles import Actor
 
 TOKEN_PREFIX = "accord_gate_"  # noqa: S105  (a marker, not a secret)
@@ -59,27 +61,38 @@ class DeploymentAttempt:
 
 
 def holds_for(session: Session, *, service: str, environment: str) -> list[Hold]:
-    """Every hold on an initiative covering this service in this (or every) environment."""
-    rows = session.exec(
-        select(Initiative)
+    """Every hold on an initiative covering this service in this (or every) environment.
+
+    Plain columns, not entities: the gate is on every deployment's path, and loading
+    initiatives would also load their tags and coverage."""
+    rows = session.execute(
+        sa_select(
+            col(Initiative.id),
+            col(Initiative.title),
+            col(Initiative.hold_reason),
+            col(Initiative.hold_by),
+            col(Initiative.hold_at),
+            col(Initiative.updated_at),
+        )
         .join(InitiativeCoverage, col(InitiativeCoverage.initiative_id) == col(Initiative.id))
         .where(
             col(Initiative.on_hold).is_(True),
             col(InitiativeCoverage.service) == service.lower(),
             col(InitiativeCoverage.environment).in_([environment.lower(), EVERY_ENVIRONMENT]),
         )
-        .order_by(col(Initiative.id))
         .distinct()
+        .order_by(col(Initiative.id))
     ).all()
     return [
         Hold(
-            initiative=initiative.ref,
-            title=initiative.title,
-            reason=initiative.hold_reason or "",
-            placed_by=initiative.hold_by or "",
-            placed_at=initiative.hold_at or initiative.updated_at,
+            initiative=format_ref(Kind.INITIATIVE, number),
+            title=title,
+            reason=reason or "",
+            placed_by=placed_by or "",
+            placed_at=placed_at or updated_at,
         )
-        for initiative in rows
+        for number, title, reason, placed_by, placed_at, updated_at in rows
+        if number is not None
     ]
 
 
