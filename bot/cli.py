@@ -43,7 +43,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default $PORT or 3000).")] = None,
     host: str = "0.0.0.0",  # noqa: S104  (a web process must listen beyond loopback)
 ) -> None:
-    """HTTP mode: POST /slack/events and GET /healthz."""
+    """HTTP mode: POST /slack/events, GET /healthz, the gate API and POST /github/webhook."""
     from waitress import serve as waitress_serve
 
     from bot.slack.app import build_app

@@ -92,10 +92,7 @@ class GateApi:
     def gate(self, request: ApiRequest) -> ApiResponse:
         with session_scope(self.services.engine) as session:
             self._authenticate(session, request)
-            query = _validated(
-                GateQuery,
-                {key: values[-1] for key, values in request.query.items() if values},
-            )
+            query = _validated(GateQuery, request.query())
             holds = gate.holds_for(session, service=query.service, environment=query.environment)
         answer = gate.GateAnswer(allowed=not holds, holds=holds)
         return ApiResponse(200, answer_payload(self.services.settings, answer))

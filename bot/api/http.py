@@ -44,7 +44,7 @@ class HttpError(Exception):
 class ApiRequest:
     method: str
     path: str
-    query: dict[str, list[str]]
+    raw_query: str
     headers: dict[str, str]  # lower-case names
     body: bytes
 
@@ -64,19 +64,22 @@ class ApiRequest:
         if length > MAX_BODY_BYTES:
             raise HttpError(413, f"The body is larger than {MAX_BODY_BYTES} bytes.")
         body = environ["wsgi.input"].read(length) if length > 0 else b""
-        raw_query = str(environ.get("QUERY_STRING") or "")
-        try:
-            query = parse_qs(raw_query, keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError:
-            raise HttpError(400, "The query string is not valid UTF-8.") from None
         # WSGI hands PATH_INFO over as latin-1; it only needs comparing with our ASCII routes.
         return cls(
             method=str(environ.get("REQUEST_METHOD") or "GET").upper(),
             path=str(environ.get("PATH_INFO") or "/"),
-            query=query,
+            raw_query=str(environ.get("QUERY_STRING") or ""),
             headers=headers,
             body=body,
         )
+
+    def query(self) -> dict[str, str]:
+        """The last value of each parameter; read only after the caller is authenticated."""
+        try:
+            parsed = parse_qs(self.raw_query, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise HttpError(400, "The query string is not valid UTF-8.") from None
+        return {key: values[-1] for key, values in parsed.items() if values}
 
     def json(self) -> Any:
         if self.headers.get("content-type", "").split(";")[0].strip().lower() != (

@@ -124,8 +124,8 @@ def test_missing_wrong_and_revoked_tokens_get_401_and_nothing_else(
     assert refused[0].json() == {"error": "A valid gate token is required."}
     assert refused[0].headers["www-authenticate"].startswith("Bearer")
     # Without a token even malformed input gets 401: nothing is revealed before the token.
-    unauth_bad = call(accord.root_url, "GET", "/api/v1/gate?service=%00")
-    assert unauth_bad.status == 401
+    for query in ("service=%00", "service=%ff&environment=prod", ""):
+        assert call(accord.root_url, "GET", f"/api/v1/gate?{query}").status == 401
 
     assert "is revoked" in accord.command_text("gate token revoke ci", user=ADMIN)
     revoked = call(accord.root_url, "POST", "/api/v1/gate/checks", token=token, payload=attempt)
