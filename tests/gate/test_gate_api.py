@@ -207,3 +207,24 @@ def test_text_postgresql_cannot_store_is_accepted_not_a_500(accord: RunningAccor
         payload={"service": "a", "environment": "b", "version": "v1\x00", "pipeline_url": "ü"},
     )
     assert answer.status == 200 and answer.json()["allowed"] is True
+
+
+def test_the_home_tab_counts_deployments_blocked_this_week(accord_sqlite: RunningAccord) -> None:
+    import json
+
+    accord = accord_sqlite
+    token = new_token(accord)
+    accord.command_text("initiative new Patch covers:payments-api@*", user=CISO)
+    accord.command_text("initiative hold INI-1 leaked key", user=CISO)
+    attempt = {"service": "payments-api", "environment": "production"}
+    for _ in range(2):
+        call(accord.root_url, "POST", "/api/v1/gate/checks", token=token, payload=attempt)
+
+    def home() -> str:
+        seen = len(accord.fake.calls("views.publish"))
+        accord.slack.event({"type": "app_home_opened", "user": CIO, "tab": "home"})
+        return json.dumps(accord.fake.wait_for("views.publish", count=seen + 1)[seen].body)
+
+    assert "2 deployments blocked this week* by INI-1 (2)" in home()
+    accord.clock.advance(days=8)
+    assert "blocked this week" not in home()
