@@ -203,3 +203,60 @@ def test_a_callback_off_the_github_api_is_never_called(
     answer = call(gh_sqlite.root_url, "POST", "/github/webhook", raw=body, headers=headers)
     assert answer.status == 200 and answer.json()["state"] == "failed"
     assert fake_github.calls(REVIEW) == []
+
+
+def test_two_clocks_at_once_send_a_review_once(
+    gh: RunningAccord, fake_github: FakeGitHubServer
+) -> None:
+    import threading
+
+    fake_github.fail_next(REVIEW, status=500)
+    assert deliver(gh, fake_github).json()["state"] == "pending"
+    gh.clock.advance(minutes=5)
+    start = threading.Barrier(2)
+
+    def clock() -> None:
+        start.wait()
+        run_clock_job(gh)
+
+    threads = [threading.Thread(target=clock) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert [review["state"] for review in fake_github.reviews()] == ["approved"]
+    assert len(fake_github.calls(REVIEW)) == 2  # the failed first try and one resend
+
+
+def _signed(body: bytes, event: str = "deployment_protection_rule") -> dict[str, str]:
+    import hashlib
+    import hmac
+
+    digest = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-Hub-Signature-256": f"sha256={digest}",
+    }
+
+
+def test_signed_but_odd_events_get_clear_answers_not_500(
+    gh_sqlite: RunningAccord, fake_github: FakeGitHubServer
+) -> None:
+    root = gh_sqlite.root_url
+    ping = call(root, "POST", "/github/webhook", raw=b"{}", headers=_signed(b"{}", "ping"))
+    assert ping.status == 200
+    other = call(root, "POST", "/github/webhook", raw=b"{}", headers=_signed(b"{}", "push"))
+    assert other.status == 202
+    for body in (
+        b"[1]",
+        b"{not json",
+        b'{"action":"requested"}',
+        b'{"action":"requested",'
+        b'"environment":"prod","repository":{"full_name":"a/b"},'
+        b'"deployment_callback_url":"x","installation":{"id":"9"}}',
+    ):
+        answer = call(root, "POST", "/github/webhook", raw=body, headers=_signed(body))
+        assert answer.status == 400, body
+        assert set(answer.json()) == {"error"}
+    assert fake_github.calls() == []
