@@ -93,7 +93,12 @@ class GateApi:
         with session_scope(self.services.engine) as session:
             self._authenticate(session, request)
             query = _validated(GateQuery, request.query())
-            holds = gate.holds_for(session, service=query.service, environment=query.environment)
+            holds = gate.holds_for(
+                session,
+                service=query.service,
+                environment=query.environment,
+                now=self.services.clock.now(),
+            )
         answer = gate.GateAnswer(allowed=not holds, holds=holds)
         return ApiResponse(200, answer_payload(self.services.settings, answer))
 

@@ -5,6 +5,7 @@ from bot.domain.digest import DigestRun
 from bot.domain.disagreements import Disagreement
 from bot.domain.escalations import Escalation
 from bot.domain.gate.models import GateCheck, GateToken, GithubReview
+from bot.domain.gate.overrides import GateOverride
 from bot.domain.idempotency import ProcessedRequest
 from bot.domain.initiatives import Initiative, InitiativeCoverage, InitiativeTag
 from bot.domain.risks import RiskAcceptance, RiskApproval, RiskReminder, RiskRound
@@ -24,6 +25,7 @@ __all__ = [
     "Disagreement",
     "Escalation",
     "GateCheck",
+    "GateOverride",
     "GateToken",
     "GithubReview",
     "Initiative",

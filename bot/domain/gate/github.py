@@ -134,7 +134,10 @@ def approve_released(session: Session, *, now: datetime) -> list[int]:
             review.last_error = "still held when GitHub's 30-day review window closed"
             continue
         if holds_for(
-            session, service=service_name(review.repository), environment=review.environment
+            session,
+            service=service_name(review.repository),
+            environment=review.environment,
+            now=now,
         ):
             continue
         review.state = ReviewState.PENDING

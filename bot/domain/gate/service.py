@@ -23,6 +23,7 @@ from bot.domain.gate.models import (
     GateCheck,
     GateToken,
 )
+from bot.domain.gate.overrides import GateOverride
 from bot.domain.initiatives import Initiative, InitiativeCoverage
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, format_ref
@@ -60,11 +61,23 @@ class DeploymentAttempt:
     pipeline_url: str | None = None
 
 
-def holds_for(session: Session, *, service: str, environment: str) -> list[Hold]:
-    """Every hold on an initiative covering this service in this (or every) environment.
+def holds_for(session: Session, *, service: str, environment: str, now: datetime) -> list[Hold]:
+    """Every hold on an initiative covering this service in this (or every) environment,
+    except those an executive's override lets this exact service@environment through now.
 
     Plain columns, not entities: the gate is on every deployment's path, and loading
     initiatives would also load their tags and coverage."""
+    service, environment = service.lower(), environment.lower()
+    overridden = (
+        sa_select(col(GateOverride.id))
+        .where(
+            col(GateOverride.initiative_id) == col(Initiative.id),
+            col(GateOverride.service) == service,
+            col(GateOverride.environment) == environment,
+            col(GateOverride.expires_at) > now,
+        )
+        .exists()
+    )
     rows = session.execute(
         sa_select(
             col(Initiative.id),
@@ -77,8 +90,9 @@ def holds_for(session: Session, *, service: str, environment: str) -> list[Hold]
         .join(InitiativeCoverage, col(InitiativeCoverage.initiative_id) == col(Initiative.id))
         .where(
             col(Initiative.on_hold).is_(True),
-            col(InitiativeCoverage.service) == service.lower(),
-            col(InitiativeCoverage.environment).in_([environment.lower(), EVERY_ENVIRONMENT]),
+            col(InitiativeCoverage.service) == service,
+            col(InitiativeCoverage.environment).in_([environment, EVERY_ENVIRONMENT]),
+            ~overridden,
         )
         .distinct()
         .order_by(col(Initiative.id))
@@ -109,7 +123,7 @@ def record_check(
         raise InvalidInput(f"version is longer than {VERSION_MAX} characters.", field="version")
     if attempt.pipeline_url is not None and len(attempt.pipeline_url) > URL_MAX:
         raise InvalidInput(f"pipeline_url is longer than {URL_MAX} characters.", field="url")
-    holds = holds_for(session, service=attempt.service, environment=attempt.environment)
+    holds = holds_for(session, service=attempt.service, environment=attempt.environment, now=now)
     check = GateCheck(
         at=now,
         source=source,

@@ -7,6 +7,8 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block
 
 from bot.domain.gate.models import GateCheck, GateToken
+from bot.domain.gate.overrides import GateOverride
+from bot.domain.refs import Kind, format_ref
 from bot.slack.blocks.common import Message, context, header, safe, section, user
 
 
@@ -83,4 +85,17 @@ def _linkable(url: str | None) -> bool:
         bool(url)
         and str(url).startswith(("https://", "http://"))
         and not any(char in str(url) for char in "<>|& \n")
+    )
+
+
+def override_granted(override: GateOverride) -> Message:
+    ref = format_ref(Kind.INITIATIVE, override.initiative_id)
+    text = (
+        f":rotating_light: Override granted: `{override.service}@{override.environment}` may "
+        f"deploy through the hold on *{ref}* until {_when(override.expires_at)}. "
+        f"Reason: {safe(override.reason, 500)}"
+    )
+    return Message(
+        text=f"Override granted for {override.service}@{override.environment}",
+        blocks=[section(text)],
     )
