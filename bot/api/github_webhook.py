@@ -13,8 +13,7 @@ from bot.api.http import ApiRequest, ApiResponse, HttpError
 from bot.db import session_scope
 from bot.domain.errors import UserError
 from bot.domain.gate import github as reviews
-from bot.domain.gate.coverage import is_environment
-from bot.domain.gate.models import GithubReview
+from bot.domain.gate.models import GITHUB_ENVIRONMENT_MAX, GithubReview
 from bot.github.reviews import deliver_reviews, github_app
 from bot.services import Services
 
@@ -64,8 +63,8 @@ class GithubWebhook:
         installation = (payload.get("installation") or {}).get("id")
         if not isinstance(installation, int):
             raise HttpError(400, "The event has no installation.id.")
-        if not is_environment(environment):
-            raise HttpError(400, "The environment name is not one Accord can cover.")
+        if len(environment) > GITHUB_ENVIRONMENT_MAX:
+            raise HttpError(400, "The environment name is longer than GitHub allows.")
         found = payload.get("deployment")
         deployment: dict[str, Any] = found if isinstance(found, dict) else {}
         request = reviews.ProtectionRequest(

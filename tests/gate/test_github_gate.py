@@ -260,3 +260,12 @@ def test_signed_but_odd_events_get_clear_answers_not_500(
         assert answer.status == 400, body
         assert set(answer.json()) == {"error"}
     assert fake_github.calls() == []
+
+
+def test_an_environment_name_with_spaces_is_held_by_a_star_cover(
+    gh_sqlite: RunningAccord, fake_github: FakeGitHubServer
+) -> None:
+    hold_payments(gh_sqlite, cover="github:acme/payments@*")
+    answer = deliver(gh_sqlite, fake_github, environment="Production EU")
+    assert answer.json() == {"state": "sent", "decision": "rejected"}
+    assert fake_github.reviews()[0]["environment_name"] == "Production EU"

@@ -16,6 +16,9 @@ TOKEN_NAME_MAX = 40
 VERSION_MAX = 200
 URL_MAX = 2000
 COMMENT_MAX = 1024
+#: GitHub environment names may be longer than what initiatives can cover (and hold spaces);
+#: such an environment is matched by `*` covers only.
+GITHUB_ENVIRONMENT_MAX = 255
 
 
 class GateToken(SQLModel, table=True):
@@ -86,7 +89,7 @@ class GithubReview(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     review_key: str = Field(max_length=64, unique=True)
     repository: str = Field(max_length=SERVICE_MAX)
-    environment: str = Field(max_length=ENVIRONMENT_MAX)
+    environment: str = Field(max_length=GITHUB_ENVIRONMENT_MAX)  # as GitHub names it
     callback_url: str = Field(max_length=URL_MAX)
     installation_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     check_id: int | None = Field(default=None, foreign_key="gate_check.id")

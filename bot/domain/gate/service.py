@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.domain.audit import record_event
 from bot.domain.errors import Conflict, InvalidInput, NotFound
-from bot.domain.gate.coverage import EVERY_ENVIRONMENT
+from bot.domain.gate.coverage import ENVIRONMENT_MAX, EVERY_ENVIRONMENT, SERVICE_MAX
 from bot.domain.gate.models import (
     TOKEN_NAME_MAX,
     URL_MAX,
@@ -128,8 +128,8 @@ def record_check(
         at=now,
         source=source,
         caller=caller[:64],
-        service=attempt.service.lower(),
-        environment=attempt.environment.lower(),
+        service=attempt.service.lower()[:SERVICE_MAX],
+        environment=attempt.environment.lower()[:ENVIRONMENT_MAX],
         version=attempt.version,
         pipeline_url=attempt.pipeline_url,
         allowed=not holds,

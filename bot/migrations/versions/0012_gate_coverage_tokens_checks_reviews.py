@@ -56,7 +56,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('review_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('repository', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('environment', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('environment', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
     sa.Column('callback_url', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
     sa.Column('installation_id', sa.BigInteger(), nullable=False),
     sa.Column('check_id', sa.Integer(), nullable=True),
