@@ -35,6 +35,13 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
+gate_app = typer.Typer(
+    help="The deployment gate, from any pipeline (GitLab, Jenkins, Argo CD, Terraform).",
+    no_args_is_help=True,
+)
+app.add_typer(gate_app, name="gate")
+#: `accord gate check` exit codes: allowed, held, and Accord unreachable or refusing.
+GATE_ALLOWED, GATE_HELD, GATE_ERROR = 0, 3, 2
 log = logging.getLogger("accord")
 
 
@@ -72,7 +79,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default $PORT or 3000).")] = None,
     host: str = "0.0.0.0",  # noqa: S104  (a web process must listen beyond loopback)
 ) -> None:
-    """HTTP mode: POST /slack/events and GET /healthz."""
+    """HTTP mode: POST /slack/events, GET /healthz, the gate API and POST /github/webhook."""
     from waitress import serve as waitress_serve
 
     from bot.slack.app import build_app
@@ -354,6 +361,67 @@ def export_review(
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}", err=True)
+
+
+@gate_app.command("check")
+def gate_check(
+    service: Annotated[str, typer.Option(help="The service, e.g. payments-api.")],
+    environment: Annotated[str, typer.Option(help="The environment, e.g. production.")],
+    url: Annotated[
+        str | None, typer.Option(envvar="ACCORD_GATE_URL", help="Accord's base URL.")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="ACCORD_GATE_TOKEN", help="A gate token.", show_default=False),
+    ] = None,
+    version: Annotated[str | None, typer.Option(help="What is being deployed.")] = None,
+    pipeline_url: Annotated[str | None, typer.Option(help="Link to this pipeline run.")] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for Accord.")] = 10.0,
+    fail_open: Annotated[
+        bool,
+        typer.Option(
+            "--fail-open",
+            help="Allow the deployment when Accord cannot be reached (default: fail closed). "
+            "A refused token still fails.",
+        ),
+    ] = False,
+) -> None:
+    """Ask whether a security hold stops this deployment: exit 0 allowed, 3 held, 2 unreachable
+    or refused (fail closed)."""
+    from bot.api.client import GateRefused, GateUnreachable, check_gate, describe_hold
+
+    if not url or not token:
+        typer.echo(
+            "accord: give --url and --token (or ACCORD_GATE_URL, ACCORD_GATE_TOKEN)", err=True
+        )
+        raise typer.Exit(code=GATE_ERROR)
+    target = f"{service}@{environment}"
+    try:
+        result = check_gate(
+            url=url,
+            token=token,
+            service=service,
+            environment=environment,
+            version=version,
+            pipeline_url=pipeline_url,
+            timeout=timeout,
+        )
+    except GateRefused as error:
+        typer.echo(f"accord: {error}; {target} is not allowed", err=True)
+        raise typer.Exit(code=GATE_ERROR) from None
+    except GateUnreachable as error:
+        if fail_open:
+            typer.echo(f"accord: {error}; --fail-open: allowing {target} unchecked", err=True)
+            raise typer.Exit(code=GATE_ALLOWED) from None
+        typer.echo(f"accord: {error}; failing closed: {target} is not allowed", err=True)
+        raise typer.Exit(code=GATE_ERROR) from None
+    if result.allowed:
+        typer.echo(f"allowed: no security hold covers {target}")
+        raise typer.Exit(code=GATE_ALLOWED)
+    typer.echo(f"HELD: {target} is under {len(result.holds)} security hold(s):")
+    for hold in result.holds:
+        typer.echo(describe_hold(hold))
+    raise typer.Exit(code=GATE_HELD)
 
 
 if __name__ == "__main__":

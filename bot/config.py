@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
 #: The shortest `ACCORD_AUDIT_KEY` accepted (`secrets.token_hex(32)` makes a good one).
 AUDIT_KEY_MIN_LENGTH = 32
+DEFAULT_GITHUB_API_BASE_URL = "https://api.github.com"
 
 
 def default_database_url() -> str:
@@ -104,8 +105,27 @@ class Settings(BaseSettings):
     #: gives up and tells the person who acted (or the coordination channel).
     accord_outbox_window_hours: float = Field(default=24.0, gt=0)
 
+    # The deployment gate's GitHub App (custom deployment protection rules).
+    #: The App's id (or client id): the `iss` of the JWT it signs.
+    github_app_id: str | None = None
+    #: The App's private key: a path to the .pem file, or the PEM text itself.
+    github_app_private_key: SecretStr | None = None
+    #: The App's webhook secret; `X-Hub-Signature-256` is checked with it.
+    github_webhook_secret: SecretStr | None = None
+    github_api_base_url: str = DEFAULT_GITHUB_API_BASE_URL
+    #: Environments where a held deployment waits (approved on release) instead of being
+    #: rejected at once: `production` (any repository) or `acme/payments@production`.
+    accord_github_wait_environments: IdList = Field(default_factory=list)
+    #: How often the clock re-sends failed GitHub reviews and approves released waits, seconds.
+    accord_github_review_poll_seconds: int = 30
+
     @field_validator(
-        "accord_cio_side", "accord_ciso_side", "accord_executives", "accord_admins", mode="before"
+        "accord_cio_side",
+        "accord_ciso_side",
+        "accord_executives",
+        "accord_admins",
+        "accord_github_wait_environments",
+        mode="before",
     )
     @classmethod
     def _parse_id_list(cls, value: object) -> object:
@@ -119,6 +139,32 @@ class Settings(BaseSettings):
     @property
     def outbox_window(self) -> timedelta:
         return timedelta(hours=self.accord_outbox_window_hours)
+
+    @field_validator("github_api_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def github_waits(self, repository: str, environment: str) -> bool:
+        """Whether a held deployment to this environment waits for the release."""
+        wanted = {entry.lower() for entry in self.accord_github_wait_environments}
+        return environment.lower() in wanted or f"{repository}@{environment}".lower() in wanted
+
+    def require_github_app(self) -> tuple[str, str]:
+        """App id and private key PEM (read from the file when the setting is a path)."""
+        app_id = (self.github_app_id or "").strip()
+        if not app_id:
+            raise ConfigurationError("GITHUB_APP_ID is not set; export it or add it to .env")
+        key = self._required(self.github_app_private_key, "GITHUB_APP_PRIVATE_KEY").strip()
+        if "-----BEGIN" in key:
+            return app_id, key.replace("\\n", "\n")
+        try:
+            return app_id, Path(key).expanduser().read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigurationError(
+                "GITHUB_APP_PRIVATE_KEY is neither a PEM key nor a readable file "
+                f"({error.strerror})"
+            ) from None
 
     def risk_reminder_days(self) -> list[int]:
         """`30,7,1` → [30, 7, 1]; a malformed list is a configuration error."""

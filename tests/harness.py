@@ -115,6 +115,8 @@ class RunningAccord:
     url: str
     listeners: TrackedExecutor | None = None
     replies: list[SlackReply] = field(default_factory=list)
+    #: `http://127.0.0.1:<port>`, for the non-Slack entry points (gate API, GitHub webhook).
+    root_url: str = ""
 
     def deliver(self) -> None:
         """Send everything the outbox holds that is due now (what the deliverer thread does a
@@ -202,7 +204,8 @@ def running_accord(
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{server.effective_port}/slack/events"  # type: ignore[union-attr]
+    root_url = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    url = f"{root_url}/slack/events"
     signed = SignedSlackClient(url, SIGNING_SECRET, response_url=fake.response_url())
     # What the deliverer thread does right after a commit, done before the test looks.
     signed.after_reply = deliverer.drain
@@ -214,6 +217,7 @@ def running_accord(
             clock=clock,
             url=url,
             listeners=listeners,
+            root_url=root_url,
         )
     finally:
         deliverer.drain()

@@ -4,8 +4,10 @@ from bot.domain.audit import AuditChainHead, AuditEvent
 from bot.domain.digest import DigestRun
 from bot.domain.disagreements import Disagreement
 from bot.domain.escalations import Escalation
+from bot.domain.gate.models import GateCheck, GateToken, GithubReview
+from bot.domain.gate.overrides import GateOverride
 from bot.domain.idempotency import ProcessedRequest
-from bot.domain.initiatives import Initiative, InitiativeTag
+from bot.domain.initiatives import Initiative, InitiativeCoverage, InitiativeTag
 from bot.domain.outbox import OutboxMessage
 from bot.domain.risks import RiskAcceptance, RiskApproval, RiskReminder, RiskRound
 from bot.domain.roles import RoleGrant
@@ -23,7 +25,12 @@ __all__ = [
     "DigestRun",
     "Disagreement",
     "Escalation",
+    "GateCheck",
+    "GateOverride",
+    "GateToken",
+    "GithubReview",
     "Initiative",
+    "InitiativeCoverage",
     "InitiativeTag",
     "OutboxMessage",
     "ProcessedRequest",

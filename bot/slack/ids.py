@@ -56,6 +56,7 @@ class BlockId(StrEnum):
     CISO_OWNER = "ciso_owner"
     DUE = "due"
     TAGS = "tags"
+    COVERS = "covers"
     REASON = "reason"
     STATUS = "status"
     HEALTH = "health"

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from bot.domain.errors import InvalidInput
 from bot.slack.blocks.general import HelpEntry, help_message
-from bot.slack.commands import digest, disagreement, general, initiative, risk, touchpoint
+from bot.slack.commands import (
+    digest,
+    disagreement,
+    gate,
+    general,
+    initiative,
+    risk,
+    touchpoint,
+)
 from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply
 from bot.slack.text import tokenize
 
@@ -23,6 +31,7 @@ NOUNS: tuple[Noun, ...] = (
     disagreement.NOUN,
     disagreement.ESCALATE,
     digest.NOUN,
+    gate.NOUN,
     general.AUDIT,
     general.WHOAMI,
     general.ROLES,
