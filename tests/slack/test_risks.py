@@ -619,14 +619,14 @@ def test_list_pages_with_next_and_previous(accord_sqlite: RunningAccord) -> None
         accord.command(f"risk new Risk {n} likelihood:1 impact:1 expires:2027-01-31 draft:yes")
     first = accord.command("risk list all").json()
     assert "All risk acceptances (23)" in reply_text(first)
-    value = _button(first, "risk.page")
+    value = _button(first, "risk.page.next")
     assert value == "all:2"
     before = len(accord.fake.calls("response_url"))
-    accord.slack.block_action("risk.page", value, user_id=CIO)
+    accord.slack.block_action("risk.page.next", value, user_id=CIO)
     second = accord.fake.wait_for("response_url", count=before + 1)[before].body
     assert "Showing 21–23 of 23" in reply_text(second)
     assert second.get("replace_original") is True
-    assert _button(second, "risk.page") == "all:1"
+    assert _button(second, "risk.page.previous") == "all:1"
 
 
 def test_export_is_exact_in_json_guarded_in_csv_and_reports_failures(

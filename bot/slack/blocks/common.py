@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.paging import Page
+from bot.slack.ids import page_button_id
 from bot.slack.text import escape
 
 MESSAGE_BLOCK_LIMIT = 50
@@ -131,9 +132,11 @@ def page_footer(
     ]
     nav = []
     if page.has_previous:
-        nav.append(button("◀ Previous", action_id=action_id, value=value_for(page.page - 1)))
+        previous = page_button_id(action_id, "previous")
+        nav.append(button("◀ Previous", action_id=previous, value=value_for(page.page - 1)))
     if page.has_next:
-        nav.append(button("Next ▶", action_id=action_id, value=value_for(page.page + 1)))
+        following = page_button_id(action_id, "next")
+        nav.append(button("Next ▶", action_id=following, value=value_for(page.page + 1)))
     if nav:
         blocks.append(actions(*nav))
     return blocks

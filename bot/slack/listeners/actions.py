@@ -16,7 +16,7 @@ from bot.domain.initiatives import InitiativeFilter
 from bot.services import Services
 from bot.slack.blocks import initiatives as render
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
-from bot.slack.ids import ActionId
+from bot.slack.ids import ActionId, action_matcher
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
 
 
@@ -97,7 +97,7 @@ HANDLERS: dict[ActionId, tuple[Callable[[CommandContext, dict[str, Any]], Outcom
 
 def register(app: App, services: Services) -> None:
     for action_id, (handler, replace) in HANDLERS.items():
-        app.action(action_id.value)(_listener(services, handler, replace))
+        app.action(action_matcher(action_id))(_listener(services, handler, replace))
 
 
 def _listener(

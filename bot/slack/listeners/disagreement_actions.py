@@ -23,7 +23,7 @@ from bot.slack.blocks.common import Message, safe
 from bot.slack.blocks.errors import notice
 from bot.slack.commands import disagreement as commands
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
-from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.ids import ActionId, BlockId, CallbackId, action_matcher
 from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
 
@@ -165,7 +165,7 @@ def ask_defer(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 ACTIONS: list[tuple[str | re.Pattern[str], ActionHandler]] = [
     (ActionId.DISAGREEMENT_SHOW.value, show),
-    (ActionId.DISAGREEMENT_PAGE.value, list_page),
+    (action_matcher(ActionId.DISAGREEMENT_PAGE), list_page),
     (re.compile(rf"^{re.escape(ActionId.DISAGREEMENT_POSITION.value)}\.(cio|ciso)$"), ask_position),
     (ActionId.DISAGREEMENT_SETTLE.value, confirm_settlement),
     (ActionId.DISAGREEMENT_ESCALATE.value, escalate_now),
