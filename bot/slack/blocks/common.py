@@ -30,6 +30,8 @@ SECTION_TEXT_LIMIT = 3000
 HEADER_LIMIT = 150
 BUTTON_TEXT_LIMIT = 75
 FALLBACK_TEXT_LIMIT = 3000
+#: Slack refuses messages near 13,000 characters of block text; Accord sends at most this many.
+MESSAGE_TEXT_BUDGET = 11_000
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,4}$")
 _MARKUP_TAIL = re.compile(r"<[^<>]*$")
 
@@ -45,7 +47,47 @@ class Message:
     blocks: list[Block] = field(default_factory=list)
 
     def block_dicts(self) -> list[dict[str, Any]]:
-        return [block.to_dict() for block in self.blocks]
+        """The blocks as sent, shortened where needed to stay within the text budget."""
+        return fit_text([block.to_dict() for block in self.blocks], MESSAGE_TEXT_BUDGET)
+
+
+def _text_objects(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("type") in ("plain_text", "mrkdwn") and isinstance(node.get("text"), str):
+            found.append(node)
+        for value in node.values():
+            found.extend(_text_objects(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_text_objects(item))
+    return found
+
+
+def text_length(blocks: list[dict[str, Any]]) -> int:
+    """Characters of text in rendered blocks, as Slack counts them toward a message's size."""
+    return sum(len(obj["text"]) for obj in _text_objects(blocks))
+
+
+def fit_text(blocks: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """Clip the longest mrkdwn texts (markup-aware) until the blocks hold at most `budget`
+    characters of text; short lines are left whole, long ones all end at the same length."""
+    objects = _text_objects(blocks)
+    total = sum(len(obj["text"]) for obj in objects)
+    if total <= budget:
+        return blocks
+    shrinkable = [obj for obj in objects if obj["type"] == "mrkdwn"]
+    room = budget - (total - sum(len(obj["text"]) for obj in shrinkable))
+    low, high = 40, max((len(obj["text"]) for obj in shrinkable), default=40)
+    while low < high:  # the longest cap at which everything fits
+        cap = (low + high + 1) // 2
+        if sum(min(len(obj["text"]), cap) for obj in shrinkable) <= room:
+            low = cap
+        else:
+            high = cap - 1
+    for obj in shrinkable:
+        obj["text"] = clip(obj["text"], low)
+    return blocks
 
 
 def clip(text: str, limit: int) -> str:

@@ -11,6 +11,7 @@ from bot.domain.permissions import Permission
 from bot.domain.roles import ROLE_LABELS, Actor
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
+    MESSAGE_TEXT_BUDGET,
     Message,
     clip,
     context,
@@ -65,17 +66,28 @@ def _change(event: AuditEvent) -> str:
 
 
 def audit_feed(events: Sequence[AuditEvent], *, title: str) -> Message:
-    """The audit trail, newest first: who did what, when, what changed and why."""
+    """The audit trail, newest first: who did what, when, what changed and why.
+
+    Long changes fill a message sooner: entries stop where Slack's size limit would be
+    reached, and a note says that older ones are not shown."""
     blocks: list[Block] = [header(title)]
     if not events:
         blocks.append(section("Nothing recorded yet."))
+    room = MESSAGE_TEXT_BUDGET - len(title) - 200
+    shown = 0
     for event in events[: MESSAGE_BLOCK_LIMIT - 2]:
         change = _change(event)
         note = f"\n> {safe(event.note, 300)}" if event.note else ""
-        blocks.append(
-            section(
-                f"`{event.at:%Y-%m-%d %H:%M}` *{event.record_ref}* {event.action} by "
-                f"{user(event.actor_id)}{(' — ' + clip(change, 1500)) if change else ''}{note}"
-            )
+        line = section(
+            f"`{event.at:%Y-%m-%d %H:%M}` *{event.record_ref}* {event.action} by "
+            f"{user(event.actor_id)}{(' — ' + clip(change, 1500)) if change else ''}{note}"
         )
+        size = len(line.text.text) if line.text else 0
+        if size > room:
+            break
+        room -= size
+        blocks.append(line)
+        shown += 1
+    if shown < len(events):
+        blocks.append(context("Older entries are not shown: they do not fit in one message."))
     return Message(text=title, blocks=blocks)
