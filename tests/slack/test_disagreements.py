@@ -165,11 +165,11 @@ def test_decision_records_once_even_when_clicked_twice_or_retried(accord: Runnin
     modal = opened[0].body["view"]
     assert "Go live behind a WAF" in text_of(modal)
     assert "Release the hold on INI-1" in json.dumps(modal["blocks"])
+    hold_box = next(b for b in modal["blocks"] if b.get("block_id") == "release_hold")
+    assert [o["value"] for o in hold_box["element"]["options"]] == ["yes"]  # as in the shell
     values = {
         "rationale": {"value": {"type": "plain_text_input", "value": "WAF plus virtual patch."}},
-        "release_hold": {
-            "value": {"type": "checkboxes", "selected_options": [{"value": "release"}]}
-        },
+        "release_hold": {"value": {"type": "checkboxes", "selected_options": [{"value": "yes"}]}},
     }
     first = accord.slack.view_submission(
         "escalation.decide",

@@ -403,6 +403,10 @@ def snooze_modal(d: Disagreement, *, metadata: str) -> View:
     )
 
 
+#: The hold checkbox's one value; the shell fills it in as `release_hold=yes`, too.
+RELEASE_HOLD_YES = "yes"
+
+
 def decide_modal(e: Escalation, option: str, *, hold: Initiative | None, metadata: str) -> View:
     blocks: list[Block] = [
         section(f"Decide *{e.ref}*: *{safe(option, 100)}*"),
@@ -428,7 +432,7 @@ def decide_modal(e: Escalation, option: str, *, hold: Initiative | None, metadat
                     action_id="value",
                     options=[
                         Option(
-                            value="release",
+                            value=RELEASE_HOLD_YES,
                             text=PlainTextObject(text=clip(f"Release the hold on {hold.ref}", 75)),
                         )
                     ],

@@ -227,7 +227,9 @@ def _decide(ctx: CommandContext, form: FormState, decision: esc.Decision) -> Out
 
 def _released(form: FormState) -> bool:
     element = form.values.get(BlockId.RELEASE_HOLD, {}).get("value") or {}
-    return any(o.get("value") == "release" for o in element.get("selected_options") or [])
+    # "release" is what forms opened before the value became "yes" still send.
+    chosen = {o.get("value") for o in element.get("selected_options") or []}
+    return bool(chosen & {render.RELEASE_HOLD_YES, "release"})
 
 
 def save_decision(ctx: CommandContext, form: FormState) -> Outcome:
