@@ -6,14 +6,18 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from bot.bootstrap import build_slack_services, build_web_client, configure_logging
-from bot.config import ConfigurationError, Settings
-from bot.db import make_engine, upgrade
+from bot.config import ConfigurationError, Settings, load_settings
+from bot.db import DATABASE_ERRORS, explain_database_error, make_engine, shown_url, upgrade
 
 app = typer.Typer(help="Accord: CIO–CISO coordination in Slack.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -26,9 +30,71 @@ app.add_typer(export_app, name="export")
 log = logging.getLogger("accord")
 
 
-def _fail(message: str) -> None:
+SHELL_DATABASE = Path("accord-shell.db")
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="SQLite file or database URL to read (default: DATABASE_URL, else ./accord.db; "
+        "`accord shell` keeps its records in accord-shell.db).",
+    ),
+]
+
+
+def _fail(message: str) -> NoReturn:
     typer.echo(f"accord: {message}", err=True)
     raise typer.Exit(code=2)
+
+
+def _settings(*, starting: bool = False) -> Settings:
+    """The settings, or one line naming every bad one; a process that starts also warns about
+    side settings that hold names instead of Slack ids."""
+    try:
+        settings = load_settings()
+    except ConfigurationError as error:
+        _fail(str(error))
+    if starting:
+        for warning in settings.side_id_warnings():
+            typer.echo(f"accord: warning: {warning}", err=True)
+    return settings
+
+
+@contextmanager
+def _explained(database_url: str) -> Iterator[None]:
+    """Problems a person can fix (a setting, the database) end the command with one line
+    saying what is wrong and what to do, not a traceback."""
+    try:
+        yield
+    except ConfigurationError as error:
+        _fail(str(error))
+    except DATABASE_ERRORS as error:
+        _fail(explain_database_error(database_url, error))
+
+
+def _database_url(settings: Settings, database: str | None) -> str:
+    if database is None:
+        return settings.database_url
+    return database if "://" in database else f"sqlite:///{Path(database).resolve()}"
+
+
+def _export_engine(settings: Settings, database: str | None) -> Engine:
+    """The database an export reads, named on stderr; a missing SQLite file is an error (an
+    export must not create an empty database and report nothing)."""
+    url = _database_url(settings, database)
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).exists():
+            hint = ""
+            if database is None and SHELL_DATABASE.exists():
+                hint = (
+                    f" `accord shell` keeps its records in {SHELL_DATABASE}: "
+                    f"add --database {SHELL_DATABASE}."
+                )
+            _fail(f"there is no Accord database at {path}.{hint}")
+    typer.echo(f"accord: reading {shown_url(url)}", err=True)
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
 
 
 @app.command()
@@ -43,15 +109,12 @@ def serve(
     from bot.web import AccordWsgi
 
     configure_logging()
-    settings = Settings()
-    try:
+    settings = _settings(starting=True)
+    with _explained(settings.database_url):
         token, secret = settings.require_http_credentials()
-    except ConfigurationError as error:
-        _fail(str(error))
-        return
-    client = build_web_client(settings, token=token)
-    services = build_slack_services(settings, client=client)
-    bolt = build_app(services, client=client, signing_secret=secret)
+        client = build_web_client(settings, token=token)
+        services = build_slack_services(settings, client=client)
+        bolt = build_app(services, client=client, signing_secret=secret)
     listen_port = port or settings.port
     log.info("Accord listening on %s:%s", host, listen_port)
     waitress_serve(
@@ -72,11 +135,9 @@ def socket(
     from bot.socket_mode import SocketWatchdog, build_socket_mode
 
     configure_logging()
-    try:
-        mode = build_socket_mode(Settings())
-    except ConfigurationError as error:
-        _fail(str(error))
-        return
+    settings = _settings(starting=True)
+    with _explained(settings.database_url):
+        mode = build_socket_mode(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = mode.handler.client
@@ -104,26 +165,24 @@ def clock() -> None:
     from bot.slack.notifier import SlackNotifier
 
     configure_logging()
-    settings = Settings()
-    try:
+    settings = _settings(starting=True)
+    with _explained(settings.database_url):
         token = settings.require_bot_token()
-    except ConfigurationError as error:
-        _fail(str(error))
-        return
-    client = build_web_client(settings, token=token)
-    services = build_slack_services(settings, client=client)
-    scheduler = build_scheduler(services, SlackNotifier(client))
+        client = build_web_client(settings, token=token)
+        services = build_slack_services(settings, client=client)
+        scheduler = build_scheduler(services, SlackNotifier(client))
     log.info("Accord clock started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
     scheduler.start()
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every pending migration to DATABASE_URL."""
+def db_upgrade(database: DatabaseOption = None) -> None:
+    """Apply every pending migration to DATABASE_URL (or --database)."""
     configure_logging()
-    settings = Settings()
-    upgrade(make_engine(settings.database_url))
-    typer.echo("database is up to date")
+    url = _database_url(_settings(), database)
+    with _explained(url):
+        upgrade(make_engine(url))
+    typer.echo(f"database {shown_url(url)} is up to date")
 
 
 @export_app.command("ics")
@@ -132,6 +191,7 @@ def export_ics(
     out: Annotated[
         Path | None, typer.Option("--output", "--out", help="File to write (default: stdout).")
     ] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """Write a touchpoint series as an iCalendar (.ics) file."""
     from datetime import UTC, datetime
@@ -142,11 +202,12 @@ def export_ics(
     from bot.domain.errors import UserError
     from bot.domain.refs import Kind, parse_ref
 
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    settings = _settings()
     try:
-        with session_scope(engine) as session:
+        with (
+            _explained(_database_url(settings, database)),
+            session_scope(_export_engine(settings, database)) as session,
+        ):
             series = touchpoints.get_series(session, number=parse_ref(ref, Kind.TOUCHPOINT))
             content = series_ics(
                 series,
@@ -155,7 +216,6 @@ def export_ics(
             )
     except UserError as error:
         _fail(error.message)
-        return
     if out is None:
         sys.stdout.buffer.write(content)
     else:
@@ -169,6 +229,7 @@ def export_risks_command(
     output: Annotated[
         Path | None, typer.Option("--output", help="Write to this file (default: stdout).")
     ] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """The risk register with every field and the full approval history."""
     from bot.db import session_scope
@@ -178,11 +239,11 @@ def export_risks_command(
         fmt = ExportFormat(format.strip().lower())
     except ValueError:
         _fail(f"--format must be csv or json, not {format!r}")
-        return
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with session_scope(engine) as session:
+    settings = _settings()
+    with (
+        _explained(_database_url(settings, database)),
+        session_scope(_export_engine(settings, database)) as session,
+    ):
         content = export_risks(session, fmt)
     if output is None:
         typer.echo(content, nl=False)
@@ -210,6 +271,7 @@ def shell(
 def export_review(
     format_: Annotated[str, typer.Option("--format", help="Only `md` (Markdown).")] = "md",
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """The leadership review pack: the digest's content as a Markdown document."""
     from bot.clock import SystemClock
@@ -219,13 +281,16 @@ def export_review(
     if format_.lower() not in ("md", "markdown"):
         _fail(f"unknown format {format_!r}; use --format md")
     configure_logging()
-    settings = Settings()
     from bot.bootstrap import build_services
     from bot.slack.usergroups import SlackGroupMembers
 
-    services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
-    clock = SystemClock()
-    text = review_markdown(make_digest(services, clock.now()))
+    settings = _settings()
+    url = _database_url(settings, database)
+    with _explained(url):
+        _export_engine(settings, database).dispose()
+        settings = settings.model_copy(update={"database_url": url})
+        services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
+        text = review_markdown(make_digest(services, SystemClock().now()))
     if output is None:
         typer.echo(text, nl=False)
     else:

@@ -7,12 +7,28 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from bot.services import Services
 from bot.slack.listeners import register_all
 
 log = logging.getLogger(__name__)
+
+
+class _WithoutClientTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns at every start
+    that the client's token wins. Accord builds that client from the same token, so the warning
+    only worries people; it is dropped, and every other bolt message kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+def _quiet_client_token_notice() -> None:
+    bolt_app_log = logging.getLogger("slack_bolt.App")
+    if not any(isinstance(f, _WithoutClientTokenNotice) for f in bolt_app_log.filters):
+        bolt_app_log.addFilter(_WithoutClientTokenNotice())
 
 
 def build_app(
@@ -26,6 +42,7 @@ def build_app(
     """`process_before_response` runs listeners to the end before answering (shell, FaaS).
     Bolt runs listeners (and their after-ack work) on `listener_executor`; whoever passes one
     can wait for that work to finish on shutdown."""
+    _quiet_client_token_notice()
     app = App(
         client=client,
         signing_secret=signing_secret,
