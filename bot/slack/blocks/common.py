@@ -112,6 +112,19 @@ def user(user_id: str | None) -> str:
     return f"<@{user_id}>" if user_id else "_unassigned_"
 
 
+def days_from_today(days: int) -> str:
+    """`today`, `in 1 day`, `in 5 days`, `1 day ago`, `3 days ago`: never `-1 days`."""
+    if days == 0:
+        return "today"
+    count = f"{abs(days)} day{'' if abs(days) == 1 else 's'}"
+    return f"in {count}" if days > 0 else f"{count} ago"
+
+
+def state_words(value: str) -> str:
+    """A state as people read it (`pending approval`, not `pending_approval`)."""
+    return value.replace("_", " ")
+
+
 def day(value: date | None) -> str:
     return value.isoformat() if value else "—"
 

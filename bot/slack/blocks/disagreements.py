@@ -181,17 +181,17 @@ def brief(d: Disagreement, e: Escalation, *, hold: Initiative | None, today: dat
     the current options; once decided or withdrawn it has no buttons."""
     addressed = f" · for {user(e.addressed_to)}" if e.addressed_to else ""
     by = "Accord (time box)" if e.escalated_by == "accord" else user(e.escalated_by)
-    deadline = e.decide_by.isoformat() if e.decide_by else "none set"
+    deadline = f"decide by {e.decide_by.isoformat()}" if e.decide_by else "no decision date set"
     overdue = e.is_overdue(today)
     if overdue:
-        deadline = f":warning: *OVERDUE* (was due {deadline})"
+        deadline = f"decide by :warning: *OVERDUE* (was due {e.decide_by})"
     title = f"{'OVERDUE · ' if overdue else ''}Decision needed · {e.ref} · {d.subject}"
     blocks: list[Block] = [
         header(title),
         section(f"*Question*\n{safe(e.question, 300)}"),
         context(
             f"Escalated by {by}"
-            f" from *{d.ref}*{addressed} · decide by {deadline}"
+            f" from *{d.ref}*{addressed} · {deadline}"
             + (f" · about *{d.linked_ref}*" if d.linked_ref else "")
         ),
     ]

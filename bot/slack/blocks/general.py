@@ -8,7 +8,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.audit import AuditEvent
 from bot.domain.permissions import Permission
-from bot.domain.roles import ROLE_LABELS, Actor
+from bot.domain.roles import ROLE_LABELS, Actor, RoleMembership
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
     MESSAGE_TEXT_BUDGET,
@@ -31,11 +31,22 @@ class HelpEntry:
         self.example = example
 
 
-def help_message(sections: Sequence[tuple[str, str, Sequence[HelpEntry]]]) -> Message:
+def help_index(nouns: Sequence[tuple[str, str]]) -> Message:
+    """`/accord help`: one line per command, short enough to read without scrolling."""
+    lines = [f"• `/accord {name}` — {summary}" for name, summary in nouns]
     blocks: list[Block] = [
-        header("Accord — every command"),
-        context("A noun alone (e.g. `/accord initiative`) opens a form."),
+        header("Accord commands"),
+        section("\n".join(lines)),
+        context(
+            "`/accord help <command>` shows its commands with examples, e.g. `/accord help risk`."
+        ),
     ]
+    return Message(text="Accord commands: " + ", ".join(n for n, _ in nouns), blocks=blocks)
+
+
+def help_message(sections: Sequence[tuple[str, str, Sequence[HelpEntry]]]) -> Message:
+    """One command's verbs, each with its usage and an example."""
+    blocks: list[Block] = [header("Accord — " + ", ".join(s[0] for s in sections))]
     for noun, summary, entries in sections:
         lines = [f"*{noun}* — {summary}"]
         lines += [
@@ -46,14 +57,43 @@ def help_message(sections: Sequence[tuple[str, str, Sequence[HelpEntry]]]) -> Me
     return Message(text="Accord commands: " + ", ".join(s[0] for s in sections), blocks=blocks)
 
 
-def whoami_message(actor: Actor, rights: Sequence[Permission]) -> Message:
+def whoami_message(actor: Actor, rights: Sequence[Permission], *, yourself: bool = True) -> Message:
+    """Your roles and rights, or (`/accord whoami @person`) someone else's."""
     roles = ", ".join(ROLE_LABELS[role] for role in sorted(actor.roles)) or "no side yet"
     can = "\n".join(f"• {permission.value}" for permission in rights) or "• read records only"
-    text = f"{user(actor.user_id)}: *{roles}*\nYou can:\n{can}"
+    who = "You can" if yourself else "They can"
+    text = f"{user(actor.user_id)}: *{roles}*\n{who}:\n{can}"
     blocks: list[Block] = [section(text)]
     if not actor.roles:
-        blocks.append(context("Ask an Accord admin to add you to the CIO or CISO side."))
-    return Message(text=f"Your roles: {roles}", blocks=blocks)
+        whom = "you" if yourself else "them"
+        blocks.append(context(f"Ask an Accord admin to add {whom} to the CIO or CISO side."))
+    fallback = f"Your roles: {roles}" if yourself else f"Roles of {user(actor.user_id)}: {roles}"
+    return Message(text=fallback, blocks=blocks)
+
+
+def roles_message(memberships: Sequence[RoleMembership]) -> Message:
+    """Who is on each side and why: settings (people and user groups) and admins' grants."""
+    blocks: list[Block] = [
+        header("Who is on each side"),
+        context("From the settings (ACCORD_CIO_SIDE, …), their user groups, and admins' grants."),
+    ]
+    for m in memberships:
+        lines = [f"*{ROLE_LABELS[m.role]}* ({len(m.everyone)})"]
+        if m.configured_users:
+            people = ", ".join(user(uid) for uid in m.configured_users[:40])
+            lines.append(f"• {people} — from the settings")
+        for group_id, members in m.groups.items():
+            shown = ", ".join(user(uid) for uid in sorted(members)[:40]) or "_nobody found_"
+            lines.append(f"• user group `{group_id}`: {shown}")
+        lines.extend(
+            f"• {user(g.subject_id)} — added by {user(g.granted_by)} on {g.granted_at:%Y-%m-%d}"
+            for g in m.grants[:40]
+        )
+        if len(lines) == 1:
+            lines.append("• _nobody yet_")
+        blocks.append(section("\n".join(lines)))
+    blocks.append(context("Admins: `/accord roles add ciso @person` · `/accord roles remove …`"))
+    return Message(text="Who is on each side", blocks=blocks)
 
 
 def _change(event: AuditEvent) -> str:

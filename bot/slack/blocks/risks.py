@@ -34,11 +34,13 @@ from bot.slack.blocks.common import (
     button,
     clip,
     context,
+    days_from_today,
     fields_section,
     header,
     page_footer,
     safe,
     section,
+    state_words,
     user,
 )
 from bot.slack.blocks.inputs import modal, text_input
@@ -83,11 +85,15 @@ def scoretext_input(risk: RiskAcceptance) -> str:
     )
 
 
+def _expiry_words(risk: RiskAcceptance, today: date) -> str:
+    return days_from_today(risk.days_left(today))
+
+
 def summary_line(risk: RiskAcceptance, today: date) -> str:
     return (
         f"*{risk.ref}* {safe(risk.title, 200)}\n{STATE_LABEL[risk.state]} · "
         f"{BAND_ICON[risk.band]} {risk.band.value} ({risk.score}) · expires "
-        f"{risk.expires_on.isoformat()} ({risk.days_left(today)} days) · "
+        f"{risk.expires_on.isoformat()} ({_expiry_words(risk, today)}) · "
         f"by {user(risk.requested_by)}{_renewal_note(risk)}"
     )
 
@@ -141,7 +147,7 @@ def card(
             [
                 f"*State*\n{STATE_LABEL[risk.state]}",
                 f"*Risk*\n{scoretext_input(risk)}",
-                f"*Expires*\n{risk.expires_on.isoformat()} ({risk.days_left(today)} days)",
+                f"*Expires*\n{risk.expires_on.isoformat()} ({_expiry_words(risk, today)})",
                 f"*Next review*\n{risk.next_review_on.isoformat()} (every {risk.review_days} d)",
                 f"*Requested by*\n{user(risk.requested_by)}",
                 f"*Asset / system*\n{safe(risk.asset, 300) or '—'}",
@@ -154,7 +160,8 @@ def card(
         blocks.append(section(f"*Why accept it*\n{safe(risk.description, 2800)}"))
     blocks.append(section(f"*Compensating controls*\n{safe(risk.controls, 2800) or '_none_'}"))
     if risk.closed_reason and risk.state in (RiskState.REJECTED, RiskState.REVOKED):
-        blocks.append(section(f"*Reason ({risk.state.value})*\n{safe(risk.closed_reason, 600)}"))
+        reason = safe(risk.closed_reason, 600)
+        blocks.append(section(f"*Reason ({state_words(risk.state.value)})*\n{reason}"))
     renewal = _renewal_note(risk)
     if renewal:
         blocks.append(
@@ -169,7 +176,7 @@ def card(
         blocks.append(context(clip("\n".join(history), 2000)))
     if buttons and risk.open_round() is not None and risk.state != RiskState.DRAFT:
         blocks.append(decision_buttons(risk))
-    text = f"{risk.ref}: {safe(risk.title, 200)} ({risk.state.value})"
+    text = f"{risk.ref}: {safe(risk.title, 200)} ({state_words(risk.state.value)})"
     return Message(text=(f"{lead} " if lead else "") + text, blocks=blocks)
 
 

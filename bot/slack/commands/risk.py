@@ -195,7 +195,7 @@ def reject(ctx: CommandContext, args: list[str]) -> Outcome:
     reason = _reason(args)
     if not reason:
         raise InvalidInput(
-            "Say why: `/accord risk reject RSK-3 <reason>`; the reason is recorded.",
+            f"Say why: `/accord risk reject RSK-{number} <reason>`; the reason is recorded.",
             field="reason",
         )
     result = service.decide(
@@ -225,7 +225,9 @@ def revoke(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _ref(args, "revoke")
     reason = _reason(args)
     if not reason:
-        raise InvalidInput("Say why: `/accord risk revoke RSK-3 <reason>`; the reason is recorded.")
+        raise InvalidInput(
+            f"Say why: `/accord risk revoke RSK-{number} <reason>`; the reason is recorded."
+        )
     risk = service.revoke(ctx.session, actor=ctx.actor, number=number, reason=reason, now=ctx.now)
     return Reply(render.card(risk, ctx.today, lead=f":no_entry_sign: Revoked *{risk.ref}*."))
 
@@ -288,7 +290,7 @@ def snooze(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _ref(args, "snooze")
     days = args[1] if len(args) > 1 else "7"
     if not days.isdigit() or not 1 <= int(days) <= 30:
-        raise InvalidInput("Snooze for 1 to 30 days, e.g. `/accord risk snooze RSK-3 7`.")
+        raise InvalidInput(f"Snooze for 1 to 30 days, e.g. `/accord risk snooze RSK-{number} 7`.")
     risk = service.snooze(ctx.session, actor=ctx.actor, number=number, days=int(days), now=ctx.now)
     until = risk.snoozed_until.isoformat() if risk.snoozed_until else "—"
     return Reply(notice(f":zzz: Expiry reminders for *{risk.ref}* are snoozed until {until}."))

@@ -169,7 +169,8 @@ def _text_after_ref(
     parsed = parse_args(args[1:], options=keys)
     text = parsed.free_text()
     if not text:
-        raise InvalidInput(f"What should be recorded? `/accord touchpoint {verb} TP-1 <text>`.")
+        typed = args[0].upper()[:20] if args else "TP-n"
+        raise InvalidInput(f"What should be recorded? `/accord touchpoint {verb} {typed} <text>`.")
     return text, parsed.options
 
 
