@@ -53,3 +53,21 @@ def test_the_hold_checkbox_takes_the_value_the_form_suggests(tmp_path: Path) -> 
     assert "Security hold" not in card  # …and typing it released the hold
     assert "Place security hold" in card
     assert "Traceback" not in out + result.stderr
+
+
+FORM_SCRIPT = """\
+/accord initiative
+:submit titel="Made in a form"
+:submit title="Made in a form" due=2026-02-30
+:submit title="Made in a form" due=2027-02-01
+:quit
+"""
+
+
+def test_a_form_in_the_shell_refuses_unknown_fields_and_impossible_dates(tmp_path: Path) -> None:
+    result = run(["shell", "--database", str(tmp_path / "f.db")], cwd=tmp_path, stdin=FORM_SCRIPT)
+    out = result.stdout
+    assert "this form has no titel; its fields are title, description," in out
+    assert "✗ due: `2026-02-30` is not a valid due date" in out
+    assert out.count("Created *INI-") == 1 and "Created *INI-1*" in out
+    assert "Traceback" not in out + result.stderr

@@ -278,6 +278,18 @@ class Shell:
             self._print(f"Could not read that: {error}")
             return
         view = self.open_view
+        fields = [
+            str(block["block_id"])
+            for block in view.get("blocks", [])
+            if block.get("type") == "input" and block.get("block_id")
+        ]
+        unknown = [name for name in given if name not in fields]
+        if unknown:
+            self._print(
+                f"│ ✗ this form has no {', '.join(unknown)}; its fields are {', '.join(fields)}. "
+                "The form is still open."
+            )
+            return
         try:
             values = {
                 str(block["block_id"]): {

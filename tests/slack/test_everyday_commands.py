@@ -121,3 +121,26 @@ def test_an_escalation_without_a_date_says_so_in_words(accord: RunningAccord) ->
     assert len(briefs) == 1
     brief = reply_text(briefs[0])
     assert "no decision date set" in brief and "none set" not in brief
+
+
+def test_an_impossible_form_date_is_marked_on_its_field(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    accord.command("initiative")
+    modal = accord.fake.wait_for("views.open")[0].body["view"]
+    values = {
+        "title": {"value": {"type": "plain_text_input", "value": "Made in a form"}},
+        "due": {"value": {"type": "datepicker", "selected_date": "2026-02-30"}},
+    }
+    reply = accord.slack.view_submission(
+        "initiative.create",
+        values,
+        user_id=CIO,
+        private_metadata=modal["private_metadata"],
+        blocks=modal["blocks"],  # so the check knows which blocks an error may name
+    )
+    assert reply.status == 200
+    answer = reply.json()
+    assert answer["response_action"] == "errors"
+    assert list(answer["errors"]) == ["due"]
+    assert "is not a valid due date" in answer["errors"]["due"]
+    assert "All initiatives (0)" in accord.command_text("initiative list all")

@@ -14,6 +14,7 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.domain.errors import InvalidInput
+from bot.domain.validation import parse_date
 from bot.services import Services
 from bot.slack.blocks.errors import form_error_text
 from bot.slack.commands.base import CommandContext, Outcome, Reply
@@ -46,8 +47,10 @@ class FormState:
         return str(value) if value else None
 
     def day(self, block: str) -> date | None:
+        """The picked date; one that does not exist (the shell can type 2026-02-30) is the
+        person's mistake, marked on its field, not an internal error."""
         value = self._element(block).get("selected_date")
-        return date.fromisoformat(value) if value else None
+        return parse_date(str(value), field=block) if value else None
 
     def choice(self, block: str) -> str | None:
         option = self._element(block).get("selected_option") or {}
@@ -106,7 +109,9 @@ def form_listener(
                 notifier.tell(user_id, result.message, channel=channel or None)
                 return
             field = result.error.field if result.error else None
-            block = field_blocks.get(field or "", first_block)
+            block = field_blocks.get(field or "") or (
+                field if field and field in form.values else first_block
+            )
             ack(response_action="errors", errors={block: form_error_text(result)})
             return
         if not late:
