@@ -248,7 +248,7 @@ NOUN = Noun(
             "new",
             NEW_USAGE,
             "/accord touchpoint new CIO-CISO weekly every:weekly at:09:00 tz:Europe/Berlin "
-            "with:@ann,@bo",
+            "with:@alice,@bob",
             "Create a touchpoint series.",
             new,
             aliases=("create",),
@@ -269,7 +269,7 @@ NOUN = Noun(
         Verb(
             "action",
             "action TP-n <text> owner:@u [due:YYYY-MM-DD]",
-            "/accord touchpoint action TP-1 Draft the MFA exception owner:@bo due:2026-12-15",
+            "/accord touchpoint action TP-1 Draft the MFA exception owner:@bob due:2026-12-15",
             "Record an action item (stays on agendas until done).",
             action,
         ),
