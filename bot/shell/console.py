@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import logging
@@ -413,6 +414,19 @@ class _NoGroups:
         return []
 
 
+def _line_editing(history: Path) -> None:
+    """Arrow keys, editing and a history kept between sessions for `input()` (where the
+    platform has readline)."""
+    try:
+        import readline
+    except ImportError:  # e.g. Windows without pyreadline
+        return
+    readline.set_history_length(1000)
+    if history.exists():
+        readline.read_history_file(history)
+    atexit.register(readline.write_history_file, history)
+
+
 def run_shell(
     *,
     database: Path | None,
@@ -425,6 +439,8 @@ def run_shell(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if interactive:
+        _line_editing(Path("accord-shell.history"))
     shell = Shell(database=database or Path("accord-shell.db"), out=out)
     try:
         shell._print(BANNER)
