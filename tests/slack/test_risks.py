@@ -653,3 +653,16 @@ def test_export_is_exact_in_json_guarded_in_csv_and_reports_failures(
     accord.command("risk export csv", user=CIO)
     told = reply_text(accord.fake.wait_for("response_url", count=before + 1)[before].body)
     assert "could not be uploaded" in told and "not_allowed_token_type" in told
+
+
+def test_renewing_an_expired_risk_does_not_say_it_stays_in_force(accord: RunningAccord) -> None:
+    _accept(accord)
+    accord.clock.set(datetime(2027, 2, 2, 9, 0, tzinfo=UTC))
+    risk_jobs.expire(accord.services, jobs_notifier(accord), accord.clock.now())
+    assert risk(accord).state == RiskState.EXPIRED
+    renewed = accord.command_text("risk renew RSK-1 expires:2027-04-01", user=CISO)
+    assert "expired on 2027-01-31 and is not in force unless both sides approve" in renewed
+    assert "stays" not in renewed
+    request = reply_text(approval_requests(accord, count=2)[-1])  # round 2's request
+    assert "renew *RSK-1* (round 2)" in request and "stays in force" not in request
+    assert "expired on 2027-01-31" in request

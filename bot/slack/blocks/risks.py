@@ -85,6 +85,20 @@ def scoretext_input(risk: RiskAcceptance) -> str:
     )
 
 
+def in_force_until(risk: RiskAcceptance, today: date) -> str:
+    """What holds while a renewal waits: the acceptance in force to its date — or, once that
+    date has passed, nothing (an expired acceptance is not in force until renewed)."""
+    if risk.state == RiskState.EXPIRED or risk.expires_on < today:
+        return (
+            f"the acceptance expired on {risk.expires_on.isoformat()} and is not in force "
+            "unless both sides approve the renewal"
+        )
+    return (
+        f"the acceptance stays in force until {risk.expires_on.isoformat()} unless both sides "
+        "approve the renewal"
+    )
+
+
 def _expiry_words(risk: RiskAcceptance, today: date) -> str:
     return days_from_today(risk.days_left(today))
 
@@ -165,10 +179,7 @@ def card(
     renewal = _renewal_note(risk)
     if renewal:
         blocks.append(
-            section(
-                f"*Pending renewal*{renewal}. The acceptance stays in force until "
-                f"{risk.expires_on.isoformat()} unless both sides approve the renewal."
-            )
+            section(f"*Pending renewal*{renewal}. {in_force_until(risk, today).capitalize()}.")
         )
     blocks.append(section(_round_status(risk)))
     history = _history(risk)
@@ -205,8 +216,8 @@ def approval_request(risk: RiskAcceptance, today: date, row: RiskRound) -> Messa
     )
     if row.proposed_expiry is not None:
         lead += (
-            f" The renewal would run to {row.proposed_expiry.isoformat()}; until then the "
-            f"current acceptance stays in force to {risk.expires_on.isoformat()}."
+            f" The renewal would run to {row.proposed_expiry.isoformat()}; until it is approved, "
+            f"{in_force_until(risk, today)}."
         )
     return card(risk, today, lead=lead)
 

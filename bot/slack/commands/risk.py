@@ -247,8 +247,7 @@ def renew(ctx: CommandContext, args: list[str]) -> Outcome:
     lead = (
         f":arrows_counterclockwise: Renewal of *{risk.ref}* to {expires.isoformat()} requested "
         f"(round {risk.round}); both sides approve it, asked in {where_asked(ctx.services)}. "
-        f"Until then the acceptance stays as it is ({risk.state.value.replace('_', ' ')}, "
-        f"expires {risk.expires_on.isoformat()})."
+        f"Until then, {render.in_force_until(risk, ctx.today)}."
     )
     return ask_approvers(ctx, risk, render.card(risk, ctx.today, lead=lead, buttons=False))
 
