@@ -144,3 +144,12 @@ def test_an_impossible_form_date_is_marked_on_its_field(accord_sqlite: RunningAc
     assert list(answer["errors"]) == ["due"]
     assert "is not a valid due date" in answer["errors"]["due"]
     assert "All initiatives (0)" in accord.command_text("initiative list all")
+
+
+def test_quotes_inside_a_title_are_kept(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    assert 'Rotate the "edge" keys' in accord.command_text('initiative new Rotate the "edge" keys')
+    whole = accord.command_text('initiative new "Roll out MFA" #iam')
+    assert "*INI-2*" in whole and "Roll out MFA" in whole and '"Roll out MFA"' not in whole
+    held = accord.command_text('initiative hold INI-1 the "legacy" VPN is still up', user=CISO)
+    assert 'the "legacy" VPN is still up' in held
