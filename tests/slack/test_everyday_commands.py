@@ -153,3 +153,16 @@ def test_quotes_inside_a_title_are_kept(accord_sqlite: RunningAccord) -> None:
     assert "*INI-2*" in whole and "Roll out MFA" in whole and '"Roll out MFA"' not in whole
     held = accord.command_text('initiative hold INI-1 the "legacy" VPN is still up', user=CISO)
     assert 'the "legacy" VPN is still up' in held
+
+
+def test_the_audit_trail_reads_as_names_and_words(accord: RunningAccord) -> None:
+    accord.command(f"initiative new Roll out MFA cio:<@{CIO}|ann> #iam")
+    accord.command(f"initiative update INI-1 owner-cio:<@{CIO_2}|cy> status:active")
+    accord.command("initiative hold INI-1 legacy VPN still reachable", user=CISO)
+    trail = accord.command_text("audit INI-1")
+    assert f"cio owner: <@{CIO}> → <@{CIO_2}>" in trail
+    assert "status: proposed → active" in trail
+    assert "on hold: no → yes" in trail
+    assert "tags: — → #iam" in trail
+    for raw in ("True", "False", "['iam']", "None", "cio_owner"):
+        assert raw not in trail, raw

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Any
 
 from slack_sdk.models.blocks import Block
 
@@ -18,6 +20,7 @@ from bot.slack.blocks.common import (
     header,
     safe,
     section,
+    state_words,
     user,
 )
 
@@ -96,11 +99,31 @@ def roles_message(memberships: Sequence[RoleMembership]) -> Message:
     return Message(text="Who is on each side", blocks=blocks)
 
 
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
+#: Audit fields that hold a person's Slack id, shown as a mention.
+_PERSON_FIELDS = frozenset({"cio_owner", "ciso_owner", "owner", "user", "requested_by", "lead"})
+
+
+def _readable(key: str, value: Any) -> str:
+    """A recorded value as people read it: names, yes/no, lists, dashes — not Python."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        items = [f"#{item}" if key == "tags" else str(item) for item in value]
+        return safe(", ".join(items), 200)
+    text = str(value)
+    if key in _PERSON_FIELDS and _SLACK_USER.fullmatch(text):
+        return user(text)
+    return safe(state_words(text) if key in ("status", "state") else text, 80)
+
+
 def _change(event: AuditEvent) -> str:
     """`field: before → after` for each field the event changed."""
     before = event.before or {}
     return ", ".join(
-        f"{key}: {safe(str(before.get(key, '—')), 80)} → {safe(str(value), 80)}"
+        f"{key.replace('_', ' ')}: {_readable(key, before.get(key))} → {_readable(key, value)}"
         for key, value in (event.after or {}).items()
     )
 
