@@ -6,11 +6,14 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from bot.bootstrap import (
     build_slack_services,
@@ -18,8 +21,8 @@ from bot.bootstrap import (
     check_audit_key,
     configure_logging,
 )
-from bot.config import ConfigurationError, Settings
-from bot.db import make_engine, upgrade
+from bot.config import ConfigurationError, Settings, load_settings
+from bot.db import DATABASE_ERRORS, explain_database_error, make_engine, shown_url, upgrade
 from bot.services import Services
 
 app = typer.Typer(help="Accord: CIO–CISO coordination in Slack.", no_args_is_help=True)
@@ -45,7 +48,18 @@ GATE_ALLOWED, GATE_HELD, GATE_ERROR = 0, 3, 2
 log = logging.getLogger("accord")
 
 
-def _fail(message: str) -> None:
+SHELL_DATABASE = Path("accord-shell.db")
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="SQLite file or database URL to read (default: DATABASE_URL, else ./accord.db; "
+        "`accord shell` keeps its records in accord-shell.db).",
+    ),
+]
+
+
+def _fail(message: str) -> NoReturn:
     typer.echo(f"accord: {message}", err=True)
     raise typer.Exit(code=2)
 
@@ -59,19 +73,71 @@ def _start_delivery(services: Services) -> None:
         services.outbound.kick()  # whatever was left by the previous process
 
 
-def _check_audit_key(settings: Settings) -> None:
+def _settings(*, starting: bool = False) -> Settings:
+    """The settings, or one line naming every bad one; a process that starts also warns about
+    side settings that hold names instead of Slack ids."""
     try:
-        check_audit_key(settings)
+        settings = load_settings()
     except ConfigurationError as error:
         _fail(str(error))
+    if starting:
+        for warning in settings.side_id_warnings():
+            typer.echo(f"accord: warning: {warning}", err=True)
+    return settings
 
 
-def _migrated_engine(settings: Settings) -> Engine:
-    """The database, migrated, signing its audit chain with ACCORD_AUDIT_KEY."""
-    _check_audit_key(settings)
-    engine = make_engine(settings.database_url, audit_key=settings.audit_secret())
+@contextmanager
+def _explained(database_url: str) -> Iterator[None]:
+    """Problems a person can fix (a setting, the database) end the command with one line
+    saying what is wrong and what to do, not a traceback."""
+    try:
+        yield
+    except ConfigurationError as error:
+        _fail(str(error))
+    except DATABASE_ERRORS as error:
+        _fail(explain_database_error(database_url, error))
+
+
+def _database_url(settings: Settings, database: str | None) -> str:
+    if database is None:
+        return settings.database_url
+    return database if "://" in database else f"sqlite:///{Path(database).resolve()}"
+
+
+def _migrated_engine(
+    settings: Settings, database: str | None = None, *, reading: bool = False
+) -> Engine:
+    """The database (DATABASE_URL or --database), migrated, signing its audit chain with
+    ACCORD_AUDIT_KEY. Without a key PostgreSQL is refused before anything is written; SQLite
+    is used with the development key, with a warning unless the command only reads (an
+    export). Run it inside `_explained`: the errors are a person's to fix."""
+    url = _database_url(settings, database)
+    settings = settings.model_copy(update={"database_url": url})
+    engine = make_engine(url, audit_key=settings.audit_secret())
+    if reading:
+        settings.require_audit_key()
+    else:
+        check_audit_key(settings)
     upgrade(engine)
     return engine
+
+
+def _export_engine(settings: Settings, database: str | None) -> Engine:
+    """The database an export reads, named on stderr; a missing SQLite file is an error (an
+    export must not create an empty database and report nothing)."""
+    url = _database_url(settings, database)
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).exists():
+            hint = ""
+            if database is None and SHELL_DATABASE.exists():
+                hint = (
+                    f" `accord shell` keeps its records in {SHELL_DATABASE}: "
+                    f"add --database {SHELL_DATABASE}."
+                )
+            _fail(f"there is no Accord database at {path}.{hint}")
+    typer.echo(f"accord: reading {shown_url(url)}", err=True)
+    return _migrated_engine(settings, database, reading=True)
 
 
 @app.command()
@@ -86,17 +152,14 @@ def serve(
     from bot.web import SERVER_OPTIONS, AccordWsgi
 
     configure_logging()
-    settings = Settings()
-    try:
+    settings = _settings(starting=True)
+    with _explained(settings.database_url):
         token, secret = settings.require_http_credentials()
-    except ConfigurationError as error:
-        _fail(str(error))
-        return
-    _check_audit_key(settings)
-    client = build_web_client(settings, token=token)
-    services = build_slack_services(settings, client=client)
-    bolt = build_app(services, client=client, signing_secret=secret)
-    _start_delivery(services)
+        check_audit_key(settings)
+        client = build_web_client(settings, token=token)
+        services = build_slack_services(settings, client=client)
+        bolt = build_app(services, client=client, signing_secret=secret)
+        _start_delivery(services)
     listen_port = port or settings.port
     log.info("Accord listening on %s:%s", host, listen_port)
     waitress_serve(
@@ -121,11 +184,9 @@ def socket(
     from bot.socket_mode import SocketWatchdog, build_socket_mode
 
     configure_logging()
-    try:
-        mode = build_socket_mode(Settings())
-    except ConfigurationError as error:
-        _fail(str(error))
-        return
+    settings = _settings(starting=True)
+    with _explained(settings.database_url):
+        mode = build_socket_mode(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = mode.handler.client
@@ -153,27 +214,27 @@ def clock() -> None:
     from bot.slack.notifier import SlackNotifier
 
     configure_logging()
-    settings = Settings()
-    try:
+    settings = _settings(starting=True)
+    with _explained(settings.database_url):
         token = settings.require_bot_token()
-    except ConfigurationError as error:
-        _fail(str(error))
-        return
-    _check_audit_key(settings)
-    client = build_web_client(settings, token=token)
-    services = build_slack_services(settings, client=client)
-    _start_delivery(services)  # also the sweeper: what a web process could not send
-    scheduler = build_scheduler(services, SlackNotifier(client))
+        check_audit_key(settings)
+        client = build_web_client(settings, token=token)
+        services = build_slack_services(settings, client=client)
+        _start_delivery(services)  # also the sweeper: what a web process could not send
+        scheduler = build_scheduler(services, SlackNotifier(client))
     log.info("Accord clock started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
     scheduler.start()
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every pending migration to DATABASE_URL."""
+def db_upgrade(database: DatabaseOption = None) -> None:
+    """Apply every pending migration to DATABASE_URL (or --database)."""
     configure_logging()
-    _migrated_engine(Settings())
-    typer.echo("database is up to date")
+    settings = _settings()
+    url = _database_url(settings, database)
+    with _explained(url):
+        _migrated_engine(settings, database).dispose()
+    typer.echo(f"database {shown_url(url)} is up to date")
 
 
 @export_app.command("ics")
@@ -182,6 +243,7 @@ def export_ics(
     out: Annotated[
         Path | None, typer.Option("--output", "--out", help="File to write (default: stdout).")
     ] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """Write a touchpoint series as an iCalendar (.ics) file."""
     from datetime import UTC, datetime
@@ -192,9 +254,12 @@ def export_ics(
     from bot.domain.errors import UserError
     from bot.domain.refs import Kind, parse_ref
 
-    engine = _migrated_engine(Settings())
+    settings = _settings()
     try:
-        with session_scope(engine) as session:
+        with (
+            _explained(_database_url(settings, database)),
+            session_scope(_export_engine(settings, database)) as session,
+        ):
             series = touchpoints.get_series(session, number=parse_ref(ref, Kind.TOUCHPOINT))
             content = series_ics(
                 series,
@@ -203,7 +268,6 @@ def export_ics(
             )
     except UserError as error:
         _fail(error.message)
-        return
     if out is None:
         sys.stdout.buffer.write(content)
     else:
@@ -217,6 +281,7 @@ def export_risks_command(
     output: Annotated[
         Path | None, typer.Option("--output", help="Write to this file (default: stdout).")
     ] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """The risk register with every field and the full approval history."""
     from bot.db import session_scope
@@ -226,9 +291,11 @@ def export_risks_command(
         fmt = ExportFormat(format.strip().lower())
     except ValueError:
         _fail(f"--format must be csv or json, not {format!r}")
-        return
-    engine = _migrated_engine(Settings())
-    with session_scope(engine) as session:
+    settings = _settings()
+    with (
+        _explained(_database_url(settings, database)),
+        session_scope(_export_engine(settings, database)) as session,
+    ):
         content = export_risks(session, fmt)
     if output is None:
         typer.echo(content, nl=False)
@@ -251,24 +318,12 @@ def shell(
 
 # -- accord audit ------------------------------------------------------------------------------
 
-DatabaseOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database", help="Database URL or SQLite file (default: $DATABASE_URL, accord.db)."
-    ),
-]
-
 
 def _audit_engine(settings: Settings, database: str | None) -> Engine:
     """The database as it is (no migration: checking must not write)."""
-    url = database or settings.database_url
-    if "://" not in url:
-        url = f"sqlite:///{Path(url).resolve()}"
-    try:
+    url = _database_url(settings, database)
+    with _explained(url):
         return make_engine(url, audit_key=settings.audit_secret())
-    except ConfigurationError as error:
-        _fail(str(error))
-        raise
 
 
 @audit_app.command("verify")
@@ -290,7 +345,7 @@ def audit_verify(
     from bot.domain.audit_chain import parse_head, verify_chain
     from bot.domain.errors import UserError
 
-    settings = Settings()
+    settings = _settings()
     try:
         published = parse_head(head) if head else None
     except UserError as error:
@@ -317,7 +372,7 @@ def audit_head(database: DatabaseOption = None) -> None:
     from bot.db import session_scope
     from bot.domain.audit_chain import chain_head
 
-    engine = _audit_engine(Settings(), database)
+    engine = _audit_engine(_settings(), database)
     try:
         with session_scope(engine) as session:
             head = chain_head(session)
@@ -339,6 +394,7 @@ def audit_head(database: DatabaseOption = None) -> None:
 def export_review(
     format_: Annotated[str, typer.Option("--format", help="Only `md` (Markdown).")] = "md",
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """The leadership review pack: the digest's content as a Markdown document."""
     from bot.clock import SystemClock
@@ -348,14 +404,16 @@ def export_review(
     if format_.lower() not in ("md", "markdown"):
         _fail(f"unknown format {format_!r}; use --format md")
     configure_logging()
-    settings = Settings()
-    _check_audit_key(settings)
     from bot.bootstrap import build_services
     from bot.slack.usergroups import SlackGroupMembers
 
-    services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
-    clock = SystemClock()
-    text = review_markdown(make_digest(services, clock.now()))
+    settings = _settings()
+    url = _database_url(settings, database)
+    with _explained(url):
+        _export_engine(settings, database).dispose()
+        settings = settings.model_copy(update={"database_url": url})
+        services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
+        text = review_markdown(make_digest(services, SystemClock().now()))
     if output is None:
         typer.echo(text, nl=False)
     else:

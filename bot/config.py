@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_SLACK_API_BASE_URL = "https://slack.com/api/"
@@ -155,7 +156,8 @@ class Settings(BaseSettings):
         app_id = (self.github_app_id or "").strip()
         if not app_id:
             raise ConfigurationError("GITHUB_APP_ID is not set; export it or add it to .env")
-        key = self._required(self.github_app_private_key, "GITHUB_APP_PRIVATE_KEY").strip()
+        (key,) = self._required(("GITHUB_APP_PRIVATE_KEY", self.github_app_private_key))
+        key = key.strip()
         if "-----BEGIN" in key:
             return app_id, key.replace("\\n", "\n")
         try:
@@ -178,18 +180,22 @@ class Settings(BaseSettings):
 
     def require_http_credentials(self) -> tuple[str, str]:
         """Token and signing secret for HTTP mode, or a one-line error naming what is missing."""
-        token = self._required(self.slack_bot_token, "SLACK_BOT_TOKEN")
-        secret = self._required(self.slack_signing_secret, "SLACK_SIGNING_SECRET")
+        token, secret = self._required(
+            ("SLACK_BOT_TOKEN", self.slack_bot_token),
+            ("SLACK_SIGNING_SECRET", self.slack_signing_secret),
+        )
         return token, secret
 
     def require_bot_token(self) -> str:
         """The clock process only posts, so it needs the bot token alone."""
-        return self._required(self.slack_bot_token, "SLACK_BOT_TOKEN")
+        (token,) = self._required(("SLACK_BOT_TOKEN", self.slack_bot_token))
+        return token
 
     def require_socket_credentials(self) -> tuple[str, str]:
         """Bot token and app-level token for Socket Mode."""
-        token = self._required(self.slack_bot_token, "SLACK_BOT_TOKEN")
-        app_token = self._required(self.slack_app_token, "SLACK_APP_TOKEN")
+        token, app_token = self._required(
+            ("SLACK_BOT_TOKEN", self.slack_bot_token), ("SLACK_APP_TOKEN", self.slack_app_token)
+        )
         return token, app_token
 
     def audit_secret(self) -> bytes | None:
@@ -219,7 +225,59 @@ class Settings(BaseSettings):
         return key
 
     @staticmethod
-    def _required(value: SecretStr | None, name: str) -> str:
-        if value is None or not value.get_secret_value().strip():
-            raise ConfigurationError(f"{name} is not set; export it or add it to .env")
-        return value.get_secret_value()
+    def _required(*settings: tuple[str, SecretStr | None]) -> list[str]:
+        """The values, or one error that names every missing setting at once."""
+        missing = [
+            name
+            for name, value in settings
+            if value is None or not value.get_secret_value().strip()
+        ]
+        if len(missing) == 1:
+            raise ConfigurationError(f"{missing[0]} is not set; export it or add it to .env")
+        if missing:
+            names = ", ".join(missing[:-1]) + f" and {missing[-1]}"
+            raise ConfigurationError(f"{names} are not set; export them or add them to .env")
+        return [value.get_secret_value() for _, value in settings if value is not None]
+
+    def side_id_warnings(self) -> list[str]:
+        """Side and role settings hold Slack ids; a name (`alice`) silently matches nobody."""
+        found = []
+        for name, values in (
+            ("ACCORD_CIO_SIDE", self.accord_cio_side),
+            ("ACCORD_CISO_SIDE", self.accord_ciso_side),
+            ("ACCORD_EXECUTIVES", self.accord_executives),
+            ("ACCORD_ADMINS", self.accord_admins),
+        ):
+            wrong = [value for value in values if not _SLACK_ID.fullmatch(value)]
+            if wrong:
+                shown = ", ".join(f"`{value[:40]}`" for value in wrong[:5])
+                found.append(
+                    f"{name} lists {shown}, which {'is' if len(wrong) == 1 else 'are'} not a "
+                    "Slack member or user-group id (U…, W… or S…), so nobody matches; copy the "
+                    "member id from the person's Slack profile (⋮ → Copy member ID)"
+                )
+        return found
+
+
+_SLACK_ID = re.compile(r"[UWS][A-Z0-9]{2,}")
+#: Settings whose value must never be echoed back in an error message.
+_SECRET_SETTINGS = ("token", "secret", "key", "database_url")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings, or a ConfigurationError that names every malformed setting in one line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            field = str(item["loc"][0]) if item["loc"] else "a setting"
+            shown = (
+                ""
+                if any(part in field for part in _SECRET_SETTINGS)
+                else (f" (got {str(item.get('input'))[:40]!r})")
+            )
+            problems.append(f"{field.upper()}: {item['msg'].lower()}{shown}")
+        raise ConfigurationError(
+            "; ".join(problems) + "; fix it in the environment or .env"
+        ) from None

@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
@@ -29,6 +30,39 @@ def normalise_url(url: str) -> str:
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: the password hidden."""
+    try:
+        return make_url(normalise_url(url)).render_as_string(hide_password=True)
+    except Exception:
+        return "DATABASE_URL"
+
+
+def explain_database_error(url: str, error: Exception) -> str:
+    """One line for a person: which database, what went wrong, what to do."""
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    detail = reason[0][:200] if reason else type(error).__name__
+    where = shown_url(url)
+    if isinstance(error, ArgumentError | NoSuchModuleError):
+        return (
+            f"DATABASE_URL `{where}` is not a database URL Accord can use ({detail}); "
+            "use sqlite:///path/to/accord.db or postgresql://user@host/dbname"
+        )
+    return (
+        f"cannot use the database {where} ({detail}); check DATABASE_URL and that the "
+        "database server is running and reachable"
+    )
+
+
+#: Errors that mean "this database cannot be used", as opposed to bugs.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    ArgumentError,
+    NoSuchModuleError,
+)
 
 
 @dataclass(frozen=True)

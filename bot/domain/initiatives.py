@@ -279,7 +279,7 @@ def update_initiative(
     if changes.is_empty():
         raise InvalidInput(
             "Nothing to change.",
-            hint="e.g. `/accord initiative update INI-3 status:active health:amber due:2026-12-31`",
+            hint=f"e.g. `/accord initiative update INI-{number} status:active health:amber`",
         )
     initiative = get_initiative(session, number=number, lock=True)
     ensure_allowed(actor, Permission.INITIATIVE_EDIT, record=initiative)

@@ -339,10 +339,10 @@ def test_list_pages_through_every_series(accord: RunningAccord) -> None:
         for block in first["blocks"]
         if block["type"] == "actions"
         for element in block["elements"]
-        if element["action_id"] == "touchpoint.page"
+        if element["action_id"] == "touchpoint.page.next"
     ]
     assert [button["text"]["text"] for button in nav] == ["Next ▶"]
-    accord.slack.block_action("touchpoint.page", nav[0]["value"], user_id=CISO)
+    accord.slack.block_action(nav[0]["action_id"], nav[0]["value"], user_id=CISO)
     second = accord.fake.wait_for("response_url")[0].body
     assert second["replace_original"] is True
     assert "Showing 21–22 of 22" in reply_text(second)

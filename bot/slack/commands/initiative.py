@@ -40,6 +40,11 @@ def _user_option(value: str | None, key: str) -> str | None:
     return user_id
 
 
+def _typed(args: list[str], fallback: str) -> str:
+    """The id as the person typed it, for hints that show the command to run again."""
+    return args[0].upper()[:20] if args else fallback
+
+
 def _ref(args: list[str], verb: str) -> int:
     if not args:
         raise InvalidInput(
@@ -135,7 +140,8 @@ def _reason(args: list[str], verb: str) -> str:
     reason = parse_args(args[1:], options=frozenset()).free_text()
     if not reason:
         raise InvalidInput(
-            f"Say why: `/accord initiative {verb} INI-3 <reason>`; the reason is recorded."
+            f"Say why: `/accord initiative {verb} {_typed(args, 'INI-n')} <reason>`; "
+            "the reason is recorded."
         )
     return reason
 
