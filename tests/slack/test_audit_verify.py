@@ -56,7 +56,8 @@ def test_people_other_than_admins_are_refused_plainly(accord: RunningAccord) -> 
 
 def test_help_lists_verify_and_the_trail_of_a_record_still_works(accord: RunningAccord) -> None:
     seed(accord)
-    help_text = accord.command_text("help")
+    assert "`/accord audit`" in accord.command_text("help")  # the index names the command
+    help_text = accord.command_text("help audit")
     assert "/accord audit verify" in help_text and "/accord audit [INI-n" in help_text
     trail = accord.command_text("audit INI-1")
     assert "Audit trail · INI-1" in trail and "initiative.hold_placed" in trail

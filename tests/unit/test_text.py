@@ -80,5 +80,6 @@ def test_help_examples_name_people_who_exist_in_the_shell() -> None:
 
     people = {user.name for user in DEMO_USERS}
     examples = [noun.example for noun in NOUNS] + [v.example for n in NOUNS for v in n.verbs]
-    named = {name for example in examples for name in re.findall(r"@([a-z][\w-]*)", example)}
+    mention = re.compile(r"(?:^|[\s:,])@([a-z][\w-]*)")  # not service@environment
+    named = {name for example in examples for name in mention.findall(example)}
     assert named and named <= people, named - people
