@@ -38,7 +38,10 @@ Environment = Annotated[
 
 
 class GateQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """GET /api/v1/gate takes exactly the parameters its document names: an unknown one (a
+    typo such as `enviroment`, or anything else) is a 400, as in the POST body."""
+
+    model_config = ConfigDict(extra="forbid")
 
     service: Service
     environment: Environment

@@ -170,6 +170,7 @@ def test_bad_input_gets_400_with_a_json_error(accord_sqlite: RunningAccord) -> N
         call(root, "GET", "/api/v1/gate?service=pay%20ments&environment=prod", token=token),
         call(root, "GET", "/api/v1/gate?service=a&environment=*", token=token),
         call(root, "GET", "/api/v1/gate?service=%ff&environment=prod", token=token),
+        call(root, "GET", "/api/v1/gate?service=a&environment=b&colour=red", token=token),
         call(root, "POST", "/api/v1/gate/checks", token=token, raw=b"[1,2"),
         call(root, "POST", "/api/v1/gate/checks", token=token, payload=["a"]),
         call(
