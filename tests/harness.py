@@ -3,7 +3,9 @@ talking to the fake Slack Web API, with an injected clock."""
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from bot.config import Settings
 from bot.services import Services
 from bot.slack.app import build_app
 from bot.slack.deliver import Deliverer
+from bot.slack.listeners.commands import WORKING
 from bot.web import SERVER_OPTIONS, AccordWsgi
 from tests.fakes.slack_api import FakeSlackServer
 from tests.fakes.slack_requests import SignedSlackClient, SlackReply
@@ -38,6 +41,9 @@ CISO_GROUP = "S0CISOGRP"
 COORDINATION = "C0COORD"
 EXECUTIVE_CHANNEL = "C0EXEC"
 DIGEST_CHANNEL = "C0DIGEST"
+
+#: Each `command_text` gets its own response_url, to tell its late answer apart.
+_COMMAND_NUMBERS = itertools.count(1)
 
 
 class TrackedExecutor(ThreadPoolExecutor):
@@ -136,10 +142,31 @@ class RunningAccord:
         return reply
 
     def command_text(self, text: str, *, user: str = CIO) -> str:
-        """Every piece of text of a command's reply (fallback plus blocks), for assertions."""
-        reply = self.command(text, user=user)
+        """Every piece of text of a command's answer (fallback plus blocks), for assertions.
+
+        On a loaded machine a command can outlive the ack budget: Slack is told "Working on
+        it…" and the answer follows through the command's response_url. That answer is the
+        one returned (each command gets its own response_url to tell it apart), so that what
+        the test does next sees the command's work committed, as the person would."""
+        name = f"cmd{next(_COMMAND_NUMBERS)}"
+        reply = self.command(text, user=user, response_url=self.fake.response_url(name))
         assert reply.status == 200, reply.body
-        return reply_text(reply.json())
+        payload = reply.json()
+        if WORKING in str(payload.get("text", "")):
+            payload = self._late_answer(f"/respond/{name}")
+        return reply_text(payload)
+
+    def _late_answer(self, path: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            calls = self.fake.wait_for("response_url", seen + 1, timeout=timeout)
+            seen = len(calls)
+            for call in calls:
+                if call.path == path:
+                    self.deliver()  # what the late work queued, as after any reply
+                    return call.body
+        raise AssertionError(f"no answer through {path} within {timeout}s")
 
 
 def _texts(payload: dict[str, Any], *, mrkdwn_only: bool) -> list[str]:
