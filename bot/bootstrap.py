@@ -33,6 +33,17 @@ def configure_logging(level: int = logging.INFO) -> None:
     logging.getLogger(BOLT_LOGGER).setLevel(logging.WARNING)
 
 
+def check_audit_key(settings: Settings) -> None:
+    """Before a process writes: PostgreSQL needs ACCORD_AUDIT_KEY (ConfigurationError naming
+    it); SQLite runs without one, with a warning that the chain is then signed with the public
+    development key (it shows accidental edits, not a deliberate rewrite)."""
+    if settings.require_audit_key() is None:
+        logging.getLogger("accord").warning(
+            "ACCORD_AUDIT_KEY is not set: the audit chain is signed with the public development "
+            "key; set a secret key before real use"
+        )
+
+
 def build_web_client(settings: Settings, *, token: str | None = None, **kwargs: Any) -> WebClient:
     """A WebClient that waits out 429s (Retry-After) and retries 5xx and connection errors."""
     bot_token = token or (
@@ -70,7 +81,7 @@ def build_services(
     clock: Clock | None = None,
     migrate: bool = True,
 ) -> Services:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, audit_key=settings.audit_secret())
     if migrate:
         upgrade(engine)
     clock = clock or SystemClock()

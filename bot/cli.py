@@ -1,4 +1,4 @@
-"""`accord` entry points: serve (HTTP), socket, clock, db upgrade, shell."""
+"""`accord` entry points: serve (HTTP), socket, clock, db upgrade, audit, exports, shell."""
 
 from __future__ import annotations
 
@@ -6,14 +6,23 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
-from bot.bootstrap import build_slack_services, build_web_client, configure_logging
-from bot.config import ConfigurationError, Settings
-from bot.db import make_engine, upgrade
+from bot.bootstrap import (
+    build_slack_services,
+    build_web_client,
+    check_audit_key,
+    configure_logging,
+)
+from bot.config import ConfigurationError, Settings, load_settings
+from bot.db import DATABASE_ERRORS, explain_database_error, make_engine, shown_url, upgrade
 from bot.services import Services
 
 app = typer.Typer(help="Accord: CIO–CISO coordination in Slack.", no_args_is_help=True)
@@ -24,10 +33,33 @@ export_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(export_app, name="export")
+audit_app = typer.Typer(
+    help="The tamper-evident audit trail: verify the chain, show its head.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+gate_app = typer.Typer(
+    help="The deployment gate, from any pipeline (GitLab, Jenkins, Argo CD, Terraform).",
+    no_args_is_help=True,
+)
+app.add_typer(gate_app, name="gate")
+#: `accord gate check` exit codes: allowed, held, and Accord unreachable or refusing.
+GATE_ALLOWED, GATE_HELD, GATE_ERROR = 0, 3, 2
 log = logging.getLogger("accord")
 
 
-def _fail(message: str) -> None:
+SHELL_DATABASE = Path("accord-shell.db")
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="SQLite file or database URL to read (default: DATABASE_URL, else ./accord.db; "
+        "`accord shell` keeps its records in accord-shell.db).",
+    ),
+]
+
+
+def _fail(message: str) -> NoReturn:
     typer.echo(f"accord: {message}", err=True)
     raise typer.Exit(code=2)
 
@@ -41,28 +73,93 @@ def _start_delivery(services: Services) -> None:
         services.outbound.kick()  # whatever was left by the previous process
 
 
+def _settings(*, starting: bool = False) -> Settings:
+    """The settings, or one line naming every bad one; a process that starts also warns about
+    side settings that hold names instead of Slack ids."""
+    try:
+        settings = load_settings()
+    except ConfigurationError as error:
+        _fail(str(error))
+    if starting:
+        for warning in settings.side_id_warnings():
+            typer.echo(f"accord: warning: {warning}", err=True)
+    return settings
+
+
+@contextmanager
+def _explained(database_url: str) -> Iterator[None]:
+    """Problems a person can fix (a setting, the database) end the command with one line
+    saying what is wrong and what to do, not a traceback."""
+    try:
+        yield
+    except ConfigurationError as error:
+        _fail(str(error))
+    except DATABASE_ERRORS as error:
+        _fail(explain_database_error(database_url, error))
+
+
+def _database_url(settings: Settings, database: str | None) -> str:
+    if database is None:
+        return settings.database_url
+    return database if "://" in database else f"sqlite:///{Path(database).resolve()}"
+
+
+def _migrated_engine(
+    settings: Settings, database: str | None = None, *, reading: bool = False
+) -> Engine:
+    """The database (DATABASE_URL or --database), migrated, signing its audit chain with
+    ACCORD_AUDIT_KEY. Without a key PostgreSQL is refused before anything is written; SQLite
+    is used with the development key, with a warning unless the command only reads (an
+    export). Run it inside `_explained`: the errors are a person's to fix."""
+    url = _database_url(settings, database)
+    settings = settings.model_copy(update={"database_url": url})
+    engine = make_engine(url, audit_key=settings.audit_secret())
+    if reading:
+        settings.require_audit_key()
+    else:
+        check_audit_key(settings)
+    upgrade(engine)
+    return engine
+
+
+def _export_engine(settings: Settings, database: str | None) -> Engine:
+    """The database an export reads, named on stderr; a missing SQLite file is an error (an
+    export must not create an empty database and report nothing)."""
+    url = _database_url(settings, database)
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:" and not Path(path).exists():
+            hint = ""
+            if database is None and SHELL_DATABASE.exists():
+                hint = (
+                    f" `accord shell` keeps its records in {SHELL_DATABASE}: "
+                    f"add --database {SHELL_DATABASE}."
+                )
+            _fail(f"there is no Accord database at {path}.{hint}")
+    typer.echo(f"accord: reading {shown_url(url)}", err=True)
+    return _migrated_engine(settings, database, reading=True)
+
+
 @app.command()
 def serve(
     port: Annotated[int | None, typer.Option(help="Port (default $PORT or 3000).")] = None,
     host: str = "0.0.0.0",  # noqa: S104  (a web process must listen beyond loopback)
 ) -> None:
-    """HTTP mode: POST /slack/events and GET /healthz."""
+    """HTTP mode: POST /slack/events, GET /healthz, the gate API and POST /github/webhook."""
     from waitress import serve as waitress_serve
 
     from bot.slack.app import build_app
     from bot.web import SERVER_OPTIONS, AccordWsgi
 
     configure_logging()
-    settings = Settings()
-    try:
+    settings = _settings(starting=True)
+    with _explained(settings.database_url):
         token, secret = settings.require_http_credentials()
-    except ConfigurationError as error:
-        _fail(str(error))
-        return
-    client = build_web_client(settings, token=token)
-    services = build_slack_services(settings, client=client)
-    bolt = build_app(services, client=client, signing_secret=secret)
-    _start_delivery(services)
+        check_audit_key(settings)
+        client = build_web_client(settings, token=token)
+        services = build_slack_services(settings, client=client)
+        bolt = build_app(services, client=client, signing_secret=secret)
+        _start_delivery(services)
     listen_port = port or settings.port
     log.info("Accord listening on %s:%s", host, listen_port)
     waitress_serve(
@@ -87,11 +184,9 @@ def socket(
     from bot.socket_mode import SocketWatchdog, build_socket_mode
 
     configure_logging()
-    try:
-        mode = build_socket_mode(Settings())
-    except ConfigurationError as error:
-        _fail(str(error))
-        return
+    settings = _settings(starting=True)
+    with _explained(settings.database_url):
+        mode = build_socket_mode(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = mode.handler.client
@@ -119,27 +214,27 @@ def clock() -> None:
     from bot.slack.notifier import SlackNotifier
 
     configure_logging()
-    settings = Settings()
-    try:
+    settings = _settings(starting=True)
+    with _explained(settings.database_url):
         token = settings.require_bot_token()
-    except ConfigurationError as error:
-        _fail(str(error))
-        return
-    client = build_web_client(settings, token=token)
-    services = build_slack_services(settings, client=client)
-    _start_delivery(services)  # also the sweeper: what a web process could not send
-    scheduler = build_scheduler(services, SlackNotifier(client))
+        check_audit_key(settings)
+        client = build_web_client(settings, token=token)
+        services = build_slack_services(settings, client=client)
+        _start_delivery(services)  # also the sweeper: what a web process could not send
+        scheduler = build_scheduler(services, SlackNotifier(client))
     log.info("Accord clock started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
     scheduler.start()
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every pending migration to DATABASE_URL."""
+def db_upgrade(database: DatabaseOption = None) -> None:
+    """Apply every pending migration to DATABASE_URL (or --database)."""
     configure_logging()
-    settings = Settings()
-    upgrade(make_engine(settings.database_url))
-    typer.echo("database is up to date")
+    settings = _settings()
+    url = _database_url(settings, database)
+    with _explained(url):
+        _migrated_engine(settings, database).dispose()
+    typer.echo(f"database {shown_url(url)} is up to date")
 
 
 @export_app.command("ics")
@@ -148,6 +243,7 @@ def export_ics(
     out: Annotated[
         Path | None, typer.Option("--output", "--out", help="File to write (default: stdout).")
     ] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """Write a touchpoint series as an iCalendar (.ics) file."""
     from datetime import UTC, datetime
@@ -158,11 +254,12 @@ def export_ics(
     from bot.domain.errors import UserError
     from bot.domain.refs import Kind, parse_ref
 
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
+    settings = _settings()
     try:
-        with session_scope(engine) as session:
+        with (
+            _explained(_database_url(settings, database)),
+            session_scope(_export_engine(settings, database)) as session,
+        ):
             series = touchpoints.get_series(session, number=parse_ref(ref, Kind.TOUCHPOINT))
             content = series_ics(
                 series,
@@ -171,7 +268,6 @@ def export_ics(
             )
     except UserError as error:
         _fail(error.message)
-        return
     if out is None:
         sys.stdout.buffer.write(content)
     else:
@@ -185,6 +281,7 @@ def export_risks_command(
     output: Annotated[
         Path | None, typer.Option("--output", help="Write to this file (default: stdout).")
     ] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """The risk register with every field and the full approval history."""
     from bot.db import session_scope
@@ -194,11 +291,11 @@ def export_risks_command(
         fmt = ExportFormat(format.strip().lower())
     except ValueError:
         _fail(f"--format must be csv or json, not {format!r}")
-        return
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with session_scope(engine) as session:
+    settings = _settings()
+    with (
+        _explained(_database_url(settings, database)),
+        session_scope(_export_engine(settings, database)) as session,
+    ):
         content = export_risks(session, fmt)
     if output is None:
         typer.echo(content, nl=False)
@@ -219,6 +316,77 @@ def shell(
     run_shell(database=database, interactive=sys.stdin.isatty())
 
 
+# -- accord audit ------------------------------------------------------------------------------
+
+
+def _audit_engine(settings: Settings, database: str | None) -> Engine:
+    """The database as it is (no migration: checking must not write)."""
+    url = _database_url(settings, database)
+    with _explained(url):
+        return make_engine(url, audit_key=settings.audit_secret())
+
+
+@audit_app.command("verify")
+def audit_verify(
+    database: DatabaseOption = None,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head",
+            help="A chain head published earlier, N:hash (as the digest shows it); the chain "
+            "must still contain it, which shows a rewrite of the whole chain.",
+        ),
+    ] = None,
+) -> None:
+    """Recompute the audit chain; exit 1 naming the first event changed, removed or inserted."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db import session_scope
+    from bot.domain.audit_chain import parse_head, verify_chain
+    from bot.domain.errors import UserError
+
+    settings = _settings()
+    try:
+        published = parse_head(head) if head else None
+    except UserError as error:
+        _fail(f"--head: {error.message} {error.hint or ''}".strip())
+        return
+    engine = _audit_engine(settings, database)
+    try:
+        with session_scope(engine) as session:
+            report = verify_chain(session, published=published)
+    except DBAPIError as error:
+        _fail(f"cannot read the audit chain ({type(error.orig).__name__}); run `accord db upgrade`")
+        return
+    finally:
+        engine.dispose()
+    typer.echo(report.summary())
+    raise typer.Exit(code=0 if report.ok else 1)
+
+
+@audit_app.command("head")
+def audit_head(database: DatabaseOption = None) -> None:
+    """Print the chain head (event number and hash) to publish or keep outside the database."""
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db import session_scope
+    from bot.domain.audit_chain import chain_head
+
+    engine = _audit_engine(_settings(), database)
+    try:
+        with session_scope(engine) as session:
+            head = chain_head(session)
+    except DBAPIError as error:
+        _fail(f"cannot read the audit chain ({type(error.orig).__name__}); run `accord db upgrade`")
+        return
+    finally:
+        engine.dispose()
+    if head is None:
+        _fail("the audit chain head record is missing; run `accord audit verify`")
+        return
+    typer.echo(f"#{head.seq} {head.hash}")
+
+
 # -- accord export review (issue 6) -------------------------------------------------------------
 
 
@@ -226,6 +394,7 @@ def shell(
 def export_review(
     format_: Annotated[str, typer.Option("--format", help="Only `md` (Markdown).")] = "md",
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """The leadership review pack: the digest's content as a Markdown document."""
     from bot.clock import SystemClock
@@ -235,18 +404,82 @@ def export_review(
     if format_.lower() not in ("md", "markdown"):
         _fail(f"unknown format {format_!r}; use --format md")
     configure_logging()
-    settings = Settings()
     from bot.bootstrap import build_services
     from bot.slack.usergroups import SlackGroupMembers
 
-    services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
-    clock = SystemClock()
-    text = review_markdown(make_digest(services, clock.now()))
+    settings = _settings()
+    url = _database_url(settings, database)
+    with _explained(url):
+        _export_engine(settings, database).dispose()
+        settings = settings.model_copy(update={"database_url": url})
+        services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
+        text = review_markdown(make_digest(services, SystemClock().now()))
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}", err=True)
+
+
+@gate_app.command("check")
+def gate_check(
+    service: Annotated[str, typer.Option(help="The service, e.g. payments-api.")],
+    environment: Annotated[str, typer.Option(help="The environment, e.g. production.")],
+    url: Annotated[
+        str | None, typer.Option(envvar="ACCORD_GATE_URL", help="Accord's base URL.")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="ACCORD_GATE_TOKEN", help="A gate token.", show_default=False),
+    ] = None,
+    version: Annotated[str | None, typer.Option(help="What is being deployed.")] = None,
+    pipeline_url: Annotated[str | None, typer.Option(help="Link to this pipeline run.")] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds to wait for Accord.")] = 10.0,
+    fail_open: Annotated[
+        bool,
+        typer.Option(
+            "--fail-open",
+            help="Allow the deployment when Accord cannot be reached (default: fail closed). "
+            "A refused token still fails.",
+        ),
+    ] = False,
+) -> None:
+    """Ask whether a security hold stops this deployment: exit 0 allowed, 3 held, 2 unreachable
+    or refused (fail closed)."""
+    from bot.api.client import GateRefused, GateUnreachable, check_gate, describe_hold
+
+    if not url or not token:
+        typer.echo(
+            "accord: give --url and --token (or ACCORD_GATE_URL, ACCORD_GATE_TOKEN)", err=True
+        )
+        raise typer.Exit(code=GATE_ERROR)
+    target = f"{service}@{environment}"
+    try:
+        result = check_gate(
+            url=url,
+            token=token,
+            service=service,
+            environment=environment,
+            version=version,
+            pipeline_url=pipeline_url,
+            timeout=timeout,
+        )
+    except GateRefused as error:
+        typer.echo(f"accord: {error}; {target} is not allowed", err=True)
+        raise typer.Exit(code=GATE_ERROR) from None
+    except GateUnreachable as error:
+        if fail_open:
+            typer.echo(f"accord: {error}; --fail-open: allowing {target} unchecked", err=True)
+            raise typer.Exit(code=GATE_ALLOWED) from None
+        typer.echo(f"accord: {error}; failing closed: {target} is not allowed", err=True)
+        raise typer.Exit(code=GATE_ERROR) from None
+    if result.allowed:
+        typer.echo(f"allowed: no security hold covers {target}")
+        raise typer.Exit(code=GATE_ALLOWED)
+    typer.echo(f"HELD: {target} is under {len(result.holds)} security hold(s):")
+    for hold in result.holds:
+        typer.echo(describe_hold(hold))
+    raise typer.Exit(code=GATE_HELD)
 
 
 if __name__ == "__main__":

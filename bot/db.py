@@ -6,16 +6,19 @@ threads); PostgreSQL is used through `DATABASE_URL` with psycopg 3.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, create_engine
 
@@ -31,14 +34,80 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine; SQLite gets the pragmas that make it safe for several threads."""
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: the password hidden."""
+    try:
+        return make_url(normalise_url(url)).render_as_string(hide_password=True)
+    except Exception:
+        return "DATABASE_URL"
+
+
+def explain_database_error(url: str, error: Exception) -> str:
+    """One line for a person: which database, what went wrong, what to do."""
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    detail = reason[0][:200] if reason else type(error).__name__
+    where = shown_url(url)
+    if isinstance(error, ArgumentError | NoSuchModuleError):
+        return (
+            f"DATABASE_URL `{where}` is not a database URL Accord can use ({detail}); "
+            "use sqlite:///path/to/accord.db or postgresql://user@host/dbname"
+        )
+    return (
+        f"cannot use the database {where} ({detail}); check DATABASE_URL and that the "
+        "database server is running and reachable"
+    )
+
+
+#: Errors that mean "this database cannot be used", as opposed to bugs.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    ArgumentError,
+    NoSuchModuleError,
+)
+
+
+@dataclass(frozen=True)
+class AuditKey:
+    """The secret that signs this database's audit chain (HMAC-SHA256); never stored in it."""
+
+    secret: bytes = field(repr=False)
+    #: The public development key: the chain still shows accidental edits, but anyone who has
+    #: read Accord's source can rewrite it (only a published chain head would show that).
+    development: bool = False
+
+
+DEVELOPMENT_AUDIT_KEY = AuditKey(
+    b"accord-development-audit-key: public, set ACCORD_AUDIT_KEY", development=True
+)
+_audit_keys: weakref.WeakKeyDictionary[Engine, AuditKey] = weakref.WeakKeyDictionary()
+
+
+def make_engine(url: str, *, audit_key: bytes | None = None) -> Engine:
+    """Create the engine; SQLite gets the pragmas that make it safe for several threads.
+
+    The engine carries the audit key (`ACCORD_AUDIT_KEY`, passed in by whoever read the
+    settings), so every session and migration on it signs and checks the chain with that key;
+    without one it is the public development key.
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    _audit_keys[engine] = AuditKey(audit_key) if audit_key else DEVELOPMENT_AUDIT_KEY
+    return engine
+
+
+def audit_key_for(bind: Engine | Connection) -> AuditKey:
+    """The key the engine behind `bind` was made with (a session's or a migration's bind)."""
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    return _audit_keys.get(engine, DEVELOPMENT_AUDIT_KEY)
+
+
+def is_postgres(url: str) -> bool:
+    return make_url(normalise_url(url)).get_backend_name() == "postgresql"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

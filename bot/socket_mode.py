@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.builtin.connection import Connection
 
-from bot.bootstrap import build_slack_services, build_web_client
+from bot.bootstrap import build_slack_services, build_web_client, check_audit_key
 from bot.clock import Clock
 from bot.config import ConfigurationError, Settings
 from bot.services import Services
@@ -69,6 +69,7 @@ def build_socket_mode(
         raise ConfigurationError(
             "SLACK_APP_TOKEN must be an app-level token (xapp-…) with the connections:write scope"
         )
+    check_audit_key(settings)
     client = build_web_client(settings, token=token)
     services = build_slack_services(settings, client=client, clock=clock)
     if isinstance(services.outbound, Deliverer):

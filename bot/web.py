@@ -1,4 +1,5 @@
-"""HTTP mode: a WSGI app serving `POST /slack/events` (bolt) and `GET /healthz`.
+"""HTTP mode: a WSGI app serving `POST /slack/events` (bolt), `GET /healthz`, the gate API
+(`/api/v1/…`) and the GitHub webhook (`POST /github/webhook`).
 
 Every Slack request is checked here, on the raw bytes, before bolt parses anything: bolt
 parses the body before it verifies the signature (a malformed unsigned `payload=` reached a
@@ -24,6 +25,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.request.internals import parse_body
 from sqlalchemy import text
 
+from bot.api.app import ApiApp
 from bot.services import Services
 
 if TYPE_CHECKING:
@@ -66,11 +68,13 @@ class AccordWsgi:
         signing_secret: str,
         max_body_bytes: int = MAX_BODY_BYTES,
         now: Callable[[], float] = time.time,
+        api: ApiApp | None = None,
     ) -> None:
         if not signing_secret:
             raise ValueError("HTTP mode needs the Slack signing secret")
         self.slack = SlackRequestHandler(app, path=EVENTS_PATH)
         self.services = services
+        self.api = api or ApiApp(services)
         self._secret = signing_secret.encode()
         self.max_body_bytes = max_body_bytes
         self.now = now
@@ -79,6 +83,8 @@ class AccordWsgi:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
         if path == "/healthz" and method == "GET":
             return self._health(start_response)
+        if ApiApp.handles(str(path or "")):
+            return self.api(environ, start_response)
         if path != EVENTS_PATH or method != "POST":
             return _answer(start_response, "404 Not Found", {"error": "not found"})
         try:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.fakes.block_kit import VIOLATIONS
 from tests.fakes.slack_api import FakeSlackServer
 from tests.harness import FakeClock, RunningAccord, running_accord
 
@@ -27,6 +28,24 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         own = name.startswith(("SLACK_", "OPENAI_", "ACCORD_")) or name == "DATABASE_URL"
         if own and not name.startswith(("ACCORD_TEST_", "ACCORD_REQUIRE_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _slack_accepts_every_payload() -> Iterator[None]:
+    """Every message and view a test made Accord send must be one real Slack accepts.
+
+    The fake Slack API and the signed client record what Slack would refuse (Block Kit models,
+    duplicate action or block ids, block and text limits; tests/fakes/block_kit.py). Autouse
+    fixtures are set up first, so this check runs after the app and its threads have stopped.
+    """
+    VIOLATIONS.take()
+    yield
+    refused = VIOLATIONS.take()
+    if refused:
+        pytest.fail(
+            "Slack would refuse what this test made Accord send:\n" + "\n".join(refused),
+            pytrace=False,
+        )
 
 
 def _postgres_available() -> str | None:

@@ -3,7 +3,9 @@ talking to the fake Slack Web API, with an injected clock."""
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from bot.config import Settings
 from bot.services import Services
 from bot.slack.app import build_app
 from bot.slack.deliver import Deliverer
+from bot.slack.listeners.commands import WORKING
 from bot.web import SERVER_OPTIONS, AccordWsgi
 from tests.fakes.slack_api import FakeSlackServer
 from tests.fakes.slack_requests import SignedSlackClient, SlackReply
@@ -38,6 +41,9 @@ CISO_GROUP = "S0CISOGRP"
 COORDINATION = "C0COORD"
 EXECUTIVE_CHANNEL = "C0EXEC"
 DIGEST_CHANNEL = "C0DIGEST"
+
+#: Each `command_text` gets its own response_url, to tell its late answer apart.
+_COMMAND_NUMBERS = itertools.count(1)
 
 
 class TrackedExecutor(ThreadPoolExecutor):
@@ -115,6 +121,8 @@ class RunningAccord:
     url: str
     listeners: TrackedExecutor | None = None
     replies: list[SlackReply] = field(default_factory=list)
+    #: `http://127.0.0.1:<port>`, for the non-Slack entry points (gate API, GitHub webhook).
+    root_url: str = ""
 
     def deliver(self) -> None:
         """Send everything the outbox holds that is due now (what the deliverer thread does a
@@ -134,10 +142,31 @@ class RunningAccord:
         return reply
 
     def command_text(self, text: str, *, user: str = CIO) -> str:
-        """Every piece of text of a command's reply (fallback plus blocks), for assertions."""
-        reply = self.command(text, user=user)
+        """Every piece of text of a command's answer (fallback plus blocks), for assertions.
+
+        On a loaded machine a command can outlive the ack budget: Slack is told "Working on
+        it…" and the answer follows through the command's response_url. That answer is the
+        one returned (each command gets its own response_url to tell it apart), so that what
+        the test does next sees the command's work committed, as the person would."""
+        name = f"cmd{next(_COMMAND_NUMBERS)}"
+        reply = self.command(text, user=user, response_url=self.fake.response_url(name))
         assert reply.status == 200, reply.body
-        return reply_text(reply.json())
+        payload = reply.json()
+        if WORKING in str(payload.get("text", "")):
+            payload = self._late_answer(f"/respond/{name}")
+        return reply_text(payload)
+
+    def _late_answer(self, path: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            calls = self.fake.wait_for("response_url", seen + 1, timeout=timeout)
+            seen = len(calls)
+            for call in calls:
+                if call.path == path:
+                    self.deliver()  # what the late work queued, as after any reply
+                    return call.body
+        raise AssertionError(f"no answer through {path} within {timeout}s")
 
 
 def _texts(payload: dict[str, Any], *, mrkdwn_only: bool) -> list[str]:
@@ -202,7 +231,8 @@ def running_accord(
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{server.effective_port}/slack/events"  # type: ignore[union-attr]
+    root_url = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    url = f"{root_url}/slack/events"
     signed = SignedSlackClient(url, SIGNING_SECRET, response_url=fake.response_url())
     # What the deliverer thread does right after a commit, done before the test looks.
     signed.after_reply = deliverer.drain
@@ -214,6 +244,7 @@ def running_accord(
             clock=clock,
             url=url,
             listeners=listeners,
+            root_url=root_url,
         )
     finally:
         deliverer.drain()

@@ -66,7 +66,7 @@ def test_shell_runs_a_scripted_session_as_several_people(tmp_path: Path) -> None
 
 
 def test_serve_without_credentials_names_the_missing_variable(tmp_path: Path) -> None:
-    result = run(["serve"], cwd=tmp_path)
+    result = run(["serve"], cwd=tmp_path, env={"SLACK_SIGNING_SECRET": "s"})
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "accord: SLACK_BOT_TOKEN is not set; export it or add it to .env"

@@ -81,7 +81,7 @@ def initiatives_needing_attention(
         items.append(
             AgendaItem(
                 ref=initiative.ref,
-                text=initiative.title,
+                text=_with_covers(initiative),
                 flags=tuple(flags),
                 owner_ids=owners,
                 due=initiative.due_date,
@@ -93,6 +93,16 @@ def initiatives_needing_attention(
         items=items,
         more=max(0, len(rows) - SECTION_LIMIT),
     )
+
+
+def _with_covers(initiative: Initiative) -> str:
+    """The title, and for a hold the deployments it stops, so the meeting sees the stakes."""
+    covers = [str(cover) for cover in initiative.covers]
+    if not covers:
+        return initiative.title
+    verb = "blocks" if initiative.on_hold else "covers"
+    listed = ", ".join(covers[:5]) + (f" and {len(covers) - 5} more" if len(covers) > 5 else "")
+    return f"{initiative.title} ({verb} {listed})"
 
 
 def risk_section(session: Session, *, today: date, window_end: datetime) -> AgendaSection:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from bot.domain.audit import AuditEvent
+from bot.domain.audit_chain import ChainHead, chain_head
 from bot.domain.disagreements import ACTIVE_STATES, Disagreement
 from bot.domain.escalations import UNDECIDED, Escalation
 from bot.domain.initiatives import CLOSED_STATUSES, Health, Initiative, InitiativeStatus
@@ -109,6 +110,8 @@ class DigestData:
     briefs: list[DisagreementBrief] = field(default_factory=list)
     previous: Mapping[str, Mapping[str, int]] | None = None
     previous_at: datetime | None = None
+    #: Published in the digest, so that a rewrite of the whole audit chain shows against it.
+    audit_head: ChainHead | None = None
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         """The counts stored with a posted digest, for next time's trends."""
@@ -415,6 +418,7 @@ def collect(
         data.briefs.extend(part.briefs)
     data.changes.sort(key=lambda change: _aware(change.at), reverse=True)
     del data.changes[CHANGES_SHOWN:]
+    data.audit_head = chain_head(session)
     return data
 
 

@@ -309,7 +309,7 @@ def update_details(
     if details.is_empty():
         raise InvalidInput(
             "Nothing to change.",
-            hint='e.g. `/accord disagree update DIS-1 business:"launch slips" '
+            hint=f'e.g. `/accord disagree update DIS-{number} business:"launch slips" '
             'security:"exposed CVE" options:"Delay | Ship with WAF"`',
         )
     disagreement = get_disagreement(session, number=number)

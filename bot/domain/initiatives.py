@@ -17,6 +17,7 @@ from bot.db import lock_row
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
 from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.gate.coverage import ENVIRONMENT_MAX, SERVICE_MAX, Coverage
 from bot.domain.paging import Page, clamp_page
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, format_ref
@@ -65,6 +66,18 @@ class InitiativeTag(SQLModel, table=True):
     tag: str = Field(primary_key=True, max_length=30, index=True)
 
 
+class InitiativeCoverage(SQLModel, table=True):
+    """One system an initiative governs: a hold on the initiative holds its deployments."""
+
+    __tablename__ = "initiative_coverage"
+
+    initiative_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("initiative.id", ondelete="CASCADE"), primary_key=True)
+    )
+    service: str = Field(primary_key=True, max_length=SERVICE_MAX, index=True)
+    environment: str = Field(primary_key=True, max_length=ENVIRONMENT_MAX)
+
+
 class Initiative(SQLModel, table=True):
     __tablename__ = "initiative"
     # Public ids (INI-7, RSK-3, …) are never reused on SQLite, even after a rollback.
@@ -92,6 +105,9 @@ class Initiative(SQLModel, table=True):
     tag_rows: list[InitiativeTag] = Relationship(
         sa_relationship_kwargs={"cascade": "all, delete-orphan", "lazy": "selectin"}
     )
+    coverage_rows: list[InitiativeCoverage] = Relationship(
+        sa_relationship_kwargs={"cascade": "all, delete-orphan", "lazy": "selectin"}
+    )
 
     @property
     def ref(self) -> str:
@@ -113,6 +129,11 @@ class Initiative(SQLModel, table=True):
         return sorted(row.tag for row in self.tag_rows)
 
     @property
+    def covers(self) -> list[Coverage]:
+        """The systems it governs (`service@environment`, `*` for every environment)."""
+        return sorted(Coverage(row.service, row.environment) for row in self.coverage_rows)
+
+    @property
     def is_closed(self) -> bool:
         return self.status in CLOSED_STATUSES
 
@@ -130,6 +151,7 @@ class Initiative(SQLModel, table=True):
             "health": self.health.value,
             "due": self.due_date.isoformat() if self.due_date else None,
             "tags": self.tags,
+            "covers": [str(cover) for cover in self.covers],
             "on_hold": self.on_hold,
             "hold_reason": self.hold_reason,
         }
@@ -145,11 +167,12 @@ class InitiativeDraft:
     ciso_owner_id: str | None = None
     due_date: date | None = None
     tags: list[str] = field(default_factory=list)
+    covers: list[Coverage] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class InitiativeChanges:
-    """A partial update; `None` leaves a field as it is."""
+    """A partial update; `None` leaves a field as it is (`covers=[]` clears what it covers)."""
 
     status: InitiativeStatus | None = None
     health: Health | None = None
@@ -157,6 +180,7 @@ class InitiativeChanges:
     cio_owner_id: str | None = None
     ciso_owner_id: str | None = None
     title: str | None = None
+    covers: list[Coverage] | None = None
 
     def is_empty(self) -> bool:
         return all(value is None for value in vars(self).values())
@@ -223,6 +247,7 @@ def create_initiative(
         updated_by=actor.user_id,
         updated_at=now,
         tag_rows=[InitiativeTag(tag=tag) for tag in normalise_tags(draft.tags)],  # type: ignore[call-arg]
+        coverage_rows=_coverage_rows(draft.covers),
     )
     session.add(initiative)
     session.flush()
@@ -251,7 +276,7 @@ def update_initiative(
     if changes.is_empty():
         raise InvalidInput(
             "Nothing to change.",
-            hint="e.g. `/accord initiative update INI-3 status:active health:amber due:2026-12-31`",
+            hint=f"e.g. `/accord initiative update INI-{number} status:active health:amber`",
         )
     initiative = get_initiative(session, number=number, lock=True)
     ensure_allowed(actor, Permission.INITIATIVE_EDIT, record=initiative)
@@ -283,6 +308,8 @@ def update_initiative(
         initiative.cio_owner_id = new_cio
     if new_ciso is not None:
         initiative.ciso_owner_id = new_ciso
+    if changes.covers is not None:
+        _sync_coverage(initiative, changes.covers)
     old, new = changed_fields(before, initiative.snapshot())
     if not new:
         raise Conflict(f"{initiative.ref} already has those values; nothing changed.")
@@ -297,6 +324,21 @@ def update_initiative(
         after=new,
     )
     return initiative
+
+
+def _coverage_rows(covers: list[Coverage]) -> list[InitiativeCoverage]:
+    return [
+        InitiativeCoverage(service=cover.service, environment=cover.environment)  # type: ignore[call-arg]
+        for cover in sorted(set(covers))
+    ]
+
+
+def _sync_coverage(initiative: Initiative, covers: list[Coverage]) -> None:
+    """Keep the rows that stay (re-inserting one would collide with its own delete)."""
+    wanted = set(covers)
+    initiative.coverage_rows = [
+        row for row in initiative.coverage_rows if Coverage(row.service, row.environment) in wanted
+    ] + _coverage_rows(list(wanted - set(initiative.covers)))
 
 
 def _changed(wanted: T | None, current: T | None) -> T | None:

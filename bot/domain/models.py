@@ -1,11 +1,13 @@
 """Imports every domain table so SQLModel's metadata sees it (`bot.schema` adds the rest)."""
 
-from bot.domain.audit import AuditEvent
+from bot.domain.audit import AuditChainHead, AuditEvent
 from bot.domain.digest import DigestRun
 from bot.domain.disagreements import Disagreement
 from bot.domain.escalations import Escalation
+from bot.domain.gate.models import GateCheck, GateToken, GithubReview
+from bot.domain.gate.overrides import GateOverride
 from bot.domain.idempotency import ProcessedRequest
-from bot.domain.initiatives import Initiative, InitiativeTag
+from bot.domain.initiatives import Initiative, InitiativeCoverage, InitiativeTag
 from bot.domain.outbox import OutboxMessage
 from bot.domain.risks import RiskAcceptance, RiskApproval, RiskReminder, RiskRound
 from bot.domain.roles import RoleGrant
@@ -18,11 +20,17 @@ from bot.domain.touchpoints import (
 )
 
 __all__ = [
+    "AuditChainHead",
     "AuditEvent",
     "DigestRun",
     "Disagreement",
     "Escalation",
+    "GateCheck",
+    "GateOverride",
+    "GateToken",
+    "GithubReview",
     "Initiative",
+    "InitiativeCoverage",
     "InitiativeTag",
     "OutboxMessage",
     "ProcessedRequest",

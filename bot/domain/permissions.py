@@ -25,6 +25,9 @@ class Permission(StrEnum):
     TOUCHPOINT_MANAGE = "manage touchpoints"
     DIGEST_SEND = "send the digest now"
     MANAGE_ROLES = "manage roles"
+    AUDIT_VERIFY = "verify the audit chain"
+    GATE_TOKENS_MANAGE = "manage deployment gate tokens"
+    GATE_OVERRIDE = "override a security hold for one deployment target"
 
 
 def _on_a_side(actor: Actor) -> bool:
@@ -58,6 +61,12 @@ _RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
     Permission.TOUCHPOINT_MANAGE: (_participant, "Only members of the CIO or CISO side can"),
     Permission.DIGEST_SEND: (_participant, "Only members of the CIO or CISO side can"),
     Permission.MANAGE_ROLES: (lambda a: a.is_admin, "Only Accord admins can"),
+    Permission.AUDIT_VERIFY: (lambda a: a.is_admin, "Only Accord admins can"),
+    Permission.GATE_OVERRIDE: (lambda a: a.is_executive, "Only configured executives can"),
+    Permission.GATE_TOKENS_MANAGE: (
+        lambda a: a.is_admin or a.on_side(Role.CISO),
+        "Only Accord admins and the CISO side can",
+    ),
 }
 
 

@@ -88,6 +88,24 @@ class RoleGrant(SQLModel, table=True):
     granted_at: datetime
 
 
+@dataclass(frozen=True)
+class RoleMembership:
+    """Where a role's members come from, for `/accord roles list`."""
+
+    role: Role
+    configured_users: tuple[str, ...]
+    #: Configured user groups and the members Accord resolved for each.
+    groups: Mapping[str, frozenset[str]]
+    grants: tuple[RoleGrant, ...]
+
+    @property
+    def everyone(self) -> frozenset[str]:
+        users = set(self.configured_users) | {grant.subject_id for grant in self.grants}
+        for members in self.groups.values():
+            users |= members
+        return frozenset(users)
+
+
 class GroupMembers(Protocol):
     def members(self, group_id: str) -> list[str]:
         """User ids in a user group; raises on transport errors."""
@@ -128,6 +146,19 @@ class Directory:
         """Every user id holding `role` (groups expanded), e.g. to notify a side."""
         grants = _grants_by_role(session)
         return self._expand([*self.configured(role), *grants.get(role, ())])
+
+    def membership(self, session: Session, role: Role) -> RoleMembership:
+        """Who holds `role`, and why: settings (users, groups) and run-time grants."""
+        configured = self.configured(role)
+        grants = session.exec(
+            select(RoleGrant).where(RoleGrant.role == role).order_by(RoleGrant.granted_at)  # type: ignore[arg-type]
+        ).all()
+        return RoleMembership(
+            role=role,
+            configured_users=tuple(s for s in configured if not s.startswith("S")),
+            groups={s: self._group(s) for s in configured if s.startswith("S")},
+            grants=tuple(grants),
+        )
 
     def _expand(self, subjects: Iterable[str]) -> frozenset[str]:
         users: set[str] = set()

@@ -94,14 +94,15 @@ def parse_page(value: object, *, stale: str) -> int:
         raise InvalidInput(stale) from None
 
 
-def parse_snooze_days(value: object) -> int:
+def parse_snooze_days(value: object, *, number: int = 3) -> int:
+    """Days to snooze; the hint's example names the risk the person typed (`number`)."""
     low, high = SNOOZE_DAYS
     return parse_whole_number(
         value,
         field="number of days",
         low=low,
         high=high,
-        hint=f"Snooze for {low} to {high} days, e.g. `/accord risk snooze RSK-3 7`.",
+        hint=f"Snooze for {low} to {high} days, e.g. `/accord risk snooze RSK-{number} 7`.",
     )
 
 

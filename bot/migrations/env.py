@@ -11,7 +11,14 @@ from bot.config import Settings
 from bot.db import make_engine
 
 config = context.config
-engine: Engine = config.attributes.get("engine") or make_engine(Settings().database_url)
+
+
+def _engine_from_settings() -> Engine:
+    settings = Settings()
+    return make_engine(settings.database_url, audit_key=settings.audit_secret())
+
+
+engine: Engine = config.attributes.get("engine") or _engine_from_settings()
 
 with engine.connect() as connection:
     context.configure(

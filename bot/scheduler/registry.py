@@ -105,6 +105,15 @@ JOBS: list[ScheduledJob] = [
         ),
         misfire_grace_time=300,
     ),
+    ScheduledJob(
+        id="gate.github_reviews",
+        # Retries GitHub reviews that failed and approves waiting deployments once released.
+        run=_lazy("bot.github.reviews", "deliver_reviews_job"),
+        trigger=lambda settings: IntervalTrigger(
+            seconds=settings.accord_github_review_poll_seconds, timezone=UTC
+        ),
+        misfire_grace_time=300,
+    ),
 ]
 
 

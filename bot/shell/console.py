@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import logging
@@ -284,15 +285,31 @@ class Shell:
             self._print(f"Could not read that: {error}")
             return
         view = self.open_view
-        values = {
-            str(block["block_id"]): {
-                str(block["element"].get("action_id", "value")): _element_state(
-                    block["element"], given.get(str(block["block_id"]))
-                )
-            }
+        fields = [
+            str(block["block_id"])
             for block in view.get("blocks", [])
             if block.get("type") == "input" and block.get("block_id")
-        }
+        ]
+        unknown = [name for name in given if name not in fields]
+        if unknown:
+            self._print(
+                f"│ ✗ this form has no {', '.join(unknown)}; its fields are {', '.join(fields)}. "
+                "The form is still open."
+            )
+            return
+        try:
+            values = {
+                str(block["block_id"]): {
+                    str(block["element"].get("action_id", "value")): _element_state(
+                        block["element"], given.get(str(block["block_id"])), str(block["block_id"])
+                    )
+                }
+                for block in view.get("blocks", [])
+                if block.get("type") == "input" and block.get("block_id")
+            }
+        except ValueError as error:
+            self._print(f"│ ✗ {error}; the form is still open.")
+            return
         payload = {
             "type": "view_submission",
             "team": {"id": "T0DEMO", "domain": "demo"},
@@ -345,8 +362,11 @@ class Shell:
                 self._print(f"{job.id} failed: {error}")
 
 
-def _element_state(element: dict[str, Any], raw: str | None) -> dict[str, Any]:
-    """The `state.values` entry Slack would send for one input element."""
+def _element_state(element: dict[str, Any], raw: str | None, field: str = "") -> dict[str, Any]:
+    """The `state.values` entry Slack would send for one input element.
+
+    A value no box of a checkbox field carries is refused (ValueError) rather than read as
+    "not ticked", so a person never submits a form that silently ignores what they typed."""
     kind = str(element.get("type"))
     state: dict[str, Any] = {"type": kind}
     if kind == "users_select":
@@ -368,8 +388,20 @@ def _element_state(element: dict[str, Any], raw: str | None) -> dict[str, Any]:
         if raw is None:
             state["selected_options"] = element.get("initial_options", [])
         else:
-            yes = raw.lower() in ("yes", "y", "true", "1", "on")
-            state["selected_options"] = options[:1] if yes else []
+            # The options' own values (as Slack sends them), or yes/no for a single box.
+            wanted = {part.strip() for part in raw.split(",") if part.strip()}
+            chosen = [o for o in options if str(o.get("value")) in wanted]
+            answer = raw.strip().lower()
+            if not chosen and answer in ("yes", "y", "true", "1", "on"):
+                chosen = options[:1]
+            elif not chosen and answer not in ("", "no", "n", "false", "0", "off"):
+                allowed = (
+                    "yes|no"
+                    if len(options) == 1
+                    else "|".join(str(o.get("value")) for o in options)
+                )
+                raise ValueError(f"{field}: `{raw}` is not one of {allowed}")
+            state["selected_options"] = chosen
     elif kind in ("conversations_select", "channels_select"):
         name = (raw or "").lstrip("#")
         found = next((cid for cid, cname in DEMO_CHANNELS.items() if cname == name), None)
@@ -388,6 +420,19 @@ class _NoGroups:
         return []
 
 
+def _line_editing(history: Path) -> None:
+    """Arrow keys, editing and a history kept between sessions for `input()` (where the
+    platform has readline)."""
+    try:
+        import readline
+    except ImportError:  # e.g. Windows without pyreadline
+        return
+    readline.set_history_length(1000)
+    if history.exists():
+        readline.read_history_file(history)
+    atexit.register(readline.write_history_file, history)
+
+
 def run_shell(
     *,
     database: Path | None,
@@ -400,6 +445,8 @@ def run_shell(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if interactive:
+        _line_editing(Path("accord-shell.history"))
     shell = Shell(database=database or Path("accord-shell.db"), out=out)
     try:
         shell._print(BANNER)

@@ -103,7 +103,9 @@ def render_blocks(
             element = block.get("element", {})
             kind_hint = INPUT_HINTS.get(str(element.get("type")), "text")
             choices = [str(o.get("value")) for o in element.get("options", [])]
-            if choices:
+            if element.get("type") == "checkboxes" and len(choices) == 1:
+                kind_hint = "yes|no"  # one box: ticked or not (`yes` is also its value)
+            elif choices:
                 kind_hint = "one of " + "|".join(choices)
             lines.append(f"   ▢ {_text(block.get('label'))}{optional} — {block_id}=<{kind_hint}>")
     return lines

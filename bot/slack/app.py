@@ -7,6 +7,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from bot.logs import BOLT_LOGGER
@@ -17,14 +18,26 @@ from bot.slack.listeners import register_all
 log = logging.getLogger(__name__)
 
 
+class _WithoutClientTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns at every start
+    that the client's token wins. Accord builds that client from the same token, so the warning
+    only worries people; it is dropped, and every other bolt message kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def bolt_logger() -> logging.Logger:
     """The logger bolt is given. Without one, bolt copies the *root* level onto each of its
     per-class loggers, and at INFO its RequestVerification logs the whole body of every
     request with a bad signature; given one, they copy this logger's level, kept at WARNING
-    or above (nothing bolt logs at INFO or DEBUG is needed, and some of it is bodies)."""
+    or above (nothing bolt logs at INFO or DEBUG is needed, and some of it is bodies).
+    Bolt's App logs its start-up notices on this logger itself, so the filter sits here."""
     logger = logging.getLogger(BOLT_LOGGER)
     if logger.level < logging.WARNING:  # NOTSET too
         logger.setLevel(logging.WARNING)
+    if not any(isinstance(f, _WithoutClientTokenNotice) for f in logger.filters):
+        logger.addFilter(_WithoutClientTokenNotice())
     return logger
 
 

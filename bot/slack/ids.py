@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+from typing import Literal
 
 
 class ActionId(StrEnum):
@@ -32,6 +34,29 @@ class ActionId(StrEnum):
     ESCALATION_DEFER = "escalation.defer"
 
 
+PAGE_ACTIONS = frozenset(
+    {
+        ActionId.INITIATIVE_PAGE,
+        ActionId.TOUCHPOINT_PAGE,
+        ActionId.RISK_PAGE,
+        ActionId.DISAGREEMENT_PAGE,
+    }
+)
+
+
+def page_button_id(base: str, direction: Literal["previous", "next"]) -> str:
+    """Previous and Next sit in one actions block, where Slack refuses a repeated action id."""
+    return f"{base}.{direction}"
+
+
+def action_matcher(action_id: ActionId) -> str | re.Pattern[str]:
+    """What a listener registers: paging ids match their Previous/Next buttons (and the bare
+    id that buttons posted before the split still carry)."""
+    if action_id in PAGE_ACTIONS:
+        return re.compile(rf"^{re.escape(action_id.value)}(\.(previous|next))?$")
+    return action_id.value
+
+
 class CallbackId(StrEnum):
     INITIATIVE_CREATE = "initiative.create"
     INITIATIVE_HOLD = "initiative.hold"
@@ -56,6 +81,7 @@ class BlockId(StrEnum):
     CISO_OWNER = "ciso_owner"
     DUE = "due"
     TAGS = "tags"
+    COVERS = "covers"
     REASON = "reason"
     STATUS = "status"
     HEALTH = "health"

@@ -96,7 +96,11 @@ class ParsedArgs:
     tags: list[str] = field(default_factory=list)
 
     def free_text(self) -> str:
-        return neutralise(" ".join(strip_quotes(word) for word in self.words)).strip()
+        """The words as typed; quotes around the whole text only group it, and are dropped
+        (`"Roll out MFA"`), but quotes inside it are part of it (`Rotate the "edge" keys`)."""
+        if len(self.words) == 1:
+            return neutralise(strip_quotes(self.words[0])).strip()
+        return neutralise(" ".join(self.words)).strip()
 
 
 def parse_args(tokens: list[str], *, options: frozenset[str], tags: bool = False) -> ParsedArgs:

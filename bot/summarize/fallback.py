@@ -25,10 +25,11 @@ def _deadline(brief: DisagreementBrief, today: date) -> str:
         return "no decision deadline"
     days = (brief.deadline - today).days
     if days < 0:
-        return f"decision deadline {brief.deadline.isoformat()} passed {-days} day(s) ago"
+        ago = f"{-days} day{'' if days == -1 else 's'} ago"
+        return f"decision deadline {brief.deadline.isoformat()} passed {ago}"
     if days == 0:
         return f"decision due today ({brief.deadline.isoformat()})"
-    return f"decision due {brief.deadline.isoformat()} (in {days} day(s))"
+    return f"decision due {brief.deadline.isoformat()} (in {days} day{'' if days == 1 else 's'})"
 
 
 def summarise_brief(brief: DisagreementBrief, *, today: date) -> ItemSummary:

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ._server import FakeHTTPServer, HTTPRequest, HTTPResponse, wait_until
+from .block_kit import VIOLATIONS, message_problems, view_problems
 
 __all__ = [
     "BOT_ID",
@@ -49,6 +50,10 @@ _FREE_TEXT_FIELDS = frozenset(
     {"text", "initial_comment", "title", "alt_txt", "query", "name", "purpose", "topic"}
 )
 _REDACTED = "<redacted>"
+_MESSAGE_METHODS = frozenset(
+    {"chat.postMessage", "chat.postEphemeral", "chat.update", "chat.scheduleMessage"}
+)
+_VIEW_METHODS = frozenset({"views.open", "views.update", "views.push", "views.publish"})
 
 ResponseFactory = Callable[[dict[str, Any]], dict[str, Any]]
 """Computes an answer from the parsed request body (see :meth:`FakeSlackServer.set_response`)."""
@@ -506,9 +511,25 @@ class FakeSlackServer(FakeHTTPServer):
         with self._cond:
             response = self._injected(method)
             if response is None:
-                payload = self._answer(method, request, body, parse_error)
+                payload = self._refusal(method, body) or self._answer(
+                    method, request, body, parse_error
+                )
                 response = HTTPResponse.json(payload)
             return self._record(method, request, body, response)
+
+    def _refusal(self, method: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Real Slack's answer to blocks or a view it would refuse; the violation is recorded
+        so that the test that sent it fails (see tests/fakes/block_kit.py)."""
+        if method in _MESSAGE_METHODS:
+            problems, error = message_problems(body), "invalid_blocks"
+        elif method in _VIEW_METHODS and isinstance(body.get("view"), dict):
+            problems, error = view_problems(body["view"]), "invalid_arguments"
+        else:
+            return None
+        if not problems:
+            return None
+        VIOLATIONS.record(f"fake Slack {method}", problems, body.get("blocks") or body.get("view"))
+        return {"ok": False, "error": error, "response_metadata": {"messages": problems}}
 
     def _answer(
         self, method: str, request: HTTPRequest, body: dict[str, Any], parse_error: str | None
@@ -550,9 +571,13 @@ class FakeSlackServer(FakeHTTPServer):
         body, parse_error = _parse_body(request)
         with self._cond:
             response = self._injected("response_url")
+            problems = message_problems(body) if parse_error is None else []
             if response is None:
                 if parse_error is not None:
                     response = HTTPResponse.text("invalid_payload", status=400)
+                elif problems:
+                    VIOLATIONS.record("fake Slack response_url", problems, body.get("blocks"))
+                    response = HTTPResponse.text("invalid_blocks", status=400)
                 else:
                     response = HTTPResponse.json({"ok": True})
             return self._record("response_url", request, body, response)

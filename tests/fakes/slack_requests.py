@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
+from .block_kit import VIOLATIONS, ack_problems
+
 __all__ = ["SignedSlackClient", "SlackReply"]
 
 _FORM = "application/x-www-form-urlencoded"
@@ -287,7 +289,9 @@ class SignedSlackClient:
             "enterprise": None,
         }
         payload.update(extra or {})
-        return self.interactive(payload, retry_num=retry_num, timestamp=timestamp)
+        return self.interactive(
+            payload, retry_num=retry_num, timestamp=timestamp, submitted_blocks=blocks
+        )
 
     def interactive(
         self,
@@ -295,6 +299,7 @@ class SignedSlackClient:
         *,
         retry_num: int | None = None,
         timestamp: int | None = None,
+        submitted_blocks: list[dict[str, Any]] | None = None,
     ) -> SlackReply:
         """Any interactivity payload (view_closed, shortcut...) as ``payload=<json>`` form."""
         body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
@@ -303,6 +308,7 @@ class SignedSlackClient:
             content_type=_FORM,
             timestamp=timestamp,
             extra_headers=_retry_headers(retry_num, None),
+            submitted_blocks=submitted_blocks,
         )
 
     def event(
@@ -369,9 +375,14 @@ class SignedSlackClient:
         signature: str | None = None,
         signed: bool = True,
         extra_headers: Mapping[str, str] | None = None,
+        submitted_blocks: list[dict[str, Any]] | None = None,
     ) -> SlackReply:
         """POST ``body`` with Slack's headers; override ``timestamp``/``signature`` to test
-        verification, or ``signed=False`` to omit both headers. Never raises on 4xx/5xx."""
+        verification, or ``signed=False`` to omit both headers. Never raises on 4xx/5xx.
+
+        An ack Slack would refuse (blocks, a view, form errors) is recorded in
+        ``block_kit.VIOLATIONS`` so that the test fails (``submitted_blocks``: the view's
+        blocks a form error must name)."""
         ts = int(time.time()) if timestamp is None else timestamp
         headers = {
             "Content-Type": content_type,
@@ -398,12 +409,30 @@ class SignedSlackClient:
         elapsed = time.perf_counter() - started
         if self.after_reply is not None:
             self.after_reply()
-        return SlackReply(
+        reply = SlackReply(
             status=status,
             body=raw.decode("utf-8", errors="replace"),
             elapsed=elapsed,
             headers=reply_headers,
         )
+        _check_ack(reply, submitted_blocks)
+        return reply
+
+
+def _check_ack(reply: SlackReply, submitted_blocks: list[dict[str, Any]] | None) -> None:
+    """What Slack does with the JSON of an ack: refuses blocks or views it cannot show."""
+    if reply.status != 200 or not reply.headers.get("content-type", "").startswith(_JSON):
+        return
+    try:
+        answer = reply.json()
+    except ValueError:
+        return
+    check_ack_payload(answer, submitted_blocks)
+
+
+def check_ack_payload(answer: Any, submitted_blocks: list[dict[str, Any]] | None = None) -> None:
+    """Record in ``block_kit.VIOLATIONS`` what Slack would refuse in an ack's payload."""
+    VIOLATIONS.record("ack body", ack_problems(answer, submitted_blocks=submitted_blocks), answer)
 
 
 def _retry_headers(retry_num: int | None, retry_reason: str | None) -> dict[str, str]:

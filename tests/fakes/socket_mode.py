@@ -33,7 +33,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from ._server import wait_until
 from .slack_api import APP_ID, FakeSlackServer
-from .slack_requests import SignedSlackClient, SlackReply
+from .slack_requests import SignedSlackClient, SlackReply, check_ack_payload
 
 __all__ = ["FakeSocketModeServer", "Link", "SocketModeSlackClient"]
 
@@ -249,12 +249,15 @@ class SocketModeSlackClient(SignedSlackClient):
         signature: str | None = None,
         signed: bool = True,
         extra_headers: Mapping[str, str] | None = None,
+        submitted_blocks: list[dict[str, Any]] | None = None,
     ) -> SlackReply:
         envelope = _envelope(body, content_type, extra_headers or {})
         started = time.perf_counter()
         self.server.send(envelope)
         ack = self.server.wait_for_ack(envelope["envelope_id"], timeout=self.timeout)
         payload = ack.get("payload")
+        if payload:
+            check_ack_payload(payload, submitted_blocks)
         return SlackReply(
             status=200,
             body=json.dumps(payload) if payload else "",

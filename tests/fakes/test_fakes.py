@@ -157,16 +157,23 @@ def test_default_answers(slack: FakeSlackServer, web: WebClient) -> None:
     assert web.chat_postEphemeral(channel="C1", user="U1", text="e")["message_ts"]
     assert web.conversations_open(users="U1")["channel"]["id"] == "DU1"
 
-    view = {"type": "modal", "callback_id": "cb", "title": {"type": "plain_text", "text": "T"}}
+    view = {
+        "type": "modal",
+        "callback_id": "cb",
+        "title": {"type": "plain_text", "text": "T"},
+        "blocks": [{"type": "divider"}],
+    }
     opened = web.views_open(trigger_id="t1", view=view)["view"]
     assert (opened["id"], opened["callback_id"]) == ("V0000001", "cb")
     updated = web.views_update(view_id=opened["id"], view=view)["view"]
     assert updated["id"] == opened["id"]
 
     # Form-encoded JSON fields (as slack_sdk sends them with data=) are decoded back.
-    web.api_call("chat.update", data={"channel": "C1", "ts": "1.2", "blocks": '[{"type":"x"}]'})
+    web.api_call(
+        "chat.update", data={"channel": "C1", "ts": "1.2", "blocks": '[{"type":"divider"}]'}
+    )
     call = slack.last_call("chat.update")
-    assert call.body["blocks"] == [{"type": "x"}]
+    assert call.body["blocks"] == [{"type": "divider"}]
     assert call.token == "xoxb-test"
     assert "xoxb-test" not in repr(call)
 

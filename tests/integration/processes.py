@@ -93,6 +93,7 @@ def accord_environment(
             "DATABASE_URL": database_url,
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "ACCORD_AUDIT_KEY": "integration-audit-key-0123456789abcdef-0123456789",
             "SLACK_API_BASE_URL": slack.base_url,
             "ACCORD_CIO_SIDE": f"{CIO},{CIO_2}",
             "ACCORD_CISO_SIDE": f"{CISO},{CISO_2},{CISO_GROUP}",

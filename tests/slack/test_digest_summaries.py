@@ -206,7 +206,7 @@ def test_unfaithful_answers_fall_back_and_log_why(
     assert "LLM-SUMMARY" not in text
     # the fallback is readable: both positions, impacts, age, deadline
     assert "Go live on 1 December" in text and "Security impact: Account takeover" in text
-    assert "Open 15 days" in text and "passed 5 day(s) ago" in text
+    assert "Open 15 days" in text and "passed 5 days ago" in text
     for parsed in mrkdwn_texts(body):
         assert "<!channel>" not in parsed
     assert why in caplog.text

@@ -166,11 +166,11 @@ def test_decision_records_once_even_when_clicked_twice_or_retried(accord: Runnin
     modal = opened[0].body["view"]
     assert "Go live behind a WAF" in text_of(modal)
     assert "Release the hold on INI-1" in json.dumps(modal["blocks"])
+    hold_box = next(b for b in modal["blocks"] if b.get("block_id") == "release_hold")
+    assert [o["value"] for o in hold_box["element"]["options"]] == ["yes"]  # as in the shell
     values = {
         "rationale": {"value": {"type": "plain_text_input", "value": "WAF plus virtual patch."}},
-        "release_hold": {
-            "value": {"type": "checkboxes", "selected_options": [{"value": "release"}]}
-        },
+        "release_hold": {"value": {"type": "checkboxes", "selected_options": [{"value": "yes"}]}},
     }
     first = accord.slack.view_submission(
         "escalation.decide",
@@ -649,9 +649,21 @@ def test_the_list_counts_everything_and_pages(accord: RunningAccord) -> None:
     reply = accord.command("disagree list").json()
     nav = [e for b in reply["blocks"] for e in b.get("elements", []) if e.get("type") == "button"]
     assert [e["text"]["text"] for e in nav] == ["Next ▶"]
-    accord.slack.block_action("disagreement.page", nav[0]["value"], user_id=CIO)
+    accord.slack.block_action(nav[0]["action_id"], nav[0]["value"], user_id=CIO)
     second = accord.fake.wait_for("response_url")[0].body
     assert "Showing 21–40 of 45" in text_of(second) and "Topic 25" in text_of(second)
+    # Page 2 is a middle page: Next on it goes on to page 3 (Slack refused it before).
+    middle = [
+        e for b in second["blocks"] for e in b.get("elements", []) if e.get("type") == "button"
+    ]
+    assert [(e["text"]["text"], e["action_id"]) for e in middle] == [
+        ("◀ Previous", "disagreement.page.previous"),
+        ("Next ▶", "disagreement.page.next"),
+    ]
+    accord.slack.block_action(middle[1]["action_id"], middle[1]["value"], user_id=CIO)
+    assert "Showing 41–45 of 45" in text_of(accord.fake.wait_for("response_url", count=2)[1].body)
+    second_of_all = accord.command_text("disagree list all page:2")
+    assert "Showing 21–40 of 45" in second_of_all and "Topic 25" in second_of_all
     third = accord.command_text("disagree list open page:3")
     assert "Showing 41–45 of 45" in third and "*DIS-1* Topic 1 ·" in third
     assert "is not a page number" in accord.command_text("disagree list page:zero")

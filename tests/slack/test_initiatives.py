@@ -161,16 +161,30 @@ def test_three_hundred_initiatives_paginate_within_block_kit_limits(accord: Runn
         for block in first["blocks"]
         if block["type"] == "actions"
         for element in block["elements"]
-        if element["action_id"] == "initiative.page"
+        if element["action_id"] == "initiative.page.next"
     ][0]
-    reply = accord.slack.block_action("initiative.page", next_button["value"], user_id=CIO)
+    reply = accord.slack.block_action(next_button["action_id"], next_button["value"], user_id=CIO)
     assert reply.status == 200
     page_two = accord.fake.wait_for("response_url")[0].body
     assert page_two["replace_original"] is True
     assert "Showing 21–40 of 300" in reply_text(page_two)
+    # A middle page: Previous and Next side by side, each with its own action id.
+    middle = {
+        element["text"]["text"]: element
+        for block in page_two["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    }
+    assert [b["action_id"] for b in middle.values()] == [
+        "initiative.page.previous",
+        "initiative.page.next",
+    ]
+    accord.slack.block_action(middle["Next ▶"]["action_id"], middle["Next ▶"]["value"], user_id=CIO)
+    page_three = accord.fake.wait_for("response_url", count=2)[1].body
+    assert "Showing 41–60 of 300" in reply_text(page_three)
     last = json.dumps({"f": "all", "t": None, "p": 15})
-    accord.slack.block_action("initiative.page", last, user_id=CIO)
-    last_page = accord.fake.wait_for("response_url", count=2)[1].body
+    accord.slack.block_action("initiative.page.previous", last, user_id=CIO)
+    last_page = accord.fake.wait_for("response_url", count=3)[2].body
     assert "Showing 281–300 of 300" in reply_text(last_page)
 
     accord.slack.event({"type": "app_home_opened", "user": CIO, "tab": "home"})

@@ -629,14 +629,14 @@ def test_list_pages_with_next_and_previous(accord_sqlite: RunningAccord) -> None
         accord.command(f"risk new Risk {n} likelihood:1 impact:1 expires:2027-01-31 draft:yes")
     first = accord.command("risk list all").json()
     assert "All risk acceptances (23)" in reply_text(first)
-    value = _button(first, "risk.page")
+    value = _button(first, "risk.page.next")
     assert value == "all:2"
     before = len(accord.fake.calls("response_url"))
-    accord.slack.block_action("risk.page", value, user_id=CIO)
+    accord.slack.block_action("risk.page.next", value, user_id=CIO)
     second = accord.fake.wait_for("response_url", count=before + 1)[before].body
     assert "Showing 21–23 of 23" in reply_text(second)
     assert second.get("replace_original") is True
-    assert _button(second, "risk.page") == "all:1"
+    assert _button(second, "risk.page.previous") == "all:1"
 
 
 def test_export_is_exact_in_json_guarded_in_csv_and_reports_failures(
@@ -664,3 +664,17 @@ def test_export_is_exact_in_json_guarded_in_csv_and_reports_failures(
     # Slack refused the upload for good: the outbox tells the person which file did not arrive.
     told = [reply_text(m) for m in accord.fake.messages_in(CIO)]
     assert any("could not deliver the file" in t and "not_allowed_token_type" in t for t in told)
+
+
+def test_renewing_an_expired_risk_does_not_say_it_stays_in_force(accord: RunningAccord) -> None:
+    _accept(accord)
+    accord.clock.set(datetime(2027, 2, 2, 9, 0, tzinfo=UTC))
+    risk_jobs.expire(accord.services, jobs_notifier(accord), accord.clock.now())
+    accord.deliver()
+    assert risk(accord).state == RiskState.EXPIRED
+    renewed = accord.command_text("risk renew RSK-1 expires:2027-04-01", user=CISO)
+    assert "expired on 2027-01-31 and is not in force unless both sides approve" in renewed
+    assert "stays" not in renewed
+    request = reply_text(approval_requests(accord, count=2)[-1])  # round 2's request
+    assert "renew *RSK-1* (round 2)" in request and "stays in force" not in request
+    assert "expired on 2027-01-31" in request

@@ -115,3 +115,14 @@ def test_a_slow_database_still_gets_slack_an_answer_in_time(
             blocker.close()
         assert "Written while locked" in accord.command_text("initiative list")
         assert "Form while locked" in accord.command_text("initiative list")
+
+
+def test_command_text_returns_the_answer_that_followed_working_on_it(
+    sqlite_url: str, fake_slack: FakeSlackServer
+) -> None:
+    """The harness reads a command that outlived the ack budget (as any may on a loaded
+    machine) by its late answer, with the work committed, not by "Working on it…"."""
+    with running_accord(sqlite_url, fake_slack, accord_ack_budget_seconds=0.0) as accord:
+        answer = accord.command_text("initiative new Answered late")
+        assert "Working on it" not in answer and "Created *INI-1*" in answer, answer
+        assert "INI-1 · Answered late" in accord.command_text("initiative show INI-1")

@@ -339,10 +339,10 @@ def test_list_pages_through_every_series(accord: RunningAccord) -> None:
         for block in first["blocks"]
         if block["type"] == "actions"
         for element in block["elements"]
-        if element["action_id"] == "touchpoint.page"
+        if element["action_id"] == "touchpoint.page.next"
     ]
     assert [button["text"]["text"] for button in nav] == ["Next ▶"]
-    accord.slack.block_action("touchpoint.page", nav[0]["value"], user_id=CISO)
+    accord.slack.block_action(nav[0]["action_id"], nav[0]["value"], user_id=CISO)
     second = accord.fake.wait_for("response_url")[0].body
     assert second["replace_original"] is True
     assert "Showing 21–22 of 22" in reply_text(second)
@@ -415,3 +415,27 @@ def test_app_home_shows_your_next_touchpoints_and_open_action_items(
     assert len(items) == 2
     assert items[0].startswith("• *A-1* Draft the MFA exception (TP-1)") and "overdue" in items[0]
     assert items[1].startswith("• *A-4* Review the runbook (TP-2)") and "overdue" not in items[1]
+
+
+# -- 7. the owner of an action item closes it, even from no side ---------------------------
+
+
+def test_the_owner_of_an_action_item_on_no_side_can_close_it(accord: RunningAccord) -> None:
+    ok(accord, WEEKLY)
+    ok(accord, f"touchpoint action TP-1 Send the vendor report owner:<@{OUTSIDER}|vera>")
+    someone_else = "U0OUT2"  # on no side either, and not the owner
+    refused = accord.command_text("touchpoint done A-1", user=someone_else)
+    assert "Only members of the CIO or CISO side can" in refused
+    assert count(accord, TouchpointAction, col(TouchpointAction.status) == "done") == 0
+
+    closed = accord.command_text("touchpoint done A-1", user=OUTSIDER)
+    assert "*A-1* is done" in closed, closed
+    with session_scope(accord.services.engine) as session:
+        item = session.get(TouchpointAction, 1)
+        assert item is not None and item.status == "done" and item.done_by == OUTSIDER
+        trail = session.exec(
+            select(AuditEvent).where(col(AuditEvent.action) == "touchpoint.action_done")
+        ).all()
+    assert [event.actor_id for event in trail] == [OUTSIDER]
+    again = accord.command_text("touchpoint done A-1", user=OUTSIDER)
+    assert "already done" in again

@@ -5,6 +5,7 @@ job and the digest from `/accord digest preview` (or a post against the fake Ope
 from __future__ import annotations
 
 import html
+import itertools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -94,14 +95,24 @@ def decide(accord: RunningAccord, escalation_ref: str) -> None:
     assert answer.status == 200 and answer.json() == {}, answer.json()
 
 
-def settle(accord: RunningAccord, number: int) -> None:
-    """The CIO side proposes an outcome; the CISO side confirms it from its direct message."""
-    ok(accord, f"disagree settle DIS-{number} patch on Sunday night", user=CIO)
-    request = [
+def _confirm_requests(accord: RunningAccord) -> list[dict[str, Any]]:
+    return [
         call.body
         for call in accord.fake.calls("chat.postMessage")
         if call.body.get("channel") == CISO and "Confirm settlement" in json.dumps(call.body)
-    ][-1]
+    ]
+
+
+def settle(accord: RunningAccord, number: int) -> None:
+    """The CIO side proposes an outcome; the CISO side confirms it from its direct message."""
+    asked_before = len(_confirm_requests(accord))
+    ok(accord, f"disagree settle DIS-{number} patch on Sunday night", user=CIO)
+    # The DM goes out after the ack: wait for it rather than race it.
+    for seen in itertools.count(len(accord.fake.calls("chat.postMessage"))):
+        accord.fake.wait_for("chat.postMessage", count=seen)
+        if len(_confirm_requests(accord)) > asked_before:
+            break
+    request = _confirm_requests(accord)[-1]
     value = next(
         element["value"]
         for block in request["blocks"]

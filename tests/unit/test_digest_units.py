@@ -44,6 +44,8 @@ def test_export_review_writes_markdown(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'accord.db'}")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     target = tmp_path / "review.md"
+    # An export never creates the database it reads (it would report an empty one).
+    assert CliRunner().invoke(app, ["db", "upgrade"]).exit_code == 0
     result = CliRunner().invoke(
         app, ["export", "review", "--format", "md", "--output", str(target)]
     )

@@ -69,3 +69,17 @@ def test_typed_text_cannot_forge_a_person_reference() -> None:
     text = message["text"]["text"]
     assert "<@U0ALICE>" in text
     assert "<@U0BOB>" not in text
+
+
+def test_help_examples_name_people_who_exist_in_the_shell() -> None:
+    """Someone trying `/accord help risk` in the shell can run every example as written."""
+    import re
+
+    from bot.shell.demo import DEMO_USERS
+    from bot.slack.commands import NOUNS
+
+    people = {user.name for user in DEMO_USERS}
+    examples = [noun.example for noun in NOUNS] + [v.example for n in NOUNS for v in n.verbs]
+    mention = re.compile(r"(?:^|[\s:,])@([a-z][\w-]*)")  # not service@environment
+    named = {name for example in examples for name in mention.findall(example)}
+    assert named and named <= people, named - people

@@ -317,10 +317,13 @@ def add_action(
 def complete_action(
     session: Session, *, actor: Actor, number: int, now: datetime
 ) -> TouchpointAction:
-    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
-    item = session.get(TouchpointAction, number)
+    """Close an action item: its owner may, whichever side they are on (or none, as someone
+    asked to help); anyone else needs the right to manage touchpoints."""
+    item = session.get(TouchpointAction, number, with_for_update=True)
     if item is None:
         raise NotFound(f"There is no action item A-{number}.", hint="Agendas list them as `A-n`.")
+    if actor.user_id != item.owner_id:
+        ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
     if item.status == ActionStatus.DONE:
         raise Conflict(f"{item.label} is already done.")
     item.status, item.done_by, item.done_at = ActionStatus.DONE, actor.user_id, now

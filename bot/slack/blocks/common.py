@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.paging import Page
+from bot.slack.ids import page_button_id
 from bot.slack.text import escape
 
 MESSAGE_BLOCK_LIMIT = 50
@@ -29,6 +30,8 @@ SECTION_TEXT_LIMIT = 3000
 HEADER_LIMIT = 150
 BUTTON_TEXT_LIMIT = 75
 FALLBACK_TEXT_LIMIT = 3000
+#: Slack refuses messages near 13,000 characters of block text; Accord sends at most this many.
+MESSAGE_TEXT_BUDGET = 11_000
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,4}$")
 _MARKUP_TAIL = re.compile(r"<[^<>]*$")
 
@@ -44,11 +47,51 @@ class Message:
     blocks: list[Block] = field(default_factory=list)
 
     def block_dicts(self) -> list[dict[str, Any]]:
-        return [block.to_dict() for block in self.blocks]
+        """The blocks as sent, shortened where needed to stay within the text budget."""
+        return fit_text([block.to_dict() for block in self.blocks], MESSAGE_TEXT_BUDGET)
 
     def payload(self) -> dict[str, Any]:
         """The message as an outbox row stores it (what chat.postMessage/update take)."""
         return {"text": self.text, "blocks": self.block_dicts()}
+
+
+def _text_objects(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("type") in ("plain_text", "mrkdwn") and isinstance(node.get("text"), str):
+            found.append(node)
+        for value in node.values():
+            found.extend(_text_objects(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_text_objects(item))
+    return found
+
+
+def text_length(blocks: list[dict[str, Any]]) -> int:
+    """Characters of text in rendered blocks, as Slack counts them toward a message's size."""
+    return sum(len(obj["text"]) for obj in _text_objects(blocks))
+
+
+def fit_text(blocks: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """Clip the longest mrkdwn texts (markup-aware) until the blocks hold at most `budget`
+    characters of text; short lines are left whole, long ones all end at the same length."""
+    objects = _text_objects(blocks)
+    total = sum(len(obj["text"]) for obj in objects)
+    if total <= budget:
+        return blocks
+    shrinkable = [obj for obj in objects if obj["type"] == "mrkdwn"]
+    room = budget - (total - sum(len(obj["text"]) for obj in shrinkable))
+    low, high = 40, max((len(obj["text"]) for obj in shrinkable), default=40)
+    while low < high:  # the longest cap at which everything fits
+        cap = (low + high + 1) // 2
+        if sum(min(len(obj["text"]), cap) for obj in shrinkable) <= room:
+            low = cap
+        else:
+            high = cap - 1
+    for obj in shrinkable:
+        obj["text"] = clip(obj["text"], low)
+    return blocks
 
 
 def clip(text: str, limit: int) -> str:
@@ -71,6 +114,19 @@ def safe(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
 def user(user_id: str | None) -> str:
     """A mention of a user id Accord validated; never built from free text."""
     return f"<@{user_id}>" if user_id else "_unassigned_"
+
+
+def days_from_today(days: int) -> str:
+    """`today`, `in 1 day`, `in 5 days`, `1 day ago`, `3 days ago`: never `-1 days`."""
+    if days == 0:
+        return "today"
+    count = f"{abs(days)} day{'' if abs(days) == 1 else 's'}"
+    return f"in {count}" if days > 0 else f"{count} ago"
+
+
+def state_words(value: str) -> str:
+    """A state as people read it (`pending approval`, not `pending_approval`)."""
+    return value.replace("_", " ")
 
 
 def day(value: date | None) -> str:
@@ -135,9 +191,11 @@ def page_footer(
     ]
     nav = []
     if page.has_previous:
-        nav.append(button("◀ Previous", action_id=action_id, value=value_for(page.page - 1)))
+        previous = page_button_id(action_id, "previous")
+        nav.append(button("◀ Previous", action_id=previous, value=value_for(page.page - 1)))
     if page.has_next:
-        nav.append(button("Next ▶", action_id=action_id, value=value_for(page.page + 1)))
+        following = page_button_id(action_id, "next")
+        nav.append(button("Next ▶", action_id=following, value=value_for(page.page + 1)))
     if nav:
         blocks.append(actions(*nav))
     return blocks

@@ -114,6 +114,11 @@ def digest_message(digest: Digest, *, preview: bool = False) -> Message:
                 else " · first digest, no trends yet"
             ),
             safe(author_line(digest), 500),
+            *(
+                [f"Audit chain head: {data.audit_head.short()}"]
+                if data.audit_head and data.audit_head.seq
+                else []
+            ),
         ),
     ]
     groups = count_lines(data)

@@ -181,17 +181,17 @@ def brief(d: Disagreement, e: Escalation, *, hold: Initiative | None, today: dat
     the current options; once decided or withdrawn it has no buttons."""
     addressed = f" · for {user(e.addressed_to)}" if e.addressed_to else ""
     by = "Accord (time box)" if e.escalated_by == "accord" else user(e.escalated_by)
-    deadline = e.decide_by.isoformat() if e.decide_by else "none set"
+    deadline = f"decide by {e.decide_by.isoformat()}" if e.decide_by else "no decision date set"
     overdue = e.is_overdue(today)
     if overdue:
-        deadline = f":warning: *OVERDUE* (was due {deadline})"
+        deadline = f"decide by :warning: *OVERDUE* (was due {e.decide_by})"
     title = f"{'OVERDUE · ' if overdue else ''}Decision needed · {e.ref} · {d.subject}"
     blocks: list[Block] = [
         header(title),
         section(f"*Question*\n{safe(e.question, 300)}"),
         context(
             f"Escalated by {by}"
-            f" from *{d.ref}*{addressed} · decide by {deadline}"
+            f" from *{d.ref}*{addressed} · {deadline}"
             + (f" · about *{d.linked_ref}*" if d.linked_ref else "")
         ),
     ]
@@ -403,6 +403,10 @@ def snooze_modal(d: Disagreement, *, metadata: str) -> View:
     )
 
 
+#: The hold checkbox's one value; the shell fills it in as `release_hold=yes`, too.
+RELEASE_HOLD_YES = "yes"
+
+
 def decide_modal(e: Escalation, option: str, *, hold: Initiative | None, metadata: str) -> View:
     blocks: list[Block] = [
         section(f"Decide *{e.ref}*: *{safe(option, 100)}*"),
@@ -428,7 +432,7 @@ def decide_modal(e: Escalation, option: str, *, hold: Initiative | None, metadat
                     action_id="value",
                     options=[
                         Option(
-                            value="release",
+                            value=RELEASE_HOLD_YES,
                             text=PlainTextObject(text=clip(f"Release the hold on {hold.ref}", 75)),
                         )
                     ],

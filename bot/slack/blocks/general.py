@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Any
 
 from slack_sdk.models.blocks import Block
 
 from bot.domain.audit import AuditEvent
+from bot.domain.audit_chain import ChainReport
 from bot.domain.permissions import Permission
-from bot.domain.roles import ROLE_LABELS, Actor
+from bot.domain.roles import ROLE_LABELS, Actor, RoleMembership
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
+    MESSAGE_TEXT_BUDGET,
     Message,
     clip,
     context,
     header,
     safe,
     section,
+    state_words,
     user,
 )
 
@@ -30,11 +35,22 @@ class HelpEntry:
         self.example = example
 
 
-def help_message(sections: Sequence[tuple[str, str, Sequence[HelpEntry]]]) -> Message:
+def help_index(nouns: Sequence[tuple[str, str]]) -> Message:
+    """`/accord help`: one line per command, short enough to read without scrolling."""
+    lines = [f"• `/accord {name}` — {summary}" for name, summary in nouns]
     blocks: list[Block] = [
-        header("Accord — every command"),
-        context("A noun alone (e.g. `/accord initiative`) opens a form."),
+        header("Accord commands"),
+        section("\n".join(lines)),
+        context(
+            "`/accord help <command>` shows its commands with examples, e.g. `/accord help risk`."
+        ),
     ]
+    return Message(text="Accord commands: " + ", ".join(n for n, _ in nouns), blocks=blocks)
+
+
+def help_message(sections: Sequence[tuple[str, str, Sequence[HelpEntry]]]) -> Message:
+    """One command's verbs, each with its usage and an example."""
+    blocks: list[Block] = [header("Accord — " + ", ".join(s[0] for s in sections))]
     for noun, summary, entries in sections:
         lines = [f"*{noun}* — {summary}"]
         lines += [
@@ -45,37 +61,112 @@ def help_message(sections: Sequence[tuple[str, str, Sequence[HelpEntry]]]) -> Me
     return Message(text="Accord commands: " + ", ".join(s[0] for s in sections), blocks=blocks)
 
 
-def whoami_message(actor: Actor, rights: Sequence[Permission]) -> Message:
+def whoami_message(actor: Actor, rights: Sequence[Permission], *, yourself: bool = True) -> Message:
+    """Your roles and rights, or (`/accord whoami @person`) someone else's."""
     roles = ", ".join(ROLE_LABELS[role] for role in sorted(actor.roles)) or "no side yet"
     can = "\n".join(f"• {permission.value}" for permission in rights) or "• read records only"
-    text = f"{user(actor.user_id)}: *{roles}*\nYou can:\n{can}"
+    who = "You can" if yourself else "They can"
+    text = f"{user(actor.user_id)}: *{roles}*\n{who}:\n{can}"
     blocks: list[Block] = [section(text)]
     if not actor.roles:
-        blocks.append(context("Ask an Accord admin to add you to the CIO or CISO side."))
-    return Message(text=f"Your roles: {roles}", blocks=blocks)
+        whom = "you" if yourself else "them"
+        blocks.append(context(f"Ask an Accord admin to add {whom} to the CIO or CISO side."))
+    fallback = f"Your roles: {roles}" if yourself else f"Roles of {user(actor.user_id)}: {roles}"
+    return Message(text=fallback, blocks=blocks)
+
+
+def roles_message(memberships: Sequence[RoleMembership]) -> Message:
+    """Who is on each side and why: settings (people and user groups) and admins' grants."""
+    blocks: list[Block] = [
+        header("Who is on each side"),
+        context("From the settings (ACCORD_CIO_SIDE, …), their user groups, and admins' grants."),
+    ]
+    for m in memberships:
+        lines = [f"*{ROLE_LABELS[m.role]}* ({len(m.everyone)})"]
+        if m.configured_users:
+            people = ", ".join(user(uid) for uid in m.configured_users[:40])
+            lines.append(f"• {people} — from the settings")
+        for group_id, members in m.groups.items():
+            shown = ", ".join(user(uid) for uid in sorted(members)[:40]) or "_nobody found_"
+            lines.append(f"• user group `{group_id}`: {shown}")
+        lines.extend(
+            f"• {user(g.subject_id)} — added by {user(g.granted_by)} on {g.granted_at:%Y-%m-%d}"
+            for g in m.grants[:40]
+        )
+        if len(lines) == 1:
+            lines.append("• _nobody yet_")
+        blocks.append(section("\n".join(lines)))
+    blocks.append(context("Admins: `/accord roles add ciso @person` · `/accord roles remove …`"))
+    return Message(text="Who is on each side", blocks=blocks)
+
+
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
+#: Audit fields that hold a person's Slack id, shown as a mention.
+_PERSON_FIELDS = frozenset({"cio_owner", "ciso_owner", "owner", "user", "requested_by", "lead"})
+
+
+def _readable(key: str, value: Any) -> str:
+    """A recorded value as people read it: names, yes/no, lists, dashes — not Python."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        items = [f"#{item}" if key == "tags" else str(item) for item in value]
+        return safe(", ".join(items), 200)
+    text = str(value)
+    if key in _PERSON_FIELDS and _SLACK_USER.fullmatch(text):
+        return user(text)
+    return safe(state_words(text) if key in ("status", "state") else text, 80)
 
 
 def _change(event: AuditEvent) -> str:
     """`field: before → after` for each field the event changed."""
     before = event.before or {}
     return ", ".join(
-        f"{key}: {safe(str(before.get(key, '—')), 80)} → {safe(str(value), 80)}"
+        f"{key.replace('_', ' ')}: {_readable(key, before.get(key))} → {_readable(key, value)}"
         for key, value in (event.after or {}).items()
     )
 
 
+def chain_report(report: ChainReport) -> Message:
+    """The result of `/accord audit verify`: the same line as `accord audit verify` prints."""
+    icon = ":white_check_mark:" if report.ok else ":rotating_light:"
+    line = f"{icon} {safe(report.summary(), 1000)}"
+    blocks: list[Block] = [section(line)]
+    if not report.ok:
+        blocks.append(
+            context(
+                "`/accord audit RSK-n` shows a record's trail; `accord audit verify` on "
+                "the server names the same event and exits 1."
+            )
+        )
+    return Message(text=clip(line, 300), blocks=blocks)
+
+
 def audit_feed(events: Sequence[AuditEvent], *, title: str) -> Message:
-    """The audit trail, newest first: who did what, when, what changed and why."""
+    """The audit trail, newest first: who did what, when, what changed and why.
+
+    Long changes fill a message sooner: entries stop where Slack's size limit would be
+    reached, and a note says that older ones are not shown."""
     blocks: list[Block] = [header(title)]
     if not events:
         blocks.append(section("Nothing recorded yet."))
+    room = MESSAGE_TEXT_BUDGET - len(title) - 200
+    shown = 0
     for event in events[: MESSAGE_BLOCK_LIMIT - 2]:
         change = _change(event)
         note = f"\n> {safe(event.note, 300)}" if event.note else ""
-        blocks.append(
-            section(
-                f"`{event.at:%Y-%m-%d %H:%M}` *{event.record_ref}* {event.action} by "
-                f"{user(event.actor_id)}{(' — ' + clip(change, 1500)) if change else ''}{note}"
-            )
+        line = section(
+            f"`{event.at:%Y-%m-%d %H:%M}` *{event.record_ref}* {event.action} by "
+            f"{user(event.actor_id)}{(' — ' + clip(change, 1500)) if change else ''}{note}"
         )
+        size = len(line.text.text) if line.text else 0
+        if size > room:
+            break
+        room -= size
+        blocks.append(line)
+        shown += 1
+    if shown < len(events):
+        blocks.append(context("Older entries are not shown: they do not fit in one message."))
     return Message(text=title, blocks=blocks)

@@ -10,6 +10,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.domain.gate.queries import BlockedDeployments
 from bot.domain.initiatives import HomeSummary, Initiative, InitiativeFilter
 from bot.domain.needs import NeedsYou, Waiting
 from bot.domain.paging import Page
@@ -141,12 +142,27 @@ def needs_you_part(needs: NeedsYou) -> list[Block]:
     ]
 
 
+def blocked_part(blocked: BlockedDeployments | None) -> list[Block]:
+    """How often the gate said no in the last seven days, and for which holds."""
+    if blocked is None or not blocked.count:
+        return []
+    holds = ", ".join(f"{ref} ({count})" for ref, count in blocked.by_initiative[:8])
+    plural = "s" if blocked.count != 1 else ""
+    return [
+        section(
+            f":no_entry: *{blocked.count} deployment{plural} blocked this week* by {holds} · "
+            "`/accord gate status`"
+        )
+    ]
+
+
 def home_view(
     summary: HomeSummary,
     *,
     today: date,
     touchpoints: TouchpointHome | None = None,
     needs: NeedsYou | None = None,
+    blocked: BlockedDeployments | None = None,
 ) -> View:
     blocks: list[Block] = [
         section(
@@ -157,6 +173,7 @@ def home_view(
         *_part("Your initiatives", summary.mine, InitiativeFilter.MINE, today),
         *_part("Overdue", summary.overdue, InitiativeFilter.OVERDUE, today),
         *_part("On security hold", summary.on_hold, InitiativeFilter.HOLD, today),
+        *blocked_part(blocked),
         *(_touchpoint_parts(touchpoints, today) if touchpoints else []),
     ]
     blocks = fit(blocks, limit=VIEW_BLOCK_LIMIT, overflow_note="More in `/accord initiative list`")

@@ -67,9 +67,20 @@ def _due(initiative: Initiative, today: date) -> str:
     return f"due {initiative.due_date.isoformat()}"
 
 
+def covers_text(initiative: Initiative, *, limit: int = 3) -> str:
+    """`payments-api@production`, … as code spans (the names are limited to safe characters)."""
+    covers = initiative.covers
+    shown = " ".join(f"`{cover}`" for cover in covers[:limit])
+    more = f" and {len(covers) - limit} more" if len(covers) > limit else ""
+    return shown + more
+
+
 def summary_line(initiative: Initiative, today: date) -> str:
     """One compact line, used in lists, the Home tab and (later) agendas and digests."""
     hold = " · :lock: *on hold*" if initiative.on_hold else ""
+    if initiative.covers:
+        verb = "blocks" if initiative.on_hold else "covers"
+        hold += f" · {verb} {covers_text(initiative)}"
     return (
         f"*{initiative.ref}* {safe(initiative.title, 200)}\n"
         f"{HEALTH_ICON[initiative.health]} {initiative.status.value} · {_due(initiative, today)}"
@@ -107,6 +118,7 @@ def card(initiative: Initiative, today: date, *, lead: str | None = None) -> Mes
                 f"*CISO-side owner*\n{user(initiative.ciso_owner_id)}",
                 f"*Due*\n{_due(initiative, today)}",
                 f"*Tags*\n{tags}",
+                f"*Covers*\n{covers_text(initiative, limit=20) or '—'}",
             ]
         )
     )
@@ -187,7 +199,19 @@ def create_modal(*, metadata: str) -> View:
                 max_length=300,
                 placeholder="zero-trust network",
             ),
+            covers_input(""),
         ],
+    )
+
+
+def covers_input(initial: str) -> InputBlock:
+    return text_input(
+        BlockId.COVERS,
+        "Covers (deployments it holds)",
+        optional=True,
+        initial=initial,
+        max_length=2000,
+        placeholder="payments-api@production github:acme/payments@*",
     )
 
 
@@ -229,6 +253,7 @@ def edit_modal(initiative: Initiative, *, metadata: str) -> View:
                     initial_date=initiative.due_date.isoformat() if initiative.due_date else None,
                 ),
             ),
+            covers_input(" ".join(str(cover) for cover in initiative.covers)),
         ],
     )
 

@@ -34,11 +34,13 @@ from bot.slack.blocks.common import (
     button,
     clip,
     context,
+    days_from_today,
     fields_section,
     header,
     page_footer,
     safe,
     section,
+    state_words,
     user,
 )
 from bot.slack.blocks.inputs import modal, text_input
@@ -83,11 +85,29 @@ def scoretext_input(risk: RiskAcceptance) -> str:
     )
 
 
+def in_force_until(risk: RiskAcceptance, today: date) -> str:
+    """What holds while a renewal waits: the acceptance in force to its date — or, once that
+    date has passed, nothing (an expired acceptance is not in force until renewed)."""
+    if risk.state == RiskState.EXPIRED or risk.expires_on < today:
+        return (
+            f"the acceptance expired on {risk.expires_on.isoformat()} and is not in force "
+            "unless both sides approve the renewal"
+        )
+    return (
+        f"the acceptance stays in force until {risk.expires_on.isoformat()} unless both sides "
+        "approve the renewal"
+    )
+
+
+def _expiry_words(risk: RiskAcceptance, today: date) -> str:
+    return days_from_today(risk.days_left(today))
+
+
 def summary_line(risk: RiskAcceptance, today: date) -> str:
     return (
         f"*{risk.ref}* {safe(risk.title, 200)}\n{STATE_LABEL[risk.state]} · "
         f"{BAND_ICON[risk.band]} {risk.band.value} ({risk.score}) · expires "
-        f"{risk.expires_on.isoformat()} ({risk.days_left(today)} days) · "
+        f"{risk.expires_on.isoformat()} ({_expiry_words(risk, today)}) · "
         f"by {user(risk.requested_by)}{_renewal_note(risk)}"
     )
 
@@ -141,7 +161,7 @@ def card(
             [
                 f"*State*\n{STATE_LABEL[risk.state]}",
                 f"*Risk*\n{scoretext_input(risk)}",
-                f"*Expires*\n{risk.expires_on.isoformat()} ({risk.days_left(today)} days)",
+                f"*Expires*\n{risk.expires_on.isoformat()} ({_expiry_words(risk, today)})",
                 f"*Next review*\n{risk.next_review_on.isoformat()} (every {risk.review_days} d)",
                 f"*Requested by*\n{user(risk.requested_by)}",
                 f"*Asset / system*\n{safe(risk.asset, 300) or '—'}",
@@ -154,14 +174,12 @@ def card(
         blocks.append(section(f"*Why accept it*\n{safe(risk.description, 2800)}"))
     blocks.append(section(f"*Compensating controls*\n{safe(risk.controls, 2800) or '_none_'}"))
     if risk.closed_reason and risk.state in (RiskState.REJECTED, RiskState.REVOKED):
-        blocks.append(section(f"*Reason ({risk.state.value})*\n{safe(risk.closed_reason, 600)}"))
+        reason = safe(risk.closed_reason, 600)
+        blocks.append(section(f"*Reason ({state_words(risk.state.value)})*\n{reason}"))
     renewal = _renewal_note(risk)
     if renewal:
         blocks.append(
-            section(
-                f"*Pending renewal*{renewal}. The acceptance stays in force until "
-                f"{risk.expires_on.isoformat()} unless both sides approve the renewal."
-            )
+            section(f"*Pending renewal*{renewal}. {in_force_until(risk, today).capitalize()}.")
         )
     blocks.append(section(_round_status(risk)))
     history = _history(risk)
@@ -169,7 +187,7 @@ def card(
         blocks.append(context(clip("\n".join(history), 2000)))
     if buttons and risk.open_round() is not None and risk.state != RiskState.DRAFT:
         blocks.append(decision_buttons(risk))
-    text = f"{risk.ref}: {safe(risk.title, 200)} ({risk.state.value})"
+    text = f"{risk.ref}: {safe(risk.title, 200)} ({state_words(risk.state.value)})"
     return Message(text=(f"{lead} " if lead else "") + text, blocks=blocks)
 
 
@@ -198,8 +216,8 @@ def approval_request(risk: RiskAcceptance, today: date, row: RiskRound) -> Messa
     )
     if row.proposed_expiry is not None:
         lead += (
-            f" The renewal would run to {row.proposed_expiry.isoformat()}; until then the "
-            f"current acceptance stays in force to {risk.expires_on.isoformat()}."
+            f" The renewal would run to {row.proposed_expiry.isoformat()}; until it is approved, "
+            f"{in_force_until(risk, today)}."
         )
     return card(risk, today, lead=lead)
 

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 from bot.domain.errors import InvalidInput
-from bot.slack.blocks.general import HelpEntry, help_message
-from bot.slack.commands import digest, disagreement, general, initiative, risk, touchpoint
+from bot.slack.blocks.general import HelpEntry, help_index, help_message
+from bot.slack.commands import (
+    digest,
+    disagreement,
+    gate,
+    general,
+    initiative,
+    risk,
+    touchpoint,
+)
 from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply
 from bot.slack.text import tokenize
 
 
-def _help(_ctx: CommandContext, _args: list[str]) -> Outcome:
-    return Reply(help_message(help_sections()))
+def _help(_ctx: CommandContext, args: list[str]) -> Outcome:
+    """A short index; `/accord help risk` shows that noun's commands with examples."""
+    if not args:
+        return Reply(help_index([(noun.name, noun.summary) for noun in NOUNS if noun is not HELP]))
+    wanted = find_noun(args[0])
+    return Reply(help_message([s for s in help_sections() if s[0] == wanted.name]))
 
 
-HELP = Noun(name="help", summary="This list.", bare=_help)
+HELP = Noun(
+    name="help",
+    summary="The commands; `/accord help risk` shows one noun's with examples.",
+    bare=_help,
+    usage="[command]",
+    example="/accord help risk",
+)
 
 NOUNS: tuple[Noun, ...] = (
     HELP,
@@ -23,6 +41,7 @@ NOUNS: tuple[Noun, ...] = (
     disagreement.NOUN,
     disagreement.ESCALATE,
     digest.NOUN,
+    gate.NOUN,
     general.AUDIT,
     general.WHOAMI,
     general.ROLES,
@@ -36,9 +55,10 @@ def help_sections() -> list[tuple[str, str, list[HelpEntry]]]:
             HelpEntry(f"/accord {noun.name} {verb.usage}", verb.summary, verb.example)
             for verb in noun.verbs
         ]
-        if not entries:
+        if not entries or (noun.bare_takes_args and noun.usage):
             usage = f"/accord {noun.name} {noun.usage}".strip()
-            entries = [HelpEntry(usage, noun.summary, noun.example or f"/accord {noun.name}")]
+            bare = HelpEntry(usage, noun.summary, noun.example or f"/accord {noun.name}")
+            entries = [bare, *entries]
         sections.append((noun.name, noun.summary, entries))
     return sections
 
@@ -72,5 +92,5 @@ def route(ctx: CommandContext, text: str) -> Outcome:
         return verb.run(ctx, tokens[2:])
     except InvalidInput as error:
         if error.hint is None:
-            error.hint = noun.usage_of(verb.name)
+            error.hint = noun.usage_of(verb.name, tokens[2] if len(tokens) > 2 else None)
         raise

@@ -6,6 +6,7 @@ cannot drift from what the parser accepts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -100,6 +101,16 @@ class Noun:
     def usage_hint(self) -> str:
         return "Try: " + " · ".join(f"`/accord {self.name} {verb.usage}`" for verb in self.verbs)
 
-    def usage_of(self, verb_name: str) -> str:
+    def usage_of(self, verb_name: str, typed: str | None = None) -> str:
+        """The verb's usage and example; the example names the id the person typed, if any,
+        so a hint never suggests `INI-3` to someone working on `INI-1`."""
         verb = self.verb(verb_name)
-        return f"Usage: `/accord {self.name} {verb.usage}` — e.g. `{verb.example}`"
+        example = verb.example
+        typed_ref = _REF.fullmatch(typed.strip()) if typed else None
+        example_ref = _REF.search(example)
+        if typed_ref and example_ref and typed_ref.group(1).upper() == example_ref.group(1):
+            example = example.replace(example_ref.group(0), typed_ref.group(0).upper(), 1)
+        return f"Usage: `/accord {self.name} {verb.usage}` — e.g. `{example}`"
+
+
+_REF = re.compile(r"\b([A-Za-z]{1,3})-(\d+)\b")

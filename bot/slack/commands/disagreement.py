@@ -126,7 +126,8 @@ def _text_after_ref(args: list[str], verb: str, what: str) -> tuple[str, dict[st
     parsed = parse_args(args[1:], options=frozenset({"as"}))
     text = parsed.free_text()
     if not text:
-        raise InvalidInput(f"Give the {what}: `/accord disagree {verb} DIS-3 <{what}>`.")
+        typed = args[0].upper()[:20] if args else "DIS-n"
+        raise InvalidInput(f"Give the {what}: `/accord disagree {verb} {typed} <{what}>`.")
     return text, parsed.options
 
 

@@ -1,11 +1,18 @@
-"""`/accord help`, `whoami`, `audit` and `roles`."""
+"""`/accord help`, `whoami`, `audit` (and `audit verify`) and `roles`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.domain import disagreements, escalations, initiatives, risks, touchpoints
 from bot.domain.audit import list_events, record_event
+from bot.domain.audit_chain import verify_chain
 from bot.domain.errors import InvalidInput
 from bot.domain.permissions import Permission, ensure_allowed, rights
-from bot.domain.refs import parse_any_ref
+from bot.domain.refs import Kind, parse_any_ref
 from bot.domain.roles import ROLE_LABELS, Role, grant_role, parse_role, revoke_role
 from bot.slack.blocks import general as render
 from bot.slack.blocks.errors import notice
@@ -13,8 +20,37 @@ from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply, Verb
 from bot.slack.text import parse_user
 
 
-def whoami(ctx: CommandContext, _args: list[str]) -> Outcome:
-    return Reply(render.whoami_message(ctx.actor, rights(ctx.actor)))
+def whoami(ctx: CommandContext, args: list[str]) -> Outcome:
+    """Your side and rights; `whoami @person` shows someone else's."""
+    if not args:
+        return Reply(render.whoami_message(ctx.actor, rights(ctx.actor)))
+    user_id = parse_user(args[0])
+    if user_id is None:
+        raise InvalidInput(
+            f"`{args[0][:30]}` is not a person.",
+            hint="Name them with a @mention: `/accord whoami @bob`",
+        )
+    other = ctx.services.directory.actor(ctx.session, user_id)
+    return Reply(render.whoami_message(other, rights(other), yourself=user_id == ctx.actor.user_id))
+
+
+def list_roles(ctx: CommandContext, _args: list[str]) -> Outcome:
+    directory = ctx.services.directory
+    return Reply(render.roles_message([directory.membership(ctx.session, role) for role in Role]))
+
+
+#: One "get or not found" per kind, so an audit of an id that names nothing says so.
+_RECORDS: dict[Kind, Callable[..., Any]] = {
+    Kind.INITIATIVE: initiatives.get_initiative,
+    Kind.RISK: risks.get_risk,
+    Kind.DISAGREEMENT: disagreements.get_disagreement,
+    Kind.ESCALATION: escalations.get_escalation,
+    Kind.TOUCHPOINT: touchpoints.get_series,
+}
+
+
+def _ensure_exists(session: Session, kind: Kind, number: int) -> None:
+    _RECORDS[kind](session, number=number)
 
 
 def audit(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -26,9 +62,19 @@ def audit(ctx: CommandContext, args: list[str]) -> Outcome:
             )
         ref = f"{parsed[0].value}-{parsed[1]}"
         events = list_events(ctx.session, record_ref=ref, limit=40)
+        if not events:
+            _ensure_exists(ctx.session, *parsed)
         return Reply(render.audit_feed(events, title=f"Audit trail · {ref}"))
     events = list_events(ctx.session, limit=40)
     return Reply(render.audit_feed(events, title="Latest changes"))
+
+
+def verify(ctx: CommandContext, args: list[str]) -> Outcome:
+    """Recompute the audit chain, as `accord audit verify` does (admins only)."""
+    ensure_allowed(ctx.actor, Permission.AUDIT_VERIFY)
+    if args:
+        raise InvalidInput("`/accord audit verify` takes nothing after it.")
+    return Reply(render.chain_report(verify_chain(ctx.session)))
 
 
 def _role_args(args: list[str]) -> tuple[Role, str]:
@@ -72,21 +118,40 @@ def _record_role_change(ctx: CommandContext, action: str, role: Role, user_id: s
 
 WHOAMI = Noun(
     name="whoami",
-    summary="Your side and what you may do.",
+    summary="Your side and what you may do (or someone else's).",
     bare=whoami,
+    usage="[@person]",
+    example="/accord whoami @bob",
 )
 AUDIT = Noun(
     name="audit",
     summary="The audit trail: every change, who made it and when.",
     bare=audit,
+    bare_takes_args=True,
     usage="[INI-n|RSK-n|DIS-n|ESC-n|TP-n]",
     example="/accord audit RSK-2",
+    verbs=(
+        Verb(
+            "verify",
+            "verify",
+            "/accord audit verify",
+            "Check that no audit event was changed, removed or inserted (admins).",
+            verify,
+        ),
+    ),
 )
 ROLES = Noun(
     name="roles",
-    summary="Admins add or remove people from a side at run time.",
-    bare=whoami,
+    summary="Who is on each side; admins add or remove people at run time.",
+    bare=list_roles,
     verbs=(
+        Verb(
+            "list",
+            "list",
+            "/accord roles list",
+            "Who is on each side: from the settings, user groups and grants.",
+            list_roles,
+        ),
         Verb(
             "add",
             "add <cio|ciso|executive|admin> @user",

@@ -7,6 +7,7 @@ import json
 from bot.domain import initiatives as service
 from bot.domain.audit import list_events
 from bot.domain.errors import InvalidInput
+from bot.domain.gate.coverage import Coverage, parse_coverage_list
 from bot.domain.initiatives import (
     Health,
     InitiativeChanges,
@@ -20,7 +21,14 @@ from bot.slack.blocks import initiatives as render
 from bot.slack.commands.base import CommandContext, Noun, OpenModal, Outcome, Reply, Verb
 from bot.slack.text import neutralise, parse_args, parse_fields, parse_user, strip_quotes, tag_name
 
-NEW_USAGE = "new <title> [cio:@user] [ciso:@user] [due:YYYY-MM-DD] [#tag …]"
+NEW_USAGE = "new <title> [cio:@user] [ciso:@user] [due:YYYY-MM-DD] [covers:service@env,…] [#tag …]"
+
+
+def split_covers(args: list[str]) -> tuple[list[str], list[Coverage] | None]:
+    """Take every `covers:` word out (it may be given several times, or comma-separated)."""
+    values = [arg.partition(":")[2] for arg in args if arg.lower().startswith("covers:")]
+    rest = [arg for arg in args if not arg.lower().startswith("covers:")]
+    return rest, (parse_coverage_list(",".join(values)) if values else None)
 
 
 def _user_option(value: str | None, key: str) -> str | None:
@@ -30,6 +38,11 @@ def _user_option(value: str | None, key: str) -> str | None:
     if user_id is None:
         raise InvalidInput(f"`{key}:` needs a @mention of a person, e.g. `{key}:@alice`.")
     return user_id
+
+
+def _typed(args: list[str], fallback: str) -> str:
+    """The id as the person typed it, for hints that show the command to run again."""
+    return args[0].upper()[:20] if args else fallback
 
 
 def _ref(args: list[str], verb: str) -> int:
@@ -45,6 +58,7 @@ def open_create_modal(ctx: CommandContext, _args: list[str]) -> Outcome:
 
 
 def new(ctx: CommandContext, args: list[str]) -> Outcome:
+    args, covers = split_covers(args)
     parsed = parse_args(args, options=frozenset({"cio", "ciso", "due"}), tags=True)
     due = parsed.options.get("due")
     draft = InitiativeDraft(
@@ -53,6 +67,7 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         ciso_owner_id=_user_option(parsed.options.get("ciso"), "ciso"),
         due_date=parse_date(due, field="due") if due is not None else None,
         tags=normalise_tags(parsed.tags),
+        covers=covers or [],
     )
     initiative = service.create_initiative(
         ctx.session, actor=ctx.actor, draft=draft, now=ctx.now, directory=ctx.services.directory
@@ -95,7 +110,8 @@ UPDATE_KEYS = frozenset({"status", "health", "due", "owner-cio", "owner-ciso", "
 
 def update(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _ref(args, "update")
-    options = parse_fields(args[1:], options=UPDATE_KEYS)
+    rest, covers = split_covers(args[1:])
+    options = parse_fields(rest, options=UPDATE_KEYS)
     changes = InitiativeChanges(
         status=parse_choice(options["status"], InitiativeStatus, field="status")
         if "status" in options
@@ -107,6 +123,7 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
         cio_owner_id=_user_option(options.get("owner-cio"), "owner-cio"),
         ciso_owner_id=_user_option(options.get("owner-ciso"), "owner-ciso"),
         title=neutralise(strip_quotes(options["title"])) if "title" in options else None,
+        covers=covers,
     )
     initiative = service.update_initiative(
         ctx.session,
@@ -123,7 +140,8 @@ def _reason(args: list[str], verb: str) -> str:
     reason = parse_args(args[1:], options=frozenset()).free_text()
     if not reason:
         raise InvalidInput(
-            f"Say why: `/accord initiative {verb} INI-3 <reason>`; the reason is recorded."
+            f"Say why: `/accord initiative {verb} {_typed(args, 'INI-n')} <reason>`; "
+            "the reason is recorded."
         )
     return reason
 
@@ -161,7 +179,8 @@ NOUN = Noun(
         Verb(
             "new",
             NEW_USAGE,
-            "/accord initiative new Roll out MFA cio:@alice ciso:@bob due:2026-12-31 #iam",
+            "/accord initiative new Roll out MFA cio:@alice ciso:@bob due:2026-12-31"
+            " covers:github:acme/sso@* #iam",
             "Create an initiative.",
             new,
             aliases=("create", "add"),
@@ -178,9 +197,9 @@ NOUN = Noun(
         Verb(
             "update",
             "update INI-n [status:<s>] [health:<h>] [due:<date>] [owner-cio:@u] [owner-ciso:@u]"
-            ' [title:"…"]',
-            "/accord initiative update INI-3 status:active health:amber",
-            "Change status, health, due date or owners.",
+            ' [title:"…"] [covers:service@env,…|none]',
+            "/accord initiative update INI-3 status:active covers:payments-api@production",
+            "Change status, health, due date, owners or what it covers.",
             update,
             aliases=("edit", "set"),
         ),

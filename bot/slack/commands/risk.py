@@ -190,7 +190,7 @@ def reject(ctx: CommandContext, args: list[str]) -> Outcome:
     reason = _reason(args)
     if not reason:
         raise InvalidInput(
-            "Say why: `/accord risk reject RSK-3 <reason>`; the reason is recorded.",
+            f"Say why: `/accord risk reject RSK-{number} <reason>`; the reason is recorded.",
             field="reason",
         )
     result = service.decide(
@@ -220,7 +220,9 @@ def revoke(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _ref(args, "revoke")
     reason = _reason(args)
     if not reason:
-        raise InvalidInput("Say why: `/accord risk revoke RSK-3 <reason>`; the reason is recorded.")
+        raise InvalidInput(
+            f"Say why: `/accord risk revoke RSK-{number} <reason>`; the reason is recorded."
+        )
     risk = service.revoke(ctx.session, actor=ctx.actor, number=number, reason=reason, now=ctx.now)
     announcement = render.revoked_announcement(risk, actor_id=ctx.actor.user_id)
     announce_closure(ctx.session, ctx.services, risk=risk, message=announcement, now=ctx.now)
@@ -245,8 +247,7 @@ def renew(ctx: CommandContext, args: list[str]) -> Outcome:
     lead = (
         f":arrows_counterclockwise: Renewal of *{risk.ref}* to {expires.isoformat()} requested "
         f"(round {risk.round}); both sides approve it, asked in {where_asked(ctx.services)}. "
-        f"Until then the acceptance stays as it is ({risk.state.value.replace('_', ' ')}, "
-        f"expires {risk.expires_on.isoformat()})."
+        f"Until then, {render.in_force_until(risk, ctx.today)}."
     )
     return ask_approvers(ctx, risk, render.card(risk, ctx.today, lead=lead, buttons=False))
 
@@ -286,7 +287,7 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
 
 def snooze(ctx: CommandContext, args: list[str]) -> Outcome:
     number = _ref(args, "snooze")
-    days = parse_snooze_days(args[1] if len(args) > 1 else "7")
+    days = parse_snooze_days(args[1] if len(args) > 1 else "7", number=number)
     risk = service.snooze(ctx.session, actor=ctx.actor, number=number, days=days, now=ctx.now)
     until = risk.snoozed_until.isoformat() if risk.snoozed_until else "—"
     return Reply(notice(f":zzz: Expiry reminders for *{risk.ref}* are snoozed until {until}."))

@@ -172,7 +172,8 @@ def _text_after_ref(
     parsed = parse_args(args[1:], options=keys)
     text = parsed.free_text()
     if not text:
-        raise InvalidInput(f"What should be recorded? `/accord touchpoint {verb} TP-1 <text>`.")
+        typed = args[0].upper()[:20] if args else "TP-n"
+        raise InvalidInput(f"What should be recorded? `/accord touchpoint {verb} {typed} <text>`.")
     return text, parsed.options
 
 
@@ -250,7 +251,7 @@ NOUN = Noun(
             "new",
             NEW_USAGE,
             "/accord touchpoint new CIO-CISO weekly every:weekly at:09:00 tz:Europe/Berlin "
-            "with:@ann,@bo",
+            "with:@alice,@bob",
             "Create a touchpoint series.",
             new,
             aliases=("create",),
@@ -271,7 +272,7 @@ NOUN = Noun(
         Verb(
             "action",
             "action TP-n <text> owner:@u [due:YYYY-MM-DD]",
-            "/accord touchpoint action TP-1 Draft the MFA exception owner:@bo due:2026-12-15",
+            "/accord touchpoint action TP-1 Draft the MFA exception owner:@bob due:2026-12-15",
             "Record an action item (stays on agendas until done).",
             action,
         ),

@@ -17,7 +17,7 @@ from bot.domain.validation import parse_page, parse_record_number
 from bot.services import Services
 from bot.slack.blocks import initiatives as render
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
-from bot.slack.ids import ActionId
+from bot.slack.ids import ActionId, action_matcher
 from bot.slack.inbound import json_object
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
 
@@ -101,7 +101,7 @@ HANDLERS: dict[ActionId, tuple[Callable[[CommandContext, dict[str, Any]], Outcom
 
 def register(app: App, services: Services) -> None:
     for action_id, (handler, replace) in HANDLERS.items():
-        app.action(action_id.value)(_listener(services, handler, replace))
+        app.action(action_matcher(action_id))(_listener(services, handler, replace))
 
 
 def _listener(

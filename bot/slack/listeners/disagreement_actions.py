@@ -29,7 +29,7 @@ from bot.slack.blocks.common import Message, safe
 from bot.slack.blocks.errors import notice
 from bot.slack.commands import disagreement as commands
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
-from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.ids import ActionId, BlockId, CallbackId, action_matcher
 from bot.slack.inbound import json_object
 from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
@@ -161,7 +161,7 @@ def ask_defer(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 ACTIONS: list[tuple[str | re.Pattern[str], ActionHandler]] = [
     (ActionId.DISAGREEMENT_SHOW.value, show),
-    (ActionId.DISAGREEMENT_PAGE.value, list_page),
+    (action_matcher(ActionId.DISAGREEMENT_PAGE), list_page),
     (re.compile(rf"^{re.escape(ActionId.DISAGREEMENT_POSITION.value)}\.(cio|ciso)$"), ask_position),
     (ActionId.DISAGREEMENT_SETTLE.value, confirm_settlement),
     (ActionId.DISAGREEMENT_ESCALATE.value, escalate_now),
@@ -222,7 +222,9 @@ def _decide(ctx: CommandContext, form: FormState, decision: esc.Decision) -> Out
 
 def _released(form: FormState) -> bool:
     element = form.values.get(BlockId.RELEASE_HOLD, {}).get("value") or {}
-    return any(o.get("value") == "release" for o in element.get("selected_options") or [])
+    # "release" is what forms opened before the value became "yes" still send.
+    chosen = {o.get("value") for o in element.get("selected_options") or []}
+    return bool(chosen & {render.RELEASE_HOLD_YES, "release"})
 
 
 def save_decision(ctx: CommandContext, form: FormState) -> Outcome:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App
@@ -10,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.db import session_scope
 from bot.domain import touchpoints
+from bot.domain.gate.queries import blocked_since
 from bot.domain.initiatives import home_summary
 from bot.domain.needs import needs_you
 from bot.services import Services
@@ -32,7 +34,8 @@ def publish_home(services: Services, client: WebClient, user_id: str) -> None:
             today=now.date(),
             limit=NEEDS_SECTION_SIZE,
         )
-    view = home_view(summary, today=now.date(), touchpoints=meetings, needs=needs)
+        blocked = blocked_since(session, since=now - timedelta(days=7))
+    view = home_view(summary, today=now.date(), touchpoints=meetings, needs=needs, blocked=blocked)
     client.views_publish(user_id=user_id, view=view)
 
 

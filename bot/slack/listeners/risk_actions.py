@@ -36,7 +36,7 @@ from bot.slack.commands.risk import (
     rejected_lead,
 )
 from bot.slack.guard import guarded, unit_of_work
-from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.ids import ActionId, BlockId, CallbackId, action_matcher
 from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.listeners.interaction import action_key, channel_of, deliver
 from bot.slack.risk_delivery import where_asked
@@ -261,7 +261,7 @@ def _risk_runner(services: Services, *, form: FormState, **unit: Any) -> Callabl
 
 def register(app: App, services: Services) -> None:
     for action_id, handler in ACTIONS.items():
-        app.action(action_id.value)(
+        app.action(action_matcher(action_id))(
             _action_listener(services, handler, in_place=action_id in IN_PLACE)
         )
     for callback_id, (submission, first_block) in SUBMISSIONS.items():

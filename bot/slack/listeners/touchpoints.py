@@ -16,7 +16,7 @@ from bot.domain.validation import parse_page, parse_record_number
 from bot.services import Services
 from bot.slack.blocks import touchpoints as render
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
-from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.ids import ActionId, BlockId, CallbackId, action_matcher
 from bot.slack.inbound import json_object
 from bot.slack.listeners.forms import FormState, form_listener, tell_submitter
 from bot.slack.listeners.interaction import action_key, channel_of, deliver, run_interaction
@@ -158,7 +158,7 @@ SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcom
 
 def register(app: App, services: Services) -> None:
     for action_id, handler in ACTIONS.items():
-        app.action(action_id.value)(
+        app.action(action_matcher(action_id))(
             _action_listener(services, handler, replace=action_id in REPLACES)
         )
     for callback_id, (submit, first_block) in SUBMISSIONS.items():

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from slack_bolt import App
 
 from bot.domain import initiatives as service
+from bot.domain.gate.coverage import parse_coverage_list
 from bot.domain.initiatives import Health, InitiativeChanges, InitiativeDraft, InitiativeStatus
 from bot.domain.validation import normalise_tags
 from bot.services import Services
@@ -21,6 +22,7 @@ FIELD_BLOCKS = {
     "description": BlockId.DESCRIPTION,
     "due": BlockId.DUE,
     "tags": BlockId.TAGS,
+    "covers": BlockId.COVERS,
     "reason": BlockId.REASON,
     "cio_owner": BlockId.CIO_OWNER,
     "ciso_owner": BlockId.CISO_OWNER,
@@ -35,6 +37,7 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         ciso_owner_id=form.user(BlockId.CISO_OWNER),
         due_date=form.day(BlockId.DUE),
         tags=normalise_tags([t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS))]),
+        covers=parse_coverage_list(form.text(BlockId.COVERS)),
     )
     initiative = service.create_initiative(
         ctx.session, actor=ctx.actor, draft=draft, now=ctx.now, directory=ctx.services.directory
@@ -55,6 +58,7 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         due_date=due if due != current.due_date else None,
         cio_owner_id=form.user(BlockId.CIO_OWNER),
         ciso_owner_id=form.user(BlockId.CISO_OWNER),
+        covers=parse_coverage_list(form.text(BlockId.COVERS)),
     )
     initiative = service.update_initiative(
         ctx.session,
