@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     #: How long the outbox keeps retrying a message Slack refuses (outage, rate limit) before it
     #: gives up and tells the person who acted (or the coordination channel).
     accord_outbox_window_hours: float = Field(default=24.0, gt=0)
+    #: How long a deliverer holds a message it is sending; one killed mid-send (kill -9, OOM)
+    #: leaves it to another deliverer after this, which looks it up in Slack before re-sending.
+    #: Longer than any single Web API call (the delivery client times out after 10 s).
+    accord_outbox_lease_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator(
         "accord_cio_side", "accord_ciso_side", "accord_executives", "accord_admins", mode="before"
@@ -115,6 +119,10 @@ class Settings(BaseSettings):
     @property
     def outbox_window(self) -> timedelta:
         return timedelta(hours=self.accord_outbox_window_hours)
+
+    @property
+    def outbox_lease(self) -> timedelta:
+        return timedelta(seconds=self.accord_outbox_lease_seconds)
 
     def risk_reminder_days(self) -> list[int]:
         """`30,7,1` → [30, 7, 1]; a malformed list is a configuration error."""

@@ -29,8 +29,9 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from bot.clock import as_utc
 from bot.domain.columns import enum_column
 
-#: How long a claimed row stays with the deliverer that took it; a deliverer killed mid-send
-#: loses its lease and another one finishes the row (looking it up in Slack first).
+#: How long a claimed row stays with the deliverer that took it (the default of
+#: `ACCORD_OUTBOX_LEASE_SECONDS`); a deliverer killed mid-send loses its lease and another one
+#: finishes the row (looking it up in Slack first).
 LEASE = timedelta(seconds=60)
 #: The default delivery window: after this, Accord stops trying and says what was not delivered.
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -198,7 +199,9 @@ def _after_rollback(session: OrmSession) -> None:
 # -- delivering ---------------------------------------------------------------------------------
 
 
-def claim_due(session: Session, *, now: datetime, limit: int = 20) -> list[OutboxMessage]:
+def claim_due(
+    session: Session, *, now: datetime, limit: int = 20, lease: timedelta = LEASE
+) -> list[OutboxMessage]:
     """Take up to `limit` rows that are due and first in their lane, with a lease.
 
     On PostgreSQL the rows are locked with SKIP LOCKED, so several deliverers (web replicas and
@@ -232,7 +235,7 @@ def claim_due(session: Session, *, now: datetime, limit: int = 20) -> list[Outbo
     for row in rows:
         row.state = OutboxState.SENDING
         row.attempts += 1
-        row.lease_until = now + LEASE
+        row.lease_until = now + lease
     session.flush()
     return rows
 

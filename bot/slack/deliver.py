@@ -124,7 +124,9 @@ class Deliverer:
     def _claim(self, limit: int) -> list[_Job]:
         now = self._now()
         with session_scope(self.services.engine) as session:
-            claimed = outbox.claim_due(session, now=now, limit=limit)
+            claimed = outbox.claim_due(
+                session, now=now, limit=limit, lease=self.services.settings.outbox_lease
+            )
             jobs: list[_Job] = []
             lanes: set[str] = set()
             for row in claimed:

@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import mimetypes
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -229,7 +230,8 @@ class FakeSlackServer(FakeHTTPServer):
         self._not_member: set[str] = set()
         self._uploads: dict[str, _Upload] = {}
         self._home_view_ids: dict[str, str] = {}
-        self._ts_counter = itertools.count(1)
+        self._last_ts_micros = 0
+        self._holds: list[tuple[str, Callable[[dict[str, Any]], bool], threading.Event]] = []
         #: Messages as posted, per channel (what conversations.history/replies answer).
         self._history: dict[str, list[dict[str, Any]]] = {}
         self._view_counter = itertools.count(1)
@@ -317,6 +319,18 @@ class FakeSlackServer(FakeHTTPServer):
         """Go back to the built-in default answer for ``method``."""
         with self._cond:
             self._overrides.pop(method, None)
+
+    def hold_answer(
+        self, method: str, *, matching: Callable[[dict[str, Any]], bool] | None = None
+    ) -> threading.Event:
+        """Slack did the work but has not answered yet: the next call of ``method`` (whose body
+        `matching` accepts) is handled and recorded as usual (a post is in the channel's
+        history), but its HTTP answer is held until the returned event is set or the fake
+        stops. Other calls are answered meanwhile. For a client that dies mid-call (kill -9)."""
+        release = threading.Event()
+        with self._cond:
+            self._holds.append((method, matching or (lambda _body: True), release))
+        return release
 
     def fail_next(
         self, method: str, *, status: int = 500, times: int = 1, retry_after: int = 1
@@ -503,12 +517,24 @@ class FakeSlackServer(FakeHTTPServer):
 
     def _handle_api(self, method: str, request: HTTPRequest) -> HTTPResponse:
         body, parse_error = _parse_body(request)
+        release: threading.Event | None = None
         with self._cond:
             response = self._injected(method)
             if response is None:
                 payload = self._answer(method, request, body, parse_error)
                 response = HTTPResponse.json(payload)
-            return self._record(method, request, body, response)
+                release = self._take_hold(method, body)
+            recorded = self._record(method, request, body, response)
+        while release is not None and not release.wait(0.05) and not self._stopping.is_set():
+            pass  # answered, recorded, not yet sent back (see hold_answer)
+        return recorded
+
+    def _take_hold(self, method: str, body: dict[str, Any]) -> threading.Event | None:
+        for index, (held, matching, release) in enumerate(self._holds):
+            if held == method and matching(copy.deepcopy(body)):
+                del self._holds[index]
+                return release
+        return None
 
     def _answer(
         self, method: str, request: HTTPRequest, body: dict[str, Any], parse_error: str | None
@@ -559,8 +585,11 @@ class FakeSlackServer(FakeHTTPServer):
 
     # -- default answers (called with self._cond held) ----------------------------------------
     def _next_ts(self) -> str:
-        micros = next(self._ts_counter) * 100
-        return f"{_BASE_TS_SECONDS + micros // 1_000_000}.{micros % 1_000_000:06d}"
+        """The wall clock in microseconds, unique per server, as Slack's `ts` (which is a
+        moment: `conversations.history(oldest=...)` filters by it)."""
+        micros = max(time.time_ns() // 1000, self._last_ts_micros + 1)
+        self._last_ts_micros = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _resolve_channel(self, channel: str) -> str:
         """Posting to a user id lands in the bot's DM with them, as on real Slack."""
