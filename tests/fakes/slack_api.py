@@ -206,6 +206,23 @@ def _tz_fields(tz: str) -> tuple[str, int]:
     return now.tzname() or tz, int(offset.total_seconds()) if offset is not None else 0
 
 
+def _page(
+    messages: list[dict[str, Any]], body: dict[str, Any], *, default_limit: int
+) -> dict[str, Any]:
+    """One page of a cursor-paginated answer: `limit` (capped at 999, as on Slack) messages
+    from the `cursor` on, and `response_metadata.next_cursor` while more remain."""
+    try:
+        limit = min(max(int(body.get("limit") or default_limit), 1), 999)
+        start = int(str(body.get("cursor") or "0").removeprefix("page:"))
+    except ValueError:
+        return {"ok": False, "error": "invalid_cursor"}
+    page = messages[start : start + limit]
+    more = start + limit < len(messages)
+    answer: dict[str, Any] = {"ok": True, "messages": page, "has_more": more}
+    answer["response_metadata"] = {"next_cursor": f"page:{start + limit}" if more else ""}
+    return answer
+
+
 class FakeSlackServer(FakeHTTPServer):
     """Fake Slack Web API on ``http://127.0.0.1:<port>/api/`` with recording and failure injection.
 
@@ -645,19 +662,19 @@ class FakeSlackServer(FakeHTTPServer):
         return messages
 
     def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Newest first, top-level messages only, as on real Slack."""
+        """Newest first, top-level messages only, a page at a time, as on real Slack."""
         found = [m for m in self._conversation_messages(body) if not m.get("thread_ts")]
-        return {"ok": True, "messages": list(reversed(found)), "has_more": False}
+        return _page(list(reversed(found)), body, default_limit=100)
 
     def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The thread's parent and its replies, oldest first."""
+        """The thread's parent and its replies, oldest first, a page at a time."""
         root = str(body.get("ts") or "")
         found = [
             m
             for m in self._conversation_messages(body)
             if m["ts"] == root or m.get("thread_ts") == root
         ]
-        return {"ok": True, "messages": found, "has_more": False}
+        return _page(found, body, default_limit=1000)
 
     def messages_in(self, channel: str) -> list[dict[str, Any]]:
         """Every message posted in `channel` (a user id means the bot's DM with them)."""

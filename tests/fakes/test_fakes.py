@@ -159,6 +159,23 @@ def test_history_filters_by_the_moment_a_message_was_posted(
     assert web.conversations_history(channel="C1", oldest=later)["messages"] == []
 
 
+def test_history_comes_a_page_at_a_time_newest_first(
+    slack: FakeSlackServer, web: WebClient
+) -> None:
+    posted = [web.chat_postMessage(channel="C1", text=str(n))["ts"] for n in range(5)]
+    first = web.conversations_history(channel="C1", limit=2)
+    assert [m["ts"] for m in first["messages"]] == posted[::-1][:2] and first["has_more"]
+    cursor = first["response_metadata"]["next_cursor"]
+    second = web.conversations_history(channel="C1", limit=2, cursor=cursor)
+    assert [m["ts"] for m in second["messages"]] == posted[::-1][2:4]
+    last = web.conversations_history(
+        channel="C1", limit=2, cursor=second["response_metadata"]["next_cursor"]
+    )
+    assert [m["ts"] for m in last["messages"]] == posted[:1] and not last["has_more"]
+    assert last["response_metadata"]["next_cursor"] == ""
+    assert len(web.conversations_history(channel="C1")["messages"]) == 5  # default 100
+
+
 def test_a_held_answer_is_recorded_at_once_and_sent_when_released(
     slack: FakeSlackServer, web: WebClient
 ) -> None:
