@@ -198,6 +198,13 @@ def _after_rollback(session: OrmSession) -> None:
 
 # -- delivering ---------------------------------------------------------------------------------
 
+#: The deliverer locks a row `FOR NO KEY UPDATE` (PostgreSQL's own lock for an UPDATE that
+#: changes no key), not `FOR UPDATE`: a change queuing a reply or an update of this message
+#: takes a KEY SHARE lock on it through the foreign key, while holding its record locked, and
+#: the deliverer's hooks then write to that record. With FOR UPDATE the two deadlock and
+#: PostgreSQL fails one of them (seen: an approval lost as the request was marked sent).
+_ROW_LOCK = {"key_share": True}
+
 
 def claim_due(
     session: Session, *, now: datetime, limit: int = 20, lease: timedelta = LEASE
@@ -229,7 +236,7 @@ def claim_due(
         )
         .order_by(col(OutboxMessage.id))
         .limit(limit)
-        .with_for_update(skip_locked=True, of=OutboxMessage)
+        .with_for_update(skip_locked=True, of=OutboxMessage, key_share=True)
     )
     rows = list(session.exec(query))
     for row in rows:
@@ -284,7 +291,7 @@ def on_given_up(prefix: str) -> Callable[[SentHook], SentHook]:
 def mark_sent(
     session: Session, row_id: int, *, now: datetime, channel: str | None, ts: str | None
 ) -> None:
-    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    row = session.get(OutboxMessage, row_id, with_for_update=_ROW_LOCK)
     if row is None or row.state == OutboxState.SENT:
         return
     row.state = OutboxState.SENT
@@ -305,7 +312,7 @@ def mark_retry(
     session: Session, row_id: int, *, now: datetime, error: str, retry_after: float | None
 ) -> OutboxMessage | None:
     """Schedule the next attempt, or give up when the window is over (returns the row then)."""
-    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    row = session.get(OutboxMessage, row_id, with_for_update=_ROW_LOCK)
     if row is None or row.state in (OutboxState.SENT, OutboxState.FAILED):
         return None
     row.last_error = error[:300]
@@ -325,7 +332,7 @@ def mark_failed(
     session: Session, row_id: int, *, now: datetime, error: str
 ) -> OutboxMessage | None:
     """A permanent refusal (e.g. not in the channel): give up now, not after a day."""
-    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    row = session.get(OutboxMessage, row_id, with_for_update=_ROW_LOCK)
     if row is None or row.state in (OutboxState.SENT, OutboxState.FAILED):
         return None
     row.last_error = error[:300]
