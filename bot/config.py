@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     #: How long the outbox keeps retrying a message Slack refuses (outage, rate limit) before it
     #: gives up and tells the person who acted (or the coordination channel).
     accord_outbox_window_hours: float = Field(default=24.0, gt=0)
+    #: How long a deliverer holds a message it is sending; one killed mid-send (kill -9, OOM)
+    #: leaves it to another deliverer after this, which looks it up in Slack before re-sending.
+    #: Longer than any single Web API call (the delivery client times out after 10 s).
+    accord_outbox_lease_seconds: float = Field(default=60.0, gt=0)
 
     # The deployment gate's GitHub App (custom deployment protection rules).
     #: The App's id (or client id): the `iss` of the JWT it signs.
@@ -167,6 +171,10 @@ class Settings(BaseSettings):
                 "GITHUB_APP_PRIVATE_KEY is neither a PEM key nor a readable file "
                 f"({error.strerror})"
             ) from None
+
+    @property
+    def outbox_lease(self) -> timedelta:
+        return timedelta(seconds=self.accord_outbox_lease_seconds)
 
     def risk_reminder_days(self) -> list[int]:
         """`30,7,1` → [30, 7, 1]; a malformed list is a configuration error."""

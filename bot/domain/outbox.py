@@ -29,8 +29,9 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from bot.clock import as_utc
 from bot.domain.columns import enum_column
 
-#: How long a claimed row stays with the deliverer that took it; a deliverer killed mid-send
-#: loses its lease and another one finishes the row (looking it up in Slack first).
+#: How long a claimed row stays with the deliverer that took it (the default of
+#: `ACCORD_OUTBOX_LEASE_SECONDS`); a deliverer killed mid-send loses its lease and another one
+#: finishes the row (looking it up in Slack first).
 LEASE = timedelta(seconds=60)
 #: The default delivery window: after this, Accord stops trying and says what was not delivered.
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -197,8 +198,17 @@ def _after_rollback(session: OrmSession) -> None:
 
 # -- delivering ---------------------------------------------------------------------------------
 
+#: The deliverer locks a row `FOR NO KEY UPDATE` (PostgreSQL's own lock for an UPDATE that
+#: changes no key), not `FOR UPDATE`: a change queuing a reply or an update of this message
+#: takes a KEY SHARE lock on it through the foreign key, while holding its record locked, and
+#: the deliverer's hooks then write to that record. With FOR UPDATE the two deadlock and
+#: PostgreSQL fails one of them (seen: an approval lost as the request was marked sent).
+_ROW_LOCK = {"key_share": True}
 
-def claim_due(session: Session, *, now: datetime, limit: int = 20) -> list[OutboxMessage]:
+
+def claim_due(
+    session: Session, *, now: datetime, limit: int = 20, lease: timedelta = LEASE
+) -> list[OutboxMessage]:
     """Take up to `limit` rows that are due and first in their lane, with a lease.
 
     On PostgreSQL the candidates are locked with SKIP LOCKED, so several deliverers (web
@@ -229,7 +239,7 @@ def claim_due(session: Session, *, now: datetime, limit: int = 20) -> list[Outbo
         )
         .order_by(col(OutboxMessage.id))
         .limit(limit)
-        .with_for_update(skip_locked=True, of=OutboxMessage)
+        .with_for_update(skip_locked=True, of=OutboxMessage, key_share=True)
     ).all()
     taken: list[int] = []
     for row_id, attempts in candidates:
@@ -240,7 +250,7 @@ def claim_due(session: Session, *, now: datetime, limit: int = 20) -> list[Outbo
                 col(OutboxMessage.attempts) == attempts,
                 col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
             )
-            .values(state=OutboxState.SENDING, attempts=attempts + 1, lease_until=now + LEASE)
+            .values(state=OutboxState.SENDING, attempts=attempts + 1, lease_until=now + lease)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
             taken.append(int(row_id))  # type: ignore[arg-type]
@@ -300,7 +310,7 @@ def on_given_up(prefix: str) -> Callable[[SentHook], SentHook]:
 def mark_sent(
     session: Session, row_id: int, *, now: datetime, channel: str | None, ts: str | None
 ) -> None:
-    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    row = session.get(OutboxMessage, row_id, with_for_update=_ROW_LOCK)
     if row is None or row.state == OutboxState.SENT:
         return
     row.state = OutboxState.SENT
@@ -321,7 +331,7 @@ def mark_retry(
     session: Session, row_id: int, *, now: datetime, error: str, retry_after: float | None
 ) -> OutboxMessage | None:
     """Schedule the next attempt, or give up when the window is over (returns the row then)."""
-    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    row = session.get(OutboxMessage, row_id, with_for_update=_ROW_LOCK)
     if row is None or row.state in (OutboxState.SENT, OutboxState.FAILED):
         return None
     row.last_error = error[:300]
@@ -341,7 +351,7 @@ def mark_failed(
     session: Session, row_id: int, *, now: datetime, error: str
 ) -> OutboxMessage | None:
     """A permanent refusal (e.g. not in the channel): give up now, not after a day."""
-    row = session.get(OutboxMessage, row_id, with_for_update=True)
+    row = session.get(OutboxMessage, row_id, with_for_update=_ROW_LOCK)
     if row is None or row.state in (OutboxState.SENT, OutboxState.FAILED):
         return None
     row.last_error = error[:300]

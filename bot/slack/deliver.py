@@ -14,7 +14,8 @@ sends each, and records what Slack answered in its own short transaction:
 
 A root post carries `metadata` with its outbox id. When a row is tried again after an attempt
 whose outcome is unknown (the process died between Slack's answer and the commit), the channel's
-recent history is searched for that id first, so the message is recorded, not posted twice.
+history since the row was created is searched for that id first (every page of it), so the
+message is recorded, not posted twice.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
+from bot.clock import as_utc
 from bot.db import session_scope
 from bot.domain import outbox
 from bot.domain.outbox import OutboxKind, OutboxMessage
@@ -37,6 +39,8 @@ from bot.slack.blocks.errors import notice
 log = logging.getLogger(__name__)
 
 METADATA_TYPE = "accord_outbox"
+#: How many pages of history (200 messages each) a retried post searches for itself.
+HISTORY_PAGES = 50
 #: Slack's `ok: false` errors that a later attempt may get past; every other `ok: false` is a
 #: refusal no retry can fix (`not_in_channel`, `invalid_blocks`, `user_not_found`, …).
 TRANSIENT = frozenset(
@@ -123,7 +127,9 @@ class Deliverer:
     def _claim(self, limit: int) -> list[_Job]:
         now = self._now()
         with session_scope(self.services.engine) as session:
-            claimed = outbox.claim_due(session, now=now, limit=limit)
+            claimed = outbox.claim_due(
+                session, now=now, limit=limit, lease=self.services.settings.outbox_lease
+            )
             jobs: list[_Job] = []
             lanes: set[str] = set()
             for row in claimed:
@@ -253,25 +259,44 @@ class Deliverer:
         return channel, None
 
     def _find_earlier_post(self, job: _Job) -> tuple[str, str] | None:
-        """A previous attempt may have reached Slack: look for our metadata in the history."""
+        """A previous attempt may have reached Slack: look for our metadata in the history.
+
+        History comes a page at a time (newest first; a page may be as small as 15 messages
+        for some apps), so every page back to the row's creation is read: in a busy channel the
+        earlier post can be several pages down, and missing it would post the message twice.
+        """
         channel = job.channel
         if channel.startswith(("U", "W")):
             channel = str(self.client.conversations_open(users=channel)["channel"]["id"])
-        # The newest messages are searched (a retry comes minutes or hours later, not days);
-        # Slack's own ts is the only clock that matters here, so no `oldest` from ours.
-        if job.thread_ts:
-            response = self.client.conversations_replies(
-                channel=channel, ts=job.thread_ts, include_all_metadata=True, limit=200
-            )
-        else:
-            response = self.client.conversations_history(
-                channel=channel, include_all_metadata=True, limit=200
-            )
-        for message in response.get("messages") or []:
-            metadata = message.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if metadata.get("event_type") == METADATA_TYPE and payload.get("id") == job.id:
-                return channel, str(message["ts"])
+        oldest = f"{(as_utc(job.created_at) - timedelta(minutes=5)).timestamp():.6f}"
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            if job.thread_ts:
+                response = self.client.conversations_replies(
+                    channel=channel,
+                    ts=job.thread_ts,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            else:
+                response = self.client.conversations_history(
+                    channel=channel,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == METADATA_TYPE and payload.get("id") == job.id:
+                    return channel, str(message["ts"])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        log.warning("outbox %s: no earlier post in %s pages of history", job.id, HISTORY_PAGES)
         return None
 
 

@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import mimetypes
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -210,6 +211,23 @@ def _tz_fields(tz: str) -> tuple[str, int]:
     return now.tzname() or tz, int(offset.total_seconds()) if offset is not None else 0
 
 
+def _page(
+    messages: list[dict[str, Any]], body: dict[str, Any], *, default_limit: int
+) -> dict[str, Any]:
+    """One page of a cursor-paginated answer: `limit` (capped at 999, as on Slack) messages
+    from the `cursor` on, and `response_metadata.next_cursor` while more remain."""
+    try:
+        limit = min(max(int(body.get("limit") or default_limit), 1), 999)
+        start = int(str(body.get("cursor") or "0").removeprefix("page:"))
+    except ValueError:
+        return {"ok": False, "error": "invalid_cursor"}
+    page = messages[start : start + limit]
+    more = start + limit < len(messages)
+    answer: dict[str, Any] = {"ok": True, "messages": page, "has_more": more}
+    answer["response_metadata"] = {"next_cursor": f"page:{start + limit}" if more else ""}
+    return answer
+
+
 class FakeSlackServer(FakeHTTPServer):
     """Fake Slack Web API on ``http://127.0.0.1:<port>/api/`` with recording and failure injection.
 
@@ -234,7 +252,8 @@ class FakeSlackServer(FakeHTTPServer):
         self._not_member: set[str] = set()
         self._uploads: dict[str, _Upload] = {}
         self._home_view_ids: dict[str, str] = {}
-        self._ts_counter = itertools.count(1)
+        self._last_ts_micros = 0
+        self._holds: list[tuple[str, Callable[[dict[str, Any]], bool], threading.Event]] = []
         #: Messages as posted, per channel (what conversations.history/replies answer).
         self._history: dict[str, list[dict[str, Any]]] = {}
         self._view_counter = itertools.count(1)
@@ -322,6 +341,18 @@ class FakeSlackServer(FakeHTTPServer):
         """Go back to the built-in default answer for ``method``."""
         with self._cond:
             self._overrides.pop(method, None)
+
+    def hold_answer(
+        self, method: str, *, matching: Callable[[dict[str, Any]], bool] | None = None
+    ) -> threading.Event:
+        """Slack did the work but has not answered yet: the next call of ``method`` (whose body
+        `matching` accepts) is handled and recorded as usual (a post is in the channel's
+        history), but its HTTP answer is held until the returned event is set or the fake
+        stops. Other calls are answered meanwhile. For a client that dies mid-call (kill -9)."""
+        release = threading.Event()
+        with self._cond:
+            self._holds.append((method, matching or (lambda _body: True), release))
+        return release
 
     def fail_next(
         self, method: str, *, status: int = 500, times: int = 1, retry_after: int = 1
@@ -508,6 +539,7 @@ class FakeSlackServer(FakeHTTPServer):
 
     def _handle_api(self, method: str, request: HTTPRequest) -> HTTPResponse:
         body, parse_error = _parse_body(request)
+        release: threading.Event | None = None
         with self._cond:
             response = self._injected(method)
             if response is None:
@@ -515,7 +547,18 @@ class FakeSlackServer(FakeHTTPServer):
                     method, request, body, parse_error
                 )
                 response = HTTPResponse.json(payload)
-            return self._record(method, request, body, response)
+                release = self._take_hold(method, body)
+            recorded = self._record(method, request, body, response)
+        while release is not None and not release.wait(0.05) and not self._stopping.is_set():
+            pass  # answered, recorded, not yet sent back (see hold_answer)
+        return recorded
+
+    def _take_hold(self, method: str, body: dict[str, Any]) -> threading.Event | None:
+        for index, (held, matching, release) in enumerate(self._holds):
+            if held == method and matching(copy.deepcopy(body)):
+                del self._holds[index]
+                return release
+        return None
 
     def _refusal(self, method: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """Real Slack's answer to blocks or a view it would refuse; the violation is recorded
@@ -584,8 +627,11 @@ class FakeSlackServer(FakeHTTPServer):
 
     # -- default answers (called with self._cond held) ----------------------------------------
     def _next_ts(self) -> str:
-        micros = next(self._ts_counter) * 100
-        return f"{_BASE_TS_SECONDS + micros // 1_000_000}.{micros % 1_000_000:06d}"
+        """The wall clock in microseconds, unique per server, as Slack's `ts` (which is a
+        moment: `conversations.history(oldest=...)` filters by it)."""
+        micros = max(time.time_ns() // 1000, self._last_ts_micros + 1)
+        self._last_ts_micros = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _resolve_channel(self, channel: str) -> str:
         """Posting to a user id lands in the bot's DM with them, as on real Slack."""
@@ -641,19 +687,19 @@ class FakeSlackServer(FakeHTTPServer):
         return messages
 
     def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Newest first, top-level messages only, as on real Slack."""
+        """Newest first, top-level messages only, a page at a time, as on real Slack."""
         found = [m for m in self._conversation_messages(body) if not m.get("thread_ts")]
-        return {"ok": True, "messages": list(reversed(found)), "has_more": False}
+        return _page(list(reversed(found)), body, default_limit=100)
 
     def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
-        """The thread's parent and its replies, oldest first."""
+        """The thread's parent and its replies, oldest first, a page at a time."""
         root = str(body.get("ts") or "")
         found = [
             m
             for m in self._conversation_messages(body)
             if m["ts"] == root or m.get("thread_ts") == root
         ]
-        return {"ok": True, "messages": found, "has_more": False}
+        return _page(found, body, default_limit=1000)
 
     def messages_in(self, channel: str) -> list[dict[str, Any]]:
         """Every message posted in `channel` (a user id means the bot's DM with them)."""

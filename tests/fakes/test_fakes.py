@@ -146,11 +146,61 @@ def test_outage_of_some_methods_ends_by_itself(slack: FakeSlackServer, web: WebC
     assert [c.status for c in slack.calls("chat.postMessage")] == [503, 200]
 
 
+def test_history_filters_by_the_moment_a_message_was_posted(
+    slack: FakeSlackServer, web: WebClient
+) -> None:
+    tagged = {"event_type": "t", "event_payload": {"id": 7}}
+    before = f"{time.time() - 1:.6f}"
+    posted = web.chat_postMessage(channel="C1", text="a", metadata=tagged)
+    history = web.conversations_history(channel="C1", oldest=before, include_all_metadata=True)
+    assert [m["ts"] for m in history["messages"]] == [posted["ts"]]
+    assert history["messages"][0]["metadata"] == tagged
+    later = f"{float(posted['ts']) + 1:.6f}"
+    assert web.conversations_history(channel="C1", oldest=later)["messages"] == []
+
+
+def test_history_comes_a_page_at_a_time_newest_first(
+    slack: FakeSlackServer, web: WebClient
+) -> None:
+    posted = [web.chat_postMessage(channel="C1", text=str(n))["ts"] for n in range(5)]
+    first = web.conversations_history(channel="C1", limit=2)
+    assert [m["ts"] for m in first["messages"]] == posted[::-1][:2] and first["has_more"]
+    cursor = first["response_metadata"]["next_cursor"]
+    second = web.conversations_history(channel="C1", limit=2, cursor=cursor)
+    assert [m["ts"] for m in second["messages"]] == posted[::-1][2:4]
+    last = web.conversations_history(
+        channel="C1", limit=2, cursor=second["response_metadata"]["next_cursor"]
+    )
+    assert [m["ts"] for m in last["messages"]] == posted[:1] and not last["has_more"]
+    assert last["response_metadata"]["next_cursor"] == ""
+    assert len(web.conversations_history(channel="C1")["messages"]) == 5  # default 100
+
+
+def test_a_held_answer_is_recorded_at_once_and_sent_when_released(
+    slack: FakeSlackServer, web: WebClient
+) -> None:
+    release = slack.hold_answer("chat.postMessage", matching=lambda body: body["text"] == "slow")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(web.chat_postMessage, channel="C1", text="slow")
+        slack.wait_for("chat.postMessage")
+        assert [m["text"] for m in slack.messages_in("C1")] == ["slow"]  # Slack did the work
+        assert web.chat_postMessage(channel="C1", text="other")["ok"]  # others are answered
+        assert web.auth_test()["ok"]
+        time.sleep(0.2)
+        assert not pending.done()  # ...while the held answer waits
+        release.set()
+        assert pending.result(timeout=5)["ts"] == slack.messages_in("C1")[0]["ts"]
+    web.chat_postMessage(channel="C1", text="slow")  # a hold is used once
+    assert [c.ok for c in slack.calls("chat.postMessage")] == [True, True, True]
+
+
 def test_default_answers(slack: FakeSlackServer, web: WebClient) -> None:
     assert web.auth_test()["user_id"] == "U0ACCORDBOT"
     first = web.chat_postMessage(channel="C1", text="a", thread_ts="1.2")
     second = web.chat_postMessage(channel="U1", blocks=[{"type": "divider"}], text="b")
-    assert (first["ts"], second["ts"]) == ("1700000000.000100", "1700000000.000200")
+    # A ts is the moment of posting (microseconds), unique and increasing, as on Slack.
+    assert abs(float(first["ts"]) - time.time()) < 60
+    assert float(first["ts"]) < float(second["ts"]) and len(first["ts"].split(".")[1]) == 6
     assert first["message"]["thread_ts"] == "1.2"
     assert second["channel"] == "DU1"
     assert second["message"]["blocks"] == [{"type": "divider"}]
