@@ -106,8 +106,11 @@ def build_slack_services(
     from bot.slack.deliver import Deliverer
 
     services = build_services(settings, groups=SlackGroupMembers(client), clock=clock)
-    services.workspace = SlackWorkspace(client)
-    deliverer = Deliverer(services, build_delivery_client(settings))
+    # The workspace answers questions asked while a person waits (is Accord in that channel?):
+    # it must not wait out a Slack outage, so it gets the outbox's no-waiting client.
+    quick = build_delivery_client(settings)
+    services.workspace = SlackWorkspace(quick)
+    deliverer = Deliverer(services, quick)
     services.outbound = deliverer
     outbox.wake_on_commit(services.engine, deliverer.kick)
     return services
