@@ -28,13 +28,24 @@ from bot.slack.notifier import SlackNotifier
 log = logging.getLogger(__name__)
 #: A series cannot have more occurrences handled in one run than this (a long outage).
 MAX_PER_RUN = 200
+#: At most this many agendas of one series are posted in one run; the rest wait for the next
+#: runs. A rule refused today (an hourly one saved before the check) cannot flood the channel.
+MAX_AGENDAS_PER_RUN = 3
 
 
 def post_agendas(services: Services, notifier: SlackNotifier, now: datetime) -> None:
     with session_scope(services.engine) as session:
         series_ids = tp.due_series_ids(session, now=now)
     for series_id in series_ids:
+        posted = 0
         for _ in range(MAX_PER_RUN):
+            if posted >= MAX_AGENDAS_PER_RUN:
+                log.warning(
+                    "TP-%s has more than %s agendas due; the rest wait for the next run",
+                    series_id,
+                    MAX_AGENDAS_PER_RUN,
+                )
+                break
             try:
                 with session_scope(services.engine) as session:
                     claim = tp.claim_next(session, series_id=series_id, now=now)
@@ -54,6 +65,8 @@ def post_agendas(services: Services, notifier: SlackNotifier, now: datetime) -> 
                 continue
             if claim is None:
                 break
+            if claim.action != tp.SlotAction.MISSED:
+                posted += 1
             if claim.action == tp.SlotAction.MISSED and claim.occurrence_id:
                 log.warning(
                     "TP-%s meeting at %s passed while the clock was down; not posted",

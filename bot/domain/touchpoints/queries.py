@@ -19,6 +19,7 @@ from bot.domain.touchpoints.models import (
     TouchpointSeries,
     TouchpointTopic,
 )
+from bot.domain.touchpoints.recurrence import upcoming
 
 
 def get_series(session: Session, *, number: int) -> TouchpointSeries:
@@ -71,6 +72,20 @@ def skipped_starts(session: Session, *, series_id: int) -> list[datetime]:
         )
     )
     return list(rows)
+
+
+def next_meetings(
+    session: Session, *, series: TouchpointSeries, now: datetime, count: int = 3
+) -> list[datetime]:
+    """The next meetings that have not started, leaving out the skipped ones."""
+    if series.id is None:
+        return upcoming(series, now=now, count=count)
+    skipped = {
+        start.replace(tzinfo=UTC) if start.tzinfo is None else start
+        for start in skipped_starts(session, series_id=series.id)
+    }
+    found = [s for s in upcoming(series, now=now, count=count + len(skipped)) if s not in skipped]
+    return found[:count]
 
 
 def latest_occurrence(session: Session, *, series_id: int) -> TouchpointOccurrence | None:

@@ -167,8 +167,11 @@ def _set_status(
     before = series.snapshot()
     series.status = status
     if status == SeriesStatus.ACTIVE:
-        # Meetings that fell in the pause are not posted late: start from the next one.
+        # Meetings that fell in the pause are not posted late: start from the next one that
+        # was not skipped (a skip made before the pause stands).
         series.next_start = next_occurrence(series, after=now)
+        if series.next_start is not None:
+            series.next_start = _next_meeting(series, _handled(session, series), now=now)
     elif status == SeriesStatus.CANCELLED:
         series.next_start = None
     series.updated_by, series.updated_at = actor.user_id, now

@@ -59,7 +59,7 @@ def _series_outcome(ctx: CommandContext, series: TouchpointSeries, lead: str) ->
     return Reply(
         render.card(
             series,
-            upcoming=service.upcoming(series, now=ctx.now),
+            upcoming=service.next_meetings(ctx.session, series=series, now=ctx.now),
             actions_open=service.open_actions(ctx.session, series_id=series.id),  # type: ignore[arg-type]
             decisions=service.recent_decisions(ctx.session, series_id=series.id),  # type: ignore[arg-type]
             today=ctx.today,

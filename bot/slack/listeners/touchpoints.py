@@ -94,7 +94,7 @@ def submit_create(ctx: CommandContext, form: FormState) -> Outcome:
     return Reply(
         render.card(
             series,
-            upcoming=service.upcoming(series, now=ctx.now),
+            upcoming=service.next_meetings(ctx.session, series=series, now=ctx.now),
             actions_open=[],
             decisions=[],
             today=ctx.today,
