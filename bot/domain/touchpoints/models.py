@@ -250,6 +250,24 @@ class ThreadEntry:
     text: str
     owner_id: str | None = None
     due: date | None = None
+    #: The line of the reply it was written on (1 = the first), to name it when it is refused.
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RefusedLine:
+    """A line of a thread reply that was not recorded, and why (written for its author)."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Captured:
+    """What one thread reply recorded, and the lines it could not record."""
+
+    recorded: list["TouchpointAction | TouchpointDecision"]
+    refused: list[RefusedLine]
 
 
 #: At most this many items are taken from one reply in an agenda's thread.

@@ -19,8 +19,10 @@ from bot.domain.touchpoints.models import (
     RECURRENCE_HINT,
     TEXT_MAX,
     ActionStatus,
+    Captured,
     ChannelMembership,
     OccurrenceStatus,
+    RefusedLine,
     SeriesDraft,
     SeriesStatus,
     Skipped,
@@ -375,9 +377,13 @@ def capture_from_thread(
     occurrence_id: int,
     entries: list[ThreadEntry],
     now: datetime,
-) -> list[TouchpointAction | TouchpointDecision]:
+) -> Captured:
     """Record what someone wrote in an agenda's thread, against that occurrence, through the
-    same services (permissions, validation, audit trail) as the buttons and commands."""
+    same services (permissions, validation, audit trail) as the buttons and commands.
+
+    An item whose text is wrong (a past due date, too long) is refused on its own: the others
+    are recorded, and the refusal names its line. Who may record, and a cancelled series, still
+    refuse the whole reply."""
     occurrence = session.get(TouchpointOccurrence, occurrence_id)
     if occurrence is None:
         raise NotFound("That agenda is no longer known to Accord.")
@@ -386,29 +392,40 @@ def capture_from_thread(
             f"One reply can record at most {MAX_THREAD_ENTRIES} items; split it into several."
         )
     recorded: list[TouchpointAction | TouchpointDecision] = []
+    refused: list[RefusedLine] = []
     for entry in entries:
-        if entry.kind == "decision":
-            recorded.append(
-                record_decision(
-                    session,
-                    actor=actor,
-                    number=occurrence.series_id,
-                    text=entry.text,
-                    now=now,
-                    occurrence_id=occurrence_id,
-                )
-            )
-        else:
-            recorded.append(
-                add_action(
-                    session,
-                    actor=actor,
-                    number=occurrence.series_id,
-                    text=entry.text,
-                    owner_id=entry.owner_id,
-                    due=entry.due,
-                    now=now,
-                    occurrence_id=occurrence_id,
-                )
-            )
-    return recorded
+        try:
+            recorded.append(_capture_one(session, actor, occurrence, entry, now))
+        except InvalidInput as error:
+            reason = error.message + (f" {error.hint}" if error.hint else "")
+            refused.append(RefusedLine(line=entry.line, reason=reason))
+    return Captured(recorded=recorded, refused=refused)
+
+
+def _capture_one(
+    session: Session,
+    actor: Actor,
+    occurrence: TouchpointOccurrence,
+    entry: ThreadEntry,
+    now: datetime,
+) -> TouchpointAction | TouchpointDecision:
+    """One item; validation raises before anything is added, so a refusal leaves no trace."""
+    if entry.kind == "decision":
+        return record_decision(
+            session,
+            actor=actor,
+            number=occurrence.series_id,
+            text=entry.text,
+            now=now,
+            occurrence_id=occurrence.id,
+        )
+    return add_action(
+        session,
+        actor=actor,
+        number=occurrence.series_id,
+        text=entry.text,
+        owner_id=entry.owner_id,
+        due=entry.due,
+        now=now,
+        occurrence_id=occurrence.id,
+    )

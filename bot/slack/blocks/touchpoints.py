@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from slack_sdk.models.blocks import (
@@ -21,6 +22,7 @@ from slack_sdk.models.views import View
 from bot.domain.agenda import Agenda, AgendaItem, AgendaSection
 from bot.domain.paging import Page
 from bot.domain.touchpoints import (
+    RefusedLine,
     TouchpointAction,
     TouchpointDecision,
     TouchpointSeries,
@@ -385,19 +387,27 @@ def decision_recorded(series: TouchpointSeries, decision: TouchpointDecision) ->
 
 
 def thread_captured(
-    series: TouchpointSeries, recorded: list[TouchpointAction | TouchpointDecision]
+    series: TouchpointSeries,
+    recorded: list[TouchpointAction | TouchpointDecision],
+    *,
+    refused: Sequence[RefusedLine] = (),
 ) -> Message:
-    """The short reply in an agenda's thread to what someone recorded there."""
+    """The short reply in an agenda's thread to what someone recorded there, naming the lines
+    it could not record and why (the author can write them again, corrected)."""
     parts = [
         action_recorded(series, item)
         if isinstance(item, TouchpointAction)
         else decision_recorded(series, item)
         for item in recorded
     ]
-    return Message(
-        text=" ".join(part.text for part in parts)[:3000],
-        blocks=[block for part in parts for block in part.blocks][:MESSAGE_BLOCK_LIMIT],
-    )
+    blocks = [block for part in parts for block in part.blocks]
+    text = " ".join(part.text for part in parts)
+    if refused:
+        listed = "\n".join(f"• Line {r.line}: {safe(r.reason, 300)}" for r in refused[:10])
+        note = f":warning: Not recorded ({len(refused)}):\n{listed}"
+        blocks = [*blocks[: MESSAGE_BLOCK_LIMIT - 1], section(note[:3000])]
+        text += f" Not recorded: line {', '.join(str(r.line) for r in refused[:10])}."
+    return Message(text=text[:3000], blocks=blocks[:MESSAGE_BLOCK_LIMIT])
 
 
 _NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found")
