@@ -50,6 +50,7 @@ from bot.domain.touchpoints.models import (
 )
 from bot.domain.touchpoints.policy import ensure_member, parse_action_number
 from bot.domain.touchpoints.queries import (
+    actions_falling_due,
     agenda_occurrence,
     count_rows,
     get_series,
@@ -116,6 +117,7 @@ __all__ = [
     "TouchpointSeries",
     "TouchpointTopic",
     "abandon",
+    "actions_falling_due",
     "add_action",
     "add_topic",
     "agenda_occurrence",

@@ -1,6 +1,6 @@
 """Reading touchpoints: series, occurrences, open items and the App Home summary."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import String, cast, func
 from sqlmodel import Session, SQLModel, col, or_, select
@@ -122,6 +122,29 @@ def open_actions(session: Session, *, series_id: int) -> list[TouchpointAction]:
             .order_by(col(TouchpointAction.id))
         )
     )
+
+
+def actions_falling_due(session: Session, *, now: datetime) -> list[TouchpointAction]:
+    """Open action items whose due date has come in their series' time zone (today or
+    earlier), oldest due first, in live series."""
+    # The widest "today" on Earth is at most 14 hours ahead of UTC.
+    latest = (now + timedelta(hours=14)).date()
+    rows = session.exec(
+        select(TouchpointAction, TouchpointSeries)
+        .join(TouchpointSeries, col(TouchpointSeries.id) == col(TouchpointAction.series_id))
+        .where(
+            TouchpointAction.status == ActionStatus.OPEN,
+            col(TouchpointAction.due_date).is_not(None),
+            col(TouchpointAction.due_date) <= latest,
+            col(TouchpointSeries.status) != SeriesStatus.CANCELLED,
+        )
+        .order_by(col(TouchpointAction.due_date), col(TouchpointAction.id))
+    )
+    return [
+        action
+        for action, series in rows
+        if action.due_date is not None and action.due_date <= now.astimezone(series.zone).date()
+    ]
 
 
 def pending_topics(session: Session, *, series_id: int) -> list[TouchpointTopic]:

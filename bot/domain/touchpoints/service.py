@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.domain.audit import changed_fields, record_event
-from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.errors import Conflict, InvalidInput, NotFound, person
+from bot.domain.notices import quoted, tell
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.roles import Actor, Directory, Role
 from bot.domain.touchpoints.models import (
@@ -39,6 +40,7 @@ from bot.domain.touchpoints.queries import _handled, get_series, latest_occurren
 from bot.domain.touchpoints.recurrence import (
     _known_zone,
     _next_meeting,
+    describe_recurrence,
     next_occurrence,
     occurrences,
     parse_time,
@@ -123,7 +125,36 @@ def create_series(
     _audit(
         session, series, actor=actor, now=now, action="touchpoint.created", after=series.snapshot()
     )
+    _tell_participants(
+        session,
+        series,
+        actor=actor,
+        text=f"{person(actor.user_id)} added you to the touchpoint {series.ref} "
+        f"{quoted(series.name)}: {describe_recurrence(series)}, first on "
+        f"{_local(series.next_start, series)}.",
+        to=series.participants,
+    )
     return series
+
+
+def _local(moment: datetime | None, series: TouchpointSeries) -> str:
+    if moment is None:
+        return "no date planned"
+    return f"{moment.astimezone(series.zone):%a %d %b %Y %H:%M} {series.timezone}"
+
+
+def _tell_participants(
+    session: Session, series: TouchpointSeries, *, actor: Actor, text: str, to: list[str]
+) -> None:
+    tell(
+        session,
+        to=to,
+        actor_id=actor.user_id,
+        record_ref=series.ref,
+        text=text,
+        detail=f"`/accord touchpoint show {series.ref}` shows the series; "
+        f"`/accord touchpoint ics {series.ref}` adds it to your calendar.",
+    )
 
 
 def _audit(
@@ -187,6 +218,15 @@ def _set_status(
         before=old,
         after=new,
     )
+    if status == SeriesStatus.CANCELLED:
+        _tell_participants(
+            session,
+            series,
+            actor=actor,
+            text=f"{person(actor.user_id)} cancelled the touchpoint {series.ref} "
+            f"{quoted(series.name)}: no more meetings or agendas.",
+            to=series.participants,
+        )
     return series
 
 
@@ -254,6 +294,14 @@ def skip_next(session: Session, *, actor: Actor, number: int, now: datetime) -> 
     _audit(
         session, series, actor=actor, now=now, action="touchpoint.skipped", note=start.isoformat()
     )
+    _tell_participants(
+        session,
+        series,
+        actor=actor,
+        text=f"{person(actor.user_id)} skipped the {series.ref} {quoted(series.name)} meeting "
+        f"of {_local(start, series)}; the next one is {_local(series.next_start, series)}.",
+        to=series.participants,
+    )
     return Skipped(starts_at=start, agenda_posted=posted)
 
 
@@ -315,6 +363,15 @@ def add_action(
         action="touchpoint.action_added",
         after={"action": item.label, "owner": owner_id, "due": due.isoformat() if due else None},
         note=item.text,
+    )
+    tell(
+        session,
+        to=[owner_id],
+        actor_id=actor.user_id,
+        record_ref=item.label,
+        text=f"{person(actor.user_id)} gave you the action item {item.label} from {series.ref} "
+        f"{quoted(series.name)}: {item.text}" + (f" (due {due.isoformat()})." if due else "."),
+        detail=f"`/accord touchpoint done {item.label}` closes it when it is done.",
     )
     return item
 

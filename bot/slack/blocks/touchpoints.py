@@ -381,6 +381,24 @@ def action_recorded(series: TouchpointSeries, action: TouchpointAction) -> Messa
     return Message(text=text, blocks=[section(text)])
 
 
+def action_due_reminder(
+    series: TouchpointSeries, action: TouchpointAction, *, today: date
+) -> Message:
+    """The owner's DM on the day an action item falls due (or the first run after it)."""
+    assert action.due_date is not None
+    days = (today - action.due_date).days
+    when_due = "today" if days == 0 else "yesterday" if days == 1 else f"on {action.due_date}"
+    text = (
+        f":alarm_clock: Your action item *{action.label}* from {series.ref} "
+        f"{safe(series.name, 100)} is due {when_due}: {safe(action.text, 300)}"
+    )
+    detail = (
+        f"Done? `/accord touchpoint done {action.label}`. It stays on every agenda of "
+        f"{series.ref} until then."
+    )
+    return Message(text=text, blocks=[section(text), context(detail)])
+
+
 def decision_recorded(series: TouchpointSeries, decision: TouchpointDecision) -> Message:
     text = f":white_check_mark: Decision recorded for {series.ref}: {safe(decision.text, 400)}"
     return Message(text=text, blocks=[section(text)])
