@@ -67,7 +67,7 @@ def test_a_wrong_thread_reply_gets_one_note_however_often_it_is_delivered(
     notifier = SlackNotifier(build_web_client(accord.services.settings))
     job_by_id("touchpoints.post_agendas").run(accord.services, notifier, accord.clock.now())
     accord.deliver()
-    agenda_ts = accord.fake.wait_for("chat.postMessage")[0].response["ts"]
+    agenda_ts = accord.posts_in(COORDINATION)[0].response["ts"]
 
     wrong = message("action: Someone should do it", ts="1800000003.000100", thread_ts=agenda_ts)
     accord.slack.event(wrong, event_id="Ev0WRONG")
@@ -103,7 +103,7 @@ def test_a_reply_with_an_incomplete_line_records_the_others_and_names_that_line(
     notifier = SlackNotifier(build_web_client(accord.services.settings))
     job_by_id("touchpoints.post_agendas").run(accord.services, notifier, accord.clock.now())
     accord.deliver()
-    agenda_ts = accord.fake.wait_for("chat.postMessage")[0].response["ts"]
+    agenda_ts = accord.posts_in(COORDINATION)[0].response["ts"]
 
     text = "\n".join(
         [

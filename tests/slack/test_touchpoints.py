@@ -174,7 +174,7 @@ def test_clock_restart_neither_loses_nor_duplicates(accord_sqlite: RunningAccord
     ok(accord, WEEKLY)
     accord.clock.set(datetime(2027, 3, 21, 8, 0, tzinfo=UTC))
     _run_scheduler_once(accord, accord.services)
-    assert len(accord.fake.wait_for("chat.postMessage", 1)) == 1
+    assert len(accord.posts_in(COORDINATION, 1)) == 1
 
     # A fresh clock process (new engine) on the same database, before the next agenda: nothing.
     client = build_web_client(accord.services.settings)
@@ -256,7 +256,7 @@ def test_capture_from_the_agenda_button_goes_into_the_thread(accord: RunningAcco
     ok(accord, WEEKLY)
     accord.clock.set(datetime(2027, 3, 21, 8, 0, tzinfo=UTC))
     run_clock(accord)
-    agenda = accord.fake.wait_for("chat.postMessage")[0]
+    agenda = accord.posts_in(COORDINATION)[0]
     agenda_ts = agenda.response["ts"]
     button = next(
         element
@@ -286,7 +286,7 @@ def test_capture_from_the_agenda_button_goes_into_the_thread(accord: RunningAcco
         user_id=CISO,
         private_metadata=view["private_metadata"],
     )
-    threaded = accord.fake.wait_for("chat.postMessage", 2)[1].body
+    threaded = accord.posts_in(COORDINATION, 2)[1].body
     assert threaded["thread_ts"] == agenda_ts
     assert "A-1" in threaded["text"] and "Patch the edge" in threaded["text"]
     with session_scope(accord.services.engine) as session:
