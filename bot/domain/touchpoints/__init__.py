@@ -35,6 +35,7 @@ from bot.domain.touchpoints.models import (
     Claim,
     OccurrenceStatus,
     RefusedLine,
+    SeriesChanges,
     SeriesDraft,
     SeriesStatus,
     Skipped,
@@ -84,6 +85,7 @@ from bot.domain.touchpoints.service import (
     record_decision,
     resume_series,
     skip_next,
+    update_series,
 )
 
 __all__ = [
@@ -104,6 +106,7 @@ __all__ = [
     "Claim",
     "OccurrenceStatus",
     "RefusedLine",
+    "SeriesChanges",
     "SeriesDraft",
     "SeriesStatus",
     "Skipped",
@@ -156,4 +159,5 @@ __all__ = [
     "skipped_starts",
     "to_abandon",
     "upcoming",
+    "update_series",
 ]

@@ -231,6 +231,24 @@ class SeriesDraft:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SeriesChanges:
+    """What `touchpoint update` changes; None leaves a field as it is."""
+
+    name: str | None = None
+    at: str | None = None
+    timezone: str | None = None
+    every: str | None = None
+    first_date: date | None = None
+    participants: list[str] | None = None
+    channel_id: str | None = None
+    duration_minutes: int | None = None
+    lead_minutes: int | None = None
+
+    def is_empty(self) -> bool:
+        return all(value is None for value in self.__dict__.values())
+
+
 #: How many occurrences one look-ahead walks at most (a long lead on a very frequent rule).
 MAX_SCAN = 500
 

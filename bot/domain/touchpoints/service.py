@@ -24,6 +24,7 @@ from bot.domain.touchpoints.models import (
     ChannelMembership,
     OccurrenceStatus,
     RefusedLine,
+    SeriesChanges,
     SeriesDraft,
     SeriesStatus,
     Skipped,
@@ -85,19 +86,8 @@ def create_series(
     else:
         found = profiles.timezone(actor.user_id) if profiles else None
         zone_name = found if found and _known_zone(found) else default_timezone
-    participants = list(dict.fromkeys(draft.participants))
-    if not participants:
-        raise InvalidInput(
-            "Who takes part? Add `with:@alice,@bob` (at least one from each side).",
-            field="participants",
-        )
-    if len(participants) > MAX_PARTICIPANTS:
-        raise InvalidInput(f"A touchpoint takes at most {MAX_PARTICIPANTS} participants.")
-    _check_sides(session, directory, participants)
-    if not 5 <= draft.duration_minutes <= 8 * 60:
-        raise InvalidInput("The duration is 5 minutes to 8 hours.", field="duration")
-    if not 0 <= draft.lead_minutes <= 14 * 24 * 60:
-        raise InvalidInput("The agenda lead time is 0 to 14 days.", field="lead")
+    participants = _check_participants(session, directory, draft.participants)
+    _check_lengths(draft.duration_minutes, draft.lead_minutes)
     today_local = now.astimezone(ZoneInfo(zone_name)).date()
     first = draft.first_date or today_local
     future_or_today(first, today=today_local, field="first meeting")
@@ -155,6 +145,160 @@ def _tell_participants(
         detail=f"`/accord touchpoint show {series.ref}` shows the series; "
         f"`/accord touchpoint ics {series.ref}` adds it to your calendar.",
     )
+
+
+def _check_participants(
+    session: Session, directory: Directory, participants: list[str]
+) -> list[str]:
+    participants = list(dict.fromkeys(participants))
+    if not participants:
+        raise InvalidInput(
+            "Who takes part? Add `with:@alice,@bob` (at least one from each side).",
+            field="participants",
+        )
+    if len(participants) > MAX_PARTICIPANTS:
+        raise InvalidInput(f"A touchpoint takes at most {MAX_PARTICIPANTS} participants.")
+    _check_sides(session, directory, participants)
+    return participants
+
+
+def _check_lengths(duration_minutes: int, lead_minutes: int) -> None:
+    if not 5 <= duration_minutes <= 8 * 60:
+        raise InvalidInput("The duration is 5 minutes to 8 hours.", field="duration")
+    if not 0 <= lead_minutes <= 14 * 24 * 60:
+        raise InvalidInput("The agenda lead time is 0 to 14 days.", field="lead")
+
+
+#: How a changed field of a series is named in the note to its participants.
+_SERIES_FIELDS = {
+    "name": "name",
+    "channel": "channel",
+    "rrule": "recurrence",
+    "first_date": "first meeting",
+    "time": "time",
+    "timezone": "time zone",
+    "duration_minutes": "duration (min)",
+    "lead_minutes": "agenda lead (min)",
+}
+
+
+def update_series(
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    changes: SeriesChanges,
+    directory: Directory,
+    now: datetime,
+    channels: ChannelMembership | None = None,
+) -> TouchpointSeries:
+    """Change a live series in place: its name, time, zone, recurrence, first date,
+    participants, channel, duration or agenda lead. Meetings from now on follow the new values
+    (a skip made earlier stands when its meeting is still in the plan); people who join are told
+    they were added, people who leave that they were removed, the others what changed."""
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    if changes.is_empty():
+        raise InvalidInput(
+            "Nothing to change.",
+            hint="e.g. `/accord touchpoint update TP-1 at:10:00 with:@alice,@bob lead:48h`",
+        )
+    found = session.get(TouchpointSeries, number, with_for_update=True)
+    series = found if found is not None else get_series(session, number=number)
+    _require_live(series)
+    before = series.snapshot()
+    if changes.name is not None:
+        series.name = bounded_text(changes.name, field="name", max_length=NAME_MAX, required=True)
+    if changes.at is not None:
+        series.local_time = parse_time(changes.at)
+    if changes.timezone is not None:
+        series.timezone = parse_timezone(changes.timezone)
+    if changes.first_date is not None:
+        today_local = now.astimezone(series.zone).date()
+        series.first_date = future_or_today(
+            changes.first_date, today=today_local, field="first meeting"
+        )
+    if changes.every is not None or changes.first_date is not None:
+        every = changes.every if changes.every is not None else _every_of(series)
+        series.rrule = recurrence_rule(every, series.first_date)
+    added: list[str] = []
+    removed: list[str] = []
+    if changes.participants is not None:
+        wanted = _check_participants(session, directory, changes.participants)
+        added = [u for u in wanted if u not in series.participants]
+        removed = [u for u in series.participants if u not in wanted]
+        series.participants = wanted
+    if changes.channel_id is not None:
+        ensure_member(channels, changes.channel_id)
+        series.channel_id = changes.channel_id
+    _check_lengths(
+        changes.duration_minutes
+        if changes.duration_minutes is not None
+        else series.duration_minutes,
+        changes.lead_minutes if changes.lead_minutes is not None else series.lead_minutes,
+    )
+    if changes.duration_minutes is not None:
+        series.duration_minutes = changes.duration_minutes
+    if changes.lead_minutes is not None:
+        series.lead_minutes = changes.lead_minutes
+    old, new = changed_fields(before, series.snapshot())
+    if not new:
+        raise Conflict(f"{series.ref} already has those values; nothing changed.")
+    if series.status == SeriesStatus.ACTIVE:
+        series.next_start = next_occurrence(series, after=now)
+        if series.next_start is None:
+            raise InvalidInput(
+                "With that change the series has no meeting in the future.", hint=RECURRENCE_HINT
+            )
+        series.next_start = _next_meeting(series, _handled(session, series), now=now)
+    series.updated_by, series.updated_at = actor.user_id, now
+    _audit(
+        session, series, actor=actor, now=now, action="touchpoint.updated", before=old, after=new
+    )
+    who, title = person(actor.user_id), quoted(series.name)
+    when = f"{describe_recurrence(series)}; next on {_local(series.next_start, series)}"
+    _tell_participants(
+        session,
+        series,
+        actor=actor,
+        text=f"{who} added you to the touchpoint {series.ref} {title}: {when}.",
+        to=added,
+    )
+    tell(
+        session,
+        to=removed,
+        actor_id=actor.user_id,
+        record_ref=series.ref,
+        text=f"{who} removed you from the touchpoint {series.ref} {title}.",
+    )
+    listed = [
+        f"{_SERIES_FIELDS[key]} {old.get(key)} → {value}"
+        for key, value in new.items()
+        if key in _SERIES_FIELDS
+    ]
+    if listed:
+        _tell_participants(
+            session,
+            series,
+            actor=actor,
+            text=f"{who} changed the touchpoint {series.ref} {title}: "
+            + "; ".join(listed)
+            + f". Now: {when}.",
+            to=[u for u in series.participants if u not in added],
+        )
+    return series
+
+
+def _every_of(series: TouchpointSeries) -> str:
+    """The series' rule as `every:` takes it, to re-anchor it on a new first date: the simple
+    forms follow the new date's weekday, a custom RRULE stays as it is."""
+    rule = series.rrule
+    parts = dict(part.split("=", 1) for part in rule.split(";") if "=" in part)
+    simple = set(parts) == {"FREQ", "INTERVAL", "BYDAY"} and "," not in parts["BYDAY"]
+    if simple and parts["FREQ"] == "WEEKLY" and len(parts["BYDAY"]) == 2:
+        return f"{parts['INTERVAL']}w"
+    if simple and parts["FREQ"] == "MONTHLY" and parts["INTERVAL"] == "1":
+        return "monthly"
+    return rule
 
 
 def _audit(

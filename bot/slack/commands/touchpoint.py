@@ -10,14 +10,21 @@ from bot.domain import touchpoints as service
 from bot.domain.calendar import series_ics
 from bot.domain.errors import InvalidInput, UserError
 from bot.domain.refs import Kind, parse_ref
-from bot.domain.touchpoints import SeriesDraft, TouchpointSeries
+from bot.domain.touchpoints import SeriesChanges, SeriesDraft, TouchpointSeries
 from bot.domain.validation import parse_date, parse_whole_number
 from bot.slack.blocks import touchpoints as render
 from bot.slack.blocks.common import safe
 from bot.slack.blocks.errors import notice
 from bot.slack.commands.base import CommandContext, Noun, OpenModal, Outcome, Reply, Verb
 from bot.slack.notifier import NotInChannel
-from bot.slack.text import neutralise, parse_args, parse_channel, parse_user
+from bot.slack.text import (
+    neutralise,
+    parse_args,
+    parse_channel,
+    parse_fields,
+    parse_user,
+    strip_quotes,
+)
 
 NEW_USAGE = (
     "new <name> every:<weekly|2w|monthly|RRULE> at:<HH:MM> [tz:<Area/City>] with:@u,@v "
@@ -116,6 +123,52 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         channels=ctx.services.workspace,
     )
     return _series_outcome(ctx, series, f":calendar: Created *{series.ref}*.")
+
+
+UPDATE_USAGE = (
+    'update TP-n [name:"…"] [at:HH:MM] [tz:Area/City] [every:…] [from:YYYY-MM-DD] '
+    "[with:@u,@v] [channel:#c] [duration:<min>] [lead:<hours>h]"
+)
+UPDATE_KEYS = frozenset(
+    {"name", "every", "at", "tz", "with", "channel", "from", "duration", "lead"}
+)
+
+
+def update(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _ref(args, "update")
+    options = parse_fields(
+        args[1:], options=UPDATE_KEYS, hint=f"Usage: `/accord touchpoint {UPDATE_USAGE}`"
+    )
+    channel = None
+    if "channel" in options:
+        channel = parse_channel(options["channel"])
+        if channel is None:
+            raise InvalidInput("`channel:` needs a #channel, e.g. `channel:#ciso-cio`.")
+    changes = SeriesChanges(
+        name=neutralise(strip_quotes(options["name"])).strip() if "name" in options else None,
+        at=options.get("at"),
+        timezone=options.get("tz"),
+        every=options.get("every"),
+        first_date=parse_date(options["from"], field="from") if "from" in options else None,
+        participants=_participants(options["with"]) if "with" in options else None,
+        channel_id=channel,
+        duration_minutes=_number(options["duration"], field="duration", high=8 * 60, suffix="m")
+        if "duration" in options
+        else None,
+        lead_minutes=_number(options["lead"], field="lead", high=14 * 24, suffix="h") * 60
+        if "lead" in options
+        else None,
+    )
+    series = service.update_series(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        changes=changes,
+        directory=ctx.services.directory,
+        now=ctx.now,
+        channels=ctx.services.workspace,
+    )
+    return _series_outcome(ctx, series, f":pencil2: Updated *{series.ref}*.")
 
 
 def list_(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -254,6 +307,14 @@ NOUN = Noun(
             "Create a touchpoint series.",
             new,
             aliases=("create",),
+        ),
+        Verb(
+            "update",
+            UPDATE_USAGE,
+            "/accord touchpoint update TP-1 at:10:00 tz:Europe/London with:@ann,@bo,@cy",
+            "Change a series in place (what is not named stays).",
+            update,
+            aliases=("edit",),
         ),
         Verb("list", "list [all]", "/accord touchpoint list", "List touchpoint series.", list_),
         Verb("show", "show TP-n", "/accord touchpoint show TP-1", "Show a series.", show),
