@@ -133,3 +133,19 @@ def test_the_readme_tour_in_the_shell(tmp_path: Path, monkeypatch: pytest.Monkey
         assert "message in #leadership-digest" not in preview
     finally:
         run.close()
+
+
+def test_submit_names_a_field_the_form_does_not_have(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    run = Session(tmp_path / "form.db")
+    try:
+        assert "form opened" in run.type("/accord initiative")
+        refused = run.type(':submit title="Made in a form" owner=@alice')
+        assert "This form has no field 'owner'; its fields are: title," in refused
+        assert "cio_owner" in refused and "Nothing was submitted." in refused
+        assert "Form submitted." in run.type(':submit title="Made in a form" cio_owner=@alice')
+        assert "Made in a form" in run.type("/accord initiative list")
+    finally:
+        run.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -324,6 +325,20 @@ class Shell:
             self._print(f"Could not read that: {error}")
             return
         view = self.open_view
+        fields = [
+            str(block["block_id"])
+            for block in view.get("blocks", [])
+            if block.get("type") == "input" and block.get("block_id")
+        ]
+        unknown = [name for name in given if name not in fields]
+        if unknown:
+            # A misspelt field would otherwise be sent empty without a word.
+            self._print(
+                f"This form has no field {', '.join(repr(n) for n in unknown)}; its fields are: "
+                + ", ".join(fields)
+                + ". Nothing was submitted."
+            )
+            return
         values = {
             str(block["block_id"]): {
                 str(block["element"].get("action_id", "value")): _element_state(
@@ -535,6 +550,10 @@ def run_shell(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if interactive:
+        # Line editing and history for input(); not on every platform, and not needed.
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401
     shell = Shell(database=database or Path("accord-shell.db"), out=out)
     try:
         shell._print(BANNER)
