@@ -93,3 +93,35 @@ def test_a_cancelled_series_cannot_be_updated(accord: RunningAccord) -> None:
     ok(accord, SERIES.replace("from:2027-03-22", ""))
     ok(accord, "touchpoint cancel TP-1")
     assert "cancelled" in accord.command_text("touchpoint update TP-1 at:10:00")
+
+
+def test_an_action_item_is_reassigned_and_its_due_date_changed(accord: RunningAccord) -> None:
+    accord.clock.set(datetime(2027, 3, 15, 12, 0, tzinfo=UTC))
+    ok(accord, SERIES)
+    ok(accord, f"touchpoint action TP-1 Draft the MFA exception owner:<@{CISO}|bo> due:2027-03-20")
+    moved = ok(accord, f"touchpoint reassign A-1 owner:<@{CISO_2}|cy> due:2027-03-25", user=CISO)
+    assert f"*A-1* for TP-1: Draft the MFA exception — <@{CISO_2}>, due 2027-03-25" in moved
+    given = dms(accord, CISO_2)[-1]
+    assert f"<@{CISO}> gave you the action item A-1 from TP-1" in given
+    assert "(due 2027-03-25)" in given
+    assert f"<@{CISO}> gave your action item A-1" not in "".join(dms(accord, CISO))  # own change
+    ok(accord, 'touchpoint reassign A-1 due:none text:"Draft and send the MFA exception"')
+    changed = dms(accord, CISO_2)[-1]
+    assert f"<@{CIO}> changed your action item A-1 from TP-1" in changed
+    assert "Draft and send the MFA exception." in changed
+    shown = ok(accord, "touchpoint show TP-1")
+    assert "Draft and send the MFA exception" in shown and "2027-03-25" not in shown
+    with session_scope(accord.services.engine) as session:
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "touchpoint.action_updated")
+        ).all()
+        assert [e.after for e in events][0] == {
+            "action": "A-1",
+            "owner": CISO_2,
+            "due": "2027-03-25",
+        }
+    assert "already has those values" in accord.command_text(
+        'touchpoint reassign A-1 text:"Draft and send the MFA exception"'
+    )
+    impossible = accord.command_text("touchpoint reassign A-1 due:2027-02-30")
+    assert "`2027-02-30` is not a valid due date" in impossible

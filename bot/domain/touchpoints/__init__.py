@@ -85,6 +85,7 @@ from bot.domain.touchpoints.service import (
     record_decision,
     resume_series,
     skip_next,
+    update_action,
     update_series,
 )
 
@@ -159,5 +160,6 @@ __all__ = [
     "skipped_starts",
     "to_abandon",
     "upcoming",
+    "update_action",
     "update_series",
 ]

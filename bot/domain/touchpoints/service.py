@@ -520,6 +520,93 @@ def add_action(
     return item
 
 
+def update_action(
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    now: datetime,
+    owner_id: str | None = None,
+    due: date | None = None,
+    clear_due: bool = False,
+    text: str | None = None,
+) -> TouchpointAction:
+    """Reassign an open action item, or change its due date or text; the new owner hears it is
+    theirs, the previous one that it moved, and an owner who stays what changed."""
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    if owner_id is None and due is None and not clear_due and text is None:
+        raise InvalidInput(
+            "Nothing to change.",
+            hint="e.g. `/accord touchpoint reassign A-3 owner:@bob due:2027-04-01`",
+        )
+    item = session.get(TouchpointAction, number, with_for_update=True)
+    if item is None:
+        raise NotFound(f"There is no action item A-{number}.", hint="Agendas list them as `A-n`.")
+    if item.status == ActionStatus.DONE:
+        raise Conflict(f"{item.label} is already done.")
+    series = get_series(session, number=item.series_id)
+    _require_live(series)
+    before = {"owner": item.owner_id, "due": _iso(item.due_date), "text": item.text}
+    if text is not None:
+        item.text = bounded_text(text, field="action", max_length=TEXT_MAX, required=True)
+    if due is not None:
+        item.due_date = future_or_today(due, today=now.date(), field="due")
+    elif clear_due:
+        item.due_date = None
+    previous_owner = item.owner_id
+    if owner_id is not None:
+        item.owner_id = owner_id
+    old, new = changed_fields(
+        before, {"owner": item.owner_id, "due": _iso(item.due_date), "text": item.text}
+    )
+    if not new:
+        raise Conflict(f"{item.label} already has those values; nothing changed.")
+    _audit(
+        session,
+        series,
+        actor=actor,
+        now=now,
+        action="touchpoint.action_updated",
+        before={"action": item.label, **old},
+        after={"action": item.label, **new},
+    )
+    who = person(actor.user_id)
+    what = f"{item.label} from {series.ref} {quoted(series.name)}: {item.text}" + (
+        f" (due {item.due_date.isoformat()})." if item.due_date else "."
+    )
+    done = f"`/accord touchpoint done {item.label}` closes it when it is done."
+    if "owner" in new:
+        tell(
+            session,
+            to=[item.owner_id],
+            actor_id=actor.user_id,
+            record_ref=item.label,
+            text=f"{who} gave you the action item {what}",
+            detail=done,
+        )
+        tell(
+            session,
+            to=[previous_owner],
+            actor_id=actor.user_id,
+            record_ref=item.label,
+            text=f"{who} gave your action item {item.label} to {person(item.owner_id)}.",
+        )
+    else:
+        tell(
+            session,
+            to=[item.owner_id],
+            actor_id=actor.user_id,
+            record_ref=item.label,
+            text=f"{who} changed your action item {what}",
+            detail=done,
+        )
+    return item
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def complete_action(
     session: Session, *, actor: Actor, number: int, now: datetime
 ) -> TouchpointAction:

@@ -260,6 +260,37 @@ def decision(ctx: CommandContext, args: list[str]) -> Outcome:
     return Reply(render.decision_recorded(series, recorded))
 
 
+REASSIGN_USAGE = 'reassign A-n [owner:@u] [due:YYYY-MM-DD|none] [text:"…"]'
+
+
+def reassign(ctx: CommandContext, args: list[str]) -> Outcome:
+    if not args:
+        raise InvalidInput(f"Which action item? e.g. `/accord touchpoint {REASSIGN_USAGE}`.")
+    number = service.parse_action_number(args[0])
+    options = parse_fields(
+        args[1:],
+        options=frozenset({"owner", "due", "text"}),
+        hint=f"Usage: `/accord touchpoint {REASSIGN_USAGE}`",
+    )
+    owner = parse_user(options["owner"]) if "owner" in options else None
+    if "owner" in options and owner is None:
+        raise InvalidInput("`owner:` needs a @mention, e.g. `owner:@alice`.")
+    raw_due = options.get("due")
+    clear_due = raw_due is not None and raw_due.lower() == "none"
+    item = service.update_action(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        now=ctx.now,
+        owner_id=owner,
+        due=parse_date(raw_due, field="due") if raw_due is not None and not clear_due else None,
+        clear_due=clear_due,
+        text=neutralise(strip_quotes(options["text"])).strip() if "text" in options else None,
+    )
+    series = service.get_series(ctx.session, number=item.series_id)
+    return Reply(render.action_recorded(series, item))
+
+
 def done(ctx: CommandContext, args: list[str]) -> Outcome:
     if not args:
         raise InvalidInput("Which action item? e.g. `/accord touchpoint done A-7`.")
@@ -342,6 +373,14 @@ NOUN = Noun(
             "/accord touchpoint decision TP-1 Freeze firewall changes until January",
             "Record a decision.",
             decision,
+        ),
+        Verb(
+            "reassign",
+            REASSIGN_USAGE,
+            "/accord touchpoint reassign A-3 owner:@bo due:2027-04-01",
+            "Give an action item to someone else, or change its due date or text.",
+            reassign,
+            aliases=("edit-action",),
         ),
         Verb("done", "done A-n", "/accord touchpoint done A-3", "Close an action item.", done),
         Verb(
