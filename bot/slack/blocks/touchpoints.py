@@ -22,6 +22,8 @@ from slack_sdk.models.views import View
 from bot.domain.agenda import Agenda, AgendaItem, AgendaSection
 from bot.domain.paging import Page
 from bot.domain.touchpoints import (
+    DEFAULT_DURATION_MINUTES,
+    DEFAULT_LEAD_MINUTES,
     RefusedLine,
     TouchpointAction,
     TouchpointDecision,
@@ -335,6 +337,20 @@ def create_modal(*, metadata: str) -> View:
                 placeholder="Europe/Berlin",
             ),
             date_input(BlockId.TP_FIRST, "First meeting"),
+            text_input(
+                BlockId.TP_DURATION,
+                "Duration (minutes)",
+                max_length=3,
+                initial=str(DEFAULT_DURATION_MINUTES),
+                optional=True,
+            ),
+            text_input(
+                BlockId.TP_LEAD,
+                "Post the agenda this many hours before",
+                max_length=3,
+                initial=str(DEFAULT_LEAD_MINUTES // 60),
+                optional=True,
+            ),
         ],
     )
 
