@@ -136,6 +136,17 @@ class RunningAccord:
             self.listeners.wait_idle()
         self.fake.wait_idle()
 
+    def posts_in(self, channel: str, count: int = 1) -> list[Any]:
+        """The chat.postMessage calls to `channel`, once there are `count` of them (DMs to
+        people about the same change go out beside them, in no fixed order)."""
+        seen = 1
+        while True:
+            calls = self.fake.wait_for("chat.postMessage", seen)
+            found = [c for c in calls if c.body.get("channel") == channel]
+            if len(found) >= count:
+                return found
+            seen = len(calls) + 1
+
     def command(self, text: str, *, user: str = CIO, **kwargs: Any) -> SlackReply:
         reply = self.slack.command(text, user_id=user, **kwargs)
         self.replies.append(reply)

@@ -16,8 +16,9 @@ from sqlmodel import Column, Field, Relationship, Session, SQLModel, col, select
 from bot.db import lock_row
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
-from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.errors import Conflict, InvalidInput, NotFound, person
 from bot.domain.gate.coverage import ENVIRONMENT_MAX, SERVICE_MAX, Coverage
+from bot.domain.notices import quoted, tell
 from bot.domain.paging import Page, clamp_page
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, format_ref
@@ -323,7 +324,81 @@ def update_initiative(
         before=old,
         after=new,
     )
+    _tell_owners_of_update(session, initiative, actor=actor, before=before, old=old, new=new)
     return initiative
+
+
+#: How a changed field is named in a note to the owners.
+_FIELD_NAMES = {
+    "title": "title",
+    "description": "description",
+    "status": "status",
+    "health": "health",
+    "due": "due date",
+    "tags": "tags",
+    "covers": "covered systems",
+}
+
+
+def _value(value: Any) -> str:
+    if value is None or value == []:
+        return "none"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _tell_owners_of_update(
+    session: Session,
+    initiative: Initiative,
+    *,
+    actor: Actor,
+    before: dict[str, Any],
+    old: dict[str, Any],
+    new: dict[str, Any],
+) -> None:
+    """Owners hear of a change someone else made: a new owner that it is theirs, the one it was
+    taken from that it moved, and the owners who stay what changed (or that it was cancelled)."""
+    ref, title, who = initiative.ref, quoted(initiative.title), person(actor.user_id)
+    show = f"`/accord initiative show {ref}` shows it."
+    for key, side in (("cio_owner", "CIO"), ("ciso_owner", "CISO")):
+        if key not in new:
+            continue
+        tell(
+            session,
+            to=[new[key]],
+            actor_id=actor.user_id,
+            record_ref=ref,
+            text=f"{who} made you the {side}-side owner of {ref} {title}.",
+            detail=show,
+        )
+        if old.get(key):
+            tell(
+                session,
+                to=[old[key]],
+                actor_id=actor.user_id,
+                record_ref=ref,
+                text=f"{who} made {person(new[key])} the {side}-side owner of {ref} {title} "
+                "in your place.",
+                detail=show,
+            )
+    staying = [
+        before[key] for key in ("cio_owner", "ciso_owner") if key not in new and before.get(key)
+    ]
+    if new.get("status") == InitiativeStatus.CANCELLED.value:
+        text = f"{who} cancelled {ref} {title}, which you own."
+    else:
+        changes = [
+            f"{_FIELD_NAMES[key]} {_value(old.get(key))} → {_value(value)}"
+            for key, value in new.items()
+            if key in _FIELD_NAMES and key != "description"
+        ]
+        if "description" in new:
+            changes.append("the description")
+        if not changes:
+            return
+        text = f"{who} changed {ref} {title}, which you own: " + "; ".join(changes) + "."
+    tell(session, to=staying, actor_id=actor.user_id, record_ref=ref, text=text, detail=show)
 
 
 def _coverage_rows(covers: list[Coverage]) -> list[InitiativeCoverage]:
@@ -374,6 +449,16 @@ def place_hold(
         after=new,
         note=reason,
     )
+    tell(
+        session,
+        to=[initiative.cio_owner_id, initiative.ciso_owner_id],
+        actor_id=actor.user_id,
+        record_ref=initiative.ref,
+        text=f"{person(actor.user_id)} placed a security hold on {initiative.ref} "
+        f"{quoted(initiative.title)}, which you own: {reason}",
+        detail="While it is on, the work cannot become active or done. "
+        f"`/accord initiative show {initiative.ref}` shows it.",
+    )
     return initiative
 
 
@@ -408,6 +493,17 @@ def release_hold(
         before=old,
         after=new,
         note=f"{reason} (via {via})" if via else reason,
+    )
+    tell(
+        session,
+        to=[initiative.cio_owner_id, initiative.ciso_owner_id],
+        actor_id=actor.user_id,
+        record_ref=initiative.ref,
+        text=f"{person(actor.user_id)} released the security hold on {initiative.ref} "
+        f"{quoted(initiative.title)}, which you own"
+        + (f" (by the decision of {via})" if via else "")
+        + f": {reason}",
+        detail=f"`/accord initiative show {initiative.ref}` shows it.",
     )
     return initiative
 

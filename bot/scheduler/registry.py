@@ -70,6 +70,12 @@ JOBS: list[ScheduledJob] = [
         misfire_grace_time=300,
     ),
     ScheduledJob(
+        id="touchpoints.remind_due_actions",
+        run=_lazy("bot.scheduler.touchpoints", "remind_due_actions"),
+        trigger=lambda _settings: CronTrigger(hour=8, minute=0, timezone=UTC),
+        misfire_grace_time=6 * 3600,
+    ),
+    ScheduledJob(
         id="risks.expire",
         run=_lazy("bot.scheduler.risk_jobs", "expire"),
         trigger=lambda _settings: IntervalTrigger(hours=1, timezone=UTC),

@@ -20,21 +20,33 @@ from sqlmodel import Session
 from bot.db import session_scope
 from bot.domain import touchpoints as tp
 from bot.domain.agenda import build_agenda
+from bot.domain.idempotency import claim_request
 from bot.services import Services
 from bot.slack import send
-from bot.slack.blocks.touchpoints import agenda_message
+from bot.slack.blocks.touchpoints import action_due_reminder, agenda_message
 from bot.slack.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 #: A series cannot have more occurrences handled in one run than this (a long outage).
 MAX_PER_RUN = 200
+#: At most this many agendas of one series are posted in one run; the rest wait for the next
+#: runs. A rule refused today (an hourly one saved before the check) cannot flood the channel.
+MAX_AGENDAS_PER_RUN = 3
 
 
 def post_agendas(services: Services, notifier: SlackNotifier, now: datetime) -> None:
     with session_scope(services.engine) as session:
         series_ids = tp.due_series_ids(session, now=now)
     for series_id in series_ids:
+        posted = 0
         for _ in range(MAX_PER_RUN):
+            if posted >= MAX_AGENDAS_PER_RUN:
+                log.warning(
+                    "TP-%s has more than %s agendas due; the rest wait for the next run",
+                    series_id,
+                    MAX_AGENDAS_PER_RUN,
+                )
+                break
             try:
                 with session_scope(services.engine) as session:
                     claim = tp.claim_next(session, series_id=series_id, now=now)
@@ -54,6 +66,8 @@ def post_agendas(services: Services, notifier: SlackNotifier, now: datetime) -> 
                 continue
             if claim is None:
                 break
+            if claim.action != tp.SlotAction.MISSED:
+                posted += 1
             if claim.action == tp.SlotAction.MISSED and claim.occurrence_id:
                 log.warning(
                     "TP-%s meeting at %s passed while the clock was down; not posted",
@@ -112,3 +126,29 @@ def _queue(
     )
     tp.consume_topics(session, series_id=occurrence.series_id, occurrence_id=occurrence_id)
     log.info("queued the agenda of %s for %s", series.ref, occurrence.starts_at.isoformat())
+
+
+def remind_due_actions(services: Services, notifier: SlackNotifier, now: datetime) -> None:
+    """Once a day: the owner of each open action item that has fallen due hears of it once.
+
+    The reminder is claimed under a key (item, due date) in the transaction that queues it, so a
+    rerun, a restart or a second clock sends nothing twice; a new due date is reminded again."""
+    with session_scope(services.engine) as session:
+        due = [(item.id, item.due_date) for item in tp.actions_falling_due(session, now=now)]
+    for item_id, due_date in due:
+        assert item_id is not None and due_date is not None
+        with session_scope(services.engine) as session:
+            key = f"reminder:action:{item_id}:{due_date.isoformat()}"
+            if not claim_request(session, key=key, at=now):
+                continue
+            item = session.get(tp.TouchpointAction, item_id)
+            assert item is not None
+            series = tp.get_series(session, number=item.series_id)
+            send.post(
+                session,
+                services,
+                channel=item.owner_id,
+                message=action_due_reminder(series, item, today=now.astimezone(series.zone).date()),
+                summary=f"the reminder that {item.label} is due",
+                notify=item.owner_id,
+            )

@@ -13,15 +13,20 @@ import sys
 import threading
 import time
 import urllib.parse
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
+from sqlmodel import select
 
 from bot.bootstrap import build_services, build_web_client
+from bot.clock import as_utc
 from bot.config import Settings
+from bot.db import session_scope
+from bot.domain.touchpoints import SeriesStatus, TouchpointSeries
 from bot.services import Services
 from bot.shell.demo import DEMO_CHANNELS, DEMO_ENVIRONMENT, DEMO_USERS, DemoUser, by_name
 from bot.shell.local_slack import LocalSlack
@@ -37,7 +42,31 @@ BANNER = """Accord shell — type /accord commands as a demo user. No Slack and 
   :click N      press button N               :home    show your App Home tab
   :submit a=b   fill in and send the open form  :cancel  close the form
   :clock        run every scheduled job now   :quit    leave (or Ctrl-D)
+  :clock +7d    move the shell's clock on (+3h, +30m) and run the jobs as they fall due
+  :reply N text reply in the thread of message N (e.g. `decision: …` under an agenda)
 Start with:  /accord help"""
+
+#: `:clock +7d` walks time in steps of at most this, running each job that falls due.
+CLOCK_STEP = timedelta(hours=1)
+#: The furthest one `:clock` jump goes.
+CLOCK_MAX = timedelta(days=400)
+_JUMP = re.compile(r"^\+(\d{1,4})\s*([dhm])$")
+
+
+class ShellClock:
+    """The real time plus an offset that `:clock +N` moves forward (for this shell only)."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self._offset
+
+    def advance_to(self, moment: datetime) -> None:
+        with self._lock:
+            self._offset = moment - datetime.now(UTC)
 
 
 class Shell:
@@ -56,7 +85,8 @@ class Shell:
         )
         settings = Settings(**values)
         self.client = build_web_client(settings)
-        self.services: Services = build_services(settings, groups=_NoGroups())
+        self.clock = ShellClock()
+        self.services: Services = build_services(settings, groups=_NoGroups(), clock=self.clock)
         # The same Workspace as in production, over HTTP to the local stand-in: profile time
         # zones, channel membership and file uploads (saved under ./exports).
         self.services.workspace = SlackWorkspace(self.client)
@@ -76,6 +106,8 @@ class Shell:
         self._ids = itertools.count(1)
         self._held: list[tuple[str, dict[str, Any]]] | None = None
         self.open_view: dict[str, Any] | None = None
+        #: Messages posted in channels and DMs, numbered from 1 for `:reply N`.
+        self.messages: list[dict[str, Any]] = []
 
     def close(self) -> None:
         self.local.stop()
@@ -90,8 +122,12 @@ class Shell:
         if kind == "file":
             self._print(f"📎 file saved: {body['path']} ({body['bytes']} bytes)")
             return
+        number = ""
+        if kind == "chat.postMessage" and body.get("ts"):
+            self.messages.append(body)
+            number = f"[msg {len(self.messages)}] "
         where = {
-            "chat.postMessage": f"message in {self._place(str(body.get('channel', '')))}"
+            "chat.postMessage": f"{number}message in {self._place(str(body.get('channel', '')))}"
             + (" (thread)" if body.get("thread_ts") else ""),
             "chat.update": f"message updated in {self._place(str(body.get('channel', '')))}",
             "chat.postEphemeral": f"only visible to {self._person(str(body.get('user', '')))}",
@@ -151,6 +187,10 @@ class Shell:
             self._print("Form closed.")
         elif line == ":clock":
             self._run_clock()
+        elif line.startswith(":clock"):
+            self._jump(line[6:].strip())
+        elif line.startswith(":reply"):
+            self._reply(line[6:].strip())
         elif line in (":help", "help", "?"):
             self._print(BANNER)
         elif line.startswith(("/accord", "accord")):
@@ -360,6 +400,101 @@ class Shell:
                 self._print(f"ran {job.id}")
             except Exception as error:  # a demo should show the failure, not stop
                 self._print(f"{job.id} failed: {error}")
+
+    def _jump(self, text: str) -> None:
+        """Move the clock forward in steps of at most an hour; at each step run the jobs whose
+        trigger fell due in it (interval jobs every step, cron jobs at their times), and
+        deliver what they queued, so a week's reminders, agendas and expiries happen in order."""
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from bot.scheduler.registry import JOBS
+
+        match = _JUMP.match(text.replace(" ", ""))
+        unit = {"d": "days", "h": "hours", "m": "minutes"}
+        delta = timedelta(**{unit[match.group(2)]: int(match.group(1))}) if match else None
+        if delta is None or not timedelta(0) < delta <= CLOCK_MAX:
+            self._print("Move the clock on with e.g. `:clock +7d`, `:clock +3h` or `:clock +30m`.")
+            return
+        notifier = SlackNotifier(self.client)
+        triggers = [(job, job.trigger(self.services.settings)) for job in JOBS]
+        failed: set[str] = set()
+
+        def run_jobs(since: datetime, now: datetime) -> int:
+            ran = 0
+            for job, trigger in triggers:
+                if not isinstance(trigger, IntervalTrigger):
+                    fire = trigger.get_next_fire_time(None, since + timedelta(microseconds=1))
+                    if fire is None or fire > now:
+                        continue
+                try:
+                    job.run(self.services, notifier, now)
+                    ran += 1
+                except Exception as error:  # a demo should show the failure, not stop
+                    if job.id not in failed:
+                        self._print(f"{job.id} failed: {error}")
+                    failed.add(job.id)
+            self.deliverer.drain()
+            return ran
+
+        start = self.clock.now()
+        end = start + delta
+        # What is due already (the clock process would have done it by now), then each step.
+        runs = run_jobs(start, start)
+        moment = start
+        while moment < end:
+            # Stop at the next agenda time too, so an agenda is posted on time, not late.
+            step_end = min([moment + CLOCK_STEP, end, *self._agenda_times(moment, end)])
+            self.clock.advance_to(step_end)
+            runs += run_jobs(moment, step_end)
+            moment = step_end
+        self._print(
+            f"⏱ The shell's clock is now {end:%a %d %b %Y %H:%M} UTC ({text}); the scheduled "
+            f"jobs ran as they fell due on the way ({runs} runs)."
+        )
+
+    def _agenda_times(self, after: datetime, until: datetime) -> list[datetime]:
+        """When the next agendas fall due in (after, until]: where `:clock` steps stop."""
+        with session_scope(self.services.engine) as session:
+            rows = session.exec(
+                select(TouchpointSeries).where(TouchpointSeries.status == SeriesStatus.ACTIVE)
+            ).all()
+            dues = [
+                as_utc(series.next_start) - series.lead
+                for series in rows
+                if series.next_start is not None
+            ]
+        return [due + timedelta(seconds=1) for due in dues if after < due < until]
+
+    def _reply(self, text: str) -> None:
+        """A person's reply in the thread of message N, as Slack's `message` event."""
+        number, _, words = text.partition(" ")
+        if not number.isdigit() or not 1 <= int(number) <= len(self.messages) or not words:
+            self._print("Reply with `:reply N text`, N being a message number shown as [msg N].")
+            return
+        parent = self.messages[int(number) - 1]
+        channel = str(parent.get("channel", ""))
+        if channel.startswith("U"):
+            channel = "D" + channel  # a DM with the bot
+        thread_ts = str(parent.get("thread_ts") or parent["ts"])
+        ts = self.local.next_ts()
+        self._print(
+            "\n".join(
+                [f"┌─ your reply in {self._place(channel)} (thread of [msg {number}])"]
+                + [f"│ {line}" for line in words.replace("\\n", "\n").split("\n")]
+            )
+        )
+        self._event(
+            {
+                "type": "message",
+                "channel": channel,
+                "channel_type": "im" if channel.startswith("D") else "channel",
+                "user": self.user.user_id,
+                "text": self._as_slack_text(words.replace("\\n", "\n")),
+                "ts": ts,
+                "thread_ts": thread_ts,
+                "client_msg_id": self._next("msg"),
+            }
+        )
 
 
 def _element_state(element: dict[str, Any], raw: str | None, field: str = "") -> dict[str, Any]:

@@ -42,8 +42,8 @@ def brief_subject(escalation: esc.Escalation) -> str:
 def brief_of(
     session: Session, escalation: esc.Escalation, disagreement: Disagreement, today: date
 ) -> Message:
-    undecided = escalation.is_open or escalation.state == esc.EscalationState.POSTING
-    hold = esc.linked_hold(session, disagreement) if undecided else None
+    # The hold as it is now: still shown after a decision that left it on.
+    hold = esc.linked_hold(session, disagreement)
     return render.brief(disagreement, escalation, hold=hold, today=today)
 
 

@@ -18,6 +18,7 @@ from bot.domain.idempotency import claim_request
 from bot.services import Services
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import internal_error, user_error
+from bot.slack.notices import queue_notices
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,6 +36,7 @@ def unit_of_work(services: Services, *, request_key: str | None) -> Iterator[Ses
             if request_key and not claim_request(session, key=request_key, at=services.clock.now()):
                 raise Duplicate(request_key)
             yield session
+            queue_notices(session, services)  # what the change told people, in its transaction
     except IntegrityError as error:
         if "processed_request" in str(error.orig) or "processed_request" in str(error):
             raise Duplicate(request_key or "") from error

@@ -92,6 +92,8 @@ class BlockId(StrEnum):
     TP_TIME = "tp_time"
     TP_TZ = "tp_tz"
     TP_FIRST = "tp_first"
+    TP_DURATION = "tp_duration"
+    TP_LEAD = "tp_lead"
     TP_TEXT = "tp_text"
     TP_OWNER = "tp_owner"
     TP_DUE = "tp_due"

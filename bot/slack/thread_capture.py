@@ -1,6 +1,7 @@
 """Decisions and action items written in an agenda's thread.
 
-Syntax, one item per line (other lines, and other replies, are ignored silently):
+Syntax, one item per line (other lines, and other replies, are ignored silently; a line that
+starts like an item but is incomplete is named in the reply, and the other items are recorded):
 
     decision: <text>
     action: <text> @owner [due:YYYY-MM-DD]
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.db import session_scope
 from bot.domain import touchpoints as service
 from bot.domain.errors import InvalidInput
-from bot.domain.touchpoints import ThreadEntry
+from bot.domain.touchpoints import RefusedLine, ThreadEntry
 from bot.domain.validation import parse_date
 from bot.services import Services
 from bot.slack.blocks import touchpoints as render
@@ -40,16 +42,30 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _PERSON_SUBTYPES = (None, "thread_broadcast")
 
 
-def parse_reply(text: str) -> list[ThreadEntry]:
-    """The items in a reply; [] when no line follows the syntax. A line that starts like an
-    item but is incomplete raises InvalidInput with the correct form."""
-    entries = []
-    for line in text.splitlines():
+@dataclass(frozen=True)
+class ParsedReply:
+    entries: list[ThreadEntry]
+    refused: list[RefusedLine]
+
+
+def parse_reply(text: str) -> ParsedReply:
+    """The items in a reply, and the lines that start like an item but are incomplete (each
+    with the correct form); lines that do not start like an item are ignored."""
+    entries: list[ThreadEntry] = []
+    refused: list[RefusedLine] = []
+    for number, line in enumerate(text.splitlines(), start=1):
         match = _LINE.match(line)
-        if match:
-            kind, rest = match.group(1).lower(), match.group(2).strip()
-            entries.append(_decision(rest) if kind == "decision" else _action(rest))
-    return entries
+        if not match:
+            continue
+        kind, rest = match.group(1).lower(), match.group(2).strip()
+        try:
+            entry = _decision(rest) if kind == "decision" else _action(rest)
+        except InvalidInput as error:
+            reason = error.message + (f" {error.hint}" if error.hint else "")
+            refused.append(RefusedLine(line=number, reason=reason))
+            continue
+        entries.append(replace(entry, line=number))
+    return ParsedReply(entries=entries, refused=refused)
 
 
 def _decision(rest: str) -> ThreadEntry:
@@ -81,6 +97,11 @@ def _action(rest: str) -> ThreadEntry:
     return ThreadEntry(kind="action", text=text, owner_id=owner, due=due)
 
 
+def _nothing_recorded(refused: list[RefusedLine]) -> InvalidInput:
+    lines = "; ".join(f"line {r.line}: {r.reason}" for r in refused[:5])
+    return InvalidInput(f"Nothing in your reply was recorded ({lines})")
+
+
 def _is_candidate(event: dict[str, Any]) -> bool:
     thread_ts = event.get("thread_ts")
     return bool(
@@ -108,15 +129,21 @@ def on_message(services: Services, notifier: SlackNotifier, event: dict[str, Any
     assert occurrence_id is not None
 
     def work(ctx: CommandContext) -> Outcome:
-        recorded = service.capture_from_thread(
+        parsed = parse_reply(text)
+        captured = service.capture_from_thread(
             ctx.session,
             actor=ctx.actor,
             occurrence_id=occurrence_id,
-            entries=parse_reply(text),
+            entries=parsed.entries,
             now=ctx.now,
         )
+        refused = sorted(parsed.refused + captured.refused, key=lambda r: r.line)
+        if not captured.recorded:
+            raise _nothing_recorded(refused)
         series = service.get_series(ctx.session, number=series_id)
-        return Reply(render.thread_captured(series, recorded), in_channel=True)
+        return Reply(
+            render.thread_captured(series, captured.recorded, refused=refused), in_channel=True
+        )
 
     result = attempt(
         interaction_unit(

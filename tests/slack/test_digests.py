@@ -275,3 +275,27 @@ def test_digest_text_cannot_ping(accord: RunningAccord) -> None:
     body = posted_ok(accord)[0]
     for text in mrkdwn_texts(body):
         assert "<!channel>" not in text and "<!here>" not in text
+
+
+def test_a_second_digest_within_the_hour_asks_for_again(accord: RunningAccord) -> None:
+    seed(accord)
+    accord.command("digest now", user=CIO)
+    accord.fake.wait_for("chat.postMessage")
+    accord.fake.wait_for("response_url", 2)
+    accord.wait_idle()
+    accord.clock.advance(minutes=20)
+    refused = accord.command_text("digest now", user=CISO)
+    assert "A digest was already posted 20 min ago by" in refused
+    assert "nothing was posted" in refused and "/accord digest now again" in refused
+    accord.wait_idle()
+    assert len(runs(accord)) == 1
+    accord.command("digest now again", user=CISO)
+    accord.fake.wait_for("chat.postMessage", 2)
+    accord.wait_idle()
+    assert len(runs(accord)) == 2
+    # An hour after the last one, `digest now` posts without asking.
+    accord.clock.advance(minutes=61)
+    accord.command("digest now", user=CIO)
+    accord.fake.wait_for("chat.postMessage", 3)
+    accord.wait_idle()
+    assert len(runs(accord)) == 3

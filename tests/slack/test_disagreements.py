@@ -724,3 +724,44 @@ def test_the_time_box_also_counts_touchpoints_held(
         accord.deliver()
         proposals = [dm for dm in dms_to(accord, CIO) if "Escalate now" in json.dumps(dm)]
         assert len(proposals) == 1 and "2+ touchpoints" in text_of(proposals[0])
+
+
+def _decide(accord: RunningAccord, root: dict[str, Any], index: int, *, release: bool) -> None:
+    action_id, value = _decision_button(root, index)
+    accord.slack.block_action(
+        action_id, value, user_id=EXEC, channel_id=EXECUTIVE_CHANNEL, action_ts="7.1"
+    )
+    modal = accord.fake.wait_for("views.open")[-1].body["view"]
+    values: dict[str, Any] = {
+        "rationale": {"value": {"type": "plain_text_input", "value": "Two weeks buys a patch."}}
+    }
+    if release:
+        values["release_hold"] = {
+            "value": {"type": "checkboxes", "selected_options": [{"value": "release"}]}
+        }
+    submitted = accord.slack.view_submission(
+        "escalation.decide", values, user_id=EXEC, private_metadata=modal["private_metadata"]
+    )
+    assert submitted.status == 200 and submitted.json() == {}, submitted.body
+    accord.wait_idle()
+
+
+def test_the_decided_brief_says_decided_and_keeps_a_hold_that_stays(accord: RunningAccord) -> None:
+    root = escalated_dispute(accord)
+    _decide(accord, root, 1, release=False)
+    brief = text_of(_root_updates(accord, _escalation(accord).thread_ts or "")[-1])
+    assert "Decision needed" not in brief
+    assert "Decided · ESC-1" in brief and "Delay two weeks" in brief
+    assert "INI-1 is on security hold" in brief and "unpatched CVE-2026-1234" in brief
+    assert "It stays on: the decision did not release it" in brief
+    assert "/accord initiative release INI-1" in brief
+    assert "The decision can release the hold" not in brief
+
+
+def test_the_decided_brief_says_the_hold_was_released(accord: RunningAccord) -> None:
+    root = escalated_dispute(accord)
+    _decide(accord, root, 2, release=True)
+    brief = text_of(_root_updates(accord, _escalation(accord).thread_ts or "")[-1])
+    assert "Decided · ESC-1" in brief and "Decision needed" not in brief
+    assert "security hold on *INI-1* was released by this decision" in brief
+    assert "is on security hold" not in brief

@@ -678,3 +678,37 @@ def test_renewing_an_expired_risk_does_not_say_it_stays_in_force(accord: Running
     request = reply_text(approval_requests(accord, count=2)[-1])  # round 2's request
     assert "renew *RSK-1* (round 2)" in request and "stays in force" not in request
     assert "expired on 2027-01-31" in request
+
+
+def test_a_rejected_request_is_mended_and_asked_again_as_a_new_round(
+    accord: RunningAccord,
+) -> None:
+    accord.command_text(NEW, user=CISO)
+    approve_button(accord)
+    rejected = accord.command_text("risk reject RSK-1 No compensating control", user=CIO)
+    assert "You rejected *RSK-1*" in rejected
+    [told] = dms_to(accord, CISO, "was rejected")
+    assert "`/accord risk submit RSK-1`: a new round on the same record" in told
+
+    # The requester mends the record and asks again: round 2, the same RSK-1.
+    mended = accord.command_text('risk update RSK-1 controls:"MFA on the VPN portal"', user=CISO)
+    assert ":warning:" not in mended, mended
+    assert risk(accord).state == RiskState.REJECTED
+    again = accord.command_text("risk submit RSK-1", user=CISO)
+    assert "Submitted *RSK-1*" in again, again
+    value = approve_button(accord, 2)
+    assert value.endswith(":2")
+    click(accord, "risk.approve", value, CIO_2)
+    assert "it is accepted" in click(accord, "risk.approve", value, CISO_2)
+    record = risk(accord)
+    assert record.state == RiskState.ACCEPTED and record.round == 2
+    assert record.controls == "MFA on the VPN portal"
+    # The rejection stays in the history, beside the round that was approved.
+    trail = accord.command_text("risk audit RSK-1")
+    assert "risk.resubmitted" in trail or "resubmitted" in trail.lower()
+    assert "No compensating control" in accord.command_text("risk show RSK-1")
+    assert count(accord, RiskAcceptance) == 1
+    # Only a draft or a rejected request can be submitted.
+    assert "only a draft or a rejected request" in accord.command_text(
+        "risk submit RSK-1", user=CISO
+    )

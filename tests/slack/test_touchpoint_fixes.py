@@ -156,7 +156,7 @@ def test_decisions_and_actions_written_in_the_agenda_thread_are_recorded_once(
         thread_ts=agenda_ts,
     )
     assert accord.slack.event(reply, event_id="Ev0CAPTURE").status == 200
-    answered = accord.fake.wait_for("chat.postMessage", 2)[-1].body
+    answered = accord.posts_in(COORDINATION, 2)[-1].body
     assert answered["thread_ts"] == agenda_ts and answered["channel"] == COORDINATION
     text = reply_text(answered)
     assert "Freeze firewall changes until January" in text

@@ -67,7 +67,7 @@ def test_a_wrong_thread_reply_gets_one_note_however_often_it_is_delivered(
     notifier = SlackNotifier(build_web_client(accord.services.settings))
     job_by_id("touchpoints.post_agendas").run(accord.services, notifier, accord.clock.now())
     accord.deliver()
-    agenda_ts = accord.fake.wait_for("chat.postMessage")[0].response["ts"]
+    agenda_ts = accord.posts_in(COORDINATION)[0].response["ts"]
 
     wrong = message("action: Someone should do it", ts="1800000003.000100", thread_ts=agenda_ts)
     accord.slack.event(wrong, event_id="Ev0WRONG")
@@ -92,3 +92,43 @@ def test_the_card_counts_the_action_items_it_leaves_out(accord: RunningAccord) -
     assert "Item number 15" in shown and "Item number 16" not in shown
     assert "…and 3 more" in shown
     assert "/accord touchpoint done A-n" in shown
+
+
+def test_a_reply_with_an_incomplete_line_records_the_others_and_names_that_line(
+    accord_serial: RunningAccord,
+) -> None:
+    accord = accord_serial
+    ok(accord, WEEKLY)
+    accord.clock.set(datetime(2027, 3, 21, 8, 0, tzinfo=UTC))
+    notifier = SlackNotifier(build_web_client(accord.services.settings))
+    job_by_id("touchpoints.post_agendas").run(accord.services, notifier, accord.clock.now())
+    accord.deliver()
+    agenda_ts = accord.posts_in(COORDINATION)[0].response["ts"]
+
+    text = "\n".join(
+        [
+            "Notes from today:",
+            "decision: Freeze firewall changes until January",
+            "action: Someone should do it",
+            f"action: Patch the VPN gateway <@{CISO}|bo> due:2027-02-01",
+            f"action: Rotate the signing keys <@{CISO}|bo> due:2027-04-30",
+        ]
+    )
+    accord.slack.event(message(text, ts="1800000005.000100", thread_ts=agenda_ts))
+    accord.wait_idle()
+    replies = [
+        call.body
+        for call in accord.fake.calls("chat.postMessage")
+        if call.body.get("thread_ts") == agenda_ts
+    ]
+    assert len(replies) == 1
+    said = reply_text(replies[0])
+    assert "Freeze firewall changes" in said and "Rotate the signing keys" in said
+    assert "Not recorded (2)" in said
+    assert "Line 3: An action item needs what is to be done and an @owner" in said
+    assert "Line 4:" in said and "past" in said.split("Line 4:")[1]
+    assert "Patch the VPN gateway" not in said.split("Not recorded")[0]
+    assert accord.fake.calls("chat.postEphemeral") == []
+    shown = ok(accord, "touchpoint show TP-1")
+    assert "Rotate the signing keys" in shown and "Patch the VPN gateway" not in shown
+    assert "Freeze firewall changes" in shown

@@ -174,7 +174,7 @@ def test_clock_restart_neither_loses_nor_duplicates(accord_sqlite: RunningAccord
     ok(accord, WEEKLY)
     accord.clock.set(datetime(2027, 3, 21, 8, 0, tzinfo=UTC))
     _run_scheduler_once(accord, accord.services)
-    assert len(accord.fake.wait_for("chat.postMessage", 1)) == 1
+    assert len(accord.posts_in(COORDINATION, 1)) == 1
 
     # A fresh clock process (new engine) on the same database, before the next agenda: nothing.
     client = build_web_client(accord.services.settings)
@@ -256,7 +256,7 @@ def test_capture_from_the_agenda_button_goes_into_the_thread(accord: RunningAcco
     ok(accord, WEEKLY)
     accord.clock.set(datetime(2027, 3, 21, 8, 0, tzinfo=UTC))
     run_clock(accord)
-    agenda = accord.fake.wait_for("chat.postMessage")[0]
+    agenda = accord.posts_in(COORDINATION)[0]
     agenda_ts = agenda.response["ts"]
     button = next(
         element
@@ -286,7 +286,7 @@ def test_capture_from_the_agenda_button_goes_into_the_thread(accord: RunningAcco
         user_id=CISO,
         private_metadata=view["private_metadata"],
     )
-    threaded = accord.fake.wait_for("chat.postMessage", 2)[1].body
+    threaded = accord.posts_in(COORDINATION, 2)[1].body
     assert threaded["thread_ts"] == agenda_ts
     assert "A-1" in threaded["text"] and "Patch the edge" in threaded["text"]
     with session_scope(accord.services.engine) as session:
@@ -370,3 +370,31 @@ def test_modal_creates_a_series_and_marks_the_wrong_field(accord: RunningAccord)
         # 14 January 2027 is the second Thursday.
         assert series.rrule == "FREQ=MONTHLY;INTERVAL=1;BYDAY=+2TH"
         assert series.next_start == datetime(2027, 1, 14, 16, 30, tzinfo=UTC)
+
+
+def test_the_form_offers_duration_and_agenda_lead_time(accord: RunningAccord) -> None:
+    accord.command("touchpoint", trigger_id="t-modal-2")
+    view = accord.fake.wait_for("views.open")[0].body["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    blocks = {block.get("block_id"): block for block in view["blocks"]}
+    assert blocks["tp_duration"]["element"]["initial_value"] == "60"
+    assert blocks["tp_lead"]["element"]["initial_value"] == "24"
+    assert blocks["tp_every"]["element"]["type"] == "static_select"  # the recurrence
+
+    values = _create_values([CIO, CISO], tz="Europe/London")
+    values["tp_duration"] = {"value": {"type": "plain_text_input", "value": "600"}}
+    refused = accord.slack.view_submission("touchpoint.create", values, user_id=CIO, view_id="V1")
+    assert "duration" in refused.json()["errors"]["tp_duration"].lower()
+    values["tp_duration"] = {"value": {"type": "plain_text_input", "value": "45"}}
+    values["tp_lead"] = {"value": {"type": "plain_text_input", "value": "72"}}
+    accord.slack.view_submission(
+        "touchpoint.create",
+        values,
+        user_id=CIO,
+        view_id="V2",
+        private_metadata=json.dumps({"channel": COORDINATION}),
+    )
+    with session_scope(accord.services.engine) as session:
+        series = session.get(TouchpointSeries, 1)
+        assert series is not None
+        assert (series.duration_minutes, series.lead_minutes) == (45, 72 * 60)

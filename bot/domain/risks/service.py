@@ -137,12 +137,33 @@ def _start_round(
 
 
 def submit_risk(session: Session, *, actor: Actor, number: int, now: datetime) -> RiskAcceptance:
+    """Send a draft for approval, or a rejected record again: a new round on the same record
+    (the rejected round and its reason stay in the history), usually after `update`."""
     risk = get_risk(session, number=number, lock=True)
     ensure_allowed(actor, Permission.RISK_CHANGE, record=risk)
-    if risk.state != RiskState.DRAFT:
-        raise Conflict(f"{risk.ref} is {risk.state.value}, not a draft.")
-    _start_round(session, risk, kind=RoundKind.REQUEST, actor=actor, now=now)
-    _transition(session, risk, RiskState.PENDING, actor=actor, now=now, action="risk.submitted")
+    if risk.state not in (RiskState.DRAFT, RiskState.REJECTED):
+        raise Conflict(
+            f"{risk.ref} is {risk.state.value.replace('_', ' ')}; only a draft or a rejected "
+            "request can be submitted."
+        )
+    again = risk.state == RiskState.REJECTED
+    if again and risk.expires_on <= now.date():
+        raise InvalidInput(
+            f"{risk.ref} would expire on {risk.expires_on.isoformat()}, which is not in the "
+            "future; give it a new expiry date first.",
+            hint=f"`/accord risk update {risk.ref} expires:YYYY-MM-DD`, then submit it again.",
+            field="expires",
+        )
+    row = _start_round(session, risk, kind=RoundKind.REQUEST, actor=actor, now=now)
+    _transition(
+        session,
+        risk,
+        RiskState.PENDING,
+        actor=actor,
+        now=now,
+        action="risk.resubmitted" if again else "risk.submitted",
+        note=f"requested again after the rejection, as round {row.round}" if again else None,
+    )
     return risk
 
 
@@ -371,7 +392,12 @@ def update_risk(
         )
     risk = get_risk(session, number=number, lock=True)
     ensure_allowed(actor, Permission.RISK_CHANGE, record=risk)
-    if risk.state not in (RiskState.DRAFT, RiskState.PENDING, RiskState.ACCEPTED):
+    if risk.state not in (
+        RiskState.DRAFT,
+        RiskState.PENDING,
+        RiskState.ACCEPTED,
+        RiskState.REJECTED,  # mended before it is submitted again
+    ):
         raise Conflict(f"{risk.ref} is {risk.state.value}; it can no longer be changed.")
     before = risk.snapshot()
     if changes.title is not None:

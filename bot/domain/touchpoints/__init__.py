@@ -30,9 +30,12 @@ from bot.domain.touchpoints.models import (
     TEXT_MAX,
     TZ_HINT,
     ActionStatus,
+    Captured,
     ChannelMembership,
     Claim,
     OccurrenceStatus,
+    RefusedLine,
+    SeriesChanges,
     SeriesDraft,
     SeriesStatus,
     Skipped,
@@ -48,12 +51,14 @@ from bot.domain.touchpoints.models import (
 )
 from bot.domain.touchpoints.policy import ensure_member, parse_action_number
 from bot.domain.touchpoints.queries import (
+    actions_falling_due,
     agenda_occurrence,
     count_rows,
     get_series,
     home_summary,
     latest_occurrence,
     list_series,
+    next_meetings,
     open_actions,
     pending_topics,
     recent_decisions,
@@ -80,6 +85,8 @@ from bot.domain.touchpoints.service import (
     record_decision,
     resume_series,
     skip_next,
+    update_action,
+    update_series,
 )
 
 __all__ = [
@@ -95,9 +102,12 @@ __all__ = [
     "TEXT_MAX",
     "TZ_HINT",
     "ActionStatus",
+    "Captured",
     "ChannelMembership",
     "Claim",
     "OccurrenceStatus",
+    "RefusedLine",
+    "SeriesChanges",
     "SeriesDraft",
     "SeriesStatus",
     "Skipped",
@@ -111,6 +121,7 @@ __all__ = [
     "TouchpointSeries",
     "TouchpointTopic",
     "abandon",
+    "actions_falling_due",
     "add_action",
     "add_topic",
     "agenda_occurrence",
@@ -130,6 +141,7 @@ __all__ = [
     "latest_occurrence",
     "list_series",
     "localise",
+    "next_meetings",
     "next_occurrence",
     "occurrences",
     "open_actions",
@@ -148,4 +160,6 @@ __all__ = [
     "skipped_starts",
     "to_abandon",
     "upcoming",
+    "update_action",
+    "update_series",
 ]

@@ -231,6 +231,24 @@ class SeriesDraft:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SeriesChanges:
+    """What `touchpoint update` changes; None leaves a field as it is."""
+
+    name: str | None = None
+    at: str | None = None
+    timezone: str | None = None
+    every: str | None = None
+    first_date: date | None = None
+    participants: list[str] | None = None
+    channel_id: str | None = None
+    duration_minutes: int | None = None
+    lead_minutes: int | None = None
+
+    def is_empty(self) -> bool:
+        return all(value is None for value in self.__dict__.values())
+
+
 #: How many occurrences one look-ahead walks at most (a long lead on a very frequent rule).
 MAX_SCAN = 500
 
@@ -250,6 +268,24 @@ class ThreadEntry:
     text: str
     owner_id: str | None = None
     due: date | None = None
+    #: The line of the reply it was written on (1 = the first), to name it when it is refused.
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class RefusedLine:
+    """A line of a thread reply that was not recorded, and why (written for its author)."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Captured:
+    """What one thread reply recorded, and the lines it could not record."""
+
+    recorded: list["TouchpointAction | TouchpointDecision"]
+    refused: list[RefusedLine]
 
 
 #: At most this many items are taken from one reply in an agenda's thread.

@@ -1,6 +1,6 @@
 """Reading touchpoints: series, occurrences, open items and the App Home summary."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import String, cast, func
 from sqlmodel import Session, SQLModel, col, or_, select
@@ -19,6 +19,7 @@ from bot.domain.touchpoints.models import (
     TouchpointSeries,
     TouchpointTopic,
 )
+from bot.domain.touchpoints.recurrence import upcoming
 
 
 def get_series(session: Session, *, number: int) -> TouchpointSeries:
@@ -73,6 +74,20 @@ def skipped_starts(session: Session, *, series_id: int) -> list[datetime]:
     return list(rows)
 
 
+def next_meetings(
+    session: Session, *, series: TouchpointSeries, now: datetime, count: int = 3
+) -> list[datetime]:
+    """The next meetings that have not started, leaving out the skipped ones."""
+    if series.id is None:
+        return upcoming(series, now=now, count=count)
+    skipped = {
+        start.replace(tzinfo=UTC) if start.tzinfo is None else start
+        for start in skipped_starts(session, series_id=series.id)
+    }
+    found = [s for s in upcoming(series, now=now, count=count + len(skipped)) if s not in skipped]
+    return found[:count]
+
+
 def latest_occurrence(session: Session, *, series_id: int) -> TouchpointOccurrence | None:
     return session.exec(
         select(TouchpointOccurrence)
@@ -107,6 +122,29 @@ def open_actions(session: Session, *, series_id: int) -> list[TouchpointAction]:
             .order_by(col(TouchpointAction.id))
         )
     )
+
+
+def actions_falling_due(session: Session, *, now: datetime) -> list[TouchpointAction]:
+    """Open action items whose due date has come in their series' time zone (today or
+    earlier), oldest due first, in live series."""
+    # The widest "today" on Earth is at most 14 hours ahead of UTC.
+    latest = (now + timedelta(hours=14)).date()
+    rows = session.exec(
+        select(TouchpointAction, TouchpointSeries)
+        .join(TouchpointSeries, col(TouchpointSeries.id) == col(TouchpointAction.series_id))
+        .where(
+            TouchpointAction.status == ActionStatus.OPEN,
+            col(TouchpointAction.due_date).is_not(None),
+            col(TouchpointAction.due_date) <= latest,
+            col(TouchpointSeries.status) != SeriesStatus.CANCELLED,
+        )
+        .order_by(col(TouchpointAction.due_date), col(TouchpointAction.id))
+    )
+    return [
+        action
+        for action, series in rows
+        if action.due_date is not None and action.due_date <= now.astimezone(series.zone).date()
+    ]
 
 
 def pending_topics(session: Session, *, series_id: int) -> list[TouchpointTopic]:

@@ -78,12 +78,39 @@ def recurrence_rule(every: str, first: date) -> str:
     if "FREQ=" not in rule.upper() or "DTSTART" in rule.upper():
         raise InvalidInput(f"`every:{every[:40]}` is not a recurrence.", hint=RECURRENCE_HINT)
     try:
-        rrulestr(rule, dtstart=datetime.combine(first, time(9)))
+        parsed = rrulestr(rule, dtstart=datetime.combine(first, time(9)))
     except (ValueError, TypeError):
         raise InvalidInput(
             f"`{rule[:60]}` is not a valid RRULE.", hint=RECURRENCE_HINT, field="every"
         ) from None
+    assert isinstance(parsed, rrule)
+    _at_most_daily(rule, parsed)
     return rule.upper()
+
+
+#: How many meetings of a custom rule are checked for two on one day.
+_DAILY_CHECK = 60
+
+
+def _at_most_daily(rule: str, parsed: rrule) -> None:
+    """Refuse rules that meet more than once a day: each meeting posts an agenda, so an hourly
+    rule would fill the channel (one clock run once posted 200)."""
+    freq = _parts(rule.upper()).get("FREQ", "")
+    days = [start.date() for start in islice(parsed, _DAILY_CHECK)]
+    if freq in _SUB_DAILY or len(days) != len(set(days)):
+        raise InvalidInput(
+            f"`{rule[:60]}` meets more than once a day; a touchpoint meets at most daily "
+            "(each meeting gets its own agenda in the channel).",
+            hint="For several meetings a day, create one series per time slot. " + RECURRENCE_HINT,
+            field="every",
+        )
+
+
+_SUB_DAILY = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
+
+
+def _parts(rule: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in rule.split(";") if "=" in part)
 
 
 def _rule(series: TouchpointSeries) -> rrule:
@@ -116,18 +143,130 @@ def next_occurrence(series: TouchpointSeries, *, after: datetime) -> datetime | 
     return next(occurrences(series, after=after), None)
 
 
+_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
+_DAY_NAMES = dict(
+    zip(
+        _DAYS,
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        strict=True,
+    )
+)
+_BYDAY = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+_UNIT = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _weekdays(value: str) -> str | None:
+    """`+1TU` → `the first Tuesday`, `MO,TH` → `Monday and Thursday`; None if unusual."""
+    words = []
+    for item in value.split(","):
+        match = _BYDAY.match(item.strip())
+        if match is None:
+            return None
+        nth, day = match.group(1), _DAY_NAMES[match.group(2)]
+        if nth is None:
+            words.append(day)
+        elif int(nth) in _ORDINALS:
+            words.append(f"the {_ORDINALS[int(nth)]} {day}")
+        else:
+            return None
+    return _and(words)
+
+
+def _ordinal_day(day: int) -> str:
+    if day == -1:
+        return "the last day"
+    suffix = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"the {day}{suffix}"
+
+
+def _in_words(series: TouchpointSeries) -> tuple[str, str] | None:
+    """The rule as a person says it, or None when it uses parts the words do not cover."""
+    parts = _parts(series.rrule.upper())
+    freq = parts.pop("FREQ", "")
+    if freq not in _UNIT:
+        return None
+    interval = int(parts.pop("INTERVAL", "1") or "1")
+    byday, count, until = (
+        parts.pop("BYDAY", None),
+        parts.pop("COUNT", None),
+        parts.pop("UNTIL", None),
+    )
+    bymonthday, bymonth = parts.pop("BYMONTHDAY", None), parts.pop("BYMONTH", None)
+    parts.pop("WKST", None)
+    if parts:
+        return None
+    unit = _UNIT[freq]
+    every = f"every {unit}" if interval == 1 else f"every {interval} {unit}s"
+    first = series.first_date
+    if freq == "DAILY":
+        if bymonthday or bymonth:
+            return None
+        days = _weekdays(byday) if byday else None
+        if byday and (days is None or "the " in days):
+            return None
+        text = every if days is None else f"{every} on {days}" if interval > 1 else f"every {days}"
+    elif freq == "WEEKLY":
+        if bymonthday or bymonth:
+            return None
+        days = _weekdays(byday) if byday else _DAY_NAMES[_DAYS[first.weekday()]]
+        if days is None or "the " in days:
+            return None
+        text = f"every {days}" if interval == 1 else f"{every} on {days}"
+    elif freq == "MONTHLY":
+        if bymonth or (byday and bymonthday):
+            return None
+        if byday:
+            days = _weekdays(byday)
+            if days is None:
+                return None
+            text = f"{every} on {days}"
+        else:
+            values = [int(v) for v in (bymonthday or str(first.day)).split(",") if v]
+            text = f"{every} on {_and([_ordinal_day(v) for v in values])}"
+    else:
+        if byday or (bymonth and not bymonth.isdigit()):
+            return None
+        month = _MONTHS[int(bymonth) - 1] if bymonth else _MONTHS[first.month - 1]
+        day = int(bymonthday) if bymonthday and bymonthday.lstrip("-").isdigit() else first.day
+        text = f"{every} on {day} {month}" if day > 0 else f"{every} on the last day of {month}"
+    end = ""
+    if count:
+        end += f", {count} times in all" if count != "1" else ", once"
+    if until:
+        end += f", until {until[:4]}-{until[4:6]}-{until[6:8]}"
+    return text, end
+
+
 def describe_recurrence(series: TouchpointSeries) -> str:
-    parts = dict(part.split("=", 1) for part in series.rrule.split(";") if "=" in part)
-    interval = int(parts.get("INTERVAL", "1"))
-    freq = parts.get("FREQ", "")
+    """`Every 3 months on the first Tuesday at 09:00 Europe/Berlin` (the RRULE only when the
+    rule uses parts these words do not cover)."""
     when = f"{series.local_time:%H:%M} {series.timezone}"
-    day = series.first_date.strftime("%A")
-    if freq == "WEEKLY" and set(parts) <= {"FREQ", "INTERVAL", "BYDAY"}:
-        every = "Every" if interval == 1 else f"Every {interval} weeks on"
-        return f"{every} {day} at {when}"
-    if freq == "MONTHLY" and set(parts) <= {"FREQ", "INTERVAL", "BYDAY"}:
-        return f"Monthly ({parts.get('BYDAY', '')}) at {when}"
-    return f"`RRULE:{series.rrule}` at {when}"
+    try:
+        words = _in_words(series)
+    except (ValueError, IndexError):
+        words = None
+    if words is None:
+        return f"`RRULE:{series.rrule}` at {when}"
+    text, end = words
+    return f"{text[0].upper()}{text[1:]} at {when}{end}"
 
 
 def _known_zone(name: str) -> bool:

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.domain.audit import changed_fields, record_event
-from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.errors import Conflict, InvalidInput, NotFound, person
+from bot.domain.notices import quoted, tell
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.roles import Actor, Directory, Role
 from bot.domain.touchpoints.models import (
@@ -19,8 +20,11 @@ from bot.domain.touchpoints.models import (
     RECURRENCE_HINT,
     TEXT_MAX,
     ActionStatus,
+    Captured,
     ChannelMembership,
     OccurrenceStatus,
+    RefusedLine,
+    SeriesChanges,
     SeriesDraft,
     SeriesStatus,
     Skipped,
@@ -37,6 +41,7 @@ from bot.domain.touchpoints.queries import _handled, get_series, latest_occurren
 from bot.domain.touchpoints.recurrence import (
     _known_zone,
     _next_meeting,
+    describe_recurrence,
     next_occurrence,
     occurrences,
     parse_time,
@@ -81,19 +86,8 @@ def create_series(
     else:
         found = profiles.timezone(actor.user_id) if profiles else None
         zone_name = found if found and _known_zone(found) else default_timezone
-    participants = list(dict.fromkeys(draft.participants))
-    if not participants:
-        raise InvalidInput(
-            "Who takes part? Add `with:@alice,@bob` (at least one from each side).",
-            field="participants",
-        )
-    if len(participants) > MAX_PARTICIPANTS:
-        raise InvalidInput(f"A touchpoint takes at most {MAX_PARTICIPANTS} participants.")
-    _check_sides(session, directory, participants)
-    if not 5 <= draft.duration_minutes <= 8 * 60:
-        raise InvalidInput("The duration is 5 minutes to 8 hours.", field="duration")
-    if not 0 <= draft.lead_minutes <= 14 * 24 * 60:
-        raise InvalidInput("The agenda lead time is 0 to 14 days.", field="lead")
+    participants = _check_participants(session, directory, draft.participants)
+    _check_lengths(draft.duration_minutes, draft.lead_minutes)
     today_local = now.astimezone(ZoneInfo(zone_name)).date()
     first = draft.first_date or today_local
     future_or_today(first, today=today_local, field="first meeting")
@@ -121,7 +115,190 @@ def create_series(
     _audit(
         session, series, actor=actor, now=now, action="touchpoint.created", after=series.snapshot()
     )
+    _tell_participants(
+        session,
+        series,
+        actor=actor,
+        text=f"{person(actor.user_id)} added you to the touchpoint {series.ref} "
+        f"{quoted(series.name)}: {describe_recurrence(series)}, first on "
+        f"{_local(series.next_start, series)}.",
+        to=series.participants,
+    )
     return series
+
+
+def _local(moment: datetime | None, series: TouchpointSeries) -> str:
+    if moment is None:
+        return "no date planned"
+    return f"{moment.astimezone(series.zone):%a %d %b %Y %H:%M} {series.timezone}"
+
+
+def _tell_participants(
+    session: Session, series: TouchpointSeries, *, actor: Actor, text: str, to: list[str]
+) -> None:
+    tell(
+        session,
+        to=to,
+        actor_id=actor.user_id,
+        record_ref=series.ref,
+        text=text,
+        detail=f"`/accord touchpoint show {series.ref}` shows the series; "
+        f"`/accord touchpoint ics {series.ref}` adds it to your calendar.",
+    )
+
+
+def _check_participants(
+    session: Session, directory: Directory, participants: list[str]
+) -> list[str]:
+    participants = list(dict.fromkeys(participants))
+    if not participants:
+        raise InvalidInput(
+            "Who takes part? Add `with:@alice,@bob` (at least one from each side).",
+            field="participants",
+        )
+    if len(participants) > MAX_PARTICIPANTS:
+        raise InvalidInput(f"A touchpoint takes at most {MAX_PARTICIPANTS} participants.")
+    _check_sides(session, directory, participants)
+    return participants
+
+
+def _check_lengths(duration_minutes: int, lead_minutes: int) -> None:
+    if not 5 <= duration_minutes <= 8 * 60:
+        raise InvalidInput("The duration is 5 minutes to 8 hours.", field="duration")
+    if not 0 <= lead_minutes <= 14 * 24 * 60:
+        raise InvalidInput("The agenda lead time is 0 to 14 days.", field="lead")
+
+
+#: How a changed field of a series is named in the note to its participants.
+_SERIES_FIELDS = {
+    "name": "name",
+    "channel": "channel",
+    "rrule": "recurrence",
+    "first_date": "first meeting",
+    "time": "time",
+    "timezone": "time zone",
+    "duration_minutes": "duration (min)",
+    "lead_minutes": "agenda lead (min)",
+}
+
+
+def update_series(
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    changes: SeriesChanges,
+    directory: Directory,
+    now: datetime,
+    channels: ChannelMembership | None = None,
+) -> TouchpointSeries:
+    """Change a live series in place: its name, time, zone, recurrence, first date,
+    participants, channel, duration or agenda lead. Meetings from now on follow the new values
+    (a skip made earlier stands when its meeting is still in the plan); people who join are told
+    they were added, people who leave that they were removed, the others what changed."""
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    if changes.is_empty():
+        raise InvalidInput(
+            "Nothing to change.",
+            hint="e.g. `/accord touchpoint update TP-1 at:10:00 with:@alice,@bob lead:48h`",
+        )
+    found = session.get(TouchpointSeries, number, with_for_update=True)
+    series = found if found is not None else get_series(session, number=number)
+    _require_live(series)
+    before = series.snapshot()
+    if changes.name is not None:
+        series.name = bounded_text(changes.name, field="name", max_length=NAME_MAX, required=True)
+    if changes.at is not None:
+        series.local_time = parse_time(changes.at)
+    if changes.timezone is not None:
+        series.timezone = parse_timezone(changes.timezone)
+    if changes.first_date is not None:
+        today_local = now.astimezone(series.zone).date()
+        series.first_date = future_or_today(
+            changes.first_date, today=today_local, field="first meeting"
+        )
+    if changes.every is not None or changes.first_date is not None:
+        every = changes.every if changes.every is not None else _every_of(series)
+        series.rrule = recurrence_rule(every, series.first_date)
+    added: list[str] = []
+    removed: list[str] = []
+    if changes.participants is not None:
+        wanted = _check_participants(session, directory, changes.participants)
+        added = [u for u in wanted if u not in series.participants]
+        removed = [u for u in series.participants if u not in wanted]
+        series.participants = wanted
+    if changes.channel_id is not None:
+        ensure_member(channels, changes.channel_id)
+        series.channel_id = changes.channel_id
+    _check_lengths(
+        changes.duration_minutes
+        if changes.duration_minutes is not None
+        else series.duration_minutes,
+        changes.lead_minutes if changes.lead_minutes is not None else series.lead_minutes,
+    )
+    if changes.duration_minutes is not None:
+        series.duration_minutes = changes.duration_minutes
+    if changes.lead_minutes is not None:
+        series.lead_minutes = changes.lead_minutes
+    old, new = changed_fields(before, series.snapshot())
+    if not new:
+        raise Conflict(f"{series.ref} already has those values; nothing changed.")
+    if series.status == SeriesStatus.ACTIVE:
+        series.next_start = next_occurrence(series, after=now)
+        if series.next_start is None:
+            raise InvalidInput(
+                "With that change the series has no meeting in the future.", hint=RECURRENCE_HINT
+            )
+        series.next_start = _next_meeting(series, _handled(session, series), now=now)
+    series.updated_by, series.updated_at = actor.user_id, now
+    _audit(
+        session, series, actor=actor, now=now, action="touchpoint.updated", before=old, after=new
+    )
+    who, title = person(actor.user_id), quoted(series.name)
+    when = f"{describe_recurrence(series)}; next on {_local(series.next_start, series)}"
+    _tell_participants(
+        session,
+        series,
+        actor=actor,
+        text=f"{who} added you to the touchpoint {series.ref} {title}: {when}.",
+        to=added,
+    )
+    tell(
+        session,
+        to=removed,
+        actor_id=actor.user_id,
+        record_ref=series.ref,
+        text=f"{who} removed you from the touchpoint {series.ref} {title}.",
+    )
+    listed = [
+        f"{_SERIES_FIELDS[key]} {old.get(key)} → {value}"
+        for key, value in new.items()
+        if key in _SERIES_FIELDS
+    ]
+    if listed:
+        _tell_participants(
+            session,
+            series,
+            actor=actor,
+            text=f"{who} changed the touchpoint {series.ref} {title}: "
+            + "; ".join(listed)
+            + f". Now: {when}.",
+            to=[u for u in series.participants if u not in added],
+        )
+    return series
+
+
+def _every_of(series: TouchpointSeries) -> str:
+    """The series' rule as `every:` takes it, to re-anchor it on a new first date: the simple
+    forms follow the new date's weekday, a custom RRULE stays as it is."""
+    rule = series.rrule
+    parts = dict(part.split("=", 1) for part in rule.split(";") if "=" in part)
+    simple = set(parts) == {"FREQ", "INTERVAL", "BYDAY"} and "," not in parts["BYDAY"]
+    if simple and parts["FREQ"] == "WEEKLY" and len(parts["BYDAY"]) == 2:
+        return f"{parts['INTERVAL']}w"
+    if simple and parts["FREQ"] == "MONTHLY" and parts["INTERVAL"] == "1":
+        return "monthly"
+    return rule
 
 
 def _audit(
@@ -167,8 +344,11 @@ def _set_status(
     before = series.snapshot()
     series.status = status
     if status == SeriesStatus.ACTIVE:
-        # Meetings that fell in the pause are not posted late: start from the next one.
+        # Meetings that fell in the pause are not posted late: start from the next one that
+        # was not skipped (a skip made before the pause stands).
         series.next_start = next_occurrence(series, after=now)
+        if series.next_start is not None:
+            series.next_start = _next_meeting(series, _handled(session, series), now=now)
     elif status == SeriesStatus.CANCELLED:
         series.next_start = None
     series.updated_by, series.updated_at = actor.user_id, now
@@ -182,6 +362,15 @@ def _set_status(
         before=old,
         after=new,
     )
+    if status == SeriesStatus.CANCELLED:
+        _tell_participants(
+            session,
+            series,
+            actor=actor,
+            text=f"{person(actor.user_id)} cancelled the touchpoint {series.ref} "
+            f"{quoted(series.name)}: no more meetings or agendas.",
+            to=series.participants,
+        )
     return series
 
 
@@ -249,6 +438,14 @@ def skip_next(session: Session, *, actor: Actor, number: int, now: datetime) -> 
     _audit(
         session, series, actor=actor, now=now, action="touchpoint.skipped", note=start.isoformat()
     )
+    _tell_participants(
+        session,
+        series,
+        actor=actor,
+        text=f"{person(actor.user_id)} skipped the {series.ref} {quoted(series.name)} meeting "
+        f"of {_local(start, series)}; the next one is {_local(series.next_start, series)}.",
+        to=series.participants,
+    )
     return Skipped(starts_at=start, agenda_posted=posted)
 
 
@@ -311,7 +508,103 @@ def add_action(
         after={"action": item.label, "owner": owner_id, "due": due.isoformat() if due else None},
         note=item.text,
     )
+    tell(
+        session,
+        to=[owner_id],
+        actor_id=actor.user_id,
+        record_ref=item.label,
+        text=f"{person(actor.user_id)} gave you the action item {item.label} from {series.ref} "
+        f"{quoted(series.name)}: {item.text}" + (f" (due {due.isoformat()})." if due else "."),
+        detail=f"`/accord touchpoint done {item.label}` closes it when it is done.",
+    )
     return item
+
+
+def update_action(
+    session: Session,
+    *,
+    actor: Actor,
+    number: int,
+    now: datetime,
+    owner_id: str | None = None,
+    due: date | None = None,
+    clear_due: bool = False,
+    text: str | None = None,
+) -> TouchpointAction:
+    """Reassign an open action item, or change its due date or text; the new owner hears it is
+    theirs, the previous one that it moved, and an owner who stays what changed."""
+    ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
+    if owner_id is None and due is None and not clear_due and text is None:
+        raise InvalidInput(
+            "Nothing to change.",
+            hint="e.g. `/accord touchpoint reassign A-3 owner:@bob due:2027-04-01`",
+        )
+    item = session.get(TouchpointAction, number, with_for_update=True)
+    if item is None:
+        raise NotFound(f"There is no action item A-{number}.", hint="Agendas list them as `A-n`.")
+    if item.status == ActionStatus.DONE:
+        raise Conflict(f"{item.label} is already done.")
+    series = get_series(session, number=item.series_id)
+    _require_live(series)
+    before = {"owner": item.owner_id, "due": _iso(item.due_date), "text": item.text}
+    if text is not None:
+        item.text = bounded_text(text, field="action", max_length=TEXT_MAX, required=True)
+    if due is not None:
+        item.due_date = future_or_today(due, today=now.date(), field="due")
+    elif clear_due:
+        item.due_date = None
+    previous_owner = item.owner_id
+    if owner_id is not None:
+        item.owner_id = owner_id
+    old, new = changed_fields(
+        before, {"owner": item.owner_id, "due": _iso(item.due_date), "text": item.text}
+    )
+    if not new:
+        raise Conflict(f"{item.label} already has those values; nothing changed.")
+    _audit(
+        session,
+        series,
+        actor=actor,
+        now=now,
+        action="touchpoint.action_updated",
+        before={"action": item.label, **old},
+        after={"action": item.label, **new},
+    )
+    who = person(actor.user_id)
+    what = f"{item.label} from {series.ref} {quoted(series.name)}: {item.text}" + (
+        f" (due {item.due_date.isoformat()})." if item.due_date else "."
+    )
+    done = f"`/accord touchpoint done {item.label}` closes it when it is done."
+    if "owner" in new:
+        tell(
+            session,
+            to=[item.owner_id],
+            actor_id=actor.user_id,
+            record_ref=item.label,
+            text=f"{who} gave you the action item {what}",
+            detail=done,
+        )
+        tell(
+            session,
+            to=[previous_owner],
+            actor_id=actor.user_id,
+            record_ref=item.label,
+            text=f"{who} gave your action item {item.label} to {person(item.owner_id)}.",
+        )
+    else:
+        tell(
+            session,
+            to=[item.owner_id],
+            actor_id=actor.user_id,
+            record_ref=item.label,
+            text=f"{who} changed your action item {what}",
+            detail=done,
+        )
+    return item
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def complete_action(
@@ -375,9 +668,13 @@ def capture_from_thread(
     occurrence_id: int,
     entries: list[ThreadEntry],
     now: datetime,
-) -> list[TouchpointAction | TouchpointDecision]:
+) -> Captured:
     """Record what someone wrote in an agenda's thread, against that occurrence, through the
-    same services (permissions, validation, audit trail) as the buttons and commands."""
+    same services (permissions, validation, audit trail) as the buttons and commands.
+
+    An item whose text is wrong (a past due date, too long) is refused on its own: the others
+    are recorded, and the refusal names its line. Who may record, and a cancelled series, still
+    refuse the whole reply."""
     occurrence = session.get(TouchpointOccurrence, occurrence_id)
     if occurrence is None:
         raise NotFound("That agenda is no longer known to Accord.")
@@ -386,29 +683,40 @@ def capture_from_thread(
             f"One reply can record at most {MAX_THREAD_ENTRIES} items; split it into several."
         )
     recorded: list[TouchpointAction | TouchpointDecision] = []
+    refused: list[RefusedLine] = []
     for entry in entries:
-        if entry.kind == "decision":
-            recorded.append(
-                record_decision(
-                    session,
-                    actor=actor,
-                    number=occurrence.series_id,
-                    text=entry.text,
-                    now=now,
-                    occurrence_id=occurrence_id,
-                )
-            )
-        else:
-            recorded.append(
-                add_action(
-                    session,
-                    actor=actor,
-                    number=occurrence.series_id,
-                    text=entry.text,
-                    owner_id=entry.owner_id,
-                    due=entry.due,
-                    now=now,
-                    occurrence_id=occurrence_id,
-                )
-            )
-    return recorded
+        try:
+            recorded.append(_capture_one(session, actor, occurrence, entry, now))
+        except InvalidInput as error:
+            reason = error.message + (f" {error.hint}" if error.hint else "")
+            refused.append(RefusedLine(line=entry.line, reason=reason))
+    return Captured(recorded=recorded, refused=refused)
+
+
+def _capture_one(
+    session: Session,
+    actor: Actor,
+    occurrence: TouchpointOccurrence,
+    entry: ThreadEntry,
+    now: datetime,
+) -> TouchpointAction | TouchpointDecision:
+    """One item; validation raises before anything is added, so a refusal leaves no trace."""
+    if entry.kind == "decision":
+        return record_decision(
+            session,
+            actor=actor,
+            number=occurrence.series_id,
+            text=entry.text,
+            now=now,
+            occurrence_id=occurrence.id,
+        )
+    return add_action(
+        session,
+        actor=actor,
+        number=occurrence.series_id,
+        text=entry.text,
+        owner_id=entry.owner_id,
+        due=entry.due,
+        now=now,
+        occurrence_id=occurrence.id,
+    )

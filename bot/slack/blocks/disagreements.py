@@ -178,28 +178,52 @@ def brief(d: Disagreement, e: Escalation, *, hold: Initiative | None, today: dat
     """The root message in the executive channel: the question, both sides, impacts, options.
 
     It is re-rendered (chat.update) whenever any of that changes, so its buttons always offer
-    the current options; once decided or withdrawn it has no buttons."""
+    the current options; once decided or withdrawn it has no buttons, its title says what
+    happened, and a hold that stays on (`hold` is the linked initiative while it is held) is
+    still shown, with who can lift it."""
+    decided = e.state == EscalationState.DECIDED
+    withdrawn = e.state == EscalationState.WITHDRAWN
     addressed = f" · for {user(e.addressed_to)}" if e.addressed_to else ""
     by = "Accord (time box)" if e.escalated_by == "accord" else user(e.escalated_by)
     deadline = f"decide by {e.decide_by.isoformat()}" if e.decide_by else "no decision date set"
     overdue = e.is_overdue(today)
     if overdue:
-        deadline = f"decide by :warning: *OVERDUE* (was due {e.decide_by})"
-    title = f"{'OVERDUE · ' if overdue else ''}Decision needed · {e.ref} · {d.subject}"
+        deadline = f":warning: *OVERDUE* (was due {e.decide_by})"
+    if decided:
+        state = f"decided {e.decided_at:%Y-%m-%d}" if e.decided_at else "decided"
+        title = f"Decided · {e.ref} · {d.subject}"
+    elif withdrawn:
+        state, title = "withdrawn", f"Withdrawn · {e.ref} · {d.subject}"
+    else:
+        state = f"decide by {deadline}"
+        title = f"{'OVERDUE · ' if overdue else ''}Decision needed · {e.ref} · {d.subject}"
     blocks: list[Block] = [
         header(title),
         section(f"*Question*\n{safe(e.question, 300)}"),
         context(
             f"Escalated by {by}"
-            f" from *{d.ref}*{addressed} · {deadline}"
+            f" from *{d.ref}*{addressed} · {state}"
             + (f" · about *{d.linked_ref}*" if d.linked_ref else "")
         ),
     ]
     if hold is not None:
+        held = (
+            f":lock: *{hold.ref} is on security hold* (placed by {user(hold.hold_by)}): "
+            f"{safe(hold.hold_reason or '', 600)}"
+        )
+        if e.is_open or e.state == EscalationState.POSTING:
+            held += "\nThe decision can release the hold."
+        else:
+            why = "the decision did not release it" if decided else "nothing was decided"
+            held += (
+                f"\nIt stays on: {why}. The CISO side or an executive can "
+                f"`/accord initiative release {hold.ref} <reason>`."
+            )
+        blocks.append(section(held))
+    elif e.released_hold:
         blocks.append(
             section(
-                f":lock: *{hold.ref} is on security hold* (placed by {user(hold.hold_by)}): "
-                f"{safe(hold.hold_reason or '', 600)}\nThe decision can release the hold."
+                f":unlock: The security hold on *{e.released_hold}* was released by this decision."
             )
         )
     blocks.extend(_details(d))
@@ -232,10 +256,14 @@ def brief(d: Disagreement, e: Escalation, *, hold: Initiative | None, today: dat
         blocks.append(
             context("Only configured executives can decide. Updates follow in this thread.")
         )
-    prefix = "OVERDUE: " if overdue else ""
-    return Message(
-        text=f"{prefix}Decision needed ({e.ref}): {safe(e.question, 300)}", blocks=blocks
-    )
+    if decided:
+        text = f"Decided ({e.ref}): {safe(e.decision or '', 200)}"
+    elif withdrawn:
+        text = f"Withdrawn ({e.ref}): {safe(e.question, 300)}"
+    else:
+        prefix = "OVERDUE: " if overdue else ""
+        text = f"{prefix}Decision needed ({e.ref}): {safe(e.question, 300)}"
+    return Message(text=text, blocks=blocks)
 
 
 def thread_note(text: str) -> Message:

@@ -17,9 +17,12 @@ if TYPE_CHECKING:
 _PERSON = re.compile(re.escape(PERSON_MARK) + "@([UW][A-Z0-9]+)\ue001")
 
 
-def _with_mentions(escaped: str) -> str:
+def with_mentions(escaped: str) -> str:
     """Turn `errors.person()` references back into mentions after escaping the rest."""
     return _PERSON.sub(r"<@\1>", escaped)
+
+
+_with_mentions = with_mentions
 
 
 def user_error(error: UserError) -> Message:

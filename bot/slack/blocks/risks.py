@@ -266,9 +266,15 @@ def outcome_for_requester(risk: RiskAcceptance, today: date, row: RiskRound) -> 
             if row.kind == RoundKind.RENEWAL
             else ""
         )
+        again = (
+            f" To ask again, mend it (`/accord risk update {risk.ref} …`) and "
+            f"`/accord risk submit {risk.ref}`: a new round on the same record."
+            if risk.state == RiskState.REJECTED
+            else ""
+        )
         lead = (
             f":x: Your request for *{risk.ref}* (round {row.round}) was rejected "
-            f"({_decided_by(risk, row)}). Reason: {reason}.{kept}"
+            f"({_decided_by(risk, row)}). Reason: {reason}.{kept}{again}"
         )
     return card(risk, today, lead=lead, buttons=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from slack_sdk.models.blocks import (
@@ -21,6 +22,9 @@ from slack_sdk.models.views import View
 from bot.domain.agenda import Agenda, AgendaItem, AgendaSection
 from bot.domain.paging import Page
 from bot.domain.touchpoints import (
+    DEFAULT_DURATION_MINUTES,
+    DEFAULT_LEAD_MINUTES,
+    RefusedLine,
     TouchpointAction,
     TouchpointDecision,
     TouchpointSeries,
@@ -333,6 +337,20 @@ def create_modal(*, metadata: str) -> View:
                 placeholder="Europe/Berlin",
             ),
             date_input(BlockId.TP_FIRST, "First meeting"),
+            text_input(
+                BlockId.TP_DURATION,
+                "Duration (minutes)",
+                max_length=3,
+                initial=str(DEFAULT_DURATION_MINUTES),
+                optional=True,
+            ),
+            text_input(
+                BlockId.TP_LEAD,
+                "Post the agenda this many hours before",
+                max_length=3,
+                initial=str(DEFAULT_LEAD_MINUTES // 60),
+                optional=True,
+            ),
         ],
     )
 
@@ -379,25 +397,51 @@ def action_recorded(series: TouchpointSeries, action: TouchpointAction) -> Messa
     return Message(text=text, blocks=[section(text)])
 
 
+def action_due_reminder(
+    series: TouchpointSeries, action: TouchpointAction, *, today: date
+) -> Message:
+    """The owner's DM on the day an action item falls due (or the first run after it)."""
+    assert action.due_date is not None
+    days = (today - action.due_date).days
+    when_due = "today" if days == 0 else "yesterday" if days == 1 else f"on {action.due_date}"
+    text = (
+        f":alarm_clock: Your action item *{action.label}* from {series.ref} "
+        f"{safe(series.name, 100)} is due {when_due}: {safe(action.text, 300)}"
+    )
+    detail = (
+        f"Done? `/accord touchpoint done {action.label}`. It stays on every agenda of "
+        f"{series.ref} until then."
+    )
+    return Message(text=text, blocks=[section(text), context(detail)])
+
+
 def decision_recorded(series: TouchpointSeries, decision: TouchpointDecision) -> Message:
     text = f":white_check_mark: Decision recorded for {series.ref}: {safe(decision.text, 400)}"
     return Message(text=text, blocks=[section(text)])
 
 
 def thread_captured(
-    series: TouchpointSeries, recorded: list[TouchpointAction | TouchpointDecision]
+    series: TouchpointSeries,
+    recorded: list[TouchpointAction | TouchpointDecision],
+    *,
+    refused: Sequence[RefusedLine] = (),
 ) -> Message:
-    """The short reply in an agenda's thread to what someone recorded there."""
+    """The short reply in an agenda's thread to what someone recorded there, naming the lines
+    it could not record and why (the author can write them again, corrected)."""
     parts = [
         action_recorded(series, item)
         if isinstance(item, TouchpointAction)
         else decision_recorded(series, item)
         for item in recorded
     ]
-    return Message(
-        text=" ".join(part.text for part in parts)[:3000],
-        blocks=[block for part in parts for block in part.blocks][:MESSAGE_BLOCK_LIMIT],
-    )
+    blocks = [block for part in parts for block in part.blocks]
+    text = " ".join(part.text for part in parts)
+    if refused:
+        listed = "\n".join(f"• Line {r.line}: {safe(r.reason, 300)}" for r in refused[:10])
+        note = f":warning: Not recorded ({len(refused)}):\n{listed}"
+        blocks = [*blocks[: MESSAGE_BLOCK_LIMIT - 1], section(note[:3000])]
+        text += f" Not recorded: line {', '.join(str(r.line) for r in refused[:10])}."
+    return Message(text=text[:3000], blocks=blocks[:MESSAGE_BLOCK_LIMIT])
 
 
 _NOT_IN_CHANNEL = ("not_in_channel", "channel_not_found")

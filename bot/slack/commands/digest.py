@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bot.domain.errors import InvalidInput
+from datetime import UTC, timedelta
+
+from bot.domain.digest import last_posted
+from bot.domain.errors import Conflict, InvalidInput, person
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import notice
@@ -30,9 +33,37 @@ def preview(ctx: CommandContext, args: list[str]) -> Outcome:
     )
 
 
+#: A second digest within this long of the last one is posted only when asked `again`.
+REPEAT_WINDOW = timedelta(hours=1)
+
+
+def _recent_digest(ctx: CommandContext) -> None:
+    """Refuse a second digest within the hour unless the person says `again`: a channel of
+    leaders reading two nearly identical digests is what a careful user would not want."""
+    last = last_posted(ctx.session)
+    if last is None or last.posted_at is None:
+        return
+    posted_at = last.posted_at if last.posted_at.tzinfo else last.posted_at.replace(tzinfo=UTC)
+    ago = ctx.now - posted_at
+    if ago >= REPEAT_WINDOW:
+        return
+    minutes = max(int(ago.total_seconds() // 60), 0)
+    when = "less than a minute ago" if minutes == 0 else f"{minutes} min ago"
+    by = f" by {person(last.requested_by)}" if last.requested_by else " on schedule"
+    raise Conflict(
+        f"A digest was already posted {when}{by}; nothing was posted.",
+        hint="`/accord digest now again` posts another one anyway; "
+        "`/accord digest preview` shows what it would say, only to you.",
+    )
+
+
 def now(ctx: CommandContext, args: list[str]) -> Outcome:
-    _no_args(args, "now")
+    again = [word.lower() for word in args] == ["again"]
+    if not again:
+        _no_args(args, "now")
     ensure_allowed(ctx.actor, Permission.DIGEST_SEND)
+    if not again:
+        _recent_digest(ctx)
     channel = digest_channel(ctx.services)
     workspace = ctx.services.workspace
     if workspace is not None and workspace.is_member(channel) is False:
@@ -68,9 +99,9 @@ NOUN = Noun(
         ),
         Verb(
             "now",
-            "now",
+            "now [again]",
             "/accord digest now",
-            "Post the digest to the digest channel now.",
+            "Post the digest to the digest channel now (`again` within an hour of the last).",
             now,
             aliases=("send",),
         ),

@@ -371,8 +371,9 @@ NOUN = Noun(
             "submit",
             "submit RSK-n",
             "/accord risk submit RSK-2",
-            "Send a draft for approval.",
+            "Send a draft, or a rejected request again (a new round), for approval.",
             submit,
+            aliases=("resubmit", "rerequest"),
         ),
         Verb(
             "snooze",

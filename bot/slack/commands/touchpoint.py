@@ -10,14 +10,21 @@ from bot.domain import touchpoints as service
 from bot.domain.calendar import series_ics
 from bot.domain.errors import InvalidInput, UserError
 from bot.domain.refs import Kind, parse_ref
-from bot.domain.touchpoints import SeriesDraft, TouchpointSeries
+from bot.domain.touchpoints import SeriesChanges, SeriesDraft, TouchpointSeries
 from bot.domain.validation import parse_date, parse_whole_number
 from bot.slack.blocks import touchpoints as render
 from bot.slack.blocks.common import safe
 from bot.slack.blocks.errors import notice
 from bot.slack.commands.base import CommandContext, Noun, OpenModal, Outcome, Reply, Verb
 from bot.slack.notifier import NotInChannel
-from bot.slack.text import neutralise, parse_args, parse_channel, parse_user
+from bot.slack.text import (
+    neutralise,
+    parse_args,
+    parse_channel,
+    parse_fields,
+    parse_user,
+    strip_quotes,
+)
 
 NEW_USAGE = (
     "new <name> every:<weekly|2w|monthly|RRULE> at:<HH:MM> [tz:<Area/City>] with:@u,@v "
@@ -59,7 +66,7 @@ def _series_outcome(ctx: CommandContext, series: TouchpointSeries, lead: str) ->
     return Reply(
         render.card(
             series,
-            upcoming=service.upcoming(series, now=ctx.now),
+            upcoming=service.next_meetings(ctx.session, series=series, now=ctx.now),
             actions_open=service.open_actions(ctx.session, series_id=series.id),  # type: ignore[arg-type]
             decisions=service.recent_decisions(ctx.session, series_id=series.id),  # type: ignore[arg-type]
             today=ctx.today,
@@ -116,6 +123,52 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         channels=ctx.services.workspace,
     )
     return _series_outcome(ctx, series, f":calendar: Created *{series.ref}*.")
+
+
+UPDATE_USAGE = (
+    'update TP-n [name:"…"] [at:HH:MM] [tz:Area/City] [every:…] [from:YYYY-MM-DD] '
+    "[with:@u,@v] [channel:#c] [duration:<min>] [lead:<hours>h]"
+)
+UPDATE_KEYS = frozenset(
+    {"name", "every", "at", "tz", "with", "channel", "from", "duration", "lead"}
+)
+
+
+def update(ctx: CommandContext, args: list[str]) -> Outcome:
+    number = _ref(args, "update")
+    options = parse_fields(
+        args[1:], options=UPDATE_KEYS, hint=f"Usage: `/accord touchpoint {UPDATE_USAGE}`"
+    )
+    channel = None
+    if "channel" in options:
+        channel = parse_channel(options["channel"])
+        if channel is None:
+            raise InvalidInput("`channel:` needs a #channel, e.g. `channel:#ciso-cio`.")
+    changes = SeriesChanges(
+        name=neutralise(strip_quotes(options["name"])).strip() if "name" in options else None,
+        at=options.get("at"),
+        timezone=options.get("tz"),
+        every=options.get("every"),
+        first_date=parse_date(options["from"], field="from") if "from" in options else None,
+        participants=_participants(options["with"]) if "with" in options else None,
+        channel_id=channel,
+        duration_minutes=_number(options["duration"], field="duration", high=8 * 60, suffix="m")
+        if "duration" in options
+        else None,
+        lead_minutes=_number(options["lead"], field="lead", high=14 * 24, suffix="h") * 60
+        if "lead" in options
+        else None,
+    )
+    series = service.update_series(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        changes=changes,
+        directory=ctx.services.directory,
+        now=ctx.now,
+        channels=ctx.services.workspace,
+    )
+    return _series_outcome(ctx, series, f":pencil2: Updated *{series.ref}*.")
 
 
 def list_(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -208,6 +261,37 @@ def decision(ctx: CommandContext, args: list[str]) -> Outcome:
     return Reply(render.decision_recorded(series, recorded))
 
 
+REASSIGN_USAGE = 'reassign A-n [owner:@u] [due:YYYY-MM-DD|none] [text:"…"]'
+
+
+def reassign(ctx: CommandContext, args: list[str]) -> Outcome:
+    if not args:
+        raise InvalidInput(f"Which action item? e.g. `/accord touchpoint {REASSIGN_USAGE}`.")
+    number = service.parse_action_number(args[0])
+    options = parse_fields(
+        args[1:],
+        options=frozenset({"owner", "due", "text"}),
+        hint=f"Usage: `/accord touchpoint {REASSIGN_USAGE}`",
+    )
+    owner = parse_user(options["owner"]) if "owner" in options else None
+    if "owner" in options and owner is None:
+        raise InvalidInput("`owner:` needs a @mention, e.g. `owner:@alice`.")
+    raw_due = options.get("due")
+    clear_due = raw_due is not None and raw_due.lower() == "none"
+    item = service.update_action(
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        now=ctx.now,
+        owner_id=owner,
+        due=parse_date(raw_due, field="due") if raw_due is not None and not clear_due else None,
+        clear_due=clear_due,
+        text=neutralise(strip_quotes(options["text"])).strip() if "text" in options else None,
+    )
+    series = service.get_series(ctx.session, number=item.series_id)
+    return Reply(render.action_recorded(series, item))
+
+
 def done(ctx: CommandContext, args: list[str]) -> Outcome:
     if not args:
         raise InvalidInput("Which action item? e.g. `/accord touchpoint done A-7`.")
@@ -256,6 +340,14 @@ NOUN = Noun(
             new,
             aliases=("create",),
         ),
+        Verb(
+            "update",
+            UPDATE_USAGE,
+            "/accord touchpoint update TP-1 at:10:00 tz:Europe/London with:@ann,@bo,@cy",
+            "Change a series in place (what is not named stays).",
+            update,
+            aliases=("edit",),
+        ),
         Verb("list", "list [all]", "/accord touchpoint list", "List touchpoint series.", list_),
         Verb("show", "show TP-n", "/accord touchpoint show TP-1", "Show a series.", show),
         Verb("pause", "pause TP-n", "/accord touchpoint pause TP-1", "Pause agendas.", pause),
@@ -282,6 +374,14 @@ NOUN = Noun(
             "/accord touchpoint decision TP-1 Freeze firewall changes until January",
             "Record a decision.",
             decision,
+        ),
+        Verb(
+            "reassign",
+            REASSIGN_USAGE,
+            "/accord touchpoint reassign A-3 owner:@bo due:2027-04-01",
+            "Give an action item to someone else, or change its due date or text.",
+            reassign,
+            aliases=("edit-action",),
         ),
         Verb("done", "done A-n", "/accord touchpoint done A-3", "Close an action item.", done),
         Verb(

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from bot.domain import touchpoints as service
 from bot.domain.touchpoints import SeriesDraft
-from bot.domain.validation import parse_page, parse_record_number
+from bot.domain.validation import parse_page, parse_record_number, parse_whole_number
 from bot.services import Services
 from bot.slack.blocks import touchpoints as render
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
@@ -35,6 +35,8 @@ FIELD_BLOCKS = {
     "channel": BlockId.TP_CHANNEL,
     "owner": BlockId.TP_OWNER,
     "due": BlockId.TP_DUE,
+    "duration": BlockId.TP_DURATION,
+    "lead": BlockId.TP_LEAD,
 }
 
 
@@ -67,6 +69,13 @@ def open_decision(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     return OpenModal(render.decision_modal(metadata=metadata, ref=ref))
 
 
+def _form_number(form: FormState, block: str, *, field: str, high: int, default: int) -> int:
+    """An optional whole-number field of a form (empty: the default); the domain checks the
+    range and names the field."""
+    raw = form.text(block).strip().lower().removesuffix("h").removesuffix("m").strip()
+    return parse_whole_number(raw, field=field, low=0, high=high) if raw else default
+
+
 def submit_create(ctx: CommandContext, form: FormState) -> Outcome:
     values = form.values
     users = (values.get(BlockId.TP_PARTICIPANTS, {}).get("value") or {}).get("selected_users")
@@ -80,6 +89,21 @@ def submit_create(ctx: CommandContext, form: FormState) -> Outcome:
         channel_id=str(channel or ctx.channel_id),
         timezone=form.text(BlockId.TP_TZ) or None,
         first_date=form.day(BlockId.TP_FIRST, field="first meeting"),
+        duration_minutes=_form_number(
+            form,
+            BlockId.TP_DURATION,
+            field="duration",
+            high=8 * 60,
+            default=service.DEFAULT_DURATION_MINUTES,
+        ),
+        lead_minutes=60
+        * _form_number(
+            form,
+            BlockId.TP_LEAD,
+            field="lead",
+            high=14 * 24,
+            default=service.DEFAULT_LEAD_MINUTES // 60,
+        ),
     )
     series = service.create_series(
         ctx.session,
@@ -94,7 +118,7 @@ def submit_create(ctx: CommandContext, form: FormState) -> Outcome:
     return Reply(
         render.card(
             series,
-            upcoming=service.upcoming(series, now=ctx.now),
+            upcoming=service.next_meetings(ctx.session, series=series, now=ctx.now),
             actions_open=[],
             decisions=[],
             today=ctx.today,
