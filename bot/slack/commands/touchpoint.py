@@ -343,7 +343,7 @@ NOUN = Noun(
         Verb(
             "update",
             UPDATE_USAGE,
-            "/accord touchpoint update TP-1 at:10:00 tz:Europe/London with:@ann,@bo,@cy",
+            "/accord touchpoint update TP-1 at:10:00 tz:Europe/London with:@alice,@bob,@carol",
             "Change a series in place (what is not named stays).",
             update,
             aliases=("edit",),
@@ -378,7 +378,7 @@ NOUN = Noun(
         Verb(
             "reassign",
             REASSIGN_USAGE,
-            "/accord touchpoint reassign A-3 owner:@bo due:2027-04-01",
+            "/accord touchpoint reassign A-3 owner:@bob due:2027-04-01",
             "Give an action item to someone else, or change its due date or text.",
             reassign,
             aliases=("edit-action",),
