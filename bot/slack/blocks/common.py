@@ -42,13 +42,25 @@ class Message:
 
     text: str
     blocks: list[Block] = field(default_factory=list)
+    #: The last rendering and the blocks it was made from (slack_sdk validates every block
+    #: as it renders it, and a reply is rendered twice: checked in the guard, then sent).
+    _rendered: tuple[tuple[Block, ...], list[dict[str, Any]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def block_dicts(self) -> list[dict[str, Any]]:
-        return [block.to_dict() for block in self.blocks]
+        rendered = self._rendered
+        if rendered is None or not _same(rendered[0], self.blocks):
+            rendered = self._rendered = (tuple(self.blocks), [b.to_dict() for b in self.blocks])
+        return list(rendered[1])
 
     def payload(self) -> dict[str, Any]:
         """The message as an outbox row stores it (what chat.postMessage/update take)."""
         return {"text": self.text, "blocks": self.block_dicts()}
+
+
+def _same(before: Sequence[Block], now: Sequence[Block]) -> bool:
+    return len(before) == len(now) and all(a is b for a, b in zip(before, now, strict=True))
 
 
 def clip(text: str, limit: int) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 from bot.domain.errors import InvalidInput
+from bot.slack.blocks.common import Message
 from bot.slack.blocks.general import HelpEntry, help_message
 from bot.slack.commands import (
     digest,
@@ -18,10 +21,16 @@ from bot.slack.text import tokenize
 
 
 def _help(_ctx: CommandContext, _args: list[str]) -> Outcome:
-    return Reply(help_message(help_sections()))
+    return Reply(_help_reply())
 
 
-HELP = Noun(name="help", summary="This list.", bare=_help)
+@functools.cache
+def _help_reply() -> Message:
+    """The same for everyone, so built (and rendered) once."""
+    return help_message(help_sections())
+
+
+HELP = Noun(name="help", summary="This list.", bare=_help, bare_reads_only=True)
 
 NOUNS: tuple[Noun, ...] = (
     HELP,
@@ -62,6 +71,24 @@ def find_noun(name: str) -> Noun:
         f"`{name[:30]}` is not an Accord command.",
         hint="Commands: " + ", ".join(f"`{noun.name}`" for noun in NOUNS) + ". `/accord help`.",
     )
+
+
+def reads_only(text: str) -> bool:
+    """Whether the command `text` is one that only reads (help, `initiative list`, …): such
+    a command needs no request key, so it runs without a write (SQLite's one write lock) or
+    a commit. Anything that fails to parse counts as not read-only."""
+    try:
+        tokens = tokenize(text)
+        if not tokens:
+            return True  # help
+        noun = find_noun(tokens[0])
+        if len(tokens) == 1 or not noun.verbs:
+            return noun.bare_reads_only
+        if noun.bare_takes_args and not noun.has_verb(tokens[1].lower()):
+            return noun.bare_reads_only
+        return noun.verb(tokens[1].lower()).reads_only
+    except InvalidInput:
+        return False
 
 
 def route(ctx: CommandContext, text: str) -> Outcome:
