@@ -82,6 +82,7 @@ def serve_accord(database_url: str | None, seed: int) -> None:
     from bot.db import upgrade
     from bot.slack.app import build_app
     from bot.slack.deliver import Deliverer
+    from bot.slack.runner import tune_interpreter
     from bot.web import SERVER_OPTIONS, AccordWsgi
     from tests.fakes.slack_api import FakeSlackServer
     from tests.harness import CISO_FROM_GROUP, CISO_GROUP, test_settings
@@ -107,6 +108,8 @@ def serve_accord(database_url: str | None, seed: int) -> None:
         **SERVER_OPTIONS,
     )
     port = server.effective_port  # type: ignore[union-attr]
+    if os.environ.get("BENCH_TUNE", "1") == "1":
+        tune_interpreter()
 
     def seed_then_announce() -> None:
         for n in range(seed):  # a register to list, made the way users make it
