@@ -169,6 +169,7 @@ def send(port: int, text: str, user: str) -> tuple[int, bytes]:
 @dataclass
 class Tally:
     latencies: list[float] = field(default_factory=list)
+    by_command: dict[str, list[float]] = field(default_factory=dict)
     errors: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -205,6 +206,7 @@ def run_slice(port: int, rate: float, seconds: float, tally: Tally, workers: int
             with lock:
                 if reason is None:
                     tally.latencies.append(elapsed)
+                    tally.by_command.setdefault(text, []).append(elapsed)
                 else:
                     tally.fail(reason)
 
@@ -290,9 +292,13 @@ def report(results: dict[tuple[str, float], Tally]) -> None:
             p50, p95, p99 = (percentile(values, f) * 1000 for f in (0.50, 0.95, 0.99))
             row[name] = p99
             reasons = f" {tally.reasons}" if tally.reasons else ""
+            medians = "  p50 " + ", ".join(
+                f"{text.split()[0]} {percentile(times, 0.5) * 1000:.1f}ms"
+                for text, times in sorted(tally.by_command.items())
+            )
             print(
                 f"{rate:6.0f} {name:>7} {len(values) + tally.errors:5d} {p50:6.1f}ms {p95:6.1f}ms"
-                f" {p99:6.1f}ms {tally.errors:6d}{reasons}"
+                f" {p99:6.1f}ms {tally.errors:6d}{medians}{reasons}"
             )
         print(f"{'':6} p99 ratio accord/floor: {row['accord'] / row['floor']:.2f}x")
 
