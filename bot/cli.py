@@ -149,6 +149,7 @@ def serve(
     from waitress import serve as waitress_serve
 
     from bot.slack.app import build_app
+    from bot.slack.runner import tune_interpreter
     from bot.web import SERVER_OPTIONS, AccordWsgi
 
     configure_logging()
@@ -162,6 +163,7 @@ def serve(
         _start_delivery(services)
     listen_port = port or settings.port
     log.info("Accord listening on %s:%s", host, listen_port)
+    tune_interpreter()  # issue 13: GIL hand-over and start-up objects out of the GC's way
     waitress_serve(
         AccordWsgi(bolt, services, signing_secret=secret),
         host=host,

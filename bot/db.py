@@ -115,6 +115,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # In WAL mode NORMAL syncs at checkpoints, not at every commit: a commit survives a crash
+    # of Accord (not of the machine); every command's commit otherwise waited for an fsync
+    # while holding SQLite's one write lock (issue 13).
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -54,7 +54,9 @@ AgendaSource = Callable[..., AgendaSection]
 def initiatives_needing_attention(
     session: Session, *, today: date, window_end: datetime
 ) -> AgendaSection:
-    """Open initiatives that are red, blocked, on security hold or overdue; nothing closed."""
+    """Open initiatives that are red, blocked, on security hold or overdue; nothing closed.
+
+    Two statements and one page of rows (with their tags and covers), however many match."""
     is_open = col(Initiative.status).not_in(list(CLOSED_STATUSES))
     attention = or_(
         col(Initiative.health) == Health.RED,
@@ -62,11 +64,17 @@ def initiatives_needing_attention(
         col(Initiative.on_hold).is_(True),
         col(Initiative.due_date) < today,
     )
-    rows = list(
-        session.exec(select(Initiative).where(is_open, attention).order_by(col(Initiative.id)))
-    )
+    total = session.exec(
+        select(func.count()).select_from(Initiative).where(is_open, attention)
+    ).one()
+    rows = session.exec(
+        select(Initiative)
+        .where(is_open, attention)
+        .order_by(col(Initiative.id))
+        .limit(SECTION_LIMIT)
+    ).all()
     items = []
-    for initiative in rows[:SECTION_LIMIT]:
+    for initiative in rows:
         flags = [
             flag
             for flag, on in (
@@ -91,7 +99,7 @@ def initiatives_needing_attention(
         key="initiatives",
         title="Initiatives needing attention",
         items=items,
-        more=max(0, len(rows) - SECTION_LIMIT),
+        more=max(0, total - len(rows)),
     )
 
 

@@ -4,12 +4,13 @@ settled between the sides (both confirm) or escalated to executives (see escalat
 States: open → settled | escalated → decided; open/escalated → withdrawn.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, update
+from sqlalchemy import JSON, Column, or_, update
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from bot.domain import initiatives, risks
@@ -597,6 +598,27 @@ def snooze(
 
 
 # --- read API for other features -----------------------------------------------------------
+
+
+def awaiting_position(
+    session: Session, *, sides: Iterable[Role], limit: int
+) -> tuple[list[Disagreement], int]:
+    """Active disagreements where one of `sides` has yet to state a position (App Home "Needs
+    you"), oldest first: the first `limit` and how many there are, in two statements."""
+    blank = [func.trim(col(_POSITION_COLUMNS[side])) == "" for side in sorted(sides)]
+    if not blank:
+        return [], 0
+    clause = col(Disagreement.state).in_(list(ACTIVE_STATES)) & or_(*blank)
+    total = session.exec(select(func.count()).select_from(Disagreement).where(clause)).one()
+    if not total:
+        return [], 0
+    rows = session.exec(
+        select(Disagreement).where(clause).order_by(col(Disagreement.id)).limit(limit)
+    ).all()
+    return list(rows), total
+
+
+_POSITION_COLUMNS = {Role.CIO: Disagreement.cio_position, Role.CISO: Disagreement.ciso_position}
 
 
 def list_open_disagreements(session: Session) -> list[Disagreement]:

@@ -43,19 +43,10 @@ def needs_you(session: Session, *, actor: Actor, today: date, limit: int) -> Nee
         session, actor=actor, today=today, limit=limit
     )
     pending = esc.list_pending_escalations(session, today=today) if actor.is_executive else []
-    sides = actor.sides
-    unstated = (
-        [
-            d
-            for d in dis.list_open_disagreements(session)
-            if any(not d.position(side).strip() for side in sides)
-        ]
-        if sides
-        else []
-    )
+    unstated, unstated_total = dis.awaiting_position(session, sides=actor.sides, limit=limit)
     return NeedsYou(
         risks=Waiting(waiting_risks, risks_total),
         escalations=Waiting(pending[:limit], len(pending)),
-        disagreements=Waiting(unstated[:limit], len(unstated)),
+        disagreements=Waiting(unstated, unstated_total),
         today=today,
     )

@@ -14,6 +14,7 @@ from bot.logs import BOLT_LOGGER
 from bot.services import Services
 from bot.slack import inbound
 from bot.slack.listeners import register_all
+from bot.slack.runner import SignalledListenerRunner
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ def build_app(
         token_verification_enabled=False,
         logger=bolt_logger(),
     )
+    # Answer as soon as `ack()` is called, not at bolt's next 10 ms poll (bot/slack/runner.py).
+    app._listener_runner = SignalledListenerRunner.replacing(app.listener_runner)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

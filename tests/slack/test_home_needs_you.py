@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from tests.harness import CIO, CIO_2, CISO, CISO_2, EXEC, OUTSIDER, RunningAccord, reply_text
+from sqlalchemy import event
+
+from bot.db import session_scope
+from bot.domain.needs import needs_you as needs_you_of
+from tests.harness import (
+    CIO,
+    CIO_2,
+    CISO,
+    CISO_2,
+    EXEC,
+    OUTSIDER,
+    START,
+    RunningAccord,
+    reply_text,
+)
 
 NEW = "risk new Legacy VPN without MFA likelihood:3 impact:4 expires:2027-01-31 attack:T1078"
 
@@ -93,3 +108,56 @@ def test_a_side_sees_disagreements_it_has_no_position_on(accord: RunningAccord) 
     accord.command_text("disagree position DIS-1 two years for audit", user=CISO)
     text = reply_text(needs_you(accord, CISO_2))
     assert "Logging retention 0" not in text and "DIS-2" in text and "…and 1 more" in text
+
+
+def test_a_request_whose_expiry_has_passed_no_longer_waits(accord: RunningAccord) -> None:
+    accord.command(NEW, user=CISO)  # expires 2027-01-31
+    assert "RSK-1" in reply_text(needs_you(accord, CIO))
+    accord.clock.set(datetime(2027, 1, 31, 9, 0, tzinfo=UTC))
+    # `risk approve` would refuse it now, so the Home tab does not offer it.
+    assert "RSK-1" not in reply_text(needs_you(accord, CIO))
+    assert "can no longer be approved" in accord.command_text("risk approve RSK-1", user=CIO)
+
+
+def statements_for_needs_you(accord: RunningAccord, user: str) -> int:
+    """The statements one "Needs you" issues; it loads no more records than it shows."""
+    count = 0
+
+    def counted(*_args: object) -> None:
+        nonlocal count
+        count += 1
+
+    with session_scope(accord.services.engine) as session:
+        actor = accord.services.directory.actor(session, user)
+        connection = session.connection()  # this session's statements, not other threads'
+        loaded: list[str] = []
+
+        def load(_session: object, record: object) -> None:
+            loaded.append(type(record).__name__)
+
+        event.listen(connection, "before_cursor_execute", counted)
+        event.listen(session, "loaded_as_persistent", load)
+        try:
+            needs = needs_you_of(session, actor=actor, today=START.date(), limit=5)
+        finally:
+            event.remove(connection, "before_cursor_execute", counted)
+            event.remove(session, "loaded_as_persistent", load)
+        assert needs.risks.total and needs.disagreements.total
+    assert loaded.count("RiskAcceptance") <= 5 and loaded.count("Disagreement") <= 5
+    return count
+
+
+def test_needs_you_counts_every_waiting_record_in_the_same_number_of_statements(
+    accord: RunningAccord,
+) -> None:
+    for n in range(2):
+        accord.command(NEW.replace("Legacy VPN", f"Legacy VPN {n}"), user=CIO)
+        accord.command_text(f'disagree "Logging retention {n}" keep 90 days')
+    few = statements_for_needs_you(accord, CISO)
+    for n in range(2, 8):
+        accord.command(NEW.replace("Legacy VPN", f"Legacy VPN {n}"), user=CIO)
+        accord.command_text(f'disagree "Logging retention {n}" keep 90 days')
+    assert statements_for_needs_you(accord, CISO) == few
+    text = reply_text(needs_you(accord, CISO))
+    assert "Needs you (16)" in text
+    assert "RSK-1" in text and "RSK-6" not in text  # the oldest five risks, then "…and 3 more"

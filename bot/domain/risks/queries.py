@@ -3,7 +3,7 @@
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import String, and_, case, cast, func
 from sqlmodel import Session, col, select
 
 from bot.db import lock_row
@@ -16,13 +16,14 @@ from bot.domain.risks.models import (
     OPEN_STATES,
     Band,
     RiskAcceptance,
+    RiskApproval,
     RiskFilter,
     RiskRound,
     RiskState,
     RoundState,
 )
-from bot.domain.risks.policy import _already, approver_side, ensure_decidable
-from bot.domain.roles import Actor
+from bot.domain.risks.policy import _already, approver_side
+from bot.domain.roles import Actor, Role
 
 
 def band_expression() -> Any:
@@ -110,27 +111,50 @@ def awaiting_decision(
     """The records with an open round `actor` may decide on now (App Home "Needs you"): the
     first `limit` of them, oldest first, and how many there are.
 
-    Who may decide is exactly what `decide` enforces (`approver_side`, `ensure_decidable`); two
-    statements load the open records with their rounds and decisions (selectin)."""
+    Who may decide is what `decide` enforces (`approver_side`, `ensure_decidable`), said in SQL:
+    a count and one page (with their rounds and decisions, selectin), however many records
+    there are. `ensure_decidable` still guards the decision itself."""
     try:
         side = approver_side(actor)
     except UserError:
         return [], 0
-    candidates = session.exec(
-        select(RiskAcceptance)
-        .where(col(RiskAcceptance.id).in_(_open_round_ids()))
-        .order_by(col(RiskAcceptance.id))
+    clause = _decidable_clause(actor, side=side, today=today)
+    total = session.exec(select(func.count()).select_from(RiskAcceptance).where(clause)).one()
+    if not total:
+        return [], 0
+    waiting = session.exec(
+        select(RiskAcceptance).where(clause).order_by(col(RiskAcceptance.id)).limit(limit)
     ).all()
+    return list(waiting), total
 
-    def decidable(risk: RiskAcceptance) -> bool:
-        try:
-            ensure_decidable(risk, actor, side=side, today=today)
-        except UserError:
-            return False
-        return True
 
-    waiting = [risk for risk in candidates if decidable(risk)]
-    return waiting[:limit], len(waiting)
+def _decidable_clause(actor: Actor, *, side: Role, today: date) -> Any:
+    """`ensure_decidable(risk, actor, side=side, today=today)` passes, as a WHERE clause: the
+    record's current round is open (and the record no draft), `side` has not decided in it,
+    `actor` did not request it, and the expiry it asks approvers to sign is after today."""
+    proposed = func.nullif(col(RiskRound.proposed)["expires_on"].as_string(), "")
+    signed_expiry = func.coalesce(proposed, cast(col(RiskAcceptance.expires_on), String))
+    open_round = (
+        select(RiskRound.id)
+        .where(
+            col(RiskRound.risk_id) == col(RiskAcceptance.id),
+            col(RiskRound.round) == col(RiskAcceptance.round),
+            col(RiskRound.state) == RoundState.OPEN,
+            col(RiskRound.requested_by) != actor.user_id,
+            signed_expiry > today.isoformat(),
+        )
+        .exists()
+    )
+    decided = (
+        select(RiskApproval.id)
+        .where(
+            col(RiskApproval.risk_id) == col(RiskAcceptance.id),
+            col(RiskApproval.round) == col(RiskAcceptance.round),
+            col(RiskApproval.side) == side,
+        )
+        .exists()
+    )
+    return and_(col(RiskAcceptance.state) != RiskState.DRAFT, open_round, ~decided)
 
 
 def all_risks(session: Session) -> list[RiskAcceptance]:

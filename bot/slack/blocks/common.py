@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,10 +46,19 @@ class Message:
 
     text: str
     blocks: list[Block] = field(default_factory=list)
+    #: The last rendering and the blocks it was made from (slack_sdk validates every block
+    #: as it renders it, and a reply is rendered twice: checked in the guard, then sent).
+    _rendered: tuple[tuple[Block, ...], list[dict[str, Any]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def block_dicts(self) -> list[dict[str, Any]]:
-        """The blocks as sent, shortened where needed to stay within the text budget."""
-        return fit_text([block.to_dict() for block in self.blocks], MESSAGE_TEXT_BUDGET)
+        """The blocks as sent, shortened where needed to stay within the text budget (rendered
+        once: slack_sdk validates every block as it renders it)."""
+        rendered = self._rendered
+        if rendered is None or not _same(rendered[0], self.blocks):
+            rendered = self._rendered = (tuple(self.blocks), [b.to_dict() for b in self.blocks])
+        return fit_text(copy.deepcopy(rendered[1]), MESSAGE_TEXT_BUDGET)
 
     def payload(self) -> dict[str, Any]:
         """The message as an outbox row stores it (what chat.postMessage/update take)."""
@@ -92,6 +102,10 @@ def fit_text(blocks: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
     for obj in shrinkable:
         obj["text"] = clip(obj["text"], low)
     return blocks
+
+
+def _same(before: Sequence[Block], now: Sequence[Block]) -> bool:
+    return len(before) == len(now) and all(a is b for a, b in zip(before, now, strict=True))
 
 
 def clip(text: str, limit: int) -> str:

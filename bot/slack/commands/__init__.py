@@ -31,6 +31,7 @@ HELP = Noun(
     bare=_help,
     usage="[command]",
     example="/accord help risk",
+    bare_reads_only=True,
 )
 
 NOUNS: tuple[Noun, ...] = (
@@ -72,6 +73,24 @@ def find_noun(name: str) -> Noun:
         f"`{name[:30]}` is not an Accord command.",
         hint="Commands: " + ", ".join(f"`{noun.name}`" for noun in NOUNS) + ". `/accord help`.",
     )
+
+
+def reads_only(text: str) -> bool:
+    """Whether the command `text` is one that only reads (help, `initiative list`, …): such
+    a command needs no request key, so it runs without a write (SQLite's one write lock) or
+    a commit. Anything that fails to parse counts as not read-only."""
+    try:
+        tokens = tokenize(text)
+        if not tokens:
+            return True  # help
+        noun = find_noun(tokens[0])
+        if len(tokens) == 1 or not noun.verbs:
+            return noun.bare_reads_only
+        if noun.bare_takes_args and not noun.has_verb(tokens[1].lower()):
+            return noun.bare_reads_only
+        return noun.verb(tokens[1].lower()).reads_only
+    except InvalidInput:
+        return False
 
 
 def route(ctx: CommandContext, text: str) -> Outcome:

@@ -70,6 +70,9 @@ class Verb:
     summary: str
     run: Handler
     aliases: tuple[str, ...] = ()
+    #: The verb only reads (no change, no work after the answer): it needs no request key,
+    #: so it takes no write lock and commits nothing (`commands.reads_only`).
+    reads_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class Noun:
     example: str = ""
     #: When set, `/accord <noun> <words>` whose first word is no verb runs `bare` with the words.
     bare_takes_args: bool = False
+    #: `bare` only reads (see `Verb.reads_only`).
+    bare_reads_only: bool = False
 
     def has_verb(self, name: str) -> bool:
         return any(name == verb.name or name in verb.aliases for verb in self.verbs)

@@ -192,8 +192,16 @@ NOUN = Noun(
             "List initiatives, a page at a time.",
             list_,
             aliases=("ls",),
+            reads_only=True,
         ),
-        Verb("show", "show INI-n", "/accord initiative show INI-3", "Show one initiative.", show),
+        Verb(
+            "show",
+            "show INI-n",
+            "/accord initiative show INI-3",
+            "Show one initiative.",
+            show,
+            reads_only=True,
+        ),
         Verb(
             "update",
             "update INI-n [status:<s>] [health:<h>] [due:<date>] [owner-cio:@u] [owner-ciso:@u]"

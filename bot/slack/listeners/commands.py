@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot.services import Services
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import notice
-from bot.slack.commands import route
+from bot.slack.commands import reads_only, route
 from bot.slack.commands.base import Deferred, OpenModal, Outcome, Reply
 from bot.slack.deadline import Pending, within_budget
 from bot.slack.guard import guarded
@@ -38,7 +38,8 @@ def run_command(
         services,
         user_id=user_id,
         channel_id=channel_id,
-        request_key=request_key,
+        # A command that only reads claims no key: nothing to repeat, and no write to wait for.
+        request_key=None if reads_only(text) else request_key,
         work=lambda ctx: route(ctx, text),
     )
 
