@@ -131,9 +131,10 @@ class RunningAccord:
         self.services.outbound.drain()
 
     def wait_idle(self) -> None:
-        """Until bolt's listeners (and the calls they make to the fake) have finished."""
+        """Until bolt's listeners have finished and what they queued has been delivered."""
         if self.listeners is not None:
             self.listeners.wait_idle()
+        self.deliver()
         self.fake.wait_idle()
 
     def posts_in(self, channel: str, count: int = 1) -> list[Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, or_, update
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
+from bot.db import lock_row
 from bot.domain import initiatives, risks
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
@@ -161,8 +162,11 @@ def validate_link(session: Session, text: str) -> tuple[str, str | None]:
     return format_ref(Kind.RISK, number), risk.title
 
 
-def get_disagreement(session: Session, *, number: int) -> Disagreement:
-    disagreement = session.get(Disagreement, number)
+def get_disagreement(session: Session, *, number: int, lock: bool = False) -> Disagreement:
+    """The record; with `lock`, locked for a change until the transaction ends (`lock_row`)."""
+    disagreement = (
+        lock_row(session, Disagreement, number) if lock else session.get(Disagreement, number)
+    )
     if disagreement is None:
         raise NotFound(
             f"There is no {format_ref(Kind.DISAGREEMENT, number)}.",
@@ -263,7 +267,7 @@ def state_position(
     ensure_allowed(actor, Permission.DISAGREEMENT_RAISE)
     chosen = actor_side(actor, side)
     text = bounded_text(position, field="position", max_length=POSITION_MAX, required=True)
-    disagreement = get_disagreement(session, number=number)
+    disagreement = get_disagreement(session, number=number, lock=True)
     _ensure_active(disagreement, "change a position")
     before = disagreement.snapshot()
     _set_position(disagreement, chosen, text, actor.user_id)
@@ -313,7 +317,7 @@ def update_details(
             hint=f'e.g. `/accord disagree update DIS-{number} business:"launch slips" '
             'security:"exposed CVE" options:"Delay | Ship with WAF"`',
         )
-    disagreement = get_disagreement(session, number=number)
+    disagreement = get_disagreement(session, number=number, lock=True)
     _ensure_active(disagreement, "change it")
     before = disagreement.snapshot()
     if details.subject is not None:
@@ -348,7 +352,7 @@ def propose_settlement(
     ensure_allowed(actor, Permission.DISAGREEMENT_RAISE)
     side = actor_side(actor)
     text = bounded_text(outcome, field="outcome", max_length=OUTCOME_MAX, required=True)
-    disagreement = get_disagreement(session, number=number)
+    disagreement = get_disagreement(session, number=number, lock=True)
     if disagreement.state != DisagreementState.OPEN:
         raise Conflict(
             f"{disagreement.ref} is {disagreement.state.value}; only an open disagreement "
@@ -375,7 +379,7 @@ def confirm_settlement(
 ) -> Disagreement:
     ensure_allowed(actor, Permission.DISAGREEMENT_RAISE)
     side = actor_side(actor)
-    disagreement = get_disagreement(session, number=number)
+    disagreement = get_disagreement(session, number=number, lock=True)
     if disagreement.state != DisagreementState.OPEN:
         raise Conflict(f"{disagreement.ref} is already {disagreement.state.value}.")
     if disagreement.settle_text is None or version != disagreement.settle_version:
@@ -412,7 +416,7 @@ def withdraw(
     which also withdraws its escalation)."""
     ensure_allowed(actor, Permission.DISAGREEMENT_RAISE)
     text = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
-    disagreement = get_disagreement(session, number=number)
+    disagreement = get_disagreement(session, number=number, lock=True)
     if not disagreement.is_active:
         raise Conflict(
             f"{disagreement.ref} is {disagreement.state.value}; only an open or escalated "
@@ -578,7 +582,7 @@ def snooze(
     """A side postpones the automatic escalation: the time box starts again from now."""
     ensure_allowed(actor, Permission.DISAGREEMENT_RAISE)
     text = bounded_text(reason, field="reason", max_length=REASON_MAX, required=True)
-    disagreement = get_disagreement(session, number=number)
+    disagreement = get_disagreement(session, number=number, lock=True)
     if disagreement.state != DisagreementState.OPEN:
         raise Conflict(f"{disagreement.ref} is {disagreement.state.value}; nothing to snooze.")
     before = disagreement.snapshot()

@@ -7,12 +7,37 @@ not the direct answer to a request (the ack or response_url).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session
 
 from bot.domain import outbox
 from bot.domain.outbox import OutboxKind, OutboxMessage
 from bot.services import Services
 from bot.slack.blocks.common import Message
+
+
+def _queue(
+    session: Session,
+    services: Services,
+    *,
+    kind: OutboxKind,
+    channel: str,
+    payload: dict[str, Any],
+    summary: str,
+    **where: Any,
+) -> OutboxMessage:
+    """One outbox row with this process's clock and delivery window."""
+    return outbox.enqueue(
+        session,
+        now=services.clock.now(),
+        kind=kind,
+        channel=channel,
+        payload=payload,
+        summary=summary,
+        window=services.settings.outbox_window,
+        **where,
+    )
 
 
 def post(
@@ -26,16 +51,15 @@ def post(
     notify: str | None = None,
 ) -> OutboxMessage:
     """A message in a channel, or a DM when `channel` is a user id."""
-    return outbox.enqueue(
+    return _queue(
         session,
-        now=services.clock.now(),
+        services,
         kind=OutboxKind.POST,
         channel=channel,
         payload=message.payload(),
         summary=summary,
         subject=subject,
         notify=notify,
-        window=services.settings.outbox_window,
     )
 
 
@@ -53,9 +77,9 @@ def reply(
     """A reply in the thread of `parent` (an outbox row) or of a known `thread_ts`."""
     if parent is None and not thread_ts:
         return None
-    return outbox.enqueue(
+    return _queue(
         session,
-        now=services.clock.now(),
+        services,
         kind=OutboxKind.POST,
         channel=parent.channel if parent is not None else channel,
         payload=message.payload(),
@@ -63,7 +87,6 @@ def reply(
         thread_of=parent.id if parent is not None else None,
         thread_ts=None if parent is not None else thread_ts,
         notify=notify,
-        window=services.settings.outbox_window,
     )
 
 
@@ -71,15 +94,14 @@ def update(
     session: Session, services: Services, *, target: OutboxMessage, message: Message, summary: str
 ) -> OutboxMessage:
     """Replace the content of the message `target` posted (once it has a ts)."""
-    return outbox.enqueue(
+    return _queue(
         session,
-        now=services.clock.now(),
+        services,
         kind=OutboxKind.UPDATE,
         channel=target.channel,
         payload=message.payload(),
         summary=summary,
         target_of=target.id,
-        window=services.settings.outbox_window,
     )
 
 
@@ -93,15 +115,14 @@ def update_ts(
     summary: str,
 ) -> OutboxMessage:
     """Replace the content of a message known only by channel and ts."""
-    return outbox.enqueue(
+    return _queue(
         session,
-        now=services.clock.now(),
+        services,
         kind=OutboxKind.UPDATE,
         channel=channel,
         payload=message.payload(),
         summary=summary,
         target_ts=ts,
-        window=services.settings.outbox_window,
     )
 
 
@@ -111,15 +132,14 @@ def ephemeral(
     """Only `user_id` sees it, in `channel`; a DM when there is no channel (or it refuses)."""
     if not channel:
         return post(session, services, channel=user_id, message=message, summary="a private note")
-    return outbox.enqueue(
+    return _queue(
         session,
-        now=services.clock.now(),
+        services,
         kind=OutboxKind.EPHEMERAL,
         channel=channel,
         user_id=user_id,
         payload=message.payload(),
         summary="a private note",
-        window=services.settings.outbox_window,
     )
 
 
@@ -133,13 +153,12 @@ def upload(
     comment: str,
 ) -> OutboxMessage:
     """A file in the person's DM with Accord."""
-    return outbox.enqueue(
+    return _queue(
         session,
-        now=services.clock.now(),
+        services,
         kind=OutboxKind.UPLOAD,
         channel=user_id,
         payload={"text": comment, "filename": filename, "title": filename, "content": content},
         summary=f"the file `{filename}`",
         notify=user_id,
-        window=services.settings.outbox_window,
     )

@@ -26,7 +26,9 @@ from bot.domain.errors import InvalidInput
 from bot.domain.touchpoints import RefusedLine, ThreadEntry
 from bot.domain.validation import parse_date
 from bot.services import Services
+from bot.slack import send
 from bot.slack.blocks import touchpoints as render
+from bot.slack.blocks.common import Message
 from bot.slack.commands.base import CommandContext, Outcome, Reply
 from bot.slack.guard import Duplicate, Failure, attempt, unit_of_work
 from bot.slack.listeners.interaction import interaction_unit
@@ -141,9 +143,19 @@ def on_message(services: Services, notifier: SlackNotifier, event: dict[str, Any
         if not captured.recorded:
             raise _nothing_recorded(refused)
         series = service.get_series(ctx.session, number=series_id)
-        return Reply(
-            render.thread_captured(series, captured.recorded, refused=refused), in_channel=True
+        confirmation = render.thread_captured(series, captured.recorded, refused=refused)
+        # The confirmation in the thread commits with what it confirms (the outbox).
+        send.reply(
+            ctx.session,
+            ctx.services,
+            parent=None,
+            channel=channel,
+            thread_ts=thread_ts,
+            message=confirmation,
+            summary=f"the capture confirmation in the thread of {series.ref}",
+            notify=ctx.actor.user_id,
         )
+        return Reply(confirmation, in_channel=True)
 
     result = attempt(
         interaction_unit(
@@ -157,19 +169,22 @@ def on_message(services: Services, notifier: SlackNotifier, event: dict[str, Any
     if isinstance(result, Failure):
         # A failed capture rolls its key back, so Slack's retries run it again: the note's own
         # key makes one message get at most one note.
-        if _first_note(services, key=f"note:message:{channel}:{event['ts']}"):
-            notifier.tell(user_id, result.message, channel=channel)
-    elif isinstance(result, Reply):
-        try:
-            notifier.post(channel, result.message, thread_ts=thread_ts)
-        except Exception:
-            log.exception("could not acknowledge a capture in the agenda thread")
+        _note_once(
+            services,
+            key=f"note:message:{channel}:{event['ts']}",
+            user_id=user_id,
+            channel=channel,
+            message=result.message,
+        )
 
 
-def _first_note(services: Services, *, key: str) -> bool:
-    """Claim the right to send a message's error note, in its own committed transaction."""
+def _note_once(
+    services: Services, *, key: str, user_id: str, channel: str, message: Message
+) -> None:
+    """Queue a message's error note under its own key, so one message gets at most one note
+    however often Slack delivers it."""
     try:
-        with unit_of_work(services, request_key=key):
-            return True
+        with unit_of_work(services, request_key=key) as session:
+            send.ephemeral(session, services, user_id=user_id, channel=channel, message=message)
     except Duplicate:
-        return False
+        return

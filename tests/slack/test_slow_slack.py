@@ -64,6 +64,11 @@ def test_slow_post_during_a_form_closes_the_form_in_time_and_confirms_later(
     assert reply.status == 200
     assert reply.elapsed < 1.5  # the slow post happens after the form is closed
     assert reply.json() == {}
+    # The confirmation is queued with the record; it follows the rate-limited approval request
+    # in the channel's lane, so it leaves once Slack's Retry-After has passed.
+    accord.wait_idle()
+    accord.clock.advance(seconds=4)
+    accord.deliver()
     confirmation = accord.fake.wait_for("chat.postEphemeral", timeout=15)[0].body
     assert "RSK-1" in reply_text(confirmation)
     assert risks(accord) == 1

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import String, cast, func
 from sqlmodel import Session, SQLModel, col, or_, select
 
+from bot.db import lock_row
 from bot.domain.errors import NotFound
 from bot.domain.paging import Page, clamp_page
 from bot.domain.refs import Kind, format_ref
@@ -22,8 +23,13 @@ from bot.domain.touchpoints.models import (
 from bot.domain.touchpoints.recurrence import upcoming
 
 
-def get_series(session: Session, *, number: int) -> TouchpointSeries:
-    series = session.get(TouchpointSeries, number)
+def get_series(session: Session, *, number: int, lock: bool = False) -> TouchpointSeries:
+    """The series; with `lock`, locked for a change until the transaction ends (`lock_row`)."""
+    series = (
+        lock_row(session, TouchpointSeries, number)
+        if lock
+        else session.get(TouchpointSeries, number)
+    )
     if series is None:
         raise NotFound(
             f"There is no {format_ref(Kind.TOUCHPOINT, number)}.",

@@ -203,7 +203,7 @@ def update_series(
             hint="e.g. `/accord touchpoint update TP-1 at:10:00 with:@alice,@bob lead:48h`",
         )
     found = session.get(TouchpointSeries, number, with_for_update=True)
-    series = found if found is not None else get_series(session, number=number)
+    series = found if found is not None else get_series(session, number=number, lock=True)
     _require_live(series)
     before = series.snapshot()
     if changes.name is not None:
@@ -334,7 +334,7 @@ def _set_status(
     channels: ChannelMembership | None = None,
 ) -> TouchpointSeries:
     ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
-    series = get_series(session, number=number)
+    series = get_series(session, number=number, lock=True)
     if series.status == SeriesStatus.CANCELLED:
         raise Conflict(f"{series.ref} is cancelled; create a new series instead.")
     if series.status == status:
@@ -406,7 +406,7 @@ def skip_next(session: Session, *, actor: Actor, number: int, now: datetime) -> 
     """Skip the earliest meeting that has not started: its agenda is never posted (or, if it
     already was, the meeting is marked skipped)."""
     ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
-    series = get_series(session, number=number)
+    series = get_series(session, number=number, lock=True)
     if series.status != SeriesStatus.ACTIVE or series.next_start is None:
         raise Conflict(f"{series.ref} is {series.status.value}; there is no next meeting to skip.")
     rows = _handled(session, series, since=now)

@@ -12,16 +12,17 @@ from typing import Any
 from slack_bolt import Ack
 from slack_sdk import WebClient
 
+from bot.db import session_scope
 from bot.domain.errors import InvalidInput
 from bot.domain.validation import parse_date, parse_record_number
 from bot.services import Services
+from bot.slack import send
 from bot.slack.blocks.errors import form_error_text
 from bot.slack.commands.base import CommandContext, Outcome, Reply
 from bot.slack.deadline import Pending, within_budget
 from bot.slack.guard import Failure, attempt
 from bot.slack.inbound import json_object
 from bot.slack.listeners.interaction import interaction_unit
-from bot.slack.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 STALE_FORM = "This form is out of date; open it again."
@@ -66,14 +67,28 @@ class FormState:
 
 FormHandler = Callable[[CommandContext, FormState], Outcome]
 #: How a successful submission is confirmed (default: ephemeral in the channel, or a DM).
-Confirm = Callable[[SlackNotifier, str, FormState, Reply], None]
+Confirm = Callable[[CommandContext, FormState, Reply], None]
 #: How the unit of work runs; features may wrap it (e.g. to explain a lost race).
 Runner = Callable[..., Callable[[], Outcome]]
 
 
-def tell_submitter(notifier: SlackNotifier, user_id: str, form: FormState, reply: Reply) -> None:
+def tell_submitter(ctx: CommandContext, form: FormState, reply: Reply) -> None:
+    """The confirmation, queued in the submission's transaction (a form has no response_url):
+    ephemeral where the form was opened, or a DM."""
     channel = str(form.metadata.get("channel") or "")
-    notifier.tell(user_id, reply.message, channel=channel or None)
+    send.ephemeral(
+        ctx.session,
+        ctx.services,
+        user_id=ctx.actor.user_id,
+        channel=channel or None,
+        message=reply.message,
+    )
+
+
+def _confirmed(ctx: CommandContext, form: FormState, outcome: Outcome, confirm: Confirm) -> Outcome:
+    if isinstance(outcome, Reply):
+        confirm(ctx, form, outcome)
+    return outcome
 
 
 def form_listener(
@@ -94,10 +109,9 @@ def form_listener(
             user_id=user_id,
             channel_id=channel,
             request_key=f"view:{view.get('id')}:{view.get('hash', '')}",
-            work=lambda ctx: handler(ctx, form),
+            work=lambda ctx: _confirmed(ctx, form, handler(ctx, form), confirm),
             form=form,
         )
-        notifier = SlackNotifier(client)
         result = within_budget(
             lambda: attempt(run), seconds=services.settings.accord_ack_budget_seconds
         )
@@ -106,8 +120,15 @@ def form_listener(
             ack()  # close the form now; the outcome follows as a message
             result = result.result()
         if isinstance(result, Failure):
-            if late:
-                notifier.tell(user_id, result.message, channel=channel or None)
+            if late:  # the form is closed: the refusal goes out through the outbox
+                with session_scope(services.engine) as session:
+                    send.ephemeral(
+                        session,
+                        services,
+                        user_id=user_id,
+                        channel=channel or None,
+                        message=result.message,
+                    )
                 return
             field = (result.error.field if result.error else None) or ""
             block = field_blocks.get(field) or (field if field in form.values else first_block)
@@ -115,10 +136,5 @@ def form_listener(
             return
         if not late:
             ack()
-        if isinstance(result, Reply):
-            try:
-                confirm(notifier, user_id, form, result)
-            except Exception:
-                log.exception("could not confirm a form submission to %s", user_id)
 
     return listener

@@ -14,6 +14,7 @@ from bot.domain import touchpoints as service
 from bot.domain.touchpoints import SeriesDraft
 from bot.domain.validation import parse_page, parse_record_number, parse_whole_number
 from bot.services import Services
+from bot.slack import send
 from bot.slack.blocks import touchpoints as render
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
 from bot.slack.ids import ActionId, BlockId, CallbackId, action_matcher
@@ -221,14 +222,21 @@ def _action_listener(
     return listener
 
 
-def _confirm_capture(notifier: SlackNotifier, user_id: str, form: FormState, reply: Reply) -> None:
-    """Captured from an agenda: the record goes into the agenda's thread for everyone."""
+def _confirm_capture(ctx: CommandContext, form: FormState, reply: Reply) -> None:
+    """Captured from an agenda: the record goes into the agenda's thread for everyone (through
+    the outbox, in the capture's transaction)."""
     channel = str(form.metadata.get("channel") or "")
     thread_ts = form.metadata.get("thread_ts")
     if reply.in_channel and channel and thread_ts:
-        try:
-            notifier.post(channel, reply.message, thread_ts=str(thread_ts))
-            return
-        except Exception:
-            log.exception("could not post a captured item in the agenda thread")
-    tell_submitter(notifier, user_id, form, reply)
+        send.reply(
+            ctx.session,
+            ctx.services,
+            parent=None,
+            channel=channel,
+            thread_ts=str(thread_ts),
+            message=reply.message,
+            summary="a captured agenda item",
+            notify=ctx.actor.user_id,
+        )
+        return
+    tell_submitter(ctx, form, reply)
