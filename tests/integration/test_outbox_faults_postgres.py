@@ -85,8 +85,8 @@ class Database:
 
     def outbox(self) -> list[sa.Row[Any]]:
         return self.rows(
-            "SELECT id, kind, lane, channel, state, subject, thread_of, target_of, attempts, "
-            "result_ts, payload FROM outbox_message ORDER BY id"
+            "SELECT id, kind, lane, channel, user_id, state, subject, thread_of, target_of, "
+            "attempts, result_ts, payload FROM outbox_message ORDER BY id"
         )
 
     def undelivered(self) -> list[sa.Row[Any]]:
@@ -194,9 +194,8 @@ POSTING = (
 
 class Delivered:
     """Every call Slack accepted from the outbox, matched to the row it delivered: posts by
-    the outbox id in their metadata, updates by target and content. (A form's own
-    confirmation, e.g. "Recorded for ESC-1", is the direct answer to a request, sent as it
-    happens and not through the outbox; it carries no outbox metadata and is not counted.)"""
+    the outbox id in their metadata, updates by target and content, private notes (a form's
+    confirmation, e.g. "Recorded for ESC-1") by channel, person and content."""
 
     def __init__(self, fake: FakeSlackServer, rows: list[sa.Row[Any]]) -> None:
         self.rows = {int(row.id): row for row in rows}
@@ -205,7 +204,7 @@ class Delivered:
             for c in fake.calls()
             if c.ok
             and (
-                c.method == "chat.update"
+                c.method in ("chat.update", "chat.postEphemeral")
                 or (c.method == "chat.postMessage" and outbox_id(c) is not None)
             )
         ]
@@ -217,6 +216,17 @@ class Delivered:
         if call.method == "chat.postMessage":
             return outbox_id(call)
         taken = set(self.row_of)
+        if call.method == "chat.postEphemeral":
+            for row in self.rows.values():
+                if (
+                    row.kind == "ephemeral"
+                    and row.id not in taken
+                    and row.channel == call.body.get("channel")
+                    and row.user_id == call.body.get("user")
+                    and row.payload.get("text") == call.body.get("text")
+                ):
+                    return int(row.id)
+            return None
         for row in self.rows.values():
             target = self.rows.get(int(row.target_of)) if row.target_of else None
             if (
