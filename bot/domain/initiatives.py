@@ -182,6 +182,9 @@ class InitiativeChanges:
     ciso_owner_id: str | None = None
     title: str | None = None
     covers: list[Coverage] | None = None
+    #: `""` clears the description; `tags=[]` removes every tag.
+    description: str | None = None
+    tags: list[str] | None = None
 
     def is_empty(self) -> bool:
         return all(value is None for value in vars(self).values())
@@ -224,6 +227,7 @@ def create_initiative(
     draft: InitiativeDraft,
     now: datetime,
     directory: Directory | None = None,
+    today: date | None = None,
 ) -> Initiative:
     """Create an initiative; with a `directory`, owners are checked against their sides."""
     ensure_allowed(actor, Permission.INITIATIVE_CREATE)
@@ -236,7 +240,7 @@ def create_initiative(
         )
     title = bounded_text(draft.title, field="title", max_length=TITLE_MAX, required=True)
     description = bounded_text(draft.description, field="description", max_length=DESCRIPTION_MAX)
-    due = draft.due_date and future_or_today(draft.due_date, today=now.date(), field="due")
+    due = draft.due_date and future_or_today(draft.due_date, today=today or now.date(), field="due")
     initiative = Initiative(
         title=title,
         description=description,
@@ -271,6 +275,7 @@ def update_initiative(
     changes: InitiativeChanges,
     now: datetime,
     directory: Directory | None = None,
+    today: date | None = None,
 ) -> Initiative:
     """Apply the fields that differ from the record; unchanged ones are not re-checked."""
     ensure_allowed(actor, Permission.INITIATIVE_EDIT)
@@ -298,13 +303,19 @@ def update_initiative(
         initiative.title = bounded_text(
             changes.title, field="title", max_length=TITLE_MAX, required=True
         )
+    if changes.description is not None:
+        initiative.description = bounded_text(
+            changes.description, field="description", max_length=DESCRIPTION_MAX
+        )
+    if changes.tags is not None:
+        _sync_tags(initiative, normalise_tags(changes.tags))
     if new_status is not None:
         initiative.status = new_status
     if changes.health is not None:
         initiative.health = changes.health
     new_due = _changed(changes.due_date, initiative.due_date)
     if new_due is not None:
-        initiative.due_date = future_or_today(new_due, today=now.date(), field="due")
+        initiative.due_date = future_or_today(new_due, today=today or now.date(), field="due")
     if new_cio is not None:
         initiative.cio_owner_id = new_cio
     if new_ciso is not None:
@@ -414,6 +425,15 @@ def _sync_coverage(initiative: Initiative, covers: list[Coverage]) -> None:
     initiative.coverage_rows = [
         row for row in initiative.coverage_rows if Coverage(row.service, row.environment) in wanted
     ] + _coverage_rows(list(wanted - set(initiative.covers)))
+
+
+def _sync_tags(initiative: Initiative, tags: list[str]) -> None:
+    """Keep the rows that stay, as for coverage."""
+    wanted = set(tags)
+    initiative.tag_rows = [row for row in initiative.tag_rows if row.tag in wanted] + [
+        InitiativeTag(tag=tag)  # type: ignore[call-arg]
+        for tag in sorted(wanted - set(initiative.tags))
+    ]
 
 
 def _changed(wanted: T | None, current: T | None) -> T | None:

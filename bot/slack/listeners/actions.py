@@ -123,6 +123,7 @@ def _listener(
             body=body,
             client=client,
             respond=respond,
+            services=services,
             replace_original=replace_original and not isinstance(outcome, OpenModal),
         )
 

@@ -44,6 +44,10 @@ class FormState:
     def text(self, block: str) -> str:
         return str(self._element(block).get("value") or "")
 
+    def has(self, block: str) -> bool:
+        """Whether the form shows `block` (a form opened before an upgrade may not)."""
+        return block in self.values
+
     def user(self, block: str) -> str | None:
         value = self._element(block).get("selected_user")
         return str(value) if value else None

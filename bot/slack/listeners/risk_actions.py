@@ -180,7 +180,14 @@ def _action_listener(
                 number=_number(body),
             )
         )
-        deliver(outcome, body=body, client=client, respond=respond, replace_original=in_place)
+        deliver(
+            outcome,
+            body=body,
+            client=client,
+            respond=respond,
+            services=services,
+            replace_original=in_place,
+        )
 
     return listener
 

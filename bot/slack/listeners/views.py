@@ -36,11 +36,18 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         cio_owner_id=form.user(BlockId.CIO_OWNER),
         ciso_owner_id=form.user(BlockId.CISO_OWNER),
         due_date=form.day(BlockId.DUE),
-        tags=normalise_tags([t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS))]),
+        tags=normalise_tags(
+            [t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS).replace(",", " "))]
+        ),
         covers=parse_coverage_list(form.text(BlockId.COVERS)),
     )
     initiative = service.create_initiative(
-        ctx.session, actor=ctx.actor, draft=draft, now=ctx.now, directory=ctx.services.directory
+        ctx.session,
+        actor=ctx.actor,
+        draft=draft,
+        now=ctx.now,
+        today=ctx.today,
+        directory=ctx.services.directory,
     )
     return Reply(
         render.card(initiative, ctx.today, lead=f":white_check_mark: Created *{initiative.ref}*.")
@@ -59,6 +66,10 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         cio_owner_id=form.user(BlockId.CIO_OWNER),
         ciso_owner_id=form.user(BlockId.CISO_OWNER),
         covers=parse_coverage_list(form.text(BlockId.COVERS)),
+        description=form.text(BlockId.DESCRIPTION) if form.has(BlockId.DESCRIPTION) else None,
+        tags=[t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS).replace(",", " "))]
+        if form.has(BlockId.TAGS)
+        else None,
     )
     initiative = service.update_initiative(
         ctx.session,
@@ -66,6 +77,7 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         number=form.record_number(),
         changes=changes,
         now=ctx.now,
+        today=ctx.today,
         directory=ctx.services.directory,
     )
     return Reply(render.card(initiative, ctx.today, lead=f":pencil2: Updated *{initiative.ref}*."))
