@@ -150,18 +150,28 @@ class Catalogue:
         return picked[:limit]
 
     def search(self, query: str, *, limit: int = 100) -> list[Technique]:
-        """Live techniques whose id starts with, or whose name contains, what was typed."""
+        """Live techniques whose id starts with, or whose name contains, what was typed: ids
+        first, then names that start with it, then names with a word that does, then the rest."""
         text = query.strip().lower()
         if not text:
             return self.live()[:limit]
-        by_id = [t for t in self.live() if t.id.lower().startswith(text)]
         words = text.split()
-        by_name = [
-            t
-            for t in self.live()
-            if t not in by_id and all(word in t.name.lower() for word in words)
-        ]
-        return [*by_id, *by_name][:limit]
+        ranked: list[tuple[int, Technique]] = []
+        for technique in self.live():
+            name = technique.name.lower()
+            if technique.id.lower().startswith(text):
+                rank = 0
+            elif not all(word in name for word in words):
+                continue
+            elif name.startswith(text):
+                rank = 1
+            elif all(any(w.startswith(word) for w in name.split()) for word in words):
+                rank = 2
+            else:
+                rank = 3
+            ranked.append((rank, technique))
+        ranked.sort(key=lambda pair: (pair[0], pair[1].sort_key))
+        return [technique for _, technique in ranked[:limit]]
 
     def check(self, technique_ids: Iterable[str]) -> list[Technique]:
         """The techniques for well-formed ids, or the reason one is refused."""

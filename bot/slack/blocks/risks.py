@@ -28,6 +28,7 @@ from bot.domain.risks import (
     RoundState,
 )
 from bot.domain.roles import ROLE_LABELS, SIDES, Role
+from bot.slack.blocks.attack import technique_picker
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
     Message,
@@ -419,13 +420,7 @@ def create_modal(*, metadata: str) -> View:
                 multiline=True,
                 optional=True,
             ),
-            text_input(
-                BlockId.ATTACK,
-                "ATT&CK technique ids",
-                max_length=300,
-                optional=True,
-                placeholder="T1078, T1110.001",
-            ),
+            technique_picker(BlockId.ATTACK, "ATT&CK techniques"),
             text_input(
                 BlockId.INITIATIVE, "Initiative", max_length=20, optional=True, placeholder="INI-3"
             ),
