@@ -61,6 +61,11 @@ class FormState:
         option = self._element(block).get("selected_option") or {}
         return str(option["value"]) if option.get("value") else None
 
+    def choices(self, block: str) -> list[str]:
+        """The values picked in a multi-select (static or external)."""
+        picked = self._element(block).get("selected_options") or []
+        return [str(o["value"]) for o in picked if isinstance(o, dict) and o.get("value")]
+
     def record_number(self, key: str = "id") -> int:
         return parse_record_number(self.metadata.get(key), stale=STALE_FORM)
 

@@ -207,7 +207,10 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         impact=service.parse_rating(impact, field="impact"),
         expires_on=expires,
         initiative_id=parse_ref(initiative, Kind.INITIATIVE) if initiative else None,
-        techniques=service.parse_techniques(form.text(BlockId.ATTACK)),
+        # The picker sends its choices; a form opened before it existed sends typed ids.
+        techniques=service.parse_techniques(
+            form.choices(BlockId.ATTACK) or form.text(BlockId.ATTACK)
+        ),
     )
     risk = service.create_risk(
         ctx.session,
