@@ -246,3 +246,23 @@ def test_description_and_tags_can_be_edited_by_command_and_form(accord: RunningA
     with session_scope(accord.services.engine) as session:
         initiative = session.get(Initiative, 1)
         assert initiative is not None and initiative.tags == []
+
+
+def test_a_card_offers_only_the_buttons_its_reader_may_use(accord: RunningAccord) -> None:
+    accord.command("initiative new Segment the OT network")
+
+    def buttons(user: str) -> set[str]:
+        payload = accord.command("initiative show INI-1", user=user).json()
+        return {
+            element["action_id"]
+            for block in payload["blocks"]
+            if block["type"] == "actions"
+            for element in block["elements"]
+        }
+
+    assert buttons(CIO) == {"initiative.edit", "initiative.audit"}  # only the CISO side holds
+    assert buttons(CISO) == {"initiative.edit", "initiative.hold", "initiative.audit"}
+    assert buttons(OUTSIDER) == {"initiative.audit"}
+    accord.command_text("initiative hold INI-1 unpatched CVE", user=CISO)
+    assert buttons(CISO) == {"initiative.edit", "initiative.release", "initiative.audit"}
+    assert buttons(EXEC) == {"initiative.edit", "initiative.release", "initiative.audit"}

@@ -79,7 +79,7 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         directory=ctx.services.directory,
     )
     lead = f":white_check_mark: Created *{initiative.ref}*."
-    return Reply(render.card(initiative, ctx.today, lead=lead))
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
 
 def list_(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -108,7 +108,7 @@ def parse_list_filter(args: list[str]) -> tuple[InitiativeFilter, str | None]:
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
     initiative = service.get_initiative(ctx.session, number=_ref(args, "show"))
-    return Reply(render.card(initiative, ctx.today))
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor))
 
 
 UPDATE_KEYS = frozenset(
@@ -157,7 +157,11 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
         today=ctx.today,
         directory=ctx.services.directory,
     )
-    return Reply(render.card(initiative, ctx.today, lead=f":pencil2: Updated *{initiative.ref}*."))
+    return Reply(
+        render.card(
+            initiative, ctx.today, viewer=ctx.actor, lead=f":pencil2: Updated *{initiative.ref}*."
+        )
+    )
 
 
 def _reason(args: list[str], verb: str) -> str:
@@ -176,7 +180,7 @@ def hold(ctx: CommandContext, args: list[str]) -> Outcome:
         ctx.session, actor=ctx.actor, number=number, reason=_reason(args, "hold"), now=ctx.now
     )
     lead = f":lock: *{initiative.ref}* is now on security hold."
-    return Reply(render.card(initiative, ctx.today, lead=lead))
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
 
 def release(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -185,7 +189,7 @@ def release(ctx: CommandContext, args: list[str]) -> Outcome:
         ctx.session, actor=ctx.actor, number=number, reason=_reason(args, "release"), now=ctx.now
     )
     lead = f":unlock: The security hold on *{initiative.ref}* is released."
-    return Reply(render.card(initiative, ctx.today, lead=lead))
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
 
 def audit(ctx: CommandContext, args: list[str]) -> Outcome:

@@ -10,6 +10,7 @@ from bot.domain.errors import InvalidInput
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.risk_export import ExportFormat, filename
 from bot.domain.risks import Decision, RiskChanges, RiskDraft, RiskFilter, RiskPolicy
+from bot.domain.risks.policy import may_decide
 from bot.domain.validation import parse_choice, parse_date, parse_snooze_days
 from bot.slack.blocks import risks as render
 from bot.slack.blocks.common import Message
@@ -154,7 +155,7 @@ def list_page(ctx: CommandContext, which: RiskFilter, page: int) -> Message:
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
     risk = service.get_risk(ctx.session, number=_ref(args, "show"))
-    return Reply(render.card(risk, ctx.today))
+    return Reply(render.card(risk, ctx.today, buttons=may_decide(risk, ctx.actor, today=ctx.today)))
 
 
 def _reason(args: list[str]) -> str:

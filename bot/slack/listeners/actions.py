@@ -38,7 +38,7 @@ def _metadata(body: dict[str, Any], number: int) -> str:
 
 def show(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     initiative = service.get_initiative(ctx.session, number=_number(body))
-    return Reply(render.card(initiative, ctx.today))
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor))
 
 
 def page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:

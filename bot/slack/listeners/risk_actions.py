@@ -18,6 +18,7 @@ from bot.domain import risks as service
 from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.risks import Decision, RiskDraft, RiskFilter, RiskPolicy
+from bot.domain.risks.policy import may_decide
 from bot.domain.validation import (
     parse_choice,
     parse_page,
@@ -96,7 +97,8 @@ def reject(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 def show(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     number = parse_record_number(_value(body), stale=STALE)
-    return Reply(render.card(service.get_risk(ctx.session, number=number), ctx.today))
+    risk = service.get_risk(ctx.session, number=number)
+    return Reply(render.card(risk, ctx.today, buttons=may_decide(risk, ctx.actor, today=ctx.today)))
 
 
 def snooze(ctx: CommandContext, body: dict[str, Any]) -> Outcome:

@@ -50,7 +50,12 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         directory=ctx.services.directory,
     )
     return Reply(
-        render.card(initiative, ctx.today, lead=f":white_check_mark: Created *{initiative.ref}*.")
+        render.card(
+            initiative,
+            ctx.today,
+            viewer=ctx.actor,
+            lead=f":white_check_mark: Created *{initiative.ref}*.",
+        )
     )
 
 
@@ -80,7 +85,11 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         today=ctx.today,
         directory=ctx.services.directory,
     )
-    return Reply(render.card(initiative, ctx.today, lead=f":pencil2: Updated *{initiative.ref}*."))
+    return Reply(
+        render.card(
+            initiative, ctx.today, viewer=ctx.actor, lead=f":pencil2: Updated *{initiative.ref}*."
+        )
+    )
 
 
 def hold(ctx: CommandContext, form: FormState) -> Outcome:
@@ -93,7 +102,10 @@ def hold(ctx: CommandContext, form: FormState) -> Outcome:
     )
     return Reply(
         render.card(
-            initiative, ctx.today, lead=f":lock: *{initiative.ref}* is now on security hold."
+            initiative,
+            ctx.today,
+            viewer=ctx.actor,
+            lead=f":lock: *{initiative.ref}* is now on security hold.",
         )
     )
 
@@ -110,6 +122,7 @@ def release(ctx: CommandContext, form: FormState) -> Outcome:
         render.card(
             initiative,
             ctx.today,
+            viewer=ctx.actor,
             lead=f":unlock: The security hold on *{initiative.ref}* is released.",
         )
     )
