@@ -282,6 +282,7 @@ def disagreement_digest_part(session: Session, window: DigestWindow) -> DigestPa
                 options=tuple(disagreement.options),
                 deadline=live.decide_by if live else None,
                 escalation_ref=live.ref if live else None,
+                question=live.question if live else "",
             )
         )
     return DigestPart(

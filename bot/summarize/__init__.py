@@ -17,7 +17,7 @@ from bot.summarize.briefs import DisagreementBrief, DisagreementSummary, ItemSum
 from bot.summarize.fallback import FallbackSummarizer
 
 PROMPT_NAME = "disagreement_summary"
-PROMPT_VERSION = 1
+PROMPT_VERSION = 2
 
 
 class Summarizer(Protocol):
