@@ -11,8 +11,8 @@ decided. They refuse
   escalation, and a number that appears nowhere in the record (no invented CVE, host count,
   date or amount);
 - a claim that the sides agree, concur, have reached a compromise or no longer disagree
-  (the record is an open disagreement), unless the same words are in the record ("the data
-  processing agreement");
+  (the record is an open disagreement), unless it is the name of a thing in the record's
+  subject, options or question ("the data processing agreement");
 - any stance attributed to a side ("Security agrees to ship now", "the CIO wants…", "as
   proposed by the CISO side"): the sides speak for themselves in the digest.
 
@@ -112,7 +112,7 @@ def check_item(item: ItemSummary, brief: DisagreementBrief) -> list[str]:
     problems: list[str] = []
     record = brief.record_text()
     numbers = {int(n) for n in _NUMBER.findall(_REF.sub(" ", record))}
-    folded = " ".join(record.lower().split())
+    topic = " ".join(" ".join((brief.subject, brief.question, *brief.options)).lower().split())
     limits = {"overview": OVERVIEW_LIMIT, "question": QUESTION_LIMIT}
     for name, text in (("overview", item.overview), ("question", item.question)):
         where = f"{item.ref}: the {name}"
@@ -129,7 +129,7 @@ def check_item(item: ItemSummary, brief: DisagreementBrief) -> list[str]:
         for number in dict.fromkeys(_NUMBER.findall(_REF.sub(" ", text))):
             if int(number) not in numbers:
                 problems.append(f"{where} has the number {number}, which is not in its record")
-        if _claims_agreement(text, folded):
+        if _claims_agreement(text, topic):
             problems.append(f"{where} claims the sides agree (the record is a disagreement)")
         if _ATTRIBUTION.search(text):
             problems.append(
@@ -140,16 +140,25 @@ def check_item(item: ItemSummary, brief: DisagreementBrief) -> list[str]:
     return problems
 
 
-def _claims_agreement(text: str, record: str) -> bool:
-    """An agreement word that is neither negated ("do not agree") nor the record's own words
-    ("the data processing agreement", with the word before it)."""
+_NOT_A_NAME = re.compile(
+    r"\b(?:in|into|an|reach\w*|found|find\w*|full|broad|general|mutual|total|complete|some"
+    r"|partial|their|no|any|on)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _claims_agreement(text: str, topic: str) -> bool:
+    """An agreement word that is neither negated ("do not agree") nor the name of a thing in
+    the record's subject, options or question ("the data processing agreement"). Positions do
+    not count: a side cannot make a claim of agreement pass by writing it into its own."""
     for match in _AGREEMENT.finditer(text):
-        before = text[max(0, match.start() - 24) : match.start()]
+        before = text[max(0, match.start() - 40) : match.start()]
         if re.search(rf"{_NEGATION}\W+(?:\w+\W+)?$", before, re.IGNORECASE):
             continue
-        words = before.split()
-        phrase = " ".join([*words[-1:], match.group(0)]).lower()
-        if phrase in record:
-            continue
+        word = match.group(0).lower()
+        if word in ("agreement", "agreements") and not _NOT_A_NAME.search(before):
+            name = " ".join([*before.lower().split()[-2:], word])
+            if len(name.split()) == 3 and name in topic:
+                continue
         return True
     return False
