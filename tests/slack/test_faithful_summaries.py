@@ -11,13 +11,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
+from slack_sdk.models.blocks import Block
+from sqlmodel import Session
 
+from bot.domain.digest import SOURCES, DigestPart, DigestWindow
 from bot.logs import JsonFormatter
 from bot.slack.digest_delivery import post_digest
-from tests.fakes.block_kit import message_problems
+from bot.summarize import DisagreementBrief
+from tests.fakes.block_kit import MESSAGE_TEXT_LIMIT, block_text_length, message_problems
 from tests.fakes.openai_api import FakeOpenAIServer
 from tests.fakes.slack_api import FakeSlackServer
 from tests.harness import CIO, CISO, FakeClock, RunningAccord, reply_text, running_accord
@@ -278,3 +283,56 @@ def test_the_digest_without_an_llm_quotes_both_sides_and_asks_the_escalations_qu
     block = item_block(body, "DIS-1")["text"]["text"]
     assert "*Decision needed:* Ship before the patch, or wait?" in block
     assert "escalated ESC-1" in block
+
+
+def test_many_long_positions_stay_within_block_kit_limits_and_start_verbatim(
+    accord_sqlite: RunningAccord,
+) -> None:
+    """25 disagreements whose positions are as long as a record allows (2,000 characters) and
+    full of characters that grow when escaped: the digest passes slack_sdk's models and
+    Slack's limits, shows 20 of them, and each side's text starts as the side wrote it."""
+    accord = accord_sqlite
+    cio = "R&D <needs> the build farm & " * 70
+    ciso = "Keep <!channel> & <@U0CISO1> out of prod & " * 45
+    briefs = [
+        DisagreementBrief(
+            ref=f"DIS-{n}",
+            subject=f"Build farm {n} & <prod>",
+            cio_position=cio[:2000],
+            ciso_position=ciso[:2000],
+            business_impact="& " * 250,
+            security_impact="< " * 250,
+            opened_on=date(2026, 11, 1),
+        )
+        for n in range(1, 26)
+    ]
+
+    def disagreements(_session: Session, _window: DigestWindow) -> DigestPart:
+        return DigestPart(briefs=tuple(briefs))
+
+    before = len(accord.fake.calls("chat.postMessage"))
+    assert post_digest(
+        accord.services,
+        accord.clock.now(),
+        key="test:long",
+        kind="manual",
+        sources=(*SOURCES, disagreements),
+    )
+    accord.deliver()
+    [body] = [call.body for call in accord.fake.calls("chat.postMessage")[before:]]
+    assert message_problems(body) == []
+    assert len(body["blocks"]) <= 50
+    assert block_text_length(body["blocks"]) <= MESSAGE_TEXT_LIMIT
+    for block in body["blocks"]:
+        parsed = Block.parse(block)
+        assert parsed is not None
+        parsed.to_dict()  # slack_sdk validates the block as it renders it
+    shown = [b for b in body["blocks"] if "*DIS-" in b.get("text", {}).get("text", "")]
+    assert len(shown) == 20
+    assert "…and 5 more open disagreement(s)" in reply_text(body)
+    for block in shown:
+        cio_field, ciso_field = (field["text"] for field in block["fields"])
+        assert cio_field.startswith("• *CIO side:* “R&amp;D &lt;needs&gt; the build farm &amp; ")
+        assert ciso_field.startswith("• *CISO side:* “Keep &lt;!channel&gt; &amp; &lt;@U0CISO1&gt;")
+        for text in (cio_field, ciso_field, block["text"]["text"]):
+            assert "<!" not in text and "<@" not in text
