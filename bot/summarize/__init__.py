@@ -13,7 +13,7 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from bot.summarize.briefs import DisagreementBrief, DisagreementSummary, ItemSummary, TokenUsage
+from bot.domain.summaries import DisagreementBrief, DisagreementSummary, ItemSummary, TokenUsage
 from bot.summarize.fallback import FallbackSummarizer
 
 PROMPT_NAME = "disagreement_summary"

@@ -27,7 +27,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from bot.summarize.briefs import DisagreementBrief, ItemSummary
+from bot.domain.summaries import DisagreementBrief, ItemSummary
 
 OVERVIEW_LIMIT = 600
 QUESTION_LIMIT = 300

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from bot.summarize.briefs import (
+from bot.domain.summaries import (
     DisagreementBrief,
     DisagreementSummary,
     ItemSummary,

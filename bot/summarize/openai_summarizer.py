@@ -40,7 +40,7 @@ from datetime import date, datetime
 import openai
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.summarize.briefs import (
+from bot.domain.summaries import (
     DisagreementBrief,
     DisagreementSummary,
     ItemSummary,

@@ -14,8 +14,8 @@ from sqlmodel import Session, func, select
 
 from bot.db import session_scope
 from bot.domain.digest import SOURCES, DigestPart, DigestSource, DigestWindow
+from bot.domain.summaries import DisagreementBrief
 from bot.slack.digest_delivery import post_digest
-from bot.summarize import DisagreementBrief
 from bot.summarize.cache import SummaryCacheEntry
 from tests.fakes.openai_api import FakeOpenAIServer
 from tests.fakes.slack_api import FakeSlackServer

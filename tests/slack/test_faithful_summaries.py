@@ -19,9 +19,9 @@ from slack_sdk.models.blocks import Block
 from sqlmodel import Session
 
 from bot.domain.digest import SOURCES, DigestPart, DigestWindow
+from bot.domain.summaries import DisagreementBrief
 from bot.logs import JsonFormatter
 from bot.slack.digest_delivery import post_digest
-from bot.summarize import DisagreementBrief
 from tests.fakes.block_kit import MESSAGE_TEXT_LIMIT, block_text_length, message_problems
 from tests.fakes.openai_api import FakeOpenAIServer
 from tests.fakes.slack_api import FakeSlackServer

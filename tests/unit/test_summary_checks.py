@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from bot.summarize.briefs import DisagreementBrief, ItemSummary
+from bot.domain.summaries import DisagreementBrief, ItemSummary
 from bot.summarize.checks import check_item, check_items
 
 BRIEF = DisagreementBrief(

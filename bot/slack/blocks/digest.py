@@ -7,6 +7,7 @@ from datetime import date
 from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from bot.domain.digest import Digest, DigestData
+from bot.domain.summaries import DisagreementBrief, ItemSummary
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
     SECTION_TEXT_LIMIT,
@@ -19,7 +20,6 @@ from bot.slack.blocks.common import (
     safe,
     section,
 )
-from bot.summarize.briefs import DisagreementBrief, ItemSummary
 from bot.summarize.fallback import FALLBACK_LABEL, summarise_brief
 
 DISAGREEMENTS_SHOWN = 20

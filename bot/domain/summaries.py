@@ -1,7 +1,8 @@
 """What a summariser works on and what it hands back: plain frozen records, never tables.
 
-Disagreements (and, later, other record kinds) are turned into `DisagreementBrief`s by their
-own modules; the summarisers, the faithfulness checks and the renderers only see these.
+Disagreements (and, later, other record kinds) are turned into `DisagreementBrief`s by the
+digest's sources; the summarisers (bot.summarize), the faithfulness checks and the renderers
+only see these. They live in the domain so that the digest needs nothing from bot.summarize.
 """
 
 from __future__ import annotations
