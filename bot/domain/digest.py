@@ -23,7 +23,7 @@ from bot.domain.disagreements import ACTIVE_STATES, Disagreement
 from bot.domain.escalations import UNDECIDED, Escalation
 from bot.domain.initiatives import CLOSED_STATUSES, Health, Initiative, InitiativeStatus
 from bot.domain.risks import OPEN_STATES, Band, RiskAcceptance, RiskState, band_expression
-from bot.summarize.briefs import DisagreementBrief
+from bot.domain.summaries import DisagreementBrief, DisagreementSummary, urgency_order
 
 CHANGES_SHOWN = 15
 FIRST_DIGEST_LOOKBACK = timedelta(days=7)
@@ -282,6 +282,7 @@ def disagreement_digest_part(session: Session, window: DigestWindow) -> DigestPa
                 options=tuple(disagreement.options),
                 deadline=live.decide_by if live else None,
                 escalation_ref=live.ref if live else None,
+                question=live.question if live else "",
             )
         )
     return DigestPart(
@@ -433,7 +434,7 @@ def _aware(moment: datetime) -> datetime:
 @dataclass(frozen=True)
 class Digest:
     data: DigestData
-    summary: Any  # bot.summarize.DisagreementSummary (kept loose to avoid an import cycle)
+    summary: DisagreementSummary
 
     @property
     def briefs(self) -> list[DisagreementBrief]:
@@ -449,7 +450,6 @@ def build_digest(
 ) -> Digest:
     """Read everything in one short transaction, then summarise outside it (the LLM is slow)."""
     from bot.db import session_scope
-    from bot.summarize.briefs import urgency_order
 
     with session_scope(engine) as session:
         data = collect(session, now=now, sources=sources)
