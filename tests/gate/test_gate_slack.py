@@ -3,8 +3,13 @@ blocked deployment (once), the overrides and the release; the digest counts them
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from bot.db import session_scope
+from bot.domain.gate.coverage import COVERS_MAX, SERVICE_MAX
+from bot.domain.initiatives import InitiativeCoverage
+from tests.fakes.block_kit import MESSAGE_TEXT_LIMIT, block_text_length
 from tests.fakes.github_api import FakeGitHubServer
 from tests.gate.helpers import call, new_token
 from tests.gate.test_github_gate import deliver, fake_github, gh  # noqa: F401  (fixtures)
@@ -60,7 +65,10 @@ def test_a_hold_announces_what_it_blocks_and_its_thread_tells_each_blocked_deplo
     assert thread(accord, root) == []
 
     attempt = {"service": "payments-api", "environment": "production", "version": "v1.4.2"}
+    posts = len(accord.fake.calls("chat.postMessage"))
     assert not check(accord, token, **attempt, pipeline_url=PIPELINE)
+    # the deliverer is woken by the API's commit (its idle tick is 5 s): nobody drains here
+    accord.fake.wait_for("chat.postMessage", posts + 1, timeout=3)
     assert not check(accord, token, **attempt, pipeline_url=PIPELINE)  # the pipeline asks again
     [blocked] = thread(accord, root)
     assert "Deployment of `payments-api@production` *blocked* by the hold on *INI-1*" in blocked
@@ -138,3 +146,21 @@ def test_a_github_rejection_is_posted_once_however_often_github_redelivers_it(
     waiting = deliver(gh, fake_github, run_id=8, environment="staging")  # a "wait" environment
     assert waiting.json() == {"state": "waiting", "decision": None}
     assert len(thread(gh, root)) == 2
+
+
+def test_the_announcement_of_a_wide_long_named_initiative_stays_within_slack_limits(
+    accord_sqlite: RunningAccord,
+) -> None:
+    accord = accord_sqlite
+    title = "R&D keys " + "&" * 130
+    accord.command_text(f"initiative new {title}", user=CISO)
+    with session_scope(accord.services.engine) as session:  # 50 systems, the longest names
+        for n in range(COVERS_MAX):
+            service = f"{n:02d}" + "s" * (SERVICE_MAX - 2)
+            session.add(InitiativeCoverage(initiative_id=1, service=service, environment="*"))  # type: ignore[call-arg]
+    accord.command_text("initiative hold INI-1 " + "reason & <b> " * 30, user=CISO)
+    root = announcement(accord)
+    assert 0 < block_text_length(root["blocks"]) < MESSAGE_TEXT_LIMIT
+    text = reply_text(root)
+    assert "R&amp;D keys &amp;" in text and "`00sss" in text
+    assert re.search(r"and \d+ more \(`/accord initiative show`\)", text)

@@ -105,16 +105,24 @@ def override_granted(override: GateOverride) -> Message:
 
 # -- what holds and the gate announce (through the outbox) --------------------------------------
 
-#: The announcement lists at most this many covered systems (an initiative has at most 50).
-COVERS_SHOWN = 50
+#: The covered systems take at most this much of the announcement's section (3,000 at most).
+COVERS_TEXT_BUDGET = 2600
 
 
 def _covers(covers: list[Coverage]) -> str:
+    """Every covered system that fits, then how many more (`/accord initiative show` has all)."""
     if not covers:
         return "_no systems covered yet_ (add them with `covers:service@environment`)"
-    shown = ", ".join(f"`{safe(str(cover), 120)}`" for cover in covers[:COVERS_SHOWN])
-    more = len(covers) - COVERS_SHOWN
-    return shown + (f" and {more} more" if more > 0 else "")
+    shown: list[str] = []
+    used = 0
+    for cover in covers:
+        item = f"`{safe(str(cover), 310)}`"
+        if used + len(item) + 2 > COVERS_TEXT_BUDGET:
+            break
+        shown.append(item)
+        used += len(item) + 2
+    more = len(covers) - len(shown)
+    return ", ".join(shown) + (f" and {more} more (`/accord initiative show`)" if more else "")
 
 
 def hold_announcement(initiative: Initiative) -> Message:
