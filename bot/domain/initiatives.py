@@ -17,7 +17,12 @@ from bot.db import lock_row
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
 from bot.domain.errors import Conflict, InvalidInput, NotFound, person
-from bot.domain.gate.announcements import HoldPlaced, HoldReleased, announce
+from bot.domain.gate.announcements import (
+    HoldCoversChanged,
+    HoldPlaced,
+    HoldReleased,
+    announce,
+)
 from bot.domain.gate.coverage import ENVIRONMENT_MAX, SERVICE_MAX, Coverage
 from bot.domain.notices import quoted, tell
 from bot.domain.paging import Page, clamp_page
@@ -318,6 +323,9 @@ def update_initiative(
     if new_ciso is not None:
         initiative.ciso_owner_id = new_ciso
     if changes.covers is not None:
+        if initiative.on_hold and set(initiative.covers) - set(changes.covers):
+            # narrowing what a hold blocks would release part of it
+            ensure_allowed(actor, Permission.HOLD_NARROW)
         _sync_coverage(initiative, changes.covers)
     old, new = changed_fields(before, initiative.snapshot())
     if not new:
@@ -333,6 +341,8 @@ def update_initiative(
         after=new,
     )
     _tell_owners_of_update(session, initiative, actor=actor, before=before, old=old, new=new)
+    if initiative.on_hold and "covers" in new:
+        announce(session, HoldCoversChanged(number=number, actor_id=actor.user_id))
     return initiative
 
 

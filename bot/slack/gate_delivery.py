@@ -6,7 +6,7 @@ the change (see bot/domain/gate/announcements.py), delivered after it commits.
   later about that hold replies in its thread.
 * Each blocked deployment is one reply per held initiative and deployment: a redelivered GitHub
   webhook or a pipeline asking again about the same run finds its reply (by subject) and adds none.
-* The release replies in the thread.
+* The release replies in the thread, and so does a change of what the held initiative covers.
 * An override (break glass) replies in the thread, is posted in the executive channel, and each
   CISO-side member (user groups resolved) is told by DM.
 Without a coordination channel, holds are told to the owners by DM only (bot/domain/notices).
@@ -20,6 +20,7 @@ from bot.domain import outbox
 from bot.domain.gate.announcements import (
     DeploymentBlocked,
     GateEvent,
+    HoldCoversChanged,
     HoldPlaced,
     HoldReleased,
     OverrideGranted,
@@ -54,6 +55,8 @@ def _queue(session: Session, services: Services, event: GateEvent) -> None:
         _hold_placed(session, services, event)
     elif isinstance(event, HoldReleased):
         _hold_released(session, services, event)
+    elif isinstance(event, HoldCoversChanged):
+        _hold_covers_changed(session, services, event)
     elif isinstance(event, DeploymentBlocked):
         _deployment_blocked(session, services, event)
     else:
@@ -131,6 +134,21 @@ def _hold_released(session: Session, services: Services, event: HoldReleased) ->
             initiative, actor_id=event.actor_id, reason=event.reason, via=event.via
         ),
         summary=f"the release of the hold on {initiative.ref}",
+    )
+
+
+def _hold_covers_changed(session: Session, services: Services, event: HoldCoversChanged) -> None:
+    initiative = session.get(Initiative, event.number)
+    if initiative is None:
+        return
+    _in_hold_thread(
+        session,
+        services,
+        message_id=initiative.hold_message_id,
+        channel=initiative.hold_channel,
+        ts=initiative.hold_ts,
+        message=render.hold_covers_changed(initiative, actor_id=event.actor_id),
+        summary=f"what the hold on {initiative.ref} blocks now",
     )
 
 

@@ -14,6 +14,7 @@ from tests.fakes.github_api import FakeGitHubServer
 from tests.gate.helpers import call, new_token
 from tests.gate.test_github_gate import deliver, fake_github, gh  # noqa: F401  (fixtures)
 from tests.harness import (
+    CIO,
     CISO,
     CISO_2,
     CISO_FROM_GROUP,
@@ -78,6 +79,13 @@ def test_a_hold_announces_what_it_blocks_and_its_thread_tells_each_blocked_deplo
     assert not check(accord, token, service="ledger", environment="production", version="v2")
     assert check(accord, token, service="ledger", environment="staging")  # not covered
     assert len(thread(accord, root)) == 2
+
+    refused = accord.command_text("initiative update INI-1 covers:ledger@*", user=CIO)
+    assert "Only the CISO side (or an executive) can take systems out of" in refused
+    accord.command_text("initiative update INI-1 covers:ledger@*", user=CISO)
+    assert "its hold now blocks: `ledger@*`" in thread(accord, root)[-1]
+    assert check(accord, token, service="payments-api", environment="production")
+    assert len(thread(accord, root)) == 3  # allowed checks are not posted
 
 
 def test_an_override_is_told_in_the_thread_the_executive_channel_and_to_the_ciso_side(

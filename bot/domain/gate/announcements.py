@@ -33,6 +33,14 @@ class HoldReleased:
 
 
 @dataclass(frozen=True)
+class HoldCoversChanged:
+    """What a hold blocks changed while it is on (the initiative's covered systems)."""
+
+    number: int
+    actor_id: str
+
+
+@dataclass(frozen=True)
 class DeploymentBlocked:
     check_id: int
     #: The same deployment asked again (a redelivered webhook, a pipeline retrying) has the
@@ -47,7 +55,7 @@ class OverrideGranted:
     override_id: int
 
 
-GateEvent = HoldPlaced | HoldReleased | DeploymentBlocked | OverrideGranted
+GateEvent = HoldPlaced | HoldReleased | HoldCoversChanged | DeploymentBlocked | OverrideGranted
 
 
 def announce(session: Session, event: GateEvent) -> None:

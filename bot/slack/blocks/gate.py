@@ -147,6 +147,16 @@ def hold_announcement(initiative: Initiative) -> Message:
     )
 
 
+def hold_covers_changed(initiative: Initiative, *, actor_id: str) -> Message:
+    text = (
+        f":pencil2: {user(actor_id)} changed what *{initiative.ref}* covers; its hold now "
+        f"blocks: {_covers(initiative.covers)}"
+    )
+    return Message(
+        text=f"The hold on {initiative.ref} now blocks other systems", blocks=[section(text)]
+    )
+
+
 def hold_released(
     initiative: Initiative, *, actor_id: str, reason: str, via: str | None
 ) -> Message:
