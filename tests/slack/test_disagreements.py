@@ -221,6 +221,11 @@ def test_decision_records_once_even_when_clicked_twice_or_retried(accord: Runnin
         assert any("Decision on ESC-1" in text_of(dm) for dm in dms_to(accord, side_person))
     updated = accord.fake.wait_for("chat.update")[0].body
     assert updated["ts"] == root_ts and "escalation.option" not in json.dumps(updated["blocks"])
+    # the hold's own thread in the coordination channel hears of the release, and by what
+    coordination = accord.fake.messages_in(COORDINATION)
+    [hold_root] = [m for m in coordination if "security hold* on *INI-1*" in reply_text(m)]
+    [released] = [m for m in coordination if m.get("thread_ts") == hold_root["ts"]]
+    assert "hold on *INI-1* by the decision of ESC-1: Executive decision" in reply_text(released)
 
 
 def test_only_executives_can_decide(accord: RunningAccord) -> None:
