@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0016_gate_slack'
-down_revision: str | Sequence[str] | None = '0013_gate_override'
+down_revision: str | Sequence[str] | None = '0015_attack'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
