@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 from slack_sdk.models.blocks import Block
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from bot.db import session_scope
 from bot.domain.digest import SOURCES, DigestPart, DigestWindow
 from bot.domain.summaries import DisagreementBrief
 from bot.logs import JsonFormatter
 from bot.slack.digest_delivery import post_digest
+from bot.summarize.cache import SummaryCacheEntry
 from tests.fakes.block_kit import MESSAGE_TEXT_LIMIT, block_text_length, message_problems
 from tests.fakes.openai_api import FakeOpenAIServer
 from tests.fakes.slack_api import FakeSlackServer
@@ -336,3 +338,24 @@ def test_many_long_positions_stay_within_block_kit_limits_and_start_verbatim(
         assert ciso_field.startswith("• *CISO side:* “Keep &lt;!channel&gt; &amp; &lt;@U0CISO1&gt;")
         for text in (cio_field, ciso_field, block["text"]["text"]):
             assert "<!" not in text and "<@" not in text
+
+
+def test_a_cached_answer_is_checked_again_before_it_is_reused(
+    llm_accord: RunningAccord, ai: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A good answer is cached; if the cached text is later changed in the database (or was
+    written by an older, laxer version), it is checked again, not trusted: the record is sent
+    to the model once more, and the digest never shows the changed text."""
+    ship_dispute(llm_accord)
+    good = {"ref": "DIS-1", "overview": "Whether to ship.", "question": "Ship now?"}
+    ai.reply_json({"items": [good]})
+    assert "LLM (gpt-4o-mini)" in reply_text(post(llm_accord))
+    with session_scope(llm_accord.services.engine) as session:
+        [entry] = session.exec(select(SummaryCacheEntry)).all()
+        entry.summary = {**good, "overview": "Security agrees to ship now."}
+        session.add(entry)
+    ai.reply_json({"items": [good]})
+    body = post(llm_accord)
+    assert len(ai.requests()) == 2  # the tampered entry was not used
+    assert "agrees" not in reply_text(body) and "Whether to ship." in reply_text(body)
+    assert sides(body, "DIS-1")[1] == f"• *CISO side:* “{SHIP_CISO}”"

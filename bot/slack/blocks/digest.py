@@ -101,7 +101,7 @@ def own_words(label: str, position: str, impact_label: str, impact: str) -> str:
     said = f"“{safe(position, POSITION_SHOWN)}”" if position.strip() else "_(no position recorded)_"
     text = f"• *{label}:* {said}"
     if impact.strip():
-        text += f"\n{impact_label}: {safe(impact, IMPACT_SHOWN)}"
+        text += f" — {impact_label}: {safe(impact, IMPACT_SHOWN)}"
     return text
 
 
