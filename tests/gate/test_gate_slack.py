@@ -73,7 +73,7 @@ def test_a_hold_announces_what_it_blocks_and_its_thread_tells_each_blocked_deplo
     assert not check(accord, token, **attempt, pipeline_url=PIPELINE)  # the pipeline asks again
     [blocked] = thread(accord, root)
     assert "Deployment of `payments-api@production` *blocked* by the hold on *INI-1*" in blocked
-    assert "api `gitlab`" in blocked and "`v1.4.2`" in blocked
+    assert "token `gitlab`" in blocked and "`v1.4.2`" in blocked
     assert "2026-11-25 10:00 UTC" in blocked and f"<{PIPELINE}|pipeline run>" in blocked
 
     assert not check(accord, token, service="ledger", environment="production", version="v2")
@@ -148,7 +148,7 @@ def test_a_github_rejection_is_posted_once_however_often_github_redelivers_it(
     assert first.json() == again.json() == {"state": "sent", "decision": "rejected"}
     [blocked] = thread(gh, root)
     assert "`github:acme/payments@production` *blocked* by the hold on *INI-1*" in blocked
-    assert "github `acme/payments` (started by `octocat`)" in blocked
+    assert "GitHub `acme/payments` (started by `octocat`)" in blocked
     assert "`8f2e1c0ffee`" in blocked and "*Ref:* `main`" in blocked
 
     waiting = deliver(gh, fake_github, run_id=8, environment="staging")  # a "wait" environment

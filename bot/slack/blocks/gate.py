@@ -7,7 +7,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import Block
 
 from bot.domain.gate.coverage import Coverage
-from bot.domain.gate.models import GateCheck, GateToken
+from bot.domain.gate.models import CheckSource, GateCheck, GateToken
 from bot.domain.gate.overrides import GateOverride
 from bot.domain.initiatives import Initiative
 from bot.domain.refs import Kind, format_ref
@@ -173,7 +173,8 @@ def deployment_blocked(
 ) -> Message:
     """One blocked deployment, in the thread of the hold that stopped it."""
     target = f"`{safe(check.service, 200)}@{safe(check.environment, 100)}`"
-    who = f"{check.source.value} `{safe(check.caller, 64)}`"
+    by = "GitHub" if check.source == CheckSource.GITHUB else "token"
+    who = f"{by} `{safe(check.caller, 64)}`"
     if requested_by:
         who += f" (started by `{safe(requested_by, 64)}`)"
     details = [f"*When:* {_when(check.at)}", f"*Who:* {who}"]
