@@ -255,7 +255,8 @@ def reserve_escalation(
         )
     if request.addressed_to is not None and request.addressed_to not in executives:
         raise InvalidInput(
-            "That person is not a configured executive, so they cannot decide.",
+            "That person is not a configured executive, or is on the CIO or CISO side, so "
+            "they cannot decide.",
             hint="Leave out `to:` to put it to every executive.",
         )
     if request.delegate is not None:
@@ -266,7 +267,8 @@ def reserve_escalation(
             )
         if request.delegate not in executives:
             raise InvalidInput(
-                "The delegate is not a configured executive, so they cannot decide.",
+                "The delegate is not a configured executive, or is on the CIO or CISO side, "
+                "so they cannot decide.",
                 hint="Name a configured executive, or leave out `delegate:`.",
             )
     question = bounded_text(

@@ -246,6 +246,15 @@ def ensure_may_decide_escalation(
         )
 
 
+def may_decide_escalation(actor: Actor, *, addressed_to: str | None, delegate: str | None) -> bool:
+    """`ensure_may_decide_escalation` as a question (App Home lists only what you may decide)."""
+    try:
+        ensure_may_decide_escalation(actor, ref="", addressed_to=addressed_to, delegate=delegate)
+    except Forbidden:
+        return False
+    return True
+
+
 def ensure_may_write_side_field(actor: Actor, *, side: Role, what: str) -> None:
     """Each side alone writes its own position and impact."""
     if not actor.on_side(side):

@@ -244,3 +244,27 @@ def test_an_outsider_cannot_export_read_or_preview_and_exports_are_audited(
     latest = accord.command_text("audit", user=ADMIN)
     assert "register.exported by <@U0CISO1>" in latest
     assert events(accord, "register.exported") == 1
+
+
+def test_an_escalation_cannot_be_addressed_to_an_executive_on_a_side(
+    two_executives: RunningAccord,
+) -> None:
+    accord = two_executives
+    accord.command_text('disagree "Gateway go-live" we ship on the 1st', user=CIO)
+    for to in (f"to:<@{CIO_2}|x>", f"to:<@{EXEC}|erin> delegate:<@{CIO_2}|x>"):
+        answer = refused(accord, f"escalate DIS-1 {to}", user=CISO)
+        assert "is on the CIO or CISO side" in answer
+
+
+def test_home_lists_an_escalation_only_for_whoever_may_decide_it(
+    two_executives: RunningAccord,
+) -> None:
+    from tests.slack.test_home_needs_you import needs_you
+
+    accord = two_executives
+    _escalated(accord, to=f"to:<@{EXEC}|erin>")
+    assert "ESC-1" in reply_text(needs_you(accord, EXEC))
+    for cannot in (EXEC_2, CIO_2):
+        assert "ESC-1" not in reply_text(needs_you(accord, cannot))
+    brief = reply_text(accord.posts_in(EXECUTIVE_CHANNEL)[0].body)
+    assert "Only <@U0EXEC1> decides; nobody on the CIO or CISO side." in brief
