@@ -36,6 +36,8 @@ CISO_2 = "U0CISO2"
 CISO_FROM_GROUP = "U0CISO3"
 EXEC = "U0EXEC1"
 ADMIN = "U0ADMIN"
+#: A second admin: side changes wait for one to confirm (two-person rule).
+ADMIN_2 = "U0ADMIN2"
 OUTSIDER = "U0OUT1"
 CISO_GROUP = "S0CISOGRP"
 COORDINATION = "C0COORD"
@@ -102,7 +104,7 @@ def test_settings(database_url: str, slack: FakeSlackServer, **overrides: Any) -
         "accord_cio_side": f"{CIO},{CIO_2}",
         "accord_ciso_side": f"{CISO},{CISO_2},{CISO_GROUP}",
         "accord_executives": EXEC,
-        "accord_admins": ADMIN,
+        "accord_admins": f"{ADMIN},{ADMIN_2}",
         "accord_coordination_channel": COORDINATION,
         "accord_executive_channel": EXECUTIVE_CHANNEL,
         "accord_digest_channel": DIGEST_CHANNEL,

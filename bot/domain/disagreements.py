@@ -17,9 +17,15 @@ from bot.db import lock_row
 from bot.domain import initiatives, risks
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
-from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bot.domain.paging import Page, clamp_page
-from bot.domain.permissions import Permission, ensure_allowed, side_of
+from bot.domain.permissions import (
+    Permission,
+    authority,
+    ensure_allowed,
+    ensure_may_write_side_field,
+    side_of,
+)
 from bot.domain.refs import Kind, format_ref, parse_any_ref
 from bot.domain.roles import ROLE_LABELS, Actor, Role
 from bot.domain.touchpoints import OccurrenceStatus, TouchpointOccurrence
@@ -278,6 +284,7 @@ def state_position(
         actor_id=actor.user_id,
         action="disagreement.position",
         now=now,
+        note=authority(actor, chosen).get("via_grant"),
     )
     return disagreement, chosen
 
@@ -319,6 +326,21 @@ def update_details(
         )
     disagreement = get_disagreement(session, number=number, lock=True)
     _ensure_active(disagreement, "change it")
+    if details.business_impact is not None:
+        ensure_may_write_side_field(actor, side=Role.CIO, what="business impact")
+    if details.security_impact is not None:
+        ensure_may_write_side_field(actor, side=Role.CISO, what="security impact")
+    if (
+        details.options is not None
+        and disagreement.state == DisagreementState.ESCALATED
+        and list(details.options) != list(disagreement.options)
+    ):
+        raise Forbidden(
+            f"{disagreement.ref} is escalated: the options executives choose from change "
+            "only with both sides, so they stay as they were.",
+            hint="Settle it between the sides (`/accord disagree settle`), or withdraw it "
+            "and escalate again with the options both sides agree on.",
+        )
     before = disagreement.snapshot()
     if details.subject is not None:
         disagreement.subject = bounded_text(

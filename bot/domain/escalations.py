@@ -30,9 +30,14 @@ from bot.domain import initiatives
 from bot.domain.audit import record_event
 from bot.domain.columns import enum_column
 from bot.domain.errors import Conflict, InvalidInput, NotFound, person
-from bot.domain.permissions import Permission, ensure_allowed
+from bot.domain.permissions import (
+    Permission,
+    authority,
+    ensure_allowed,
+    ensure_may_decide_escalation,
+)
 from bot.domain.refs import Kind, format_ref, parse_any_ref
-from bot.domain.roles import Actor
+from bot.domain.roles import Actor, Role
 from bot.domain.validation import bounded_text
 
 QUESTION_MAX = 300
@@ -74,6 +79,8 @@ class Escalation(SQLModel, table=True):
     )
     question: str = Field(max_length=QUESTION_MAX)
     addressed_to: str | None = Field(default=None, max_length=32)
+    #: The executive `addressed_to` named to decide in their stead (`delegate:@exec`).
+    delegate: str | None = Field(default=None, max_length=32)
     decide_by: date | None = Field(default=None, index=True)
     state: EscalationState = Field(
         default=EscalationState.PENDING, sa_column=enum_column(EscalationState, index=True)
@@ -106,6 +113,7 @@ class Escalation(SQLModel, table=True):
             "state": self.state.value,
             "question": self.question,
             "to": self.addressed_to,
+            "delegate": self.delegate,
             "decide_by": self.decide_by.isoformat() if self.decide_by else None,
             "thread": f"{self.channel_id}/{self.thread_ts}",
             "decision": self.decision,
@@ -142,6 +150,7 @@ def linked_hold(session: Session, disagreement: dis.Disagreement) -> initiatives
 class EscalationRequest:
     number: int
     addressed_to: str | None = None
+    delegate: str | None = None
     decide_by: date | None = None
     question: str | None = None
 
@@ -178,8 +187,13 @@ def _not_open(escalation: Escalation) -> Conflict:
 
 def open_escalation(session: Session, *, actor: Actor, number: int) -> Escalation:
     """An escalation executives can still answer (for opening a decision form)."""
-    ensure_allowed(actor, Permission.ESCALATION_DECIDE)
     escalation = get_escalation(session, number=number)
+    ensure_may_decide_escalation(
+        actor,
+        ref=escalation.ref,
+        addressed_to=escalation.addressed_to,
+        delegate=escalation.delegate,
+    )
     if not escalation.is_open:
         raise _not_open(escalation)
     return escalation
@@ -241,9 +255,22 @@ def reserve_escalation(
         )
     if request.addressed_to is not None and request.addressed_to not in executives:
         raise InvalidInput(
-            "That person is not a configured executive, so they cannot decide.",
+            "That person is not a configured executive, or is on the CIO or CISO side, so "
+            "they cannot decide.",
             hint="Leave out `to:` to put it to every executive.",
         )
+    if request.delegate is not None:
+        if request.addressed_to is None:
+            raise InvalidInput(
+                "`delegate:` names who decides in the stead of the executive in `to:`.",
+                hint="e.g. `to:@erin delegate:@dan`.",
+            )
+        if request.delegate not in executives:
+            raise InvalidInput(
+                "The delegate is not a configured executive, or is on the CIO or CISO side, "
+                "so they cannot decide.",
+                hint="Name a configured executive, or leave out `delegate:`.",
+            )
     question = bounded_text(
         request.question or f"How do we resolve: {disagreement.subject}?",
         field="question",
@@ -254,6 +281,7 @@ def reserve_escalation(
         disagreement_id=disagreement.id,  # type: ignore[arg-type]
         question=question,
         addressed_to=request.addressed_to,
+        delegate=request.delegate,
         decide_by=request.decide_by,
         state=EscalationState.POSTING,
         escalated_by=actor.user_id if actor else SYSTEM_ACTOR,
@@ -383,8 +411,13 @@ def decide(
     session: Session, *, actor: Actor, number: int, decision: Decision, now: datetime
 ) -> tuple[Escalation, dis.Disagreement]:
     """Record an executive's answer. Choosing an option decides the disagreement, once."""
-    ensure_allowed(actor, Permission.ESCALATION_DECIDE)
     escalation = get_escalation(session, number=number)
+    ensure_may_decide_escalation(
+        actor,
+        ref=escalation.ref,
+        addressed_to=escalation.addressed_to,
+        delegate=escalation.delegate,
+    )
     disagreement = dis.get_disagreement(session, number=escalation.disagreement_id)
     if not escalation.is_open:
         raise _not_open(escalation)
@@ -459,7 +492,10 @@ def decide(
         record_ref=escalation.ref,
         action=action,
         before={k: before[k] for k in after if before.get(k) != after.get(k)},
-        after={k: v for k, v in after.items() if before.get(k) != v},
+        after={
+            **{k: v for k, v in after.items() if before.get(k) != v},
+            **authority(actor, Role.EXECUTIVE),
+        },
         note=rationale or None,
     )
     session.flush()

@@ -26,7 +26,7 @@ from bot.domain.gate.announcements import (
 from bot.domain.gate.coverage import ENVIRONMENT_MAX, SERVICE_MAX, Coverage
 from bot.domain.notices import quoted, tell
 from bot.domain.paging import Page, clamp_page
-from bot.domain.permissions import Permission, ensure_allowed
+from bot.domain.permissions import Permission, authority, ensure_allowed
 from bot.domain.refs import Kind, format_ref
 from bot.domain.roles import ROLE_LABELS, Actor, Directory, Role
 from bot.domain.validation import bounded_text, future_or_today, normalise_tags
@@ -485,7 +485,7 @@ def place_hold(
         record_ref=initiative.ref,
         action="initiative.hold_placed",
         before=old,
-        after=new,
+        after={**new, **authority(actor, Role.CISO)},
         note=reason,
     )
     tell(
@@ -544,7 +544,7 @@ def release_hold(
         record_ref=initiative.ref,
         action="initiative.hold_released",
         before=old,
-        after=new,
+        after={**new, **authority(actor, Role.CISO, Role.EXECUTIVE)},
         note=f"{reason} (via {via})" if via else reason,
     )
     tell(

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from bot.domain import disagreements as dis
 from bot.domain import escalations as esc
 from bot.domain import risks
+from bot.domain.permissions import may_decide_escalation
 from bot.domain.roles import Actor
 
 T = TypeVar("T")
@@ -42,7 +43,15 @@ def needs_you(session: Session, *, actor: Actor, today: date, limit: int) -> Nee
     waiting_risks, risks_total = risks.awaiting_decision(
         session, actor=actor, today=today, limit=limit
     )
-    pending = esc.list_pending_escalations(session, today=today) if actor.is_executive else []
+    pending = [
+        escalation
+        for escalation in (
+            esc.list_pending_escalations(session, today=today) if actor.is_executive else []
+        )
+        if may_decide_escalation(
+            actor, addressed_to=escalation.addressed_to, delegate=escalation.delegate
+        )
+    ]
     unstated, unstated_total = dis.awaiting_position(session, sides=actor.sides, limit=limit)
     return NeedsYou(
         risks=Waiting(waiting_risks, risks_total),

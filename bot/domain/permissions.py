@@ -1,13 +1,20 @@
-"""The one place that decides whether a user may do something to a record."""
+"""The one place that decides whether a user may do something to a record.
+
+Two kinds of rule live here: who may do a kind of thing at all (`Permission`, by the person's
+side or role at that moment), and what the record itself rules out (separation of duties: the
+two approvers of a round, requesters of earlier rounds, the sides of an escalation, the people
+of a role change, each side's own fields). Services call these before changing anything; the
+README's table of who may do what is `policy_table()`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from typing import Protocol
 
 from bot.domain.errors import Forbidden, person
-from bot.domain.roles import SIDES, Actor, Role
+from bot.domain.roles import ROLE_LABELS, SIDES, Actor, Role
 
 
 class Permission(StrEnum):
@@ -29,6 +36,8 @@ class Permission(StrEnum):
     AUDIT_VERIFY = "verify the audit chain"
     GATE_TOKENS_MANAGE = "manage deployment gate tokens"
     GATE_OVERRIDE = "override a security hold for one deployment target"
+    REGISTER_READ = "read the register, audit trails and digest previews"
+    REGISTER_EXPORT = "export the risk register"
 
 
 def _on_a_side(actor: Actor) -> bool:
@@ -72,6 +81,42 @@ _RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
         lambda a: a.is_admin or a.on_side(Role.CISO),
         "Only Accord admins and the CISO side can",
     ),
+    Permission.REGISTER_READ: (
+        _participant,
+        "Only the CIO and CISO sides, executives and Accord admins can",
+    ),
+    Permission.REGISTER_EXPORT: (
+        _participant,
+        "Only the CIO and CISO sides, executives and Accord admins can",
+    ),
+}
+
+#: What the record rules out on top of the role, in the README's words.
+_LIMITS: dict[Permission, str] = {
+    Permission.RISK_APPROVE: (
+        "the two approvers of a round are different people; nobody who requested any round "
+        "of the record approves any round of it; someone on both sides approves for neither; "
+        "the approval stores the side held at that moment"
+    ),
+    Permission.RISK_CHANGE: (
+        "a change to the title, description, score, controls, expiry, asset, initiative or "
+        "techniques of a pending or accepted record needs both sides to approve again"
+    ),
+    Permission.DISAGREEMENT_RAISE: (
+        "each side alone writes its own position and impact (business: CIO side, security: "
+        "CISO side); options do not change after escalation"
+    ),
+    Permission.ESCALATION_DECIDE: (
+        "nobody on the CIO or CISO side decides; `to:@exec` limits it to that executive or "
+        "the stated `delegate:@exec`"
+    ),
+    Permission.MANAGE_ROLES: (
+        "nobody grants or removes a role of their own; a CIO/CISO side change waits for a "
+        "second admin to confirm, is announced in the coordination channel and is named in "
+        "the trail of each record it is used on"
+    ),
+    Permission.REGISTER_READ: "outsiders get a private refusal",
+    Permission.REGISTER_EXPORT: "every export is itself an audit event",
 }
 
 
@@ -131,3 +176,132 @@ def side_of(actor: Actor) -> Role | None:
     """The actor's side when it is unambiguous (someone configured on both sides has none)."""
     sides = [side for side in SIDES if actor.on_side(side)]
     return sides[0] if len(sides) == 1 else None
+
+
+# -- what the record rules out -------------------------------------------------------------
+
+
+def ensure_may_decide_risk(
+    actor: Actor,
+    *,
+    ref: str,
+    side: Role,
+    requesters: Iterable[str],
+    round_approvers: Mapping[Role, str],
+) -> None:
+    """Separation of duties on a risk round: two different people, neither a requester of any
+    round of the record (`requesters`), one per side (`round_approvers`: who decided so far)."""
+    if actor.user_id in set(requesters):
+        raise Forbidden(
+            f"You requested a round of {ref}, so you cannot approve or reject any round of it.",
+            hint="Separation of duties: another member of your side decides for it.",
+        )
+    for other, approver in round_approvers.items():
+        if other != side and approver == actor.user_id:
+            raise Forbidden(
+                f"You already decided this round of {ref} for the {ROLE_LABELS[other]}; the "
+                "other side's decision must come from someone else.",
+                hint="Separation of duties: two different people approve each round.",
+            )
+
+
+def ensure_may_change_role(actor: Actor, *, subject_id: str) -> None:
+    """Admins change roles, never their own."""
+    ensure_allowed(actor, Permission.MANAGE_ROLES)
+    if subject_id == actor.user_id:
+        raise Forbidden(
+            "Nobody grants or removes a role of their own.",
+            hint="Ask another Accord admin to make the change.",
+        )
+
+
+def ensure_may_confirm_role_change(actor: Actor, *, proposed_by: str, subject_id: str) -> None:
+    """The second admin of a side change: neither the one who proposed it nor its subject."""
+    ensure_allowed(actor, Permission.MANAGE_ROLES)
+    if actor.user_id == proposed_by:
+        raise Forbidden(
+            "You proposed this change, so a second admin confirms it.",
+            hint="Two-person rule: another Accord admin runs `/accord roles confirm`.",
+        )
+    if actor.user_id == subject_id:
+        raise Forbidden(
+            "This change is about you, so you cannot confirm it.",
+            hint="Ask another Accord admin to confirm it.",
+        )
+
+
+def ensure_may_decide_escalation(
+    actor: Actor, *, ref: str, addressed_to: str | None, delegate: str | None
+) -> None:
+    """Executives on neither side decide; an addressed escalation only its executive (or the
+    stated delegate)."""
+    ensure_allowed(actor, Permission.ESCALATION_DECIDE)
+    if actor.sides:
+        sides = " and ".join(ROLE_LABELS[side] for side in SIDES if actor.on_side(side))
+        raise Forbidden(
+            f"You are on the {sides}, a party to {ref}, so you cannot decide it.",
+            hint="An executive on neither side decides an escalation.",
+        )
+    allowed_ids = {who for who in (addressed_to, delegate) if who}
+    if allowed_ids and actor.user_id not in allowed_ids:
+        names = " or ".join(person(who) for who in sorted(allowed_ids))
+        raise Forbidden(
+            f"{ref} is addressed to {names}, so only they can decide it.",
+            hint="Ask them, or have the sides escalate it again to you.",
+        )
+
+
+def may_decide_escalation(actor: Actor, *, addressed_to: str | None, delegate: str | None) -> bool:
+    """`ensure_may_decide_escalation` as a question (App Home lists only what you may decide)."""
+    try:
+        ensure_may_decide_escalation(actor, ref="", addressed_to=addressed_to, delegate=delegate)
+    except Forbidden:
+        return False
+    return True
+
+
+def ensure_may_write_side_field(actor: Actor, *, side: Role, what: str) -> None:
+    """Each side alone writes its own position and impact."""
+    if not actor.on_side(side):
+        raise Forbidden(
+            f"Only the {ROLE_LABELS[side]} writes its {what}.",
+            hint="Each side states its own case; say yours with `/accord disagree update`.",
+        )
+
+
+def grant_note(actor: Actor, role: Role) -> str | None:
+    """The run-time grant that gave `actor` `role`, for the trail of the record it is used on."""
+    return dict(actor.grants).get(role)
+
+
+def authority(actor: Actor, *roles: Role) -> dict[str, str]:
+    """`{"via_grant": …}` when one of `roles` the actor used came from a run-time grant."""
+    notes = [note for role in roles if actor.on_side(role) and (note := grant_note(actor, role))]
+    return {"via_grant": "; ".join(notes)} if notes else {}
+
+
+# -- the README table ----------------------------------------------------------------------
+
+
+def policy_table() -> str:
+    """Who may do what, as the Markdown table in the README (a test keeps them equal): each
+    role column is the rule evaluated for a person holding only that role."""
+    columns = [(ROLE_LABELS[role], frozenset({role})) for role in Role]
+    columns.append(("outsider", frozenset()))
+    header = " | ".join(label for label, _ in columns)
+    lines = [
+        f"| action | {header} | limits |",
+        "| --- |" + " --- |" * len(columns) + " --- |",
+    ]
+    for permission in Permission:
+        marks = " | ".join(
+            "yes" if allowed(Actor(user_id="U0TABLE", roles=roles), permission) else "—"
+            for _, roles in columns
+        )
+        limits = [_LIMITS[permission]] if permission in _LIMITS else []
+        if permission in _STEWARDS_ONLY:
+            limits.insert(0, "on a record: only its answerable people, executives and admins")
+        if permission in _STEWARDS_ALSO:
+            limits.insert(0, "also the record's answerable people")
+        lines.append(f"| {permission.value} | {marks} | {'; '.join(limits) or '—'} |")
+    return "\n".join(lines) + "\n"

@@ -20,12 +20,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlmodel import Session
 
+from bot.domain.audit import record_event
+from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.risks import RiskAcceptance, RiskApproval, RiskRound, all_risks
+from bot.domain.roles import Actor
 from bot.domain.validation import clean_value
 
 
@@ -177,6 +181,28 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def export_risks(session: Session, fmt: ExportFormat) -> str:
     risks = all_risks(session)
     return to_csv(risks) if fmt == ExportFormat.CSV else to_json(risks)
+
+
+def export_register(
+    session: Session, *, actor: Actor, fmt: ExportFormat, name: str, now: datetime
+) -> str:
+    """The register as a file for `actor` (sides, executives, admins); the export itself is an
+    audit event, so the trail shows who took the register away and when."""
+    ensure_allowed(actor, Permission.REGISTER_EXPORT)
+    risks = all_risks(session)
+    record_event(
+        session,
+        at=now,
+        actor_id=actor.user_id,
+        record_ref=REGISTER_REF,
+        action="register.exported",
+        after={"format": fmt.value, "file": name, "records": len(risks)},
+    )
+    return to_csv(risks) if fmt == ExportFormat.CSV else to_json(risks)
+
+
+#: The audit trail of the register as a whole (`/accord audit REGISTER`).
+REGISTER_REF = "REGISTER"
 
 
 def filename(fmt: ExportFormat, stamp: str) -> str:

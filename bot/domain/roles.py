@@ -59,6 +59,8 @@ class Actor:
 
     user_id: str
     roles: frozenset[Role]
+    #: Roles held only through a run-time grant, with the grant described for audit trails.
+    grants: tuple[tuple[Role, str], ...] = ()
 
     @property
     def sides(self) -> frozenset[Role]:
@@ -86,6 +88,55 @@ class RoleGrant(SQLModel, table=True):
     subject_id: str = Field(max_length=32, index=True)
     granted_by: str = Field(max_length=32)
     granted_at: datetime
+    #: The second admin who confirmed a side grant (two-person rule); None for other roles.
+    confirmed_by: str | None = Field(default=None, max_length=32)
+    #: The role change that made this grant, for audit trails ("role change #3").
+    change_id: int | None = None
+
+    def describe(self) -> str:
+        """How this grant came about, for the trail of each record it is used on."""
+        label = f"role change #{self.change_id}" if self.change_id else f"grant #{self.id}"
+        text = (
+            f"{label}: {ROLE_LABELS[Role(self.role)]} given to {self.subject_id} by "
+            f"{self.granted_by}"
+        )
+        if self.confirmed_by:
+            text += f", confirmed by {self.confirmed_by}"
+        return f"{text} on {self.granted_at.date().isoformat()}"
+
+
+class RoleChangeKind(StrEnum):
+    GRANT = "grant"
+    REMOVE = "remove"
+
+
+class RoleChangeState(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class RoleChange(SQLModel, table=True):
+    """A run-time change to a side's membership, waiting for a second admin (two-person rule)."""
+
+    __tablename__ = "role_change"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: RoleChangeKind = Field(sa_column=enum_column(RoleChangeKind))
+    role: Role = Field(sa_column=enum_column(Role))
+    subject_id: str = Field(max_length=32)
+    proposed_by: str = Field(max_length=32)
+    proposed_at: datetime
+    state: RoleChangeState = Field(
+        default=RoleChangeState.PENDING, sa_column=enum_column(RoleChangeState, index=True)
+    )
+    decided_by: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"role change #{self.id}"
 
 
 @dataclass(frozen=True)
@@ -134,13 +185,15 @@ class Directory:
         return self._configured.get(role, ())
 
     def actor(self, session: Session, user_id: str) -> Actor:
-        grants = _grants_by_role(session)
-        roles = frozenset(
-            role
-            for role in Role
-            if user_id in self._expand([*self.configured(role), *grants.get(role, ())])
+        grants = session.exec(select(RoleGrant).where(RoleGrant.subject_id == user_id)).all()
+        configured = frozenset(
+            role for role in Role if user_id in self._expand(self.configured(role))
         )
-        return Actor(user_id=user_id, roles=roles)
+        granted = {Role(grant.role): grant for grant in grants}
+        notes = tuple(
+            (role, grant.describe()) for role, grant in granted.items() if role not in configured
+        )
+        return Actor(user_id=user_id, roles=configured | frozenset(granted), grants=notes)
 
     def members(self, session: Session, role: Role) -> frozenset[str]:
         """Every user id holding `role` (groups expanded), e.g. to notify a side."""
@@ -193,14 +246,28 @@ def _grants_by_role(session: Session) -> dict[Role, list[str]]:
 
 
 def grant_role(
-    session: Session, *, role: Role, subject_id: str, granted_by: str, at: datetime
+    session: Session,
+    *,
+    role: Role,
+    subject_id: str,
+    granted_by: str,
+    at: datetime,
+    confirmed_by: str | None = None,
+    change_id: int | None = None,
 ) -> RoleGrant:
     existing = session.exec(
         select(RoleGrant).where(RoleGrant.role == role, RoleGrant.subject_id == subject_id)
     ).first()
     if existing is not None:
         raise Conflict(f"That user already has the {ROLE_LABELS[role]} role.")
-    grant = RoleGrant(role=role, subject_id=subject_id, granted_by=granted_by, granted_at=at)
+    grant = RoleGrant(
+        role=role,
+        subject_id=subject_id,
+        granted_by=granted_by,
+        granted_at=at,
+        confirmed_by=confirmed_by,
+        change_id=change_id,
+    )
     session.add(grant)
     return grant
 

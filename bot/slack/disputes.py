@@ -169,7 +169,11 @@ def escalate(
         )
     if services.workspace is not None and services.workspace.is_member(channel) is False:
         raise NotInChannel(channel)
-    executives = services.directory.members(session, Role.EXECUTIVE)
+    directory = services.directory
+    # Who can decide at all: executives on neither side (`to:`/`delegate:` must name one).
+    executives = directory.members(session, Role.EXECUTIVE) - (
+        directory.members(session, Role.CIO) | directory.members(session, Role.CISO)
+    )
     reserved, disagreement = esc.reserve_escalation(
         session, actor=actor, request=request, executives=executives, now=now
     )

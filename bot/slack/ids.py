@@ -32,6 +32,7 @@ class ActionId(StrEnum):
     ESCALATION_OPTION = "escalation.option"
     ESCALATION_MORE_INFO = "escalation.more_info"
     ESCALATION_DEFER = "escalation.defer"
+    ROLES_CONFIRM = "roles.confirm"
 
 
 PAGE_ACTIONS = frozenset(

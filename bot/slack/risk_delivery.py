@@ -23,9 +23,9 @@ from sqlmodel import Session
 
 from bot.domain import outbox
 from bot.domain import risks as service
-from bot.domain.risk_export import ExportFormat, export_risks
+from bot.domain.risk_export import ExportFormat, export_register
 from bot.domain.risks import RiskAcceptance, RiskRound
-from bot.domain.roles import SIDES
+from bot.domain.roles import SIDES, Actor
 from bot.services import Services
 from bot.slack import send
 from bot.slack.blocks import risks as render
@@ -182,14 +182,20 @@ def _tell_requester(
 
 
 def queue_export(
-    session: Session, services: Services, *, user_id: str, fmt: ExportFormat, name: str
+    session: Session,
+    services: Services,
+    *,
+    actor: Actor,
+    fmt: ExportFormat,
+    name: str,
+    now: datetime,
 ) -> None:
-    """Build the register now and upload it to the person's DM through the outbox."""
-    content = export_risks(session, fmt)
+    """Build the register now (an audited export) and upload it to the person's DM."""
+    content = export_register(session, actor=actor, fmt=fmt, name=name, now=now)
     send.upload(
         session,
         services,
-        user_id=user_id,
+        user_id=actor.user_id,
         filename=name,
         content=content,
         comment="Accord risk register export (all records, full approval history).",

@@ -142,10 +142,11 @@ def dispute_ready_to_escalate(client: SignedSlackClient) -> None:
     ok(client, "disagree position DIS-1 the CVE is remotely exploitable", user=CISO)
     ok(
         client,
-        'disagree update DIS-1 business:"EUR 2M a month" security:"card data exposure" '
+        'disagree update DIS-1 business:"EUR 2M a month" '
         'options:"Go live now | Delay two weeks | Go live behind a WAF"',
         user=CIO,
     )
+    ok(client, 'disagree update DIS-1 security:"card data exposure"', user=CISO)
 
 
 def escalate(client: SignedSlackClient) -> None:

@@ -7,6 +7,7 @@ import re
 from tests.fakes.block_kit import block_text_length
 from tests.harness import (
     ADMIN,
+    ADMIN_2,
     CIO,
     CIO_2,
     CISO,
@@ -22,9 +23,12 @@ from tests.harness import (
 
 
 def test_roles_list_shows_who_is_on_each_side_and_why(accord: RunningAccord) -> None:
-    assert "now has the CIO side role" in accord.command_text(
+    assert "Role change #1 waits for a second admin" in accord.command_text(
         f"roles add cio <@{OUTSIDER}>", user=ADMIN
     )
+    waiting = accord.command_text("roles list", user=CISO)
+    assert f"#1: give the CIO side to <@{OUTSIDER}> — proposed by <@{ADMIN}>" in waiting
+    assert "is in effect" in accord.command_text("roles confirm 1", user=ADMIN_2)
     text = accord.command_text("roles list", user=CISO)
     assert text == accord.command_text("roles", user=CISO)  # the hints' `/accord roles`
     cio = text[text.index("*CIO side* (3)") : text.index("*CISO side*")]
@@ -34,7 +38,8 @@ def test_roles_list_shows_who_is_on_each_side_and_why(accord: RunningAccord) -> 
     assert f"<@{CISO}>, <@{CISO_2}> — from the settings" in ciso
     assert f"user group `{CISO_GROUP}`: <@{CISO_FROM_GROUP}>" in ciso
     assert f"*Executive* (1)\n• <@{EXEC}> — from the settings" in text
-    assert f"*Admin* (1)\n• <@{ADMIN}> — from the settings" in text
+    assert f"*Admin* (2)\n• <@{ADMIN}>, <@{ADMIN_2}> — from the settings" in text
+    assert "*Waiting for a second admin*\n• _nothing_" in text
 
 
 def test_whoami_shows_another_persons_side(accord: RunningAccord) -> None:

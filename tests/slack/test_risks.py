@@ -480,6 +480,7 @@ def test_someone_on_both_sides_cannot_approve(accord_sqlite: RunningAccord) -> N
     accord = accord_sqlite
     accord.command(NEW, user=CISO)
     accord.command(f"roles add cio <@{CISO_2}|x>", user="U0ADMIN")
+    accord.command("roles confirm 1", user="U0ADMIN2")
     text = accord.command_text("risk approve RSK-1", user=CISO_2)
     assert "both the CIO and the CISO side" in text
     assert count(accord, RiskApproval) == 0
@@ -589,7 +590,7 @@ def test_rejected_renewal_keeps_the_acceptance_in_force(accord_sqlite: RunningAc
     assert risk(accord).state == RiskState.EXPIRED
 
 
-def test_someone_else_renewing_is_credited_and_the_owner_may_approve(
+def test_someone_else_renewing_is_credited_and_the_first_requester_may_not_approve(
     accord_sqlite: RunningAccord,
 ) -> None:
     accord = accord_sqlite
@@ -598,7 +599,9 @@ def test_someone_else_renewing_is_credited_and_the_owner_may_approve(
     request = approval_requests(accord, 2)[-1]
     assert request["text"].startswith(":scales: <@U0ADMIN> asks")
     value = _button(request)
-    assert "waits for the other side" in click(accord, "risk.approve", str(value), CISO)
+    refused = click(accord, "risk.approve", str(value), CISO)
+    assert "You requested a round of RSK-1" in refused
+    assert "waits for the other side" in click(accord, "risk.approve", str(value), CISO_2)
     stale = click(accord, "risk.approve", "1:1", CIO)
     assert "no longer applies" in stale
 

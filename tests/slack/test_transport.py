@@ -195,13 +195,16 @@ def test_health_check(accord_sqlite: RunningAccord) -> None:
 
 
 def test_whoami_and_admin_role_grants(accord_sqlite: RunningAccord) -> None:
-    from tests.harness import ADMIN, OUTSIDER
+    from tests.harness import ADMIN, ADMIN_2, OUTSIDER
 
     assert "no side yet" in accord_sqlite.command_text("whoami", user=OUTSIDER)
     refused = accord_sqlite.command_text(f"roles add ciso <@{OUTSIDER}|o>", user=CIO)
     assert "Only Accord admins" in refused
-    granted = accord_sqlite.command_text(f"roles add ciso <@{OUTSIDER}|o>", user=ADMIN)
-    assert "now has the CISO side role" in granted
+    proposed = accord_sqlite.command_text(f"roles add ciso <@{OUTSIDER}|o>", user=ADMIN)
+    assert "waits for a second admin" in proposed
+    assert "no side yet" in accord_sqlite.command_text("whoami", user=OUTSIDER)
+    granted = accord_sqlite.command_text("roles confirm 1", user=ADMIN_2)
+    assert "is in effect" in granted
     assert "CISO side" in accord_sqlite.command_text("whoami", user=OUTSIDER)
     assert "place a security hold" in accord_sqlite.command_text("whoami", user=OUTSIDER)
 

@@ -102,6 +102,10 @@ class RiskApproval(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=REASON_MAX)
     at: datetime
     snapshot: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    #: Every role the approver held at that moment (their side may change later).
+    held_roles: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    #: The run-time grant that gave the approver `side`, if it came from one.
+    via_grant: str | None = Field(default=None, max_length=400)
 
 
 class RoundKind(StrEnum):
@@ -257,6 +261,11 @@ class RiskAcceptance(SQLModel, table=True):
         """The round waiting for decisions, if any (drafts and closed rounds have none)."""
         row = self.round_row()
         return row if row is not None and row.state == RoundState.OPEN else None
+
+    @property
+    def requesters(self) -> frozenset[str]:
+        """Everyone who requested the record or any of its rounds: none of them approves it."""
+        return frozenset({self.requested_by, *(r.requested_by for r in self.rounds)})
 
     @property
     def round_requester(self) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.domain.errors import Conflict, Forbidden, InvalidInput, person
-from bot.domain.permissions import Permission, ensure_allowed, side_of
+from bot.domain.permissions import Permission, ensure_allowed, ensure_may_decide_risk, side_of
 from bot.domain.risks.models import (
     MAX_TECHNIQUES,
     TECHNIQUE_ID,
@@ -51,6 +51,8 @@ class RiskPolicy:
 
 # Changing any of these after an approval sends the record back to both sides.
 MATERIAL_FIELDS = (
+    "title",
+    "description",
     "likelihood",
     "impact",
     "controls",
@@ -141,6 +143,13 @@ def ensure_decidable(risk: RiskAcceptance, actor: Actor, *, side: Role, today: d
             f"You requested {what}, so you cannot approve or reject it.",
             hint="Separation of duties: another member of your side decides for it.",
         )
+    ensure_may_decide_risk(
+        actor,
+        ref=risk.ref,
+        side=side,
+        requesters=risk.requesters,
+        round_approvers={s: a.approver_id for s, a in risk.round_decisions().items()},
+    )
     expiry = risk.decision_expiry()
     if expiry <= today:
         raise Conflict(

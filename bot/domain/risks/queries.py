@@ -130,8 +130,9 @@ def awaiting_decision(
 
 def _decidable_clause(actor: Actor, *, side: Role, today: date) -> Any:
     """`ensure_decidable(risk, actor, side=side, today=today)` passes, as a WHERE clause: the
-    record's current round is open (and the record no draft), `side` has not decided in it,
-    `actor` did not request it, and the expiry it asks approvers to sign is after today."""
+    record's current round is open (and the record no draft), neither `side` nor `actor` has
+    decided in it, `actor` requested neither the record nor any round of it, and the expiry
+    it asks approvers to sign is after today."""
     proposed = func.nullif(col(RiskRound.proposed)["expires_on"].as_string(), "")
     signed_expiry = func.coalesce(proposed, cast(col(RiskAcceptance.expires_on), String))
     open_round = (
@@ -150,11 +151,25 @@ def _decidable_clause(actor: Actor, *, side: Role, today: date) -> Any:
         .where(
             col(RiskApproval.risk_id) == col(RiskAcceptance.id),
             col(RiskApproval.round) == col(RiskAcceptance.round),
-            col(RiskApproval.side) == side,
+            (col(RiskApproval.side) == side) | (col(RiskApproval.approver_id) == actor.user_id),
         )
         .exists()
     )
-    return and_(col(RiskAcceptance.state) != RiskState.DRAFT, open_round, ~decided)
+    requested_a_round = (
+        select(RiskRound.id)
+        .where(
+            col(RiskRound.risk_id) == col(RiskAcceptance.id),
+            col(RiskRound.requested_by) == actor.user_id,
+        )
+        .exists()
+    )
+    return and_(
+        col(RiskAcceptance.state) != RiskState.DRAFT,
+        col(RiskAcceptance.requested_by) != actor.user_id,
+        open_round,
+        ~decided,
+        ~requested_a_round,
+    )
 
 
 def all_risks(session: Session) -> list[RiskAcceptance]:

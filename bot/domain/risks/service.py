@@ -9,7 +9,7 @@ from bot.domain.attack.service import current_catalogue
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.domain.initiatives import Initiative
-from bot.domain.permissions import Permission, ensure_allowed
+from bot.domain.permissions import Permission, authority, ensure_allowed, grant_note
 from bot.domain.refs import Kind, format_ref
 from bot.domain.risks.models import (
     ASSET_MAX,
@@ -232,6 +232,8 @@ def decide(
         reason=clean_reason,
         at=now,
         snapshot=_decision_snapshot(risk, row),
+        held_roles=sorted(role.value for role in actor.roles),
+        via_grant=grant_note(actor, side),
     )
     session.add(approval)
     session.flush()  # a concurrent click on the same side fails here on the unique key
@@ -242,7 +244,7 @@ def decide(
         actor_id=actor.user_id,
         record_ref=risk.ref,
         action=f"risk.{decision.value}",
-        after={"side": side.value, "round": risk.round},
+        after={"side": side.value, "round": risk.round, **authority(actor, side)},
         note=clean_reason,
     )
     became_accepted = False
@@ -265,10 +267,7 @@ def decide(
             _transition(
                 session, risk, RiskState.REJECTED, actor=actor, now=now, action="risk.closed"
             )
-    elif all(
-        d.decision == Decision.APPROVED and d.approver_id != row.requested_by
-        for d in risk.round_decisions().values()
-    ) and set(risk.round_decisions()) == {Role.CIO, Role.CISO}:
+    elif _both_sides_approved(risk):
         row.state, row.closed_at = RoundState.APPROVED, now
         changes: dict[str, Any] = {"state": RiskState.ACCEPTED}
         expiry = row.proposed_expiry
@@ -282,6 +281,19 @@ def decide(
         _apply(session, risk, changes, actor=actor, now=now, action=action)
         became_accepted = True
     return DecisionResult(risk=risk, approval=approval, became_accepted=became_accepted, round=row)
+
+
+def _both_sides_approved(risk: RiskAcceptance) -> bool:
+    """Accepted only by two different people, one per side, neither a requester of any round
+    (`decide` checks each approver; this holds the rule for the pair once more)."""
+    decisions = risk.round_decisions()
+    approvers = {d.approver_id for d in decisions.values()}
+    return (
+        set(decisions) == {Role.CIO, Role.CISO}
+        and all(d.decision == Decision.APPROVED for d in decisions.values())
+        and len(approvers) == 2
+        and not approvers & risk.requesters
+    )
 
 
 def _apply(

@@ -307,9 +307,7 @@ def brief(d: Disagreement, e: Escalation, *, hold: Initiative | None, today: dat
         )
         buttons.append(button("Defer", action_id=ActionId.ESCALATION_DEFER, value=str(e.id)))
         blocks.append(actions(*buttons, block_id=f"decide-{e.id}"))
-        blocks.append(
-            context("Only configured executives can decide. Updates follow in this thread.")
-        )
+        blocks.append(context(f"{who_decides(e)} Updates follow in this thread."))
     if decided:
         text = f"Decided ({e.ref}): {safe(e.decision or '', 200)}"
     elif withdrawn:
@@ -553,3 +551,12 @@ def defer_modal(e: Escalation, *, metadata: str) -> View:
             text_input(BlockId.RATIONALE, "Why defer?", max_length=1500, multiline=True),
         ],
     )
+
+
+def who_decides(e: Escalation) -> str:
+    """Who may decide, as the policy has it: the addressed executive (or their delegate), or
+    any executive on neither side."""
+    if e.addressed_to:
+        delegate = f" (or their delegate {user(e.delegate)})" if e.delegate else ""
+        return f"Only {user(e.addressed_to)}{delegate} decides; nobody on the CIO or CISO side."
+    return "Only configured executives on neither side can decide."

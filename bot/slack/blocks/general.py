@@ -11,11 +11,21 @@ from slack_sdk.models.blocks import Block
 from bot.domain.audit import AuditEvent
 from bot.domain.audit_chain import ChainReport
 from bot.domain.permissions import Permission
-from bot.domain.roles import ROLE_LABELS, Actor, RoleMembership
+from bot.domain.roles import (
+    ROLE_LABELS,
+    Actor,
+    Role,
+    RoleChange,
+    RoleChangeKind,
+    RoleChangeState,
+    RoleMembership,
+)
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
     MESSAGE_TEXT_BUDGET,
     Message,
+    actions,
+    button,
     clip,
     context,
     header,
@@ -24,6 +34,7 @@ from bot.slack.blocks.common import (
     state_words,
     user,
 )
+from bot.slack.ids import ActionId
 
 
 class HelpEntry:
@@ -75,8 +86,11 @@ def whoami_message(actor: Actor, rights: Sequence[Permission], *, yourself: bool
     return Message(text=fallback, blocks=blocks)
 
 
-def roles_message(memberships: Sequence[RoleMembership]) -> Message:
-    """Who is on each side and why: settings (people and user groups) and admins' grants."""
+def roles_message(
+    memberships: Sequence[RoleMembership], pending: Sequence[RoleChange] = ()
+) -> Message:
+    """Who is on each side and why: settings (people and user groups) and admins' grants,
+    then the side changes waiting for a second admin."""
     blocks: list[Block] = [
         header("Who is on each side"),
         context("From the settings (ACCORD_CIO_SIDE, …), their user groups, and admins' grants."),
@@ -96,8 +110,70 @@ def roles_message(memberships: Sequence[RoleMembership]) -> Message:
         if len(lines) == 1:
             lines.append("• _nobody yet_")
         blocks.append(section("\n".join(lines)))
-    blocks.append(context("Admins: `/accord roles add ciso @person` · `/accord roles remove …`"))
+    lines = ["*Waiting for a second admin*"]
+    lines.extend(f"• {_change_line(change)}" for change in pending[:20])
+    if len(lines) == 1:
+        lines.append("• _nothing_")
+    blocks.append(section("\n".join(lines)))
+    blocks.append(
+        context(
+            "Admins: `/accord roles add ciso @person` · `/accord roles remove …` · "
+            "`/accord roles confirm N` (a second admin)"
+        )
+    )
     return Message(text="Who is on each side", blocks=blocks)
+
+
+def _change_line(change: RoleChange) -> str:
+    verb = "give" if change.kind == RoleChangeKind.GRANT else "remove"
+    direction = "to" if change.kind == RoleChangeKind.GRANT else "from"
+    return (
+        f"#{change.id}: {verb} the {ROLE_LABELS[Role(change.role)]} {direction} "
+        f"{user(change.subject_id)} — proposed by {user(change.proposed_by)} on "
+        f"{change.proposed_at:%Y-%m-%d}"
+    )
+
+
+def role_change_proposed(change: RoleChange) -> Message:
+    """The coordination channel hears of a side change, with a button for the second admin."""
+    line = _change_line(change)
+    return Message(
+        text=f"Role change #{change.id} waits for a second admin",
+        blocks=[
+            section(f":busts_in_silhouette: *Role change waiting for a second admin*\n{line}"),
+            actions(
+                button(
+                    "Confirm",
+                    action_id=ActionId.ROLES_CONFIRM,
+                    value=str(change.id),
+                    style="primary",
+                ),
+                block_id=f"role_change_{change.id}",
+            ),
+            context(
+                f"Two-person rule: another Accord admin confirms (`/accord roles confirm "
+                f"{change.id}`); until then nothing changes."
+            ),
+        ],
+    )
+
+
+def role_change_done(change: RoleChange) -> Message:
+    """What the coordination channel hears once a side change took effect (or was dropped)."""
+    verb = "give" if change.kind == RoleChangeKind.GRANT else "remove"
+    direction = "to" if change.kind == RoleChangeKind.GRANT else "from"
+    what = f"{verb} the {ROLE_LABELS[Role(change.role)]} {direction} {user(change.subject_id)}"
+    if change.state == RoleChangeState.CONFIRMED:
+        text = (
+            f":busts_in_silhouette: Role change #{change.id} ({what}) is in effect: proposed by "
+            f"{user(change.proposed_by)}, confirmed by {user(change.decided_by)}."
+        )
+    else:
+        text = (
+            f":busts_in_silhouette: Role change #{change.id} ({what}) was cancelled by "
+            f"{user(change.decided_by)}; nothing changed."
+        )
+    return Message(text=f"Role change #{change.id}", blocks=[section(text)])
 
 
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")

@@ -21,6 +21,7 @@ def _no_args(args: list[str], verb: str) -> None:
 
 def preview(ctx: CommandContext, args: list[str]) -> Outcome:
     _no_args(args, "preview")
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     services, now = ctx.services, ctx.now
 
     def build(_notifier: SlackNotifier) -> Message:

@@ -282,7 +282,7 @@ NOUN = Noun(
 )
 
 
-ESCALATE_USAGE = 'DIS-n [to:@exec] [by:YYYY-MM-DD] [question:"…"]'
+ESCALATE_USAGE = 'DIS-n [to:@exec [delegate:@exec]] [by:YYYY-MM-DD] [question:"…"]'
 
 
 def escalate(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -294,18 +294,23 @@ def escalate(ctx: CommandContext, args: list[str]) -> Outcome:
     number = parse_ref(args[0], Kind.DISAGREEMENT)
     fields = parse_fields(
         args[1:],
-        options=frozenset({"to", "by", "question"}),
+        options=frozenset({"to", "delegate", "by", "question"}),
         hint=f"Usage: `/accord escalate {ESCALATE_USAGE}`",
     )
     to = fields.get("to")
     addressed = parse_user(to) if to is not None else None
     if to is not None and addressed is None:
         raise InvalidInput("`to:` needs a @mention of an executive, e.g. `to:@erin`.")
+    named = fields.get("delegate")
+    delegate = parse_user(named) if named is not None else None
+    if named is not None and delegate is None:
+        raise InvalidInput("`delegate:` needs a @mention of an executive, e.g. `delegate:@dan`.")
     by = fields.get("by")
     question = fields.get("question")
     request = esc.EscalationRequest(
         number=number,
         addressed_to=addressed,
+        delegate=delegate,
         decide_by=parse_date(by, field="decision") if by is not None else None,
         question=neutralise(strip_quotes(question)) if question is not None else None,
     )

@@ -7,14 +7,17 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.domain import disagreements, escalations, initiatives, risks, touchpoints
-from bot.domain.audit import list_events, record_event
+from bot.domain import disagreements, escalations, initiatives, risks, role_changes, touchpoints
+from bot.domain.audit import list_events
 from bot.domain.audit_chain import verify_chain
 from bot.domain.errors import InvalidInput
 from bot.domain.permissions import Permission, ensure_allowed, rights
 from bot.domain.refs import Kind, parse_any_ref
-from bot.domain.roles import ROLE_LABELS, Role, grant_role, parse_role, revoke_role
+from bot.domain.roles import ROLE_LABELS, Role, RoleChangeKind, parse_role
+from bot.domain.validation import parse_whole_number
+from bot.slack import send
 from bot.slack.blocks import general as render
+from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import notice
 from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply, Verb
 from bot.slack.text import parse_user
@@ -36,7 +39,8 @@ def whoami(ctx: CommandContext, args: list[str]) -> Outcome:
 
 def list_roles(ctx: CommandContext, _args: list[str]) -> Outcome:
     directory = ctx.services.directory
-    return Reply(render.roles_message([directory.membership(ctx.session, role) for role in Role]))
+    memberships = [directory.membership(ctx.session, role) for role in Role]
+    return Reply(render.roles_message(memberships, role_changes.pending_changes(ctx.session)))
 
 
 #: One "get or not found" per kind, so an audit of an id that names nothing says so.
@@ -54,6 +58,7 @@ def _ensure_exists(session: Session, kind: Kind, number: int) -> None:
 
 
 def audit(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     if args:
         parsed = parse_any_ref(args[0])
         if parsed is None:
@@ -77,43 +82,111 @@ def verify(ctx: CommandContext, args: list[str]) -> Outcome:
     return Reply(render.chain_report(verify_chain(ctx.session)))
 
 
-def _role_args(args: list[str]) -> tuple[Role, str]:
+def _role_args(args: list[str], verb: str) -> tuple[Role, str]:
     if len(args) != 2:
-        raise InvalidInput("Give a role and a person.", hint="e.g. `/accord roles add ciso @bob`")
+        raise InvalidInput(
+            "Give a role and a person.", hint=f"e.g. `/accord roles {verb} ciso @bob`"
+        )
     user_id = parse_user(args[1])
     if user_id is None:
-        raise InvalidInput("Name the person with a @mention.", hint="`/accord roles add ciso @bob`")
+        raise InvalidInput(
+            "Name the person with a @mention.", hint=f"`/accord roles {verb} ciso @bob`"
+        )
     return parse_role(args[0]), user_id
 
 
-def add_role(ctx: CommandContext, args: list[str]) -> Outcome:
-    ensure_allowed(ctx.actor, Permission.MANAGE_ROLES)
-    role, user_id = _role_args(args)
-    grant_role(ctx.session, role=role, subject_id=user_id, granted_by=ctx.actor.user_id, at=ctx.now)
-    _record_role_change(ctx, "role.granted", role, user_id)
-    return Reply(
-        notice(f":busts_in_silhouette: <@{user_id}> now has the {ROLE_LABELS[role]} role.")
+def _change_number(args: list[str], verb: str) -> int:
+    if len(args) != 1:
+        raise InvalidInput(
+            "Give the number of the role change.",
+            hint=f"e.g. `/accord roles {verb} 3`; `/accord roles list` shows those waiting.",
+        )
+    return parse_whole_number(args[0].lstrip("#"), field="change", low=1, high=2**31 - 1)
+
+
+def announce_role_change(ctx: CommandContext, message: Message, *, summary: str) -> None:
+    """The coordination channel hears of every side change; without one, the other admins."""
+    channel = ctx.services.settings.accord_coordination_channel
+    targets = (
+        [channel]
+        if channel
+        else sorted(ctx.services.directory.members(ctx.session, Role.ADMIN) - {ctx.actor.user_id})
     )
+    for target in targets:
+        send.post(
+            ctx.session,
+            ctx.services,
+            channel=target,
+            message=message,
+            summary=summary,
+            notify=ctx.actor.user_id,
+        )
+
+
+def _change_role(ctx: CommandContext, args: list[str], kind: RoleChangeKind) -> Outcome:
+    role, user_id = _role_args(args, "add" if kind == RoleChangeKind.GRANT else "remove")
+    result = role_changes.request_role_change(
+        ctx.session,
+        actor=ctx.actor,
+        directory=ctx.services.directory,
+        kind=kind,
+        role=role,
+        subject_id=user_id,
+        now=ctx.now,
+    )
+    label = ROLE_LABELS[role]
+    if result.pending is not None:
+        change = result.pending
+        announce_role_change(
+            ctx, render.role_change_proposed(change), summary=f"the notice of {change.ref}"
+        )
+        return Reply(
+            notice(
+                f":hourglass_flowing_sand: Role change #{change.id} waits for a second admin: "
+                f"{'give' if kind == RoleChangeKind.GRANT else 'remove'} the {label} "
+                f"{'to' if kind == RoleChangeKind.GRANT else 'from'} <@{user_id}>. Another "
+                f"admin confirms it with `/accord roles confirm {change.id}` (or the button in "
+                "the coordination channel); nothing changes until then."
+            )
+        )
+    if kind == RoleChangeKind.GRANT:
+        return Reply(notice(f":busts_in_silhouette: <@{user_id}> now has the {label} role."))
+    return Reply(notice(f":busts_in_silhouette: <@{user_id}> no longer has the {label} role."))
+
+
+def add_role(ctx: CommandContext, args: list[str]) -> Outcome:
+    return _change_role(ctx, args, RoleChangeKind.GRANT)
 
 
 def remove_role(ctx: CommandContext, args: list[str]) -> Outcome:
-    ensure_allowed(ctx.actor, Permission.MANAGE_ROLES)
-    role, user_id = _role_args(args)
-    revoke_role(ctx.session, role=role, subject_id=user_id)
-    _record_role_change(ctx, "role.revoked", role, user_id)
-    text = f":busts_in_silhouette: <@{user_id}> no longer has the {ROLE_LABELS[role]} role."
-    return Reply(notice(text))
+    return _change_role(ctx, args, RoleChangeKind.REMOVE)
 
 
-def _record_role_change(ctx: CommandContext, action: str, role: Role, user_id: str) -> None:
-    record_event(
+def confirm_change(ctx: CommandContext, number: int) -> Message:
+    """The second admin's confirmation (command or button): the change takes effect."""
+    change = role_changes.confirm_role_change(
         ctx.session,
-        at=ctx.now,
-        actor_id=ctx.actor.user_id,
-        record_ref=f"USER-{user_id}",
-        action=action,
-        after={"role": role.value, "user": user_id},
+        actor=ctx.actor,
+        directory=ctx.services.directory,
+        number=number,
+        now=ctx.now,
     )
+    done = render.role_change_done(change)
+    announce_role_change(ctx, done, summary=f"the notice of {change.ref}")
+    return done
+
+
+def confirm_role(ctx: CommandContext, args: list[str]) -> Outcome:
+    return Reply(confirm_change(ctx, _change_number(args, "confirm")))
+
+
+def cancel_role(ctx: CommandContext, args: list[str]) -> Outcome:
+    change = role_changes.cancel_role_change(
+        ctx.session, actor=ctx.actor, number=_change_number(args, "cancel"), now=ctx.now
+    )
+    done = render.role_change_done(change)
+    announce_role_change(ctx, done, summary=f"the notice of {change.ref}")
+    return Reply(done)
 
 
 WHOAMI = Noun(
@@ -156,7 +229,7 @@ ROLES = Noun(
             "add",
             "add <cio|ciso|executive|admin> @user",
             "/accord roles add ciso @bob",
-            "Give someone a role (admins).",
+            "Give someone a role (admins, not to themselves; a side waits for a second admin).",
             add_role,
         ),
         Verb(
@@ -165,6 +238,20 @@ ROLES = Noun(
             "/accord roles remove ciso @bob",
             "Take a run-time role away (admins).",
             remove_role,
+        ),
+        Verb(
+            "confirm",
+            "confirm N",
+            "/accord roles confirm 3",
+            "Confirm another admin's change to a side's membership (two-person rule).",
+            confirm_role,
+        ),
+        Verb(
+            "cancel",
+            "cancel N",
+            "/accord roles cancel 3",
+            "Drop a role change that waits for confirmation (admins).",
+            cancel_role,
         ),
     ),
 )

@@ -16,6 +16,7 @@ from bot.domain.initiatives import (
     InitiativeFilter,
     InitiativeStatus,
 )
+from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.validation import normalise_tags, parse_choice, parse_date
 from bot.slack.blocks import initiatives as render
@@ -193,6 +194,7 @@ def release(ctx: CommandContext, args: list[str]) -> Outcome:
 
 
 def audit(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     initiative = service.get_initiative(ctx.session, number=_ref(args, "audit"))
     events = list_events(ctx.session, record_ref=initiative.ref, limit=40)
     return Reply(render.audit_message(initiative.ref, events))

@@ -7,6 +7,7 @@ import json
 from bot.domain import risks as service
 from bot.domain.audit import list_events
 from bot.domain.errors import InvalidInput
+from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.risk_export import ExportFormat, filename
 from bot.domain.risks import Decision, RiskChanges, RiskDraft, RiskFilter, RiskPolicy
@@ -142,6 +143,7 @@ def list_(ctx: CommandContext, args: list[str]) -> Outcome:
 
 
 def list_page(ctx: CommandContext, which: RiskFilter, page: int) -> Message:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     found = service.list_risks(
         ctx.session,
         which=which,
@@ -154,6 +156,7 @@ def list_page(ctx: CommandContext, which: RiskFilter, page: int) -> Message:
 
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     risk = service.get_risk(ctx.session, number=_ref(args, "show"))
     return Reply(render.card(risk, ctx.today, buttons=may_decide(risk, ctx.actor, today=ctx.today)))
 
@@ -297,11 +300,12 @@ def snooze(ctx: CommandContext, args: list[str]) -> Outcome:
 def export(ctx: CommandContext, args: list[str]) -> Outcome:
     fmt = parse_choice(args[0], ExportFormat, field="format") if args else ExportFormat.CSV
     name = filename(fmt, ctx.now.strftime("%Y%m%d-%H%M%S"))
-    queue_export(ctx.session, ctx.services, user_id=ctx.actor.user_id, fmt=fmt, name=name)
+    queue_export(ctx.session, ctx.services, actor=ctx.actor, fmt=fmt, name=name, now=ctx.now)
     return Reply(notice(f":page_facing_up: `{name}` is on its way to your DM with Accord."))
 
 
 def audit(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     risk = service.get_risk(ctx.session, number=_ref(args, "audit"))
     events = list_events(ctx.session, record_ref=risk.ref, limit=40)
     return Reply(audit_feed(events, title=f"Audit trail · {risk.ref}"))

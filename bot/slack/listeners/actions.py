@@ -13,9 +13,11 @@ from bot.domain import initiatives as service
 from bot.domain.audit import list_events
 from bot.domain.errors import InvalidInput
 from bot.domain.initiatives import InitiativeFilter
+from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.validation import parse_page, parse_record_number
 from bot.services import Services
 from bot.slack.blocks import initiatives as render
+from bot.slack.commands import general
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
 from bot.slack.ids import ActionId, action_matcher
 from bot.slack.inbound import json_object
@@ -83,10 +85,16 @@ def edit(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 
 def audit(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     initiative = service.get_initiative(ctx.session, number=_number(body))
     return Reply(
         render.audit_message(initiative.ref, list_events(ctx.session, record_ref=initiative.ref))
     )
+
+
+def confirm_role_change(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    """The Confirm button on a side change in the coordination channel (a second admin)."""
+    return Reply(general.confirm_change(ctx, _number(body)))
 
 
 HANDLERS: dict[ActionId, tuple[Callable[[CommandContext, dict[str, Any]], Outcome], bool]] = {
@@ -96,6 +104,7 @@ HANDLERS: dict[ActionId, tuple[Callable[[CommandContext, dict[str, Any]], Outcom
     ActionId.INITIATIVE_RELEASE: (release, False),
     ActionId.INITIATIVE_EDIT: (edit, False),
     ActionId.INITIATIVE_AUDIT: (audit, False),
+    ActionId.ROLES_CONFIRM: (confirm_role_change, False),
 }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.db import session_scope
 from bot.domain import risks as service
 from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.risks import Decision, RiskDraft, RiskFilter, RiskPolicy
 from bot.domain.risks.policy import may_decide
@@ -96,6 +97,7 @@ def reject(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 
 def show(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     number = parse_record_number(_value(body), stale=STALE)
     risk = service.get_risk(ctx.session, number=number)
     return Reply(render.card(risk, ctx.today, buttons=may_decide(risk, ctx.actor, today=ctx.today)))
