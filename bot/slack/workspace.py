@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 
 #: How long a profile's time zone is trusted before users.info is asked again.
 TIMEZONE_TTL_SECONDS = 3600.0
+#: How long an error answer (a user Slack does not know) is kept before asking again.
+TIMEZONE_RETRY_SECONDS = 300.0
 
 
 class SlackWorkspace:
@@ -28,21 +30,28 @@ class SlackWorkspace:
         "today"); a failed lookup is not cached, so the next command asks again."""
         with self._lock:
             cached = self._zones.get(user_id)
-        if cached is not None and time.monotonic() - cached[0] < TIMEZONE_TTL_SECONDS:
+        if cached is not None and time.monotonic() < cached[0]:
             return cached[1]
         try:
             response = self.client.users_info(user=user_id)
         except SlackApiError as error:
+            # Slack answered (e.g. user_not_found): ask again in a while, not on every command.
             log.info("users.info failed for %s: %s", user_id, error.response.get("error"))
+            self._remember(user_id, None, TIMEZONE_RETRY_SECONDS)
             return None
         except Exception:  # unreachable Slack: fall back to UTC rather than fail the command
             log.info("users.info unreachable for %s", user_id)
             return None
         tz = (response.get("user") or {}).get("tz")
         zone = str(tz) if tz else None
-        with self._lock:
-            self._zones[user_id] = (time.monotonic(), zone)
+        self._remember(user_id, zone, TIMEZONE_TTL_SECONDS)
         return zone
+
+    def _remember(self, user_id: str, zone: str | None, seconds: float) -> None:
+        with self._lock:
+            if len(self._zones) > 10_000:  # a bound, whatever the workspace's size
+                self._zones.clear()
+            self._zones[user_id] = (time.monotonic() + seconds, zone)
 
     def is_member(self, channel_id: str) -> bool | None:
         try:
