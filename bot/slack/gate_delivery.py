@@ -14,7 +14,7 @@ Without a coordination channel, holds are told to the owners by DM only (bot/dom
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.domain import outbox
 from bot.domain.gate.announcements import (
@@ -157,21 +157,26 @@ def _deployment_blocked(session: Session, services: Services, event: DeploymentB
     if check is None:
         return
     for ref in check.held_by:
-        initiative = session.get(Initiative, parse_ref(ref, Kind.INITIATIVE))
-        if initiative is None:
+        # plain columns: on a deployment's path, and the record's tags and covers are not needed
+        found = session.exec(
+            select(Initiative.hold_message_id, Initiative.hold_channel, Initiative.hold_ts).where(
+                Initiative.id == parse_ref(ref, Kind.INITIATIVE)
+            )
+        ).first()
+        if found is None:
             continue
+        message_id, channel, ts = found
         subject = None
         if event.deployment_key:
-            subject = f"gatecheck:{initiative.id}:{initiative.hold_message_id or 0}:"
-            subject += event.deployment_key
+            subject = f"gatecheck:{ref}:{message_id or 0}:{event.deployment_key}"
             if outbox.has_subject(session, subject):
                 continue  # this deployment is already in the hold's thread
         _in_hold_thread(
             session,
             services,
-            message_id=initiative.hold_message_id,
-            channel=initiative.hold_channel,
-            ts=initiative.hold_ts,
+            message_id=message_id,
+            channel=channel,
+            ts=ts,
             message=render.deployment_blocked(
                 check, ref=ref, requested_by=event.requested_by, git_ref=event.ref
             ),
