@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, ForeignKey, Integer, func, or_
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select as core_select
 from sqlmodel import Column, Field, Relationship, Session, SQLModel, col, select
 
 from bot.db import lock_row
@@ -620,6 +620,45 @@ def _filter_clause(
     return clauses[which]
 
 
+@dataclass(frozen=True)
+class InitiativeLine:
+    """What a list line shows of an initiative, read without the ORM's identity map (a list
+    page is read on every `/accord initiative list` and Home view, within the 3 s ack)."""
+
+    id: int
+    title: str
+    status: InitiativeStatus
+    health: Health
+    due_date: date | None
+    on_hold: bool
+    cio_owner_id: str | None
+    ciso_owner_id: str | None
+    covers: list[Coverage]
+
+    @property
+    def ref(self) -> str:
+        return format_ref(Kind.INITIATIVE, self.id)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+    def is_overdue(self, today: date) -> bool:
+        return self.due_date is not None and self.due_date < today and not self.is_closed
+
+
+_LINE_COLUMNS = (
+    col(Initiative.id),
+    col(Initiative.title),
+    col(Initiative.status),
+    col(Initiative.health),
+    col(Initiative.due_date),
+    col(Initiative.on_hold),
+    col(Initiative.cio_owner_id),
+    col(Initiative.ciso_owner_id),
+)
+
+
 def list_initiatives(
     session: Session,
     *,
@@ -629,37 +668,78 @@ def list_initiatives(
     today: date,
     page: int = 1,
     page_size: int = 20,
-) -> Page[Initiative]:
-    """One page of initiatives, oldest first, with the total for "showing x–y of n"."""
+) -> Page[InitiativeLine]:
+    """One page of initiatives, oldest first, with the total for "showing x–y of n".
+
+    Two statements for a page (its rows with the total as a window count, then what they
+    cover); a page past the end (records closed meanwhile) costs a count and shows the last."""
     clause = _filter_clause(which, viewer_id=viewer_id, today=today)
     if tag is not None:
         tagged = select(InitiativeTag.initiative_id).where(InitiativeTag.tag == tag)
         tag_clause = col(Initiative.id).in_(tagged)
         clause = tag_clause if clause is None else clause & tag_clause
-    count_query = select(func.count()).select_from(Initiative)
-    query = select(Initiative).options(selectinload(Initiative.tag_rows))  # type: ignore[arg-type]
-    if clause is not None:
-        count_query = count_query.where(clause)
-        query = query.where(clause)
-    total = session.exec(count_query).one()
-    page = clamp_page(page, total=total, page_size=page_size)
-    items = session.exec(
-        query.order_by(col(Initiative.id)).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    return Page(items=list(items), total=total, page=page, page_size=page_size)
+
+    def fetch(number: int) -> list[Any]:
+        query = core_select(*_LINE_COLUMNS, func.count().over().label("total"))
+        if clause is not None:
+            query = query.where(clause)
+        query = query.order_by(col(Initiative.id)).offset((number - 1) * page_size)
+        return list(session.execute(query.limit(page_size)).all())
+
+    page = max(1, page)
+    rows = fetch(page)
+    if rows:
+        total = int(rows[0].total)
+    else:
+        count_query = select(func.count()).select_from(Initiative)
+        if clause is not None:
+            count_query = count_query.where(clause)
+        total = session.exec(count_query).one()
+        last = clamp_page(page, total=total, page_size=page_size)
+        if last != page and total:
+            page, rows = last, fetch(last)
+        else:
+            page = clamp_page(page, total=total, page_size=page_size)
+    covers: dict[int, list[Coverage]] = {}
+    ids = [row.id for row in rows]
+    if ids:
+        found = session.execute(
+            core_select(
+                col(InitiativeCoverage.initiative_id),
+                col(InitiativeCoverage.service),
+                col(InitiativeCoverage.environment),
+            ).where(col(InitiativeCoverage.initiative_id).in_(ids))
+        ).all()
+        for initiative_id, service, environment in found:
+            covers.setdefault(initiative_id, []).append(Coverage(service, environment))
+    items = [
+        InitiativeLine(
+            id=row.id,
+            title=row.title,
+            status=row.status,
+            health=row.health,
+            due_date=row.due_date,
+            on_hold=bool(row.on_hold),
+            cio_owner_id=row.cio_owner_id,
+            ciso_owner_id=row.ciso_owner_id,
+            covers=sorted(covers.get(row.id, [])),
+        )
+        for row in rows
+    ]
+    return Page(items=items, total=total, page=page, page_size=page_size)
 
 
 @dataclass(frozen=True)
 class HomeSummary:
     """What the App Home shows a viewer: their initiatives, the overdue ones, those on hold."""
 
-    mine: Page[Initiative]
-    overdue: Page[Initiative]
-    on_hold: Page[Initiative]
+    mine: Page[InitiativeLine]
+    overdue: Page[InitiativeLine]
+    on_hold: Page[InitiativeLine]
 
 
 def home_summary(session: Session, *, viewer_id: str, today: date, limit: int) -> HomeSummary:
-    def first(which: InitiativeFilter) -> Page[Initiative]:
+    def first(which: InitiativeFilter) -> Page[InitiativeLine]:
         return list_initiatives(
             session, which=which, viewer_id=viewer_id, today=today, page=1, page_size=limit
         )

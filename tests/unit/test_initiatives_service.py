@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from bot.db import make_engine, upgrade
 from bot.domain.audit import AuditEvent
 from bot.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from bot.domain.gate.coverage import parse_coverage_list
 from bot.domain.initiatives import (
     Health,
     InitiativeChanges,
@@ -237,3 +238,29 @@ def test_concurrent_updates_of_one_field_both_keep_their_before(database_url: st
                 )
     finally:
         engine.dispose()
+
+
+def test_a_page_past_the_end_shows_the_last_page_with_its_covers(session: Session) -> None:
+    for n in range(5):
+        create_initiative(
+            session,
+            actor=ANN,
+            draft=InitiativeDraft(
+                title=f"Work {n}", covers=parse_coverage_list(f"svc-{n}@production")
+            ),
+            now=NOW,
+        )
+    page = list_initiatives(
+        session, which=InitiativeFilter.ALL, viewer_id="U0ANN", today=TODAY, page=9, page_size=2
+    )
+    assert (page.page, page.total) == (3, 5)
+    assert [item.title for item in page.items] == ["Work 4"]
+    assert [str(cover) for cover in page.items[0].covers] == ["svc-4@production"]
+    first = list_initiatives(
+        session, which=InitiativeFilter.ALL, viewer_id="U0ANN", today=TODAY, page=1, page_size=2
+    )
+    assert (first.page, first.total, len(first.items)) == (1, 5, 2)
+    empty = list_initiatives(
+        session, which=InitiativeFilter.RED, viewer_id="U0ANN", today=TODAY, page=4
+    )
+    assert (empty.page, empty.total, empty.items) == (1, 0, [])

@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.domain.gate.queries import BlockedDeployments
-from bot.domain.initiatives import HomeSummary, Initiative, InitiativeFilter
+from bot.domain.initiatives import HomeSummary, InitiativeFilter, InitiativeLine
 from bot.domain.needs import NeedsYou, Waiting
 from bot.domain.paging import Page
 from bot.domain.roles import ROLE_LABELS, SIDES
@@ -36,7 +36,9 @@ HOME_SECTION_SIZE = 10
 NEEDS_SECTION_SIZE = 5
 
 
-def _part(title: str, page: Page[Initiative], which: InitiativeFilter, today: date) -> list[Block]:
+def _part(
+    title: str, page: Page[InitiativeLine], which: InitiativeFilter, today: date
+) -> list[Block]:
     blocks: list[Block] = [header(f"{title} ({page.total})")]
     if not page.items:
         blocks.append(context("Nothing here."))

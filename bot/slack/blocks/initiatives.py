@@ -15,7 +15,13 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.audit import AuditEvent
-from bot.domain.initiatives import Health, Initiative, InitiativeFilter, InitiativeStatus
+from bot.domain.initiatives import (
+    Health,
+    Initiative,
+    InitiativeFilter,
+    InitiativeLine,
+    InitiativeStatus,
+)
 from bot.domain.paging import Page
 from bot.domain.permissions import Permission, allowed
 from bot.domain.roles import Actor
@@ -61,7 +67,7 @@ FILTER_TITLES = {
 }
 
 
-def _due(initiative: Initiative, today: date) -> str:
+def _due(initiative: Initiative | InitiativeLine, today: date) -> str:
     if initiative.due_date is None:
         return "no due date"
     if initiative.is_overdue(today):
@@ -69,7 +75,7 @@ def _due(initiative: Initiative, today: date) -> str:
     return f"due {initiative.due_date.isoformat()}"
 
 
-def covers_text(initiative: Initiative, *, limit: int = 3) -> str:
+def covers_text(initiative: Initiative | InitiativeLine, *, limit: int = 3) -> str:
     """`payments-api@production`, … as code spans (the names are limited to safe characters)."""
     covers = initiative.covers
     shown = " ".join(f"`{cover}`" for cover in covers[:limit])
@@ -77,7 +83,7 @@ def covers_text(initiative: Initiative, *, limit: int = 3) -> str:
     return shown + more
 
 
-def summary_line(initiative: Initiative, today: date) -> str:
+def summary_line(initiative: Initiative | InitiativeLine, today: date) -> str:
     """One compact line, used in lists, the Home tab and (later) agendas and digests."""
     hold = " · :lock: *on hold*" if initiative.on_hold else ""
     if initiative.covers:
@@ -90,7 +96,7 @@ def summary_line(initiative: Initiative, today: date) -> str:
     )
 
 
-def list_line(initiative: Initiative, today: date) -> Block:
+def list_line(initiative: Initiative | InitiativeLine, today: date) -> Block:
     return section(
         summary_line(initiative, today),
         accessory=button("Show", action_id=ActionId.INITIATIVE_SHOW, value=str(initiative.id)),
@@ -168,7 +174,7 @@ def page_value(which: InitiativeFilter, tag: str | None, page: int) -> str:
 
 
 def list_message(
-    page: Page[Initiative], *, which: InitiativeFilter, tag: str | None, today: date
+    page: Page[InitiativeLine], *, which: InitiativeFilter, tag: str | None, today: date
 ) -> Message:
     """One page of a list; Previous/Next buttons carry the filter so any page can be reached."""
     title = FILTER_TITLES[which] + (f" tagged #{tag}" if tag else "")
