@@ -164,21 +164,44 @@ def button(action_id: str, value: str) -> Callable[[RunningAccord, str, Any], An
     return run
 
 
-def decision_button(app: RunningAccord, user: str, setup: Any) -> Answer:
-    before = len(app.fake.calls("response_url"))
-    opened = len(app.fake.calls("views.open"))
-    reply = app.slack.block_action(
-        setup["button"]["action_id"],
-        setup["button"]["value"],
-        user_id=user,
-        channel_id=EXECUTIVE_CHANNEL,
+def opens_form(
+    action_id: Callable[[Any], str], value: Callable[[Any], str]
+) -> Callable[[RunningAccord, str, Any], Answer]:
+    """A button that opens a form for those allowed, and answers the others privately."""
+
+    def run(app: RunningAccord, user: str, setup: Any) -> Answer:
+        before = len(app.fake.calls("response_url"))
+        opened = len(app.fake.calls("views.open"))
+        reply = app.slack.block_action(
+            action_id(setup), value(setup), user_id=user, channel_id=EXECUTIVE_CHANNEL
+        )
+        assert reply.status == 200, reply.body
+        app.wait_idle()
+        if len(app.fake.calls("views.open")) > opened:
+            return Answer("opened the form", True)
+        answer = app.fake.wait_for("response_url", count=before + 1)[before].body
+        return Answer(reply_text(answer), answer.get("response_type") == "ephemeral")
+
+    return run
+
+
+decision_button = opens_form(
+    lambda s: str(s["button"]["action_id"]), lambda s: str(s["button"]["value"])
+)
+
+
+def held_initiative(app: RunningAccord) -> int:
+    number = new_initiative(app)
+    app.command_text(f"initiative hold INI-{number} unpatched CVE", user=CISO)
+    return number
+
+
+def draft_risk(app: RunningAccord) -> int:
+    text = app.command_text(
+        f"risk new Draft {next(_NUMBERS)} likelihood:1 impact:2 expires:2027-01-31 draft:yes",
+        user=CIO_2,
     )
-    assert reply.status == 200, reply.body
-    app.wait_idle()
-    if len(app.fake.calls("views.open")) > opened:
-        return Answer("opened the decision form", True)
-    answer = app.fake.wait_for("response_url", count=before + 1)[before].body
-    return Answer(reply_text(answer), answer.get("response_type") == "ephemeral")
+    return _ref(text, "RSK")
 
 
 def form(
@@ -222,7 +245,123 @@ RATIONALE = {"rationale": {"value": {"type": "plain_text_input", "value": "patch
 APPROVERS = frozenset({"cio side", "ciso side", "owner"})
 CISO_SIDE = frozenset({"ciso side", "owner", "both sides"})
 
+EVERYONE = frozenset(PEOPLE)
+SIDES = frozenset({"cio side", "ciso side", "requester", "owner", "both sides"})
+RELEASERS = CISO_SIDE | {"executive"}
+
+
+def _meta(number: int) -> str:
+    return json.dumps({"id": number, "channel": ""})
+
+
 CASES = [
+    Case("whoami", _nothing, command("whoami"), EVERYONE, writes=False, expect="<@"),
+    Case("help", _nothing, command("help"), EVERYONE, writes=False, expect="/accord"),
+    Case(
+        "initiative new",
+        _nothing,
+        command("initiative new Matrix made"),
+        PARTICIPANTS,
+        expect="INI-",
+    ),
+    Case(
+        "initiative release",
+        held_initiative,
+        command("initiative release INI-{n} patched"),
+        RELEASERS,
+        expect="INI-",
+    ),
+    Case(
+        "risk new",
+        _nothing,
+        command("risk new Mine likelihood:1 impact:1 expires:2027-01-31"),
+        PARTICIPANTS,
+        expect="Requested",
+    ),
+    Case(
+        "risk submit",
+        draft_risk,
+        command("risk submit RSK-{n}"),
+        frozenset({"requester", "executive", "admin"}),
+        expect="Submitted",
+    ),
+    Case(
+        "risk revoke",
+        new_risk,
+        command("risk revoke RSK-{n} no longer needed"),
+        frozenset({"cio side", "ciso side", "admin", "requester", "owner", "both sides"}),
+        expect="Revoked",
+    ),
+    # Someone on both sides must say which side they speak for (`as:cio`), so is refused.
+    Case(
+        "disagree",
+        _nothing,
+        command('disagree "Matrix raised" keep it'),
+        SIDES - {"both sides"},
+        expect="DIS-",
+    ),
+    Case("escalate", new_disagreement, command("escalate DIS-{n}"), PARTICIPANTS, expect="ESC-"),
+    Case(
+        "audit verify",
+        _nothing,
+        command("audit verify"),
+        frozenset({"admin"}),
+        writes=False,
+        expect="verif",
+    ),
+    Case(
+        "roles cancel",
+        proposed_role_change,
+        command("roles cancel {n}"),
+        frozenset({"admin"}),
+        expect="cancelled",
+    ),
+    Case(
+        "button: hold",
+        new_initiative,
+        opens_form(lambda _: "initiative.hold", lambda n: str(n)),
+        CISO_SIDE,
+        writes=False,
+        expect="opened the form",
+    ),
+    Case(
+        "button: release",
+        held_initiative,
+        opens_form(lambda _: "initiative.release", lambda n: str(n)),
+        RELEASERS,
+        writes=False,
+        expect="opened the form",
+    ),
+    Case(
+        "button: edit initiative",
+        new_initiative,
+        opens_form(lambda _: "initiative.edit", lambda n: str(n)),
+        frozenset({"cio side", "owner", "executive", "admin"}),
+        writes=False,
+        expect="opened the form",
+    ),
+    Case(
+        "button: reject risk",
+        new_risk,
+        opens_form(lambda _: "risk.reject", lambda n: f"{n}:1"),
+        APPROVERS,
+        writes=False,
+        expect="opened the form",
+    ),
+    Case(
+        "form: hold",
+        new_initiative,
+        form("initiative.hold", REASON, _meta),
+        CISO_SIDE,
+        expect="submitted",
+    ),
+    Case(
+        "form: release",
+        held_initiative,
+        form("initiative.release", REASON, _meta),
+        RELEASERS,
+        expect="submitted",
+    ),
     Case(
         "risk list",
         _nothing,
@@ -321,7 +460,7 @@ CASES = [
         decision_button,
         frozenset({"executive"}),
         writes=False,
-        expect="opened the decision form",
+        expect="opened the form",
     ),
     Case(
         "form: reject risk",
