@@ -22,6 +22,8 @@ from sqlmodel import func, select
 from bot.db import session_scope
 from bot.domain.audit import AuditEvent
 from bot.domain.outbox import OutboxMessage
+from bot.domain.permissions import Permission, allowed, policy_table
+from bot.domain.roles import Actor, Role
 from tests.fakes.slack_api import FakeSlackServer
 from tests.harness import (
     ADMIN,
@@ -234,6 +236,9 @@ class Case:
     writes: bool = True
     #: What a permitted answer contains.
     expect: str = ""
+    #: The policy's permission when the record adds no limit, so the README table's columns
+    #: for the plain roles must say the same as this case (`test_the_matrix_is_the_table`).
+    permission: Permission | None = None
 
 
 def _nothing(_app: RunningAccord) -> None:
@@ -263,6 +268,7 @@ CASES = [
         command("initiative new Matrix made"),
         PARTICIPANTS,
         expect="INI-",
+        permission=Permission.INITIATIVE_CREATE,
     ),
     Case(
         "initiative release",
@@ -277,6 +283,7 @@ CASES = [
         command("risk new Mine likelihood:1 impact:1 expires:2027-01-31"),
         PARTICIPANTS,
         expect="Requested",
+        permission=Permission.RISK_REQUEST,
     ),
     Case(
         "risk submit",
@@ -300,7 +307,14 @@ CASES = [
         SIDES - {"both sides"},
         expect="DIS-",
     ),
-    Case("escalate", new_disagreement, command("escalate DIS-{n}"), PARTICIPANTS, expect="ESC-"),
+    Case(
+        "escalate",
+        new_disagreement,
+        command("escalate DIS-{n}"),
+        PARTICIPANTS,
+        expect="ESC-",
+        permission=Permission.ESCALATE,
+    ),
     Case(
         "audit verify",
         _nothing,
@@ -308,6 +322,7 @@ CASES = [
         frozenset({"admin"}),
         writes=False,
         expect="verif",
+        permission=Permission.AUDIT_VERIFY,
     ),
     Case(
         "roles cancel",
@@ -315,6 +330,7 @@ CASES = [
         command("roles cancel {n}"),
         frozenset({"admin"}),
         expect="cancelled",
+        permission=Permission.MANAGE_ROLES,
     ),
     Case(
         "button: hold",
@@ -323,6 +339,7 @@ CASES = [
         CISO_SIDE,
         writes=False,
         expect="opened the form",
+        permission=Permission.HOLD_PLACE,
     ),
     Case(
         "button: release",
@@ -354,6 +371,7 @@ CASES = [
         form("initiative.hold", REASON, _meta),
         CISO_SIDE,
         expect="submitted",
+        permission=Permission.HOLD_PLACE,
     ),
     Case(
         "form: release",
@@ -369,6 +387,7 @@ CASES = [
         PARTICIPANTS,
         writes=False,
         expect="risk acceptances",
+        permission=Permission.REGISTER_READ,
     ),
     Case(
         "risk export",
@@ -376,8 +395,17 @@ CASES = [
         command("risk export json"),
         PARTICIPANTS,
         expect="on its way to your DM",
+        permission=Permission.REGISTER_EXPORT,
     ),
-    Case("audit", _nothing, command("audit"), PARTICIPANTS, writes=False, expect="Latest changes"),
+    Case(
+        "audit",
+        _nothing,
+        command("audit"),
+        PARTICIPANTS,
+        writes=False,
+        expect="Latest changes",
+        permission=Permission.REGISTER_READ,
+    ),
     Case(
         "risk audit",
         new_risk,
@@ -385,10 +413,23 @@ CASES = [
         PARTICIPANTS,
         writes=False,
         expect="Audit trail",
+        permission=Permission.REGISTER_READ,
     ),
-    Case("digest preview", _nothing, command("digest preview"), PARTICIPANTS, writes=False),
     Case(
-        "risk approve", new_risk, command("risk approve RSK-{n}"), APPROVERS, expect="You approved"
+        "digest preview",
+        _nothing,
+        command("digest preview"),
+        PARTICIPANTS,
+        writes=False,
+        permission=Permission.REGISTER_READ,
+    ),
+    Case(
+        "risk approve",
+        new_risk,
+        command("risk approve RSK-{n}"),
+        APPROVERS,
+        expect="You approved",
+        permission=Permission.RISK_APPROVE,
     ),
     Case(
         "risk update title",
@@ -403,6 +444,7 @@ CASES = [
         command("initiative hold INI-{n} unpatched CVE"),
         CISO_SIDE,
         expect="hold",
+        permission=Permission.HOLD_PLACE,
     ),
     Case(
         "initiative update",
@@ -431,6 +473,7 @@ CASES = [
         command("roles add cio <@U0NEWCIO|n>"),
         frozenset({"admin"}),
         expect="waits for a second admin",
+        permission=Permission.MANAGE_ROLES,
     ),
     Case(
         "button: approve",
@@ -438,6 +481,7 @@ CASES = [
         button("risk.approve", "{n}:1"),
         APPROVERS,
         expect="You approved",
+        permission=Permission.RISK_APPROVE,
     ),
     Case(
         "button: show risk",
@@ -446,6 +490,7 @@ CASES = [
         PARTICIPANTS,
         writes=False,
         expect="RSK-",
+        permission=Permission.REGISTER_READ,
     ),
     Case(
         "button: confirm role change",
@@ -501,8 +546,29 @@ def test_role_matrix(app: RunningAccord, case: Case, who: str) -> None:
     assert len(app.fake.calls("views.open")) == forms_opened
 
 
-def test_the_readme_table_is_generated_from_the_policy() -> None:
-    from bot.domain.permissions import policy_table
+PLAIN = {
+    "cio side": frozenset({Role.CIO}),
+    "ciso side": frozenset({Role.CISO}),
+    "executive": frozenset({Role.EXECUTIVE}),
+    "admin": frozenset({Role.ADMIN}),
+    "outsider": frozenset(),
+}
 
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.permission], ids=[c.name for c in CASES if c.permission]
+)
+def test_the_matrix_is_the_table(case: Case) -> None:
+    """What the HTTP matrix found for the plain roles is what the README table says."""
+    assert case.permission is not None
+    table = {
+        who
+        for who, roles in PLAIN.items()
+        if allowed(Actor(user_id="U0TABLE", roles=roles), case.permission)
+    }
+    assert table == case.allowed & set(PLAIN)
+
+
+def test_the_readme_table_is_generated_from_the_policy() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert policy_table() in readme
