@@ -43,6 +43,11 @@ gate_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(gate_app, name="gate")
+attack_app = typer.Typer(
+    help="The MITRE ATT&CK Enterprise catalogue risk techniques are checked against.",
+    no_args_is_help=True,
+)
+app.add_typer(attack_app, name="attack")
 #: `accord gate check` exit codes: allowed, held, and Accord unreachable or refusing.
 GATE_ALLOWED, GATE_HELD, GATE_ERROR = 0, 3, 2
 log = logging.getLogger("accord")
@@ -482,6 +487,71 @@ def gate_check(
     for hold in result.holds:
         typer.echo(describe_hold(hold))
     raise typer.Exit(code=GATE_HELD)
+
+
+def _read_json(path: Path) -> object:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        _fail(f"cannot read {path}: {error.strerror or error}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        _fail(f"{path} is not JSON ({error})")
+
+
+@attack_app.command("update")
+def attack_update(
+    file: Annotated[Path, typer.Argument(help="MITRE's enterprise-attack.json (STIX 2.1).")],
+    database: DatabaseOption = None,
+) -> None:
+    """Load a newer ATT&CK Enterprise release into the database, for every replica."""
+    from bot.clock import SystemClock
+    from bot.db import session_scope
+    from bot.domain.attack.service import import_bundle
+    from bot.domain.errors import UserError
+
+    bundle = _read_json(file)
+    settings = _settings()
+    with _explained(_database_url(settings, database)):
+        engine = _migrated_engine(settings, database)
+        try:
+            with session_scope(engine) as session:
+                result = import_bundle(
+                    session,
+                    bundle=bundle,
+                    source=file.name,
+                    actor_id="accord-cli",
+                    now=SystemClock().now(),
+                )
+        except UserError as error:
+            _fail(f"{error.message} {error.hint or ''}".strip())
+        finally:
+            engine.dispose()
+    live = len(result.catalogue.live())
+    typer.echo(
+        f"ATT&CK Enterprise v{result.catalogue.version}: {live} techniques in force "
+        f"(was v{result.previous.version}); {len(result.added)} new, "
+        f"{len(result.retired)} revoked or deprecated since."
+    )
+
+
+@attack_app.command("show")
+def attack_show(database: DatabaseOption = None) -> None:
+    """Which ATT&CK release risk techniques are checked against."""
+    from bot.db import session_scope
+    from bot.domain.attack.service import current_catalogue
+
+    settings = _settings()
+    with (
+        _explained(_database_url(settings, database)),
+        session_scope(_export_engine(settings, database)) as session,
+    ):
+        catalogue = current_catalogue(session)
+    typer.echo(
+        f"ATT&CK Enterprise v{catalogue.version} ({catalogue.source}): "
+        f"{len(catalogue.live())} techniques in force, {len(catalogue)} ids in all."
+    )
 
 
 if __name__ == "__main__":

@@ -19,14 +19,18 @@ from bot.domain.errors import UserError
 from bot.domain.gate import service as gate
 from bot.domain.gate.models import CheckSource, GateToken
 from bot.services import Services
+from bot.slack.gate_delivery import queue_gate_messages
 
 _UNAUTHORIZED = HttpError(
     401, "A valid gate token is required.", headers={"WWW-Authenticate": 'Bearer realm="accord"'}
 )
 
 
-def hold_link(settings: Settings, initiative_ref: str) -> str | None:
-    """Where people discuss holds: the coordination channel (a thread link once it has one)."""
+def hold_link(settings: Settings, initiative_ref: str, known: str | None = None) -> str | None:
+    """Where people discuss the hold: the Slack permalink of its announcement once Slack has
+    it, else the coordination channel."""
+    if known:
+        return known
     channel = settings.accord_coordination_channel
     if not channel:
         return None
@@ -43,7 +47,7 @@ def answer_payload(settings: Settings, answer: gate.GateAnswer) -> dict[str, obj
                 reason=hold.reason,
                 placed_by=hold.placed_by,
                 placed_at=_utc(hold.placed_at),
-                link=hold_link(settings, hold.initiative),
+                link=hold_link(settings, hold.initiative, hold.link),
             )
             for hold in answer.holds
         ],
@@ -119,6 +123,7 @@ class GateApi:
                     source=CheckSource.API,
                     now=self.services.clock.now(),
                 )
+                queue_gate_messages(session, self.services)  # a blocked one, in its thread
             except UserError as error:
                 raise HttpError(400, error.message) from None
         return ApiResponse(200, answer_payload(self.services.settings, answer))

@@ -16,6 +16,7 @@ from bot.domain.gate import github as reviews
 from bot.domain.gate.models import GITHUB_ENVIRONMENT_MAX, GithubReview
 from bot.github.reviews import deliver_reviews, github_app
 from bot.services import Services
+from bot.slack.gate_delivery import queue_gate_messages
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,17 @@ def _text(payload: dict[str, Any], *path: str) -> str:
     if not isinstance(node, str) or not node:
         raise HttpError(400, f"The event has no {'.'.join(path)}.")
     return node
+
+
+def _login(payload: dict[str, Any]) -> str | None:
+    """Who started the deployment: its creator, else the event's sender."""
+    deployment = payload.get("deployment")
+    creator = deployment.get("creator") if isinstance(deployment, dict) else None
+    for holder in (creator, payload.get("sender")):
+        login = holder.get("login") if isinstance(holder, dict) else None
+        if isinstance(login, str) and login:
+            return login[:64]
+    return None
 
 
 class GithubWebhook:
@@ -74,6 +86,10 @@ class GithubWebhook:
             installation_id=installation,
             sha=str(deployment.get("sha"))[:200] if deployment.get("sha") else None,
             run_url=str(deployment.get("url"))[:2000] if deployment.get("url") else None,
+            # a redelivery repeats both; a re-run is a new deployment on the same callback
+            deployment_id=f"{deployment.get('id')}@{payload['deployment_callback_url']}"[:2100],
+            requested_by=_login(payload),
+            ref=str(deployment.get("ref"))[:200] if deployment.get("ref") else None,
         )
         settings = self.services.settings
         try:
@@ -85,6 +101,7 @@ class GithubWebhook:
                     now=self.services.clock.now(),
                     link_for=lambda ref: hold_link(settings, ref),
                 )
+                queue_gate_messages(session, self.services)  # a blocked one, in its thread
                 review_id = review.id
         except UserError as error:
             raise HttpError(400, error.message) from None

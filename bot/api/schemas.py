@@ -68,7 +68,11 @@ class HoldOut(BaseModel):
     reason: str
     placed_by: str = Field(description="The Slack user id of who placed the hold.")
     placed_at: datetime
-    link: str | None = Field(description="Where to discuss it in Slack.")
+    link: str | None = Field(
+        description="Where to discuss it in Slack: the permalink of the hold's announcement "
+        "(its thread lists each blocked deployment), or the coordination channel until Slack "
+        "has the announcement; null without a coordination channel."
+    )
 
 
 class GateAnswerOut(BaseModel):

@@ -1,7 +1,10 @@
 """A touchpoint's agenda: sections built from what is open in the records.
 
 Each record kind contributes one section through an *agenda source*,
-`(session, *, today, window_end) -> AgendaSection`, registered in `SOURCES` below. The series'
+`(session, *, today, window_end, people) -> AgendaSection`, registered in `SOURCES` below.
+`people` are the series' participants and organiser: what concerns them (their initiatives,
+the risks they requested, the disagreements they wrote, escalations addressed to them) comes
+first in each section, so the cut at `SECTION_LIMIT` drops what concerns them least. The series'
 own sections (topics people added, action items still open) are added by `build_agenda`.
 
 Dates are the series' dates: `today` is the date in the organiser's zone, and `window_end` (the
@@ -14,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func
+from sqlalchemy import case, func, literal
 from sqlmodel import Session, col, or_, select
 
 from bot.domain.disagreements import DisagreementState, list_open_disagreements
@@ -52,7 +56,7 @@ AgendaSource = Callable[..., AgendaSection]
 
 
 def initiatives_needing_attention(
-    session: Session, *, today: date, window_end: datetime
+    session: Session, *, today: date, window_end: datetime, people: frozenset[str] = frozenset()
 ) -> AgendaSection:
     """Open initiatives that are red, blocked, on security hold or overdue; nothing closed.
 
@@ -70,7 +74,12 @@ def initiatives_needing_attention(
     rows = session.exec(
         select(Initiative)
         .where(is_open, attention)
-        .order_by(col(Initiative.id))
+        .order_by(
+            _theirs_first(
+                people, Initiative.cio_owner_id, Initiative.ciso_owner_id, Initiative.created_by
+            ),
+            col(Initiative.id),
+        )
         .limit(SECTION_LIMIT)
     ).all()
     items = []
@@ -103,6 +112,14 @@ def initiatives_needing_attention(
     )
 
 
+def _theirs_first(people: frozenset[str], *columns: Any) -> Any:
+    """An ORDER BY term: 0 for a row whose `columns` name one of `people`, else 1."""
+    if not people:
+        return literal(0)
+    wanted = sorted(people)
+    return case((or_(*(col(column).in_(wanted) for column in columns)), 0), else_=1)
+
+
 def _with_covers(initiative: Initiative) -> str:
     """The title, and for a hold the deployments it stops, so the meeting sees the stakes."""
     covers = [str(cover) for cover in initiative.covers]
@@ -113,7 +130,9 @@ def _with_covers(initiative: Initiative) -> str:
     return f"{initiative.title} ({verb} {listed})"
 
 
-def risk_section(session: Session, *, today: date, window_end: datetime) -> AgendaSection:
+def risk_section(
+    session: Session, *, today: date, window_end: datetime, people: frozenset[str] = frozenset()
+) -> AgendaSection:
     """Risk acceptances waiting for approval, and accepted ones that expire before the next
     touchpoint (`window_end`): decide or renew them now. Nothing expired, revoked or rejected.
 
@@ -129,7 +148,12 @@ def risk_section(session: Session, *, today: date, window_end: datetime) -> Agen
     rows = session.exec(
         select(RiskAcceptance)
         .where(wanted)
-        .order_by(case((state == RiskState.PENDING, 0), else_=1), expires, col(RiskAcceptance.id))
+        .order_by(
+            case((state == RiskState.PENDING, 0), else_=1),
+            _theirs_first(people, RiskAcceptance.requested_by, RiskAcceptance.updated_by),
+            expires,
+            col(RiskAcceptance.id),
+        )
         .limit(SECTION_LIMIT)
     ).all()
     items = []
@@ -160,7 +184,9 @@ ESCALATION_FLAGS = {
 }
 
 
-def disagreement_section(session: Session, *, today: date, window_end: datetime) -> AgendaSection:
+def disagreement_section(
+    session: Session, *, today: date, window_end: datetime, people: frozenset[str] = frozenset()
+) -> AgendaSection:
     """Escalations awaiting an executive decision (the overdue first), then the disagreements
     still open between the sides (oldest first). Nothing settled, decided or withdrawn."""
     escalations = list_pending_escalations(session, today=today)
@@ -193,6 +219,8 @@ def disagreement_section(session: Session, *, today: date, window_end: datetime)
                 ref=disagreement.ref, text=disagreement.subject, flags=flags, owner_ids=owners
             )
         )
+    # Escalations stay ahead of open disagreements; within each, theirs first (stable sort).
+    items.sort(key=lambda item: (not item.ref.startswith("ESC"), not people & set(item.owner_ids)))
     return AgendaSection(
         key="disagreements",
         title="Disagreements and escalations",
@@ -202,7 +230,7 @@ def disagreement_section(session: Session, *, today: date, window_end: datetime)
 
 
 # The registry of record sources, in agenda order; each is a function
-# `(session, *, today, window_end) -> AgendaSection`. They live here, not in the feature
+# `(session, *, today, window_end, people) -> AgendaSection`. They live here, not in the feature
 # modules, so the agenda depends on the features and never the other way round.
 SOURCES: tuple[AgendaSource, ...] = (
     initiatives_needing_attention,
@@ -259,10 +287,14 @@ def build_agenda(
     window_end: datetime,
     zone: ZoneInfo,
     sources: tuple[AgendaSource, ...] = SOURCES,
+    people: frozenset[str] = frozenset(),
 ) -> Agenda:
-    """The agenda of a series whose meetings are held in `zone` (the organiser's)."""
+    """The agenda of a series whose meetings are held in `zone` (the organiser's); what
+    concerns `people` (its participants) comes first in each section."""
     window_end = window_end.astimezone(zone)
-    sections = [source(session, today=today, window_end=window_end) for source in sources]
+    sections = [
+        source(session, today=today, window_end=window_end, people=people) for source in sources
+    ]
     sections.append(action_section(session, series_id=series_id, today=today))
     sections.append(topic_section(session, series_id=series_id))
     return Agenda(sections=sections)

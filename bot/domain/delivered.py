@@ -2,7 +2,7 @@
 transaction that marks the outbox row sent (see `bot.domain.outbox.on_sent`).
 
 Subjects name the record: `risk:<id>:round:<n>`, `escalation:<id>:brief`,
-`occurrence:<id>:agenda|late`, `digest:<run id>`.
+`occurrence:<id>:agenda|late`, `digest:<run id>`, `hold:<initiative id>` (a hold's announcement).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from bot.domain import escalations as esc
-from bot.domain import risks
+from bot.domain import initiatives, risks
 from bot.domain import touchpoints as tp
 from bot.domain.digest import DigestRun
-from bot.domain.outbox import OutboxKind, OutboxMessage, on_given_up, on_sent
+from bot.domain.outbox import OutboxKind, OutboxMessage, on_given_up, on_permalink, on_sent
 
 
 def _parts(row: OutboxMessage, count: int) -> list[str] | None:
@@ -96,3 +96,35 @@ def digest_posted(session: Session, row: OutboxMessage) -> None:
     if run is not None:
         run.channel = str(row.result_channel)
         run.ts = str(row.result_ts)
+
+
+@on_sent("hold")
+def hold_announced(session: Session, row: OutboxMessage) -> None:
+    """Where the hold's announcement is: later messages about the hold reply in its thread."""
+    parts = _parts(row, 2)
+    if parts is None or row.id is None:
+        return
+    initiatives.hold_announcement_posted(
+        session,
+        number=int(parts[1]),
+        message_id=row.id,
+        channel=str(row.result_channel),
+        ts=str(row.result_ts),
+    )
+
+
+@on_given_up("hold")
+def hold_announcement_given_up(session: Session, row: OutboxMessage) -> None:
+    parts = (row.subject or "").split(":")
+    if len(parts) != 2 or not parts[1].isdecimal() or row.id is None:
+        return
+    initiatives.hold_announcement_lost(session, number=int(parts[1]), message_id=row.id)
+
+
+@on_permalink("hold")
+def hold_permalink(session: Session, row: OutboxMessage, link: str) -> None:
+    """The gate API and GitHub's comments link to the hold's announcement."""
+    parts = (row.subject or "").split(":")
+    if len(parts) != 2 or not parts[1].isdecimal() or row.id is None:
+        return
+    initiatives.hold_permalink_known(session, number=int(parts[1]), message_id=row.id, link=link)

@@ -21,9 +21,11 @@ from bot.domain.audit import AuditEvent
 from bot.domain.audit_chain import ChainHead, chain_head
 from bot.domain.disagreements import ACTIVE_STATES, Disagreement
 from bot.domain.escalations import UNDECIDED, Escalation
+from bot.domain.gate.models import GateCheck
+from bot.domain.gate.overrides import GateOverride
 from bot.domain.initiatives import CLOSED_STATUSES, Health, Initiative, InitiativeStatus
 from bot.domain.risks import OPEN_STATES, Band, RiskAcceptance, RiskState, band_expression
-from bot.summarize.briefs import DisagreementBrief
+from bot.domain.summaries import DisagreementBrief, DisagreementSummary, urgency_order
 
 CHANGES_SHOWN = 15
 FIRST_DIGEST_LOOKBACK = timedelta(days=7)
@@ -282,6 +284,7 @@ def disagreement_digest_part(session: Session, window: DigestWindow) -> DigestPa
                 options=tuple(disagreement.options),
                 deadline=live.decide_by if live else None,
                 escalation_ref=live.ref if live else None,
+                question=live.question if live else "",
             )
         )
     return DigestPart(
@@ -299,10 +302,40 @@ def disagreement_digest_part(session: Session, window: DigestWindow) -> DigestPa
 # The registry. Each source takes (session, window) and returns a DigestPart; order is the
 # order of sections in the digest. The sources for other record kinds live here, not in the
 # feature modules, so the digest depends on the features and never the other way round.
+def gate_digest_part(session: Session, window: DigestWindow) -> DigestPart:
+    """Two counts since the last digest: deployments the gate blocked, overrides granted."""
+    blocked = session.exec(
+        select(func.count())
+        .select_from(GateCheck)
+        .where(
+            col(GateCheck.at) > window.since,
+            col(GateCheck.at) <= window.now,
+            col(GateCheck.allowed).is_(False),
+        )
+    ).one()
+    overrides = session.exec(
+        select(func.count())
+        .select_from(GateOverride)
+        .where(
+            col(GateOverride.granted_at) > window.since, col(GateOverride.granted_at) <= window.now
+        )
+    ).one()
+    return DigestPart(
+        counts=(
+            CountGroup(
+                "gate",
+                "Deployment gate since the last digest",
+                (("deployments blocked", int(blocked)), ("overrides granted", int(overrides))),
+            ),
+        )
+    )
+
+
 SOURCES: tuple[DigestSource, ...] = (
     initiative_counts,
     risk_digest_counts,
     disagreement_digest_part,
+    gate_digest_part,
     audit_changes,
 )
 
@@ -433,7 +466,7 @@ def _aware(moment: datetime) -> datetime:
 @dataclass(frozen=True)
 class Digest:
     data: DigestData
-    summary: Any  # bot.summarize.DisagreementSummary (kept loose to avoid an import cycle)
+    summary: DisagreementSummary
 
     @property
     def briefs(self) -> list[DisagreementBrief]:
@@ -449,7 +482,6 @@ def build_digest(
 ) -> Digest:
     """Read everything in one short transaction, then summarise outside it (the LLM is slow)."""
     from bot.db import session_scope
-    from bot.summarize.briefs import urgency_order
 
     with session_scope(engine) as session:
         data = collect(session, now=now, sources=sources)

@@ -525,3 +525,22 @@ def list_pending_escalations(session: Session, *, today: date) -> list[Escalatio
         .order_by(col(Escalation.id))
     ).all()
     return sorted(rows, key=lambda e: (not e.is_overdue(today), e.decide_by or date.max))
+
+
+def list_escalations(
+    session: Session, *, today: date, include_decided: bool = False, limit: int = 200
+) -> list[tuple[Escalation, dis.Disagreement]]:
+    """Escalations with their disagreements: the undecided (overdue first), or with
+    `include_decided` the most recent of every state."""
+    if include_decided:
+        rows = list(
+            session.exec(select(Escalation).order_by(col(Escalation.id).desc()).limit(limit)).all()
+        )
+    else:
+        rows = list_pending_escalations(session, today=today)[:limit]
+    ids = [e.disagreement_id for e in rows]
+    found = {
+        d.id: d
+        for d in session.exec(select(dis.Disagreement).where(col(dis.Disagreement.id).in_(ids)))
+    }
+    return [(e, found[e.disagreement_id]) for e in rows if e.disagreement_id in found]

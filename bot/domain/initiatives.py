@@ -17,6 +17,12 @@ from bot.db import lock_row
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.columns import enum_column
 from bot.domain.errors import Conflict, InvalidInput, NotFound, person
+from bot.domain.gate.announcements import (
+    HoldCoversChanged,
+    HoldPlaced,
+    HoldReleased,
+    announce,
+)
 from bot.domain.gate.coverage import ENVIRONMENT_MAX, SERVICE_MAX, Coverage
 from bot.domain.notices import quoted, tell
 from bot.domain.paging import Page, clamp_page
@@ -29,6 +35,7 @@ TITLE_MAX = 150
 T = TypeVar("T")
 DESCRIPTION_MAX = 2000
 REASON_MAX = 500
+HOLD_LINK_MAX = 500
 
 
 class InitiativeStatus(StrEnum):
@@ -98,6 +105,12 @@ class Initiative(SQLModel, table=True):
     hold_reason: str | None = Field(default=None, max_length=REASON_MAX)
     hold_by: str | None = Field(default=None, max_length=32)
     hold_at: datetime | None = None
+    #: The hold's announcement: its outbox row (replies thread on it), and once Slack has it,
+    #: where it is and its permalink (the gate API's link).
+    hold_message_id: int | None = None
+    hold_channel: str | None = Field(default=None, max_length=64)
+    hold_ts: str | None = Field(default=None, max_length=32)
+    hold_link: str | None = Field(default=None, max_length=HOLD_LINK_MAX)
     created_by: str = Field(max_length=32)
     created_at: datetime
     updated_by: str = Field(max_length=32)
@@ -182,6 +195,9 @@ class InitiativeChanges:
     ciso_owner_id: str | None = None
     title: str | None = None
     covers: list[Coverage] | None = None
+    #: `""` clears the description; `tags=[]` removes every tag.
+    description: str | None = None
+    tags: list[str] | None = None
 
     def is_empty(self) -> bool:
         return all(value is None for value in vars(self).values())
@@ -224,6 +240,7 @@ def create_initiative(
     draft: InitiativeDraft,
     now: datetime,
     directory: Directory | None = None,
+    today: date | None = None,
 ) -> Initiative:
     """Create an initiative; with a `directory`, owners are checked against their sides."""
     ensure_allowed(actor, Permission.INITIATIVE_CREATE)
@@ -236,7 +253,7 @@ def create_initiative(
         )
     title = bounded_text(draft.title, field="title", max_length=TITLE_MAX, required=True)
     description = bounded_text(draft.description, field="description", max_length=DESCRIPTION_MAX)
-    due = draft.due_date and future_or_today(draft.due_date, today=now.date(), field="due")
+    due = draft.due_date and future_or_today(draft.due_date, today=today or now.date(), field="due")
     initiative = Initiative(
         title=title,
         description=description,
@@ -271,6 +288,7 @@ def update_initiative(
     changes: InitiativeChanges,
     now: datetime,
     directory: Directory | None = None,
+    today: date | None = None,
 ) -> Initiative:
     """Apply the fields that differ from the record; unchanged ones are not re-checked."""
     ensure_allowed(actor, Permission.INITIATIVE_EDIT)
@@ -298,18 +316,27 @@ def update_initiative(
         initiative.title = bounded_text(
             changes.title, field="title", max_length=TITLE_MAX, required=True
         )
+    if changes.description is not None:
+        initiative.description = bounded_text(
+            changes.description, field="description", max_length=DESCRIPTION_MAX
+        )
+    if changes.tags is not None:
+        _sync_tags(initiative, normalise_tags(changes.tags))
     if new_status is not None:
         initiative.status = new_status
     if changes.health is not None:
         initiative.health = changes.health
     new_due = _changed(changes.due_date, initiative.due_date)
     if new_due is not None:
-        initiative.due_date = future_or_today(new_due, today=now.date(), field="due")
+        initiative.due_date = future_or_today(new_due, today=today or now.date(), field="due")
     if new_cio is not None:
         initiative.cio_owner_id = new_cio
     if new_ciso is not None:
         initiative.ciso_owner_id = new_ciso
     if changes.covers is not None:
+        if initiative.on_hold and set(initiative.covers) - set(changes.covers):
+            # narrowing what a hold blocks would release part of it
+            ensure_allowed(actor, Permission.HOLD_NARROW)
         _sync_coverage(initiative, changes.covers)
     old, new = changed_fields(before, initiative.snapshot())
     if not new:
@@ -325,6 +352,8 @@ def update_initiative(
         after=new,
     )
     _tell_owners_of_update(session, initiative, actor=actor, before=before, old=old, new=new)
+    if initiative.on_hold and "covers" in new:
+        announce(session, HoldCoversChanged(number=number, actor_id=actor.user_id))
     return initiative
 
 
@@ -416,6 +445,15 @@ def _sync_coverage(initiative: Initiative, covers: list[Coverage]) -> None:
     ] + _coverage_rows(list(wanted - set(initiative.covers)))
 
 
+def _sync_tags(initiative: Initiative, tags: list[str]) -> None:
+    """Keep the rows that stay, as for coverage."""
+    wanted = set(tags)
+    initiative.tag_rows = [row for row in initiative.tag_rows if row.tag in wanted] + [
+        InitiativeTag(tag=tag)  # type: ignore[call-arg]
+        for tag in sorted(wanted - set(initiative.tags))
+    ]
+
+
 def _changed(wanted: T | None, current: T | None) -> T | None:
     """The wanted value when it differs from the current one, else None (no change)."""
     return wanted if wanted is not None and wanted != current else None
@@ -437,6 +475,7 @@ def place_hold(
     initiative.hold_reason = reason
     initiative.hold_by = actor.user_id
     initiative.hold_at = now
+    _clear_announcement(initiative)
     _touch(initiative, actor=actor, now=now)
     old, new = changed_fields(before, initiative.snapshot())
     record_event(
@@ -459,6 +498,7 @@ def place_hold(
         detail="While it is on, the work cannot become active or done. "
         f"`/accord initiative show {initiative.ref}` shows it.",
     )
+    announce(session, HoldPlaced(number=number))
     return initiative
 
 
@@ -478,10 +518,23 @@ def release_hold(
     if not initiative.on_hold:
         raise Conflict(f"{initiative.ref} is not on security hold.")
     before = initiative.snapshot()
+    announce(
+        session,
+        HoldReleased(
+            number=number,
+            actor_id=actor.user_id,
+            reason=reason,
+            via=via,
+            message_id=initiative.hold_message_id,
+            channel=initiative.hold_channel,
+            ts=initiative.hold_ts,
+        ),
+    )
     initiative.on_hold = False
     initiative.hold_reason = None
     initiative.hold_by = None
     initiative.hold_at = None
+    _clear_announcement(initiative)
     _touch(initiative, actor=actor, now=now)
     old, new = changed_fields(before, initiative.snapshot())
     record_event(
@@ -506,6 +559,42 @@ def release_hold(
         detail=f"`/accord initiative show {initiative.ref}` shows it.",
     )
     return initiative
+
+
+def _clear_announcement(initiative: Initiative) -> None:
+    initiative.hold_message_id = None
+    initiative.hold_channel = None
+    initiative.hold_ts = None
+    initiative.hold_link = None
+
+
+def set_hold_announcement(session: Session, *, number: int, message_id: int) -> None:
+    """The outbox row announcing the current hold (the adapter queued it in this transaction)."""
+    initiative = get_initiative(session, number=number)
+    initiative.hold_message_id = message_id
+
+
+def hold_announcement_posted(
+    session: Session, *, number: int, message_id: int, channel: str, ts: str
+) -> None:
+    """Slack has the announcement; a late one for an earlier hold changes nothing."""
+    initiative = session.get(Initiative, number)
+    if initiative is not None and initiative.hold_message_id == message_id:
+        initiative.hold_channel = channel
+        initiative.hold_ts = ts
+
+
+def hold_announcement_lost(session: Session, *, number: int, message_id: int) -> None:
+    """Slack refused the announcement for good: later messages go to the channel itself."""
+    initiative = session.get(Initiative, number)
+    if initiative is not None and initiative.hold_message_id == message_id:
+        _clear_announcement(initiative)
+
+
+def hold_permalink_known(session: Session, *, number: int, message_id: int, link: str) -> None:
+    initiative = session.get(Initiative, number)
+    if initiative is not None and initiative.hold_message_id == message_id:
+        initiative.hold_link = link[:HOLD_LINK_MAX]
 
 
 def _touch(initiative: Initiative, *, actor: Actor, now: datetime) -> None:

@@ -1,5 +1,6 @@
 """Imports every domain table so SQLModel's metadata sees it (`bot.schema` adds the rest)."""
 
+from bot.domain.attack.models import AttackRelease
 from bot.domain.audit import AuditChainHead, AuditEvent
 from bot.domain.digest import DigestRun
 from bot.domain.disagreements import Disagreement
@@ -20,6 +21,7 @@ from bot.domain.touchpoints import (
 )
 
 __all__ = [
+    "AttackRelease",
     "AuditChainHead",
     "AuditEvent",
     "DigestRun",

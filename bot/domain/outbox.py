@@ -307,6 +307,31 @@ def on_given_up(prefix: str) -> Callable[[SentHook], SentHook]:
     return register
 
 
+#: Hooks for posts that asked for their permalink (`payload["permalink"]`): the deliverer asks
+#: Slack for it once the post is sent, and the hook keeps it on the record.
+PermalinkHook = Callable[[Session, OutboxMessage, str], None]
+_PERMALINK_HOOKS: dict[str, PermalinkHook] = {}
+
+
+def on_permalink(prefix: str) -> Callable[[PermalinkHook], PermalinkHook]:
+    def register(hook: PermalinkHook) -> PermalinkHook:
+        _PERMALINK_HOOKS[prefix] = hook
+        return hook
+
+    return register
+
+
+def record_permalink(session: Session, row_id: int, *, link: str) -> None:
+    row = session.get(OutboxMessage, row_id)
+    if row is None or not row.subject:
+        return
+    import bot.domain.delivered  # noqa: F401  (registers the hooks)
+
+    hook = _PERMALINK_HOOKS.get(row.subject.split(":", 1)[0])
+    if hook is not None:
+        hook(session, row, link)
+
+
 def mark_sent(
     session: Session, row_id: int, *, now: datetime, channel: str | None, ts: str | None
 ) -> None:

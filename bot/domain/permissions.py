@@ -22,6 +22,7 @@ class Permission(StrEnum):
     INITIATIVE_EDIT = "update initiatives"
     HOLD_PLACE = "place a security hold"
     HOLD_RELEASE = "release a security hold"
+    HOLD_NARROW = "take systems out of what a security hold blocks"
     RISK_REQUEST = "request risk acceptances"
     RISK_APPROVE = "approve risk acceptances for your side"
     RISK_CHANGE = "renew, update, submit or snooze a risk acceptance"
@@ -71,6 +72,10 @@ _RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
     Permission.DIGEST_SEND: (_participant, "Only members of the CIO or CISO side can"),
     Permission.MANAGE_ROLES: (lambda a: a.is_admin, "Only Accord admins can"),
     Permission.AUDIT_VERIFY: (lambda a: a.is_admin, "Only Accord admins can"),
+    Permission.HOLD_NARROW: (
+        lambda a: a.on_side(Role.CISO) or a.is_executive,
+        "Only the CISO side (or an executive) can",
+    ),
     Permission.GATE_OVERRIDE: (lambda a: a.is_executive, "Only configured executives can"),
     Permission.GATE_TOKENS_MANAGE: (
         lambda a: a.is_admin or a.on_side(Role.CISO),

@@ -52,6 +52,8 @@ RISK_COLUMNS = (
     "band",
     "controls",
     "techniques",
+    "technique_names",
+    "tactics",
     "requested_by",
     "expires_on",
     "review_days",
@@ -64,6 +66,7 @@ RISK_COLUMNS = (
     "updated_by",
     "updated_at",
 )
+LIST_COLUMNS = frozenset({"techniques", "technique_names", "tactics"})
 APPROVAL_COLUMNS = (
     "approval_round",
     "approval_side",
@@ -91,6 +94,8 @@ def risk_record(risk: RiskAcceptance) -> dict[str, Any]:
         "band": risk.band.value,
         "controls": risk.controls,
         "techniques": list(risk.techniques),
+        "technique_names": [f"{t.id} {t.name}".strip() for t in risk.technique_details],
+        "tactics": list(risk.tactics),
         "requested_by": risk.requested_by,
         "expires_on": risk.expires_on.isoformat(),
         "review_days": risk.review_days,
@@ -145,7 +150,7 @@ def to_csv(risks: list[RiskAcceptance]) -> str:
     for risk in risks:
         record = clean_value(risk_record(risk))
         base = [
-            ";".join(record[c]) if c == "techniques" else _cell(record[c]) for c in RISK_COLUMNS
+            ";".join(record[c]) if c in LIST_COLUMNS else _cell(record[c]) for c in RISK_COLUMNS
         ]
         rounds = json.dumps(record["rounds"], sort_keys=True)
         if not record["approvals"]:

@@ -8,6 +8,7 @@ import re
 from bot.domain.digest import Digest
 from bot.domain.validation import clean_text
 from bot.slack.blocks.digest import author_line, count_lines, facts_line, written_by
+from bot.summarize.fallback import summarise_brief
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
 # What only means something at the start of a line: a list item (`- `, `1. `, `2) `), a
@@ -20,6 +21,11 @@ def md(text: str) -> str:
     it is placed: inline, in a heading, or as a paragraph of its own. Newlines collapse."""
     text = _MD_SPECIAL.sub(r"\\\1", " ".join(clean_text(text).split()))
     return _MD_LEADING.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", text)
+
+
+def _side(position: str, impact_label: str, impact: str) -> str:
+    said = md(position) if position.strip() else "(no position recorded)"
+    return said + (f" {impact_label}: {md(impact)}" if impact.strip() else "")
 
 
 def review_markdown(digest: Digest) -> str:
@@ -54,16 +60,21 @@ def review_markdown(digest: Digest) -> str:
         out.append("Nothing changed since the last digest.")
     out += ["", "## Open disagreements", "", md(digest.summary.overview), ""]
     for brief in digest.briefs:
-        item = digest.summary.item(brief.ref)
+        item = digest.summary.item(brief.ref) or summarise_brief(brief, today=today)
         out += [
             f"### {md(brief.ref)} — {md(brief.subject)}",
             "",
             f"_{md(facts_line(brief, today, author=written_by(digest, brief.ref)))}_",
             "",
-            md(item.summary if item else brief.subject),
+            md(item.overview),
             "",
-            f"- **CIO side:** {md(item.cio_position if item else brief.cio_position)}",
-            f"- **CISO side:** {md(item.ciso_position if item else brief.ciso_position)}",
+            f"Decision needed: {md(item.question)}",
+            "",
+            # each side in its own words, from the record (never the summariser's)
+            "- **CIO side:** "
+            + _side(brief.cio_position, "Business impact", brief.business_impact),
+            "- **CISO side:** "
+            + _side(brief.ciso_position, "Security impact", brief.security_impact),
         ]
         if brief.options:
             out.append("- **Options:** " + "; ".join(md(o) for o in brief.options))

@@ -111,6 +111,7 @@ def _queue(
         today=now.astimezone(series.zone).date(),
         window_end=window_end,
         zone=series.zone,
+        people=frozenset([*series.participants, series.organiser_id]),
     )
     message = agenda_message(
         series, agenda, starts_at=occurrence.starts_at, occurrence_id=occurrence_id, late=late

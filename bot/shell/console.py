@@ -518,6 +518,12 @@ def _element_state(element: dict[str, Any], raw: str | None, field: str = "") ->
     elif kind in ("static_select", "radio_buttons"):
         options = {str(o.get("value")): o for o in element.get("options", [])}
         state["selected_option"] = options.get(raw or "") or element.get("initial_option")
+    elif kind == "multi_external_select":
+        # The shell has no options load: the values are typed (e.g. T1078,T1566).
+        picked = [part.strip().upper() for part in (raw or "").split(",") if part.strip()]
+        state["selected_options"] = [
+            {"value": value, "text": {"type": "plain_text", "text": value}} for value in picked
+        ]
     elif kind == "checkboxes":
         options = element.get("options", [])
         if raw is None:

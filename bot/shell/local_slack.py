@@ -104,6 +104,10 @@ class LocalSlack:
                 "ok": True,
                 "channel": {"id": channel, "name": DEMO_CHANNELS[channel], "is_member": member},
             }
+        if method == "chat.getPermalink":
+            channel, message_ts = str(body.get("channel")), str(body.get("message_ts"))
+            link = f"https://demo.slack.com/archives/{channel}/p{message_ts.replace('.', '')}"
+            return {"ok": True, "channel": channel, "permalink": link}
         if method == "conversations.open":
             users = str(body.get("users") or "").split(",")[0]
             return {"ok": True, "channel": {"id": "D" + users}}

@@ -28,6 +28,7 @@ INPUT_HINTS = {
     "datepicker": "YYYY-MM-DD",
     "timepicker": "HH:MM",
     "static_select": "choice",
+    "multi_external_select": "T1078,T1566",
     "checkboxes": "yes|no",
     "conversations_select": "#channel",
     "channels_select": "#channel",

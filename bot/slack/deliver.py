@@ -167,6 +167,18 @@ class Deliverer:
         with session_scope(self.services.engine) as session:
             outbox.mark_sent(session, job.id, now=now, channel=channel, ts=ts)
         log.info("outbox %s delivered (%s to %s)", job.id, job.kind.value, channel)
+        if job.payload.get("permalink") and channel and ts:
+            self._keep_permalink(job, channel, ts)
+
+    def _keep_permalink(self, job: _Job, channel: str, ts: str) -> None:
+        """Ask Slack for the post's permalink once; without it, links name the channel."""
+        try:
+            link = str(self.client.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        except (SlackApiError, SlackRequestError, OSError, TimeoutError, KeyError) as error:
+            log.warning("outbox %s: no permalink (%s)", job.id, type(error).__name__)
+            return
+        with session_scope(self.services.engine) as session:
+            outbox.record_permalink(session, job.id, link=link)
 
     def _settle_retry(self, job: _Job, error: str, retry_after: float | None) -> None:
         log.warning("outbox %s not delivered (%s); will retry", job.id, error)

@@ -18,6 +18,7 @@ from bot.domain.idempotency import claim_request
 from bot.services import Services
 from bot.slack.blocks.common import Message
 from bot.slack.blocks.errors import internal_error, user_error
+from bot.slack.gate_delivery import queue_gate_messages
 from bot.slack.notices import queue_notices
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def unit_of_work(services: Services, *, request_key: str | None) -> Iterator[Ses
                 raise Duplicate(request_key)
             yield session
             queue_notices(session, services)  # what the change told people, in its transaction
+            queue_gate_messages(session, services)  # what a hold or the gate announced
     except IntegrityError as error:
         if "processed_request" in str(error.orig) or "processed_request" in str(error):
             raise Duplicate(request_key or "") from error

@@ -49,14 +49,19 @@ def post(
     summary: str,
     subject: str | None = None,
     notify: str | None = None,
+    permalink: bool = False,
 ) -> OutboxMessage:
-    """A message in a channel, or a DM when `channel` is a user id."""
+    """A message in a channel, or a DM when `channel` is a user id; with `permalink`, the
+    deliverer also asks Slack for its permalink (see `outbox.on_permalink`)."""
+    payload = message.payload()
+    if permalink:
+        payload["permalink"] = True
     return _queue(
         session,
         services,
         kind=OutboxKind.POST,
         channel=channel,
-        payload=message.payload(),
+        payload=payload,
         summary=summary,
         subject=subject,
         notify=notify,
@@ -73,6 +78,7 @@ def reply(
     message: Message,
     summary: str,
     notify: str | None = None,
+    subject: str | None = None,
 ) -> OutboxMessage | None:
     """A reply in the thread of `parent` (an outbox row) or of a known `thread_ts`."""
     if parent is None and not thread_ts:
@@ -87,6 +93,7 @@ def reply(
         thread_of=parent.id if parent is not None else None,
         thread_ts=None if parent is not None else thread_ts,
         notify=notify,
+        subject=subject,
     )
 
 

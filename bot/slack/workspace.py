@@ -4,6 +4,8 @@ membership (conversations.info) and file uploads."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -11,18 +13,36 @@ from slack_sdk.errors import SlackApiError
 log = logging.getLogger(__name__)
 
 
+#: How long a profile's time zone is trusted before users.info is asked again.
+TIMEZONE_TTL_SECONDS = 3600.0
+
+
 class SlackWorkspace:
     def __init__(self, client: WebClient) -> None:
         self.client = client
+        self._zones: dict[str, tuple[float, str | None]] = {}
+        self._lock = threading.Lock()
 
     def timezone(self, user_id: str) -> str | None:
+        """The profile's zone, cached for an hour (every command of a person needs it for
+        "today"); a failed lookup is not cached, so the next command asks again."""
+        with self._lock:
+            cached = self._zones.get(user_id)
+        if cached is not None and time.monotonic() - cached[0] < TIMEZONE_TTL_SECONDS:
+            return cached[1]
         try:
             response = self.client.users_info(user=user_id)
         except SlackApiError as error:
             log.info("users.info failed for %s: %s", user_id, error.response.get("error"))
             return None
+        except Exception:  # unreachable Slack: fall back to UTC rather than fail the command
+            log.info("users.info unreachable for %s", user_id)
+            return None
         tz = (response.get("user") or {}).get("tz")
-        return str(tz) if tz else None
+        zone = str(tz) if tz else None
+        with self._lock:
+            self._zones[user_id] = (time.monotonic(), zone)
+        return zone
 
     def is_member(self, channel_id: str) -> bool | None:
         try:

@@ -13,11 +13,11 @@ from typing import Protocol
 from sqlalchemy import Engine
 
 from bot.config import Settings
-from bot.summarize.briefs import DisagreementBrief, DisagreementSummary, ItemSummary, TokenUsage
+from bot.domain.summaries import DisagreementBrief, DisagreementSummary, ItemSummary, TokenUsage
 from bot.summarize.fallback import FallbackSummarizer
 
 PROMPT_NAME = "disagreement_summary"
-PROMPT_VERSION = 1
+PROMPT_VERSION = 2
 
 
 class Summarizer(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from bot.summarize.briefs import (
+from bot.domain.summaries import (
     DisagreementBrief,
     DisagreementSummary,
     ItemSummary,
@@ -33,25 +33,30 @@ def _deadline(brief: DisagreementBrief, today: date) -> str:
 
 
 def summarise_brief(brief: DisagreementBrief, *, today: date) -> ItemSummary:
+    """The overview and question written straight from the record: its subject, age, deadline,
+    escalation and options, and the escalation's own question (or one built from the options).
+    The sides' positions are not part of it: the digest quotes them from the record."""
     about = f" about {brief.linked_ref}" if brief.linked_ref else ""
     age = brief.age_days(today)
-    summary = (
+    overview = (
         f"{brief.ref}{about}: {_clip(brief.subject, 200)}. "
         f"Open {age} day{'s' if age != 1 else ''}; {_deadline(brief, today)}"
     )
     if brief.escalation_ref:
-        summary += f"; escalated as {brief.escalation_ref}"
-    summary += "."
+        overview += f"; escalated as {brief.escalation_ref}"
+    overview += "."
     if brief.options:
-        summary += " Options on the table: " + "; ".join(_clip(o, 120) for o in brief.options[:4])
-        summary += "."
-    cio = _clip(brief.cio_position, 400) or "(no position recorded)"
-    if brief.business_impact:
-        cio += f" Business impact: {_clip(brief.business_impact, 200)}"
-    ciso = _clip(brief.ciso_position, 400) or "(no position recorded)"
-    if brief.security_impact:
-        ciso += f" Security impact: {_clip(brief.security_impact, 200)}"
-    return ItemSummary(ref=brief.ref, summary=summary, cio_position=cio, ciso_position=ciso)
+        overview += " Options on the table: " + "; ".join(_clip(o, 120) for o in brief.options[:4])
+        overview += "."
+    return ItemSummary(ref=brief.ref, overview=overview, question=deterministic_question(brief))
+
+
+def deterministic_question(brief: DisagreementBrief) -> str:
+    if brief.question.strip():
+        return _clip(brief.question, 300)
+    if brief.options:
+        return _clip("Which option: " + " or ".join(brief.options[:4]) + "?", 300)
+    return _clip(f"How should {brief.ref} be decided: {brief.subject}?", 300)
 
 
 class FallbackSummarizer:

@@ -6,8 +6,11 @@ Flow for one digest:
 2. the rest are sent in chunks (at most `accord_llm_chunk_max_items` briefs and about
    `accord_llm_chunk_max_chars` characters of records per call), as JSON inside <records> tags,
    up to `accord_llm_concurrency` chunks at a time;
-3. each answer must parse into the schema and pass `checks.check_items` for its chunk; a good
-   answer is cached at once (even one that arrives after the budget, for the next digest);
+3. each answer must parse into the schema — per record only an `overview` and a `question`;
+   the sides' positions are never the LLM's, the digest quotes them from the record — and pass
+   `checks.check_items` for its chunk (no claim of agreement, no stance pinned on a side, no
+   id or number that is not in the record); a good answer is cached at once (even one that
+   arrives after the budget, for the next digest), and a cached one is checked again on use;
 4. the LLM part of one digest has an overall deadline, `accord_llm_digest_budget_seconds`:
    at the deadline Accord stops waiting, and every chunk not done by then is written by the
    deterministic summariser;
@@ -17,7 +20,9 @@ Flow for one digest:
 6. merge: the per-brief items are concatenated in the digest's order and the overview is
    computed deterministically from the records (counts), so the merge adds no new claims.
    The summary's author is "llm", "fallback" (nothing by the LLM) or "mixed" (`fallback_refs`
-   names the items the deterministic summariser wrote); every reason is logged.
+   names the items the deterministic summariser wrote); every reason is logged as one
+   structured line (`event=llm_summary_fallback`, the refs, the reasons), which names ids and
+   fixed labels only: no record text, no answer text, no key.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from datetime import date, datetime
 import openai
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.summarize.briefs import (
+from bot.domain.summaries import (
     DisagreementBrief,
     DisagreementSummary,
     ItemSummary,
@@ -43,7 +48,7 @@ from bot.summarize.briefs import (
     deterministic_overview,
 )
 from bot.summarize.cache import SummaryCache
-from bot.summarize.checks import check_items
+from bot.summarize.checks import check_item, check_items
 from bot.summarize.fallback import FallbackSummarizer, summarise_brief
 from bot.summarize.prompts import Prompt
 
@@ -54,9 +59,8 @@ class ItemOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ref: str
-    summary: str
-    cio_position: str
-    ciso_position: str
+    overview: str
+    question: str
 
 
 class ChunkOut(BaseModel):
@@ -71,9 +75,12 @@ class SummaryFailed(Exception):
     `transport` marks failures of the server rather than of one answer: no further chunk of
     the digest is sent after one."""
 
-    def __init__(self, message: str, *, transport: bool = False) -> None:
+    def __init__(
+        self, message: str, *, transport: bool = False, problems: Sequence[str] = ()
+    ) -> None:
         super().__init__(message)
         self.transport = transport
+        self.problems = tuple(problems)
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class ChunkResult:
     items: list[ItemSummary] | None = None  # None: the chunk falls back
     usage: TokenUsage = field(default_factory=TokenUsage)
     reason: str | None = None
+    problems: tuple[str, ...] = ()  # the failed checks, one by one
 
 
 def records_block(briefs: Sequence[DisagreementBrief]) -> str:
@@ -153,9 +161,9 @@ class OpenAISummarizer:
         cached = self.cache.get_many(hashes.values()) if briefs else {}
         items: dict[str, ItemSummary] = {}
         for brief in briefs:
-            stored = cached.get(hashes[brief.ref])
-            if stored is not None:
-                items[brief.ref] = ItemSummary(**stored)
+            stored = ItemSummary.from_json(cached.get(hashes[brief.ref]))
+            if stored is not None and stored.ref == brief.ref and not check_item(stored, brief):
+                items[brief.ref] = stored
         from_cache = len(items)
         missing = [brief for brief in briefs if brief.ref not in items]
         chunks = chunked(missing, max_items=self.max_items, max_chars=self.max_chars)
@@ -166,11 +174,18 @@ class OpenAISummarizer:
         for result in results:
             usage = usage.plus(result.usage)
             if result.items is None:
-                refs = ", ".join(brief.ref for brief in result.chunk)
+                refs = [brief.ref for brief in result.chunk]
                 log.warning(
                     "LLM summary not used for %s; the deterministic summary is used: %s",
-                    refs,
+                    ", ".join(refs),
                     result.reason,
+                    extra={
+                        "event": "llm_summary_fallback",
+                        "refs": refs,
+                        "reasons": list(result.problems) or [str(result.reason)],
+                        "model": self.model,
+                        "prompt": self.prompt.key,
+                    },
                 )
                 reasons.append(str(result.reason))
                 fell_back.extend(result.chunk)
@@ -255,7 +270,7 @@ class OpenAISummarizer:
         except SummaryFailed as failure:
             if failure.transport:
                 stop.set()
-            return ChunkResult(chunk=chunk, reason=str(failure))
+            return ChunkResult(chunk=chunk, reason=str(failure), problems=failure.problems)
         except Exception as error:  # a bug must not lose the digest; it is logged
             log.exception("LLM chunk failed unexpectedly")
             return ChunkResult(chunk=chunk, reason=f"unexpected error ({type(error).__name__})")
@@ -299,10 +314,15 @@ class OpenAISummarizer:
             raise SummaryFailed("the LLM server could not be reached", transport=True) from error
         except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as error:
             raise SummaryFailed(f"the LLM answer was cut off ({type(error).__name__})") from error
-        except (ValidationError, ValueError) as error:
-            raise SummaryFailed(f"the LLM answer is not valid JSON for the schema: {error}") from (
-                error
-            )
+        except ValidationError as error:
+            # (pydantic's message quotes the answer, which may quote the records: counts only)
+            raise SummaryFailed(
+                f"the LLM answer is not valid JSON for the schema ({error.error_count()} error(s))"
+            ) from error
+        except ValueError as error:
+            raise SummaryFailed(
+                f"the LLM answer is not valid JSON for the schema ({type(error).__name__})"
+            ) from error
         except openai.OpenAIError as error:
             raise SummaryFailed(f"the LLM call failed ({type(error).__name__})") from error
         usage = TokenUsage(
@@ -312,11 +332,11 @@ class OpenAISummarizer:
         )
         message = completion.choices[0].message
         if message.refusal:
-            raise SummaryFailed(f"the LLM refused: {message.refusal[:200]}")
+            raise SummaryFailed("the LLM refused to answer")
         if message.parsed is None:
             raise SummaryFailed("the LLM answer is empty")
         items = [ItemSummary(**item.model_dump()) for item in message.parsed.items]
         problems = check_items(items, chunk)
         if problems:
-            raise SummaryFailed("; ".join(problems[:10]))
+            raise SummaryFailed("; ".join(problems[:10]), problems=problems)
         return items, usage

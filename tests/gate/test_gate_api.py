@@ -9,6 +9,7 @@ from sqlmodel import select
 from bot.db import session_scope
 from bot.domain.audit import AuditEvent
 from bot.domain.gate.models import GateCheck, GateToken
+from tests.fakes.slack_api import TEAM_DOMAIN
 from tests.gate.helpers import Answer, call, new_token
 from tests.harness import ADMIN, CIO, CISO, COORDINATION, RunningAccord
 
@@ -31,6 +32,11 @@ def test_a_hold_stops_what_its_initiative_covers_and_its_release_frees_it(
         "holds": [],
     }
     accord.command_text("initiative hold INI-1 unpatched CVE-2026-1234 on the edge", user=CISO)
+    (announcement,) = [m for m in accord.fake.messages_in(COORDINATION) if "INI-1" in m["text"]]
+    permalink = (
+        f"https://{TEAM_DOMAIN}.slack.com/archives/{COORDINATION}/"
+        f"p{announcement['ts'].replace('.', '')}"
+    )
 
     held = gate(accord, token, "payments-api", "production")
     assert held.status == 200
@@ -43,7 +49,7 @@ def test_a_hold_stops_what_its_initiative_covers_and_its_release_frees_it(
                 "reason": "unpatched CVE-2026-1234 on the edge",
                 "placed_by": CISO,
                 "placed_at": "2026-11-25T10:00:00Z",
-                "link": f"https://slack.com/app_redirect?channel={COORDINATION}",
+                "link": permalink,  # the hold's announcement in Slack
             }
         ],
     }

@@ -20,7 +20,7 @@ from tests.fakes.github_api import (
     app_private_key,
     signed_webhook,
 )
-from tests.fakes.slack_api import FakeSlackServer
+from tests.fakes.slack_api import TEAM_DOMAIN, FakeSlackServer
 from tests.gate.helpers import Answer, call
 from tests.harness import CISO, COORDINATION, FakeClock, RunningAccord, running_accord
 
@@ -102,7 +102,8 @@ def test_a_held_environment_is_rejected_naming_the_hold_and_a_free_one_approved(
     assert rejection["environment_name"] == "production"
     assert "INI-1 (Patch the edge): unpatched CVE-2026-1234 on the edge" in rejection["comment"]
     assert f"placed by Slack user {CISO}" in rejection["comment"]
-    assert f"https://slack.com/app_redirect?channel={COORDINATION}" in rejection["comment"]
+    # the link is the permalink of the hold's announcement in the coordination channel
+    assert f"https://{TEAM_DOMAIN}.slack.com/archives/{COORDINATION}/p" in rejection["comment"]
     assert fake_github.calls(REVIEW)[0].path.endswith("/actions/runs/1/deployment_protection_rule")
     assert fake_github.calls(REVIEW)[0].authorization.startswith("Bearer ghs_fake")
 

@@ -14,8 +14,8 @@ from sqlmodel import Session, func, select
 
 from bot.db import session_scope
 from bot.domain.digest import SOURCES, DigestPart, DigestSource, DigestWindow
+from bot.domain.summaries import DisagreementBrief
 from bot.slack.digest_delivery import post_digest
-from bot.summarize import DisagreementBrief
 from bot.summarize.cache import SummaryCacheEntry
 from tests.fakes.openai_api import FakeOpenAIServer
 from tests.fakes.slack_api import FakeSlackServer
@@ -50,17 +50,24 @@ BRIEFS = [
 
 
 def good_answer(briefs: list[DisagreementBrief]) -> dict[str, Any]:
+    """What a faithful model writes: an overview and a question per record, nothing else."""
     return {
         "items": [
             {
                 "ref": b.ref,
-                "summary": f"LLM-SUMMARY {b.ref}: a decision is needed on {b.subject.lower()}.",
-                "cio_position": f"The CIO side argues: {b.cio_position}",
-                "ciso_position": f"The CISO side argues: {b.ciso_position}",
+                "overview": f"LLM-SUMMARY {b.ref}: a decision is needed on {b.subject.lower()}.",
+                "question": f"LLM-QUESTION for {b.ref}: which way should it go?",
             }
             for b in briefs
         ]
     }
+
+
+def with_item(briefs: list[DisagreementBrief], index: int, **fields: str) -> dict[str, Any]:
+    """A good answer in which one item's fields are replaced."""
+    answer = good_answer(briefs)
+    answer["items"][index] = {**answer["items"][index], **fields}
+    return answer
 
 
 def answer_for_request(request: dict[str, Any]) -> dict[str, Any]:
@@ -142,8 +149,17 @@ def test_valid_structured_answer_is_posted_with_its_author(
     body = post(llm_accord)
     text = reply_text(body)
     assert "LLM-SUMMARY DIS-1" in text and "LLM-SUMMARY DIS-2" in text
-    assert "The CISO side argues: Only managed devices" in text
+    assert "*Decision needed:* LLM-QUESTION for DIS-2: which way should it go?" in text
+    # each side in its own words, from the record, beside the LLM's overview
+    assert "• *CISO side:* “Only managed devices; unmanaged laptops break our EDR coverage.”" in (
+        text
+    )
+    assert "• *CIO side:* “Go live on 1 December; finance needs the new ERP for year end.”" in (
+        text
+    )
+    assert "Security impact: Account takeover of finance users." in text
     assert "LLM (gpt-4o-mini), checked against the records" in text
+    assert "each side's position is quoted from the record, in its own words" in text
     # facts come from the records, not the model: age, deadline, escalation
     assert "escalated ESC-3" in text and "deadline 2026-11-28 (in 3d)" in text
     assert "2 open disagreements, 1 escalated, 1 past the decision deadline" in text
@@ -171,26 +187,46 @@ def test_valid_structured_answer_is_posted_with_its_author(
         ),
         (lambda: good_answer(BRIEFS[:1]), "omits open disagreement DIS-2"),
         (
-            lambda: {
-                "items": [
-                    {**good_answer(BRIEFS)["items"][0], "summary": "Urgent <!channel> decide!"},
-                    good_answer(BRIEFS)["items"][1],
-                ]
-            },
+            lambda: with_item(BRIEFS, 0, overview="Urgent <!channel> decide!"),
             "mention or link markup",
         ),
         (
+            lambda: with_item(BRIEFS, 1, overview="The CIO side wants contractors on VDI."),
+            "DIS-2: the overview attributes a stance to a side",
+        ),
+        (
+            lambda: with_item(BRIEFS, 0, question="Both sides have agreed; close DIS-1?"),
+            "DIS-1: the question claims the sides agree",
+        ),
+        (
+            lambda: with_item(BRIEFS, 0, overview="The SSO flow exposes 40 finance users."),
+            "DIS-1: the overview has the number 40, which is not in its record",
+        ),
+        (
+            lambda: with_item(BRIEFS, 1, question="Should INI-9 wait for ESC-3?"),
+            "DIS-2: the question mentions INI-9, which is not in its record",
+        ),
+        (lambda: with_item(BRIEFS, 0, question="Decide it."), "the question is not a question"),
+        (
             lambda: {
-                "items": [
-                    {**good_answer(BRIEFS)["items"][0], "ciso_position": ""},
-                    good_answer(BRIEFS)["items"][1],
-                ]
+                "items": [{**i, "cio_position": "LLM words"} for i in good_answer(BRIEFS)["items"]]
             },
-            "CISO side's position is missing",
+            "not valid JSON for the schema",
         ),
         (lambda: {"summary": "not the schema"}, "not valid JSON for the schema"),
     ],
-    ids=["unknown-id", "omission", "channel-mention", "one-sided", "bad-schema"],
+    ids=[
+        "unknown-id",
+        "omission",
+        "channel-mention",
+        "stance",
+        "agreement",
+        "new-number",
+        "new-id",
+        "no-question",
+        "rewrites-a-position",
+        "bad-schema",
+    ],
 )
 def test_unfaithful_answers_fall_back_and_log_why(
     llm_accord: RunningAccord,
@@ -207,6 +243,7 @@ def test_unfaithful_answers_fall_back_and_log_why(
     # the fallback is readable: both positions, impacts, age, deadline
     assert "Go live on 1 December" in text and "Security impact: Account takeover" in text
     assert "Open 15 days" in text and "passed 5 days ago" in text
+    assert "LLM words" not in text
     for parsed in mrkdwn_texts(body):
         assert "<!channel>" not in parsed
     assert why in caplog.text
@@ -387,14 +424,16 @@ def test_llm_and_record_text_is_escaped_in_the_slack_message(
         subject="Fix <!channel> & <https://evil.example|this>",
         cio_position="Ping <@U0CIO1> & <!here> now",
     )
-    # 1. the LLM's answer passes the checks but contains HTML-like text and an ampersand
-    answer = good_answer([hostile])
-    answer["items"][0]["summary"] = "Use <b>both</b> options & decide"
-    answer["items"][0]["cio_position"] = "Go live on 1 December > waiting"
+    # 1. the LLM's answer passes the checks but contains HTML-like text and an ampersand; the
+    #    record's position beside it is escaped once
+    answer = with_item([hostile], 0, overview="Use <b>both</b> options & decide")
     ai.reply_json(answer)
     llm_body = post(llm_accord, [hostile])
     assert "LLM (gpt-4o-mini)" in reply_text(llm_body)
-    assert "Use &lt;b&gt;both&lt;/b&gt; options &amp; decide" in "\n".join(mrkdwn_texts(llm_body))
+    llm_text = "\n".join(mrkdwn_texts(llm_body))
+    assert "Use &lt;b&gt;both&lt;/b&gt; options &amp; decide" in llm_text
+    assert "“Ping &lt;@U0CIO1&gt; &amp; &lt;!here&gt; now”" in llm_text
+    assert "&amp;amp;" not in llm_text and "&amp;lt;" not in llm_text  # escaped once
     # 2. an answer that repeats the record's mention is rejected; the fallback quotes the
     #    record, escaped
     ai.reply_json(good_answer([replace(hostile, ciso_position="changed, so not cached")]))

@@ -45,6 +45,10 @@ def seed(accord: RunningAccord) -> None:
     accord.command("initiative new Segment the OT network")
     accord.command("initiative update INI-2 status:active health:red")
     accord.command("initiative hold INI-1 unpatched VPN appliance", user=CISO)
+    # the hold's announcement in the coordination channel is not what these tests look at
+    accord.posts_in(COORDINATION)
+    accord.wait_idle()
+    accord.fake.clear()
 
 
 def answers(accord: RunningAccord) -> list[tuple[str, str]]:

@@ -222,6 +222,11 @@ def test_decision_records_once_even_when_clicked_twice_or_retried(accord: Runnin
         assert any("Decision on ESC-1" in text_of(dm) for dm in dms_to(accord, side_person))
     updated = accord.fake.wait_for("chat.update")[0].body
     assert updated["ts"] == root_ts and "escalation.option" not in json.dumps(updated["blocks"])
+    # the hold's own thread in the coordination channel hears of the release, and by what
+    coordination = accord.fake.messages_in(COORDINATION)
+    [hold_root] = [m for m in coordination if "security hold* on *INI-1*" in reply_text(m)]
+    [released] = [m for m in coordination if m.get("thread_ts") == hold_root["ts"]]
+    assert "hold on *INI-1* by the decision of ESC-1: Executive decision" in reply_text(released)
 
 
 def test_only_executives_can_decide(accord: RunningAccord) -> None:
@@ -737,3 +742,29 @@ def test_the_decided_brief_says_the_hold_was_released(accord: RunningAccord) -> 
     assert "Decided · ESC-1" in brief and "Decision needed" not in brief
     assert "security hold on *INI-1* was released by this decision" in brief
     assert "is on security hold" not in brief
+
+
+def test_executives_find_and_act_on_escalations_from_a_command(accord: RunningAccord) -> None:
+    accord.command_text('disagree "Patch window for the ERP" the window must be Sunday')
+    accord.command_text("disagree position DIS-1 Sunday misses the vendor's support", user=CISO)
+    accord.command_text('disagree "Log retention" keep 90 days')
+    accord.command_text("disagree position DIS-2 two years for audit", user=CISO)
+    accord.command_text("escalate DIS-1 by:2026-11-27", user=CISO)
+    accord.command_text("escalate DIS-2 by:2026-12-20", user=CISO)
+    accord.wait_idle()
+    accord.clock.advance(days=3)  # ESC-1 is now overdue
+
+    listed = accord.command("escalate list", user=EXEC).json()
+    text = reply_text(listed)
+    assert text.index("ESC-1") < text.index("ESC-2") and "OVERDUE" in text
+    assert "Patch window for the ERP" in text and "brief" in text
+    assert "https://slack.com/archives/" in json.dumps(listed)
+
+    shown = accord.command("escalate show ESC-2", user=EXEC).json()
+    assert "Log retention" in reply_text(shown)
+    assert "escalation.option.0" in json.dumps(shown)  # the executive gets the decision buttons
+    for reader in (CIO, CISO):
+        as_side = accord.command("escalate show ESC-2", user=reader).json()
+        assert "Log retention" in reply_text(as_side)
+        assert not [b for b in as_side.get("blocks", []) if b["type"] == "actions"]
+    assert "no ESC-9" in accord.command_text("escalate show ESC-9", user=EXEC)

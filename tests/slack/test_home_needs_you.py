@@ -161,3 +161,33 @@ def test_needs_you_counts_every_waiting_record_in_the_same_number_of_statements(
     text = reply_text(needs_you(accord, CISO))
     assert "Needs you (16)" in text
     assert "RSK-1" in text and "RSK-6" not in text  # the oldest five risks, then "…and 3 more"
+
+
+def test_a_home_button_answer_survives_a_slack_outage(accord: RunningAccord) -> None:
+    """Home has no response_url, so the answer is a DM: it leaves through the outbox and
+    arrives once Slack is back, exactly once."""
+    accord.command(NEW, user=CISO)
+    home = open_home(accord, CIO)
+
+    def cards() -> list[dict[str, Any]]:
+        return [
+            call.body
+            for call in accord.fake.calls("chat.postMessage")
+            if call.ok and call.body.get("channel") == CIO and "risk.approve" in str(call.body)
+        ]
+
+    accord.fake.fail_all(status=500, methods=["chat.postMessage"])
+    accord.slack.block_action(
+        "risk.show", "1", user_id=CIO, view=home, channel_id=None, message_ts=None
+    )
+    accord.wait_idle()
+    assert cards() == [] and any(
+        call.body.get("channel") == CIO for call in accord.fake.calls("chat.postMessage")
+    )  # it was tried, and failed
+    accord.fake.end_outage()
+    accord.clock.advance(minutes=10)
+    accord.wait_idle()
+    assert len(cards()) == 1
+    accord.clock.advance(minutes=10)
+    accord.wait_idle()
+    assert len(cards()) == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import func, select
 
@@ -11,6 +13,7 @@ from bot.domain.audit import AuditEvent
 from bot.domain.initiatives import Initiative
 from tests.harness import (
     CIO,
+    CIO_2,
     CISO,
     CISO_FROM_GROUP,
     EXEC,
@@ -192,3 +195,74 @@ def test_three_hundred_initiatives_paginate_within_block_kit_limits(accord: Runn
     assert len(home["blocks"]) <= 100
     assert "Your initiatives (300)" in reply_text(home)
     assert "and 290 more" in reply_text(home)
+
+
+def test_a_typed_date_is_checked_in_the_persons_time_zone(accord: RunningAccord) -> None:
+    """22:12 in New York on 1 December is 03:12 UTC on the 2nd: `due:2026-12-01` is today for
+    the New Yorker and yesterday for someone in Berlin."""
+    accord.fake.add_user(CIO, name="ann", tz="America/New_York")
+    accord.fake.add_user(CIO_2, name="dave", tz="Europe/Berlin")
+    accord.clock.set(datetime(2026, 12, 2, 3, 12, tzinfo=UTC))
+    assert "Created *INI-1*" in accord.command_text("initiative new NY work due:2026-12-01")
+    refused = accord.command_text("initiative new Berlin work due:2026-12-01", user=CIO_2)
+    assert "is in the past" in refused
+    assert "Created *INI-2*" in accord.command_text("initiative new Later due:2026-12-09")
+    assert "Updated" in accord.command_text("initiative update INI-2 due:2026-12-01")
+    refused = accord.command_text("initiative update INI-2 due:2026-11-30")
+    assert "is in the past" in refused
+
+
+def test_description_and_tags_can_be_edited_by_command_and_form(accord: RunningAccord) -> None:
+    accord.command("initiative new Segment the OT network #network")
+    text = accord.command_text(
+        'initiative update INI-1 description:"Split plant and office VLANs" tags:ot,Zero-Trust'
+    )
+    assert "Updated" in text and "Split plant and office VLANs" in text
+    assert "INI-1" in accord.command_text("initiative list #zero-trust")
+    assert "INI-1" not in accord.command_text("initiative list #network")
+    trail = accord.command_text("initiative audit INI-1")
+    assert "Split plant and office VLANs" in trail
+
+    def field(value: str) -> dict[str, Any]:
+        return {"value": {"type": "plain_text_input", "value": value}}
+
+    reply = accord.slack.view_submission(
+        "initiative.edit",
+        {
+            "title": field("Segment the OT network"),
+            "description": field(""),
+            "tags": field("#plant, network"),
+        },
+        user_id=CIO,
+        private_metadata='{"id": 1, "channel": "C0COORD"}',
+    )
+    assert reply.status == 200
+    accord.wait_idle()
+    with session_scope(accord.services.engine) as session:
+        initiative = session.get(Initiative, 1)
+        assert initiative is not None
+        assert initiative.tags == ["network", "plant"] and initiative.description == ""
+    assert "Updated" in accord.command_text("initiative update INI-1 tags:none")
+    with session_scope(accord.services.engine) as session:
+        initiative = session.get(Initiative, 1)
+        assert initiative is not None and initiative.tags == []
+
+
+def test_a_card_offers_only_the_buttons_its_reader_may_use(accord: RunningAccord) -> None:
+    accord.command("initiative new Segment the OT network")
+
+    def buttons(user: str) -> set[str]:
+        payload = accord.command("initiative show INI-1", user=user).json()
+        return {
+            element["action_id"]
+            for block in payload["blocks"]
+            if block["type"] == "actions"
+            for element in block["elements"]
+        }
+
+    assert buttons(CIO) == {"initiative.edit", "initiative.audit"}  # only the CISO side holds
+    assert buttons(CISO) == {"initiative.edit", "initiative.hold", "initiative.audit"}
+    assert buttons(OUTSIDER) == {"initiative.audit"}
+    accord.command_text("initiative hold INI-1 unpatched CVE", user=CISO)
+    assert buttons(CISO) == {"initiative.edit", "initiative.release", "initiative.audit"}
+    assert buttons(EXEC) == {"initiative.edit", "initiative.release", "initiative.audit"}

@@ -715,3 +715,17 @@ def test_a_rejected_request_is_mended_and_asked_again_as_a_new_round(
     assert "only a draft or a rejected request" in accord.command_text(
         "risk submit RSK-1", user=CISO
     )
+
+
+def test_approve_and_reject_buttons_only_for_those_who_may_decide(accord: RunningAccord) -> None:
+    accord.command(NEW, user=CISO)
+
+    def offered(user: str) -> bool:
+        return "risk.approve" in str(accord.command("risk show RSK-1", user=user).json())
+
+    assert offered(CIO) and offered(CISO_2)
+    assert not offered(CISO)  # the requester
+    assert not offered(OUTSIDER)
+    assert "approved" in accord.command_text("risk approve RSK-1", user=CIO)
+    assert not offered(CIO_2)  # the CIO side has decided
+    assert offered(CISO_2)

@@ -296,8 +296,14 @@ def test_digest_preview_counts_risks_and_escalations_and_summarises_disagreement
         ("DIS-3", "go live on the 1st", "wait for the pen test"),
         ("DIS-4", "keep 30 days", "keep one year for forensics"),
     ):
-        item = section[section.index(f"*{ref}*") :].split("\n• *CISO side:*")
-        assert cio in item[0] and ciso in item[1].split("\n")[0], ref
+        # one block per disagreement; each side in its own words, quoted from the record
+        [block] = [
+            b for b in body["blocks"] if b.get("text", {}).get("text", "").startswith(f"*{ref}*")
+        ]
+        assert [field["text"] for field in block["fields"]] == [
+            f"• *CIO side:* “{cio}”",
+            f"• *CISO side:* “{ciso}”",
+        ], ref
     assert "escalated ESC-1" in section and "deadline 2027-03-10 — 95d overdue" in section
     assert "escalated ESC-3" in section and "deadline 2027-06-20 (in 7d)" in section
     assert "Options on the table: US region; EU region" in section
@@ -359,15 +365,13 @@ def test_real_disagreements_are_summarised_by_the_llm_and_the_answer_is_accepted
                 "items": [
                     {
                         "ref": "DIS-1",
-                        "summary": "LLM-SUMMARY DIS-1: executives decide the ERP go-live (ESC-1).",
-                        "cio_position": "LLM: go live on the 1st.",
-                        "ciso_position": "LLM: wait for the pen test.",
+                        "overview": "LLM-SUMMARY DIS-1: executives decide the ERP go-live (ESC-1).",
+                        "question": "LLM: go live on the 1st or after the pen test?",
                     },
                     {
                         "ref": "DIS-2",
-                        "summary": "LLM-SUMMARY DIS-2: may contractors use personal laptops?",
-                        "cio_position": "LLM: allow them.",
-                        "ciso_position": "LLM: managed devices only.",
+                        "overview": "LLM-SUMMARY DIS-2: may contractors use personal laptops?",
+                        "question": "LLM: personal laptops or managed devices only?",
                     },
                 ]
             }
@@ -379,7 +383,10 @@ def test_real_disagreements_are_summarised_by_the_llm_and_the_answer_is_accepted
         text = disagreement_blocks(body)
         assert "LLM (gpt-4o-mini), checked against the records" in reply_text(body)
         assert "LLM-SUMMARY DIS-1" in text and "LLM-SUMMARY DIS-2" in text
-        assert "LLM: wait for the pen test." in text and "LLM: managed devices only." in text
+        assert "LLM: personal laptops or managed devices only?" in text
+        # the sides' positions are theirs, from the records
+        assert "• *CISO side:* “wait for the pen test”" in text
+        assert "• *CIO side:* “allow personal laptops”" in text
         assert "escalated ESC-1" in text and "DIS-3" not in text
         [request] = ai.requests()
         records = request["messages"][1]["content"].split("<records>")[1].split("</records>")[0]

@@ -15,8 +15,8 @@ from bot.summarize.prompts import PromptError, load_prompt
 
 
 def test_prompt_template_declares_and_requires_its_variables(tmp_path: Path) -> None:
-    prompt = load_prompt("disagreement_summary", 1)
-    assert prompt.key == "disagreement_summary.v1"
+    prompt = load_prompt("disagreement_summary", 2)
+    assert prompt.key == "disagreement_summary.v2"
     assert prompt.variables == {"count", "records"}
     system, user = prompt.render(count="2", records='[{"ref": "DIS-1"}]')
     assert "DATA" in system and '<records>\n[{"ref": "DIS-1"}]\n</records>' in user
@@ -118,12 +118,7 @@ def test_review_pack_text_cannot_change_the_markdown_structure() -> None:
     brief = DisagreementBrief(ref="DIS-1", opened_on=date(2026, 11, 1), **HOSTILE)  # type: ignore[arg-type]
     summary = FallbackSummarizer().summarize([brief], today=now.date())
     llm_like = [
-        ItemSummary(
-            ref="DIS-1",
-            summary=text,
-            cio_position=HOSTILE["cio_position"],  # type: ignore[arg-type]
-            ciso_position="2) # also not a heading",
-        )
+        ItemSummary(ref="DIS-1", overview=text, question=f"{text} 2) # also not a heading?")
         for text in ("---", "- a list item?", "3. a numbered one", "=== | x | y |")
     ]
     for items in (summary.items, *((item,) for item in llm_like)):

@@ -45,6 +45,9 @@ class ProtectionRequest:
     installation_id: int
     sha: str | None = None
     run_url: str | None = None
+    deployment_id: str | None = None
+    requested_by: str | None = None  # the GitHub login that started the deployment
+    ref: str | None = None  # the branch or tag deployed
 
 
 def service_name(repository: str) -> str:
@@ -59,7 +62,7 @@ def review_key(callback_url: str, environment: str) -> str:
 def rejection_comment(holds: list[Hold], *, link_for: LinkFor, waiting: bool) -> str:
     lines = []
     for hold in holds:
-        link = link_for(hold.initiative)
+        link = hold.link or link_for(hold.initiative)
         lines.append(
             f"Accord security hold {hold.initiative} ({hold.title}): {hold.reason} "
             f"— placed by Slack user {hold.placed_by} on {hold.placed_at:%Y-%m-%d %H:%M} UTC."
@@ -91,6 +94,9 @@ def decide(
             environment=request.environment,
             version=request.sha,
             pipeline_url=request.run_url,
+            deployment_id=request.deployment_id,
+            requested_by=request.requested_by,
+            ref=request.ref,
         ),
         caller=request.repository,
         source=CheckSource.GITHUB,

@@ -1,8 +1,8 @@
 """Break glass: an executive lets one service@environment through a hold for a short time.
 
 The exception is a row with an expiry; the gate reads it at every check, so it ends by itself
-at that instant, with no job to run. Announcing it (coordination and executive channels, the
-CISO side) belongs to the outbox and is not done here.
+at that instant, with no job to run. It is announced (the hold's thread, the executive channel,
+each CISO-side member) through `announcements`, by the adapter, in the same transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from bot.domain.audit import record_event
 from bot.domain.errors import Conflict, InvalidInput
+from bot.domain.gate.announcements import OverrideGranted, announce
 from bot.domain.gate.coverage import (
     ENVIRONMENT_MAX,
     EVERY_ENVIRONMENT,
@@ -109,4 +110,6 @@ def grant_override(
         after={"target": str(cover), "expires_at": override.expires_at.isoformat()},
         note=reason,
     )
+    assert override.id is not None
+    announce(session, OverrideGranted(override_id=override.id))
     return override

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from bot.domain.audit import record_event
 from bot.domain.errors import Conflict, InvalidInput, NotFound
+from bot.domain.gate.announcements import DeploymentBlocked, announce
 from bot.domain.gate.coverage import ENVIRONMENT_MAX, EVERY_ENVIRONMENT, SERVICE_MAX
 from bot.domain.gate.models import (
     TOKEN_NAME_MAX,
@@ -44,6 +45,8 @@ class Hold:
     reason: str
     placed_by: str
     placed_at: datetime
+    #: The Slack permalink of the hold's announcement, once Slack has it.
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,23 @@ class DeploymentAttempt:
     environment: str
     version: str | None = None
     pipeline_url: str | None = None
+    #: The deployment as the caller names it (GitHub's deployment id), when it has one.
+    deployment_id: str | None = None
+    #: Who started it and which git ref, when the caller says (GitHub does).
+    requested_by: str | None = None
+    ref: str | None = None
+
+    def key(self, *, source: CheckSource, caller: str) -> str | None:
+        """Which deployment this is: a deployment id, else its version and pipeline run; None
+        when nothing tells two attempts apart (then each check is its own deployment)."""
+        if self.deployment_id:
+            named = f"id\n{self.deployment_id}"
+        elif self.version or self.pipeline_url:
+            named = f"run\n{self.version or ''}\n{self.pipeline_url or ''}"
+        else:
+            return None
+        whole = f"{source.value}\n{caller}\n{self.service.lower()}\n{self.environment.lower()}"
+        return hashlib.sha256(f"{whole}\n{named}".encode()).hexdigest()[:40]
 
 
 def holds_for(session: Session, *, service: str, environment: str, now: datetime) -> list[Hold]:
@@ -86,6 +106,7 @@ def holds_for(session: Session, *, service: str, environment: str, now: datetime
             col(Initiative.hold_by),
             col(Initiative.hold_at),
             col(Initiative.updated_at),
+            col(Initiative.hold_link),
         )
         .join(InitiativeCoverage, col(InitiativeCoverage.initiative_id) == col(Initiative.id))
         .where(
@@ -104,8 +125,9 @@ def holds_for(session: Session, *, service: str, environment: str, now: datetime
             reason=reason or "",
             placed_by=placed_by or "",
             placed_at=placed_at or updated_at,
+            link=link,
         )
-        for number, title, reason, placed_by, placed_at, updated_at in rows
+        for number, title, reason, placed_by, placed_at, updated_at, link in rows
         if number is not None
     ]
 
@@ -150,8 +172,21 @@ def record_check(
             "pipeline_url": check.pipeline_url,
             "allowed": check.allowed,
             "held_by": check.held_by,
+            **({"requested_by": attempt.requested_by} if attempt.requested_by else {}),
+            **({"ref": attempt.ref} if attempt.ref else {}),
         },
     )
+    if not check.allowed:
+        assert check.id is not None
+        announce(
+            session,
+            DeploymentBlocked(
+                check_id=check.id,
+                deployment_key=attempt.key(source=source, caller=caller),
+                requested_by=attempt.requested_by,
+                ref=attempt.ref,
+            ),
+        )
     return GateAnswer(allowed=check.allowed, holds=holds, check_id=check.id)
 
 

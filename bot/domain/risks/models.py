@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
 from sqlmodel import Field, Relationship, SQLModel
 
+from bot.domain.attack.catalogue import Technique, shipped
 from bot.domain.columns import enum_column
 from bot.domain.refs import Kind, format_ref
 from bot.domain.roles import Role
@@ -25,8 +26,8 @@ REASON_MAX = 500
 
 MAX_TECHNIQUES = 20
 
-# ATT&CK technique ids are checked for their format only: no well-kept Python package ships the
-# ATT&CK data set offline (mitreattack-python downloads it), so unknown-but-well-formed ids pass.
+# The format of an ATT&CK technique id; the service then checks the id against the catalogue
+# (bot.domain.attack): unknown, revoked and deprecated ids are refused.
 TECHNIQUE_ID = re.compile(r"^T\d{4}(?:\.\d{3})?$")
 
 
@@ -185,6 +186,8 @@ class RiskAcceptance(SQLModel, table=True):
     impact: int
     controls: str = Field(default="", max_length=CONTROLS_MAX)
     techniques: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    #: Name and tactics of each technique as the catalogue had them when the ids were checked.
+    technique_info: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     requested_by: str = Field(max_length=32, index=True)
     expires_on: date = Field(index=True)
     review_days: int
@@ -235,6 +238,20 @@ class RiskAcceptance(SQLModel, table=True):
     def steward_ids(self) -> frozenset[str]:
         """Who answers for the record (see permissions): its requester."""
         return frozenset({self.requested_by})
+
+    @property
+    def technique_details(self) -> list[Technique]:
+        """The techniques to show, with names and tactics (records from before the catalogue
+        are described from the shipped snapshot)."""
+        known = {row["id"]: Technique.from_json(row) for row in self.technique_info}
+        return [known.get(t) or shipped().describe(t) for t in self.techniques]
+
+    @property
+    def tactics(self) -> list[str]:
+        found: list[str] = []
+        for technique in self.technique_details:
+            found.extend(t for t in technique.tactics if t not in found)
+        return found
 
     def round_row(self, number: int | None = None) -> RiskRound | None:
         wanted = self.round if number is None else number

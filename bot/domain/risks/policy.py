@@ -185,3 +185,16 @@ def _already(risk: RiskAcceptance, existing: RiskApproval) -> str:
         f"{risk.ref} is already {verb} for the {side} (by {person(existing.approver_id)}) in this "
         "round; nothing changed."
     )
+
+
+def may_decide(risk: RiskAcceptance, actor: Actor, *, today: date) -> bool:
+    """Whether `actor` could approve or reject the open round now, for a side they are on:
+    the Approve/Reject buttons are shown only to them."""
+    for side in sorted(actor.sides):
+        try:
+            ensure_allowed(actor, Permission.RISK_APPROVE)
+            ensure_decidable(risk, actor, side=side, today=today)
+        except (Conflict, Forbidden, InvalidInput):
+            continue
+        return True
+    return False

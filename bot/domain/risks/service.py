@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.domain.attack.service import current_catalogue
 from bot.domain.audit import changed_fields, record_event
 from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.domain.initiatives import Initiative
@@ -55,6 +56,14 @@ def _initiative(session: Session, number: int | None) -> int | None:
     return number
 
 
+def _checked_techniques(
+    session: Session, raw: tuple[str, ...] | list[str]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Ids checked against the ATT&CK catalogue in force, with the names and tactics kept."""
+    found = current_catalogue(session).check(parse_techniques(raw))
+    return [t.id for t in found], [t.to_json() for t in found]
+
+
 def create_risk(
     session: Session,
     *,
@@ -72,6 +81,7 @@ def create_risk(
     band = band_of(likelihood * impact)
     expires = _expiry(draft.expires_on, band=band, today=today, policy=policy)
     review_days = draft.review_days or policy.review_days[band]
+    techniques, technique_info = _checked_techniques(session, draft.techniques)
     risk = RiskAcceptance(
         title=bounded_text(draft.title, field="title", max_length=TITLE_MAX, required=True),
         description=bounded_text(
@@ -82,7 +92,8 @@ def create_risk(
         initiative_id=_initiative(session, draft.initiative_id),
         likelihood=likelihood,
         impact=impact,
-        techniques=list(parse_techniques(draft.techniques)),
+        techniques=techniques,
+        technique_info=technique_info,
         requested_by=actor.user_id,
         expires_on=expires,
         review_days=review_days,
@@ -429,7 +440,7 @@ def update_risk(
     if changes.initiative_id is not None:
         risk.initiative_id = _initiative(session, changes.initiative_id)
     if changes.techniques is not None:
-        risk.techniques = list(parse_techniques(changes.techniques))
+        risk.techniques, risk.technique_info = _checked_techniques(session, changes.techniques)
     if changes.expires_on is not None or changes.likelihood or changes.impact:
         # A higher band may shorten the longest allowed acceptance.
         risk.expires_on = _expiry(

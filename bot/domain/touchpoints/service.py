@@ -477,6 +477,7 @@ def add_action(
     due: date | None,
     now: datetime,
     occurrence_id: int | None = None,
+    today: date | None = None,
 ) -> TouchpointAction:
     ensure_allowed(actor, Permission.TOUCHPOINT_MANAGE)
     series = get_series(session, number=number)
@@ -484,7 +485,7 @@ def add_action(
     if not owner_id:
         raise InvalidInput("An action item needs an owner: `owner:@alice`.", field="owner")
     if due is not None:
-        future_or_today(due, today=now.date(), field="due")
+        future_or_today(due, today=today or now.date(), field="due")
     if occurrence_id is None:
         latest = latest_occurrence(session, series_id=series.id)  # type: ignore[arg-type]
         occurrence_id = latest.id if latest else None
@@ -530,6 +531,7 @@ def update_action(
     due: date | None = None,
     clear_due: bool = False,
     text: str | None = None,
+    today: date | None = None,
 ) -> TouchpointAction:
     """Reassign an open action item, or change its due date or text; the new owner hears it is
     theirs, the previous one that it moved, and an owner who stays what changed."""
@@ -550,7 +552,7 @@ def update_action(
     if text is not None:
         item.text = bounded_text(text, field="action", max_length=TEXT_MAX, required=True)
     if due is not None:
-        item.due_date = future_or_today(due, today=now.date(), field="due")
+        item.due_date = future_or_today(due, today=today or now.date(), field="due")
     elif clear_due:
         item.due_date = None
     previous_owner = item.owner_id

@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0014_policy'
-down_revision: str | Sequence[str] | None = '0013_gate_override'
+down_revision: str | Sequence[str] | None = '0016_gate_slack'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

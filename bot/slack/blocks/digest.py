@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
 from bot.domain.digest import Digest, DigestData
+from bot.domain.summaries import DisagreementBrief, ItemSummary
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
+    SECTION_TEXT_LIMIT,
     Message,
     clip,
     context,
@@ -18,10 +20,14 @@ from bot.slack.blocks.common import (
     safe,
     section,
 )
-from bot.summarize.briefs import DisagreementBrief, ItemSummary
-from bot.summarize.fallback import FALLBACK_LABEL
+from bot.summarize.fallback import FALLBACK_LABEL, summarise_brief
 
 DISAGREEMENTS_SHOWN = 20
+FIELD_TEXT_LIMIT = 2000
+#: Characters of a position (as typed) and of an impact shown in a side's field; longer text
+#: is clipped with "…" (`accord export review` has it in full).
+POSITION_SHOWN = 1400
+IMPACT_SHOWN = 300
 
 
 def trend_text(delta: int | None) -> str:
@@ -44,20 +50,23 @@ def count_lines(data: DigestData) -> list[tuple[str, list[str]]]:
     return groups
 
 
+OWN_WORDS = "each side's position is quoted from the record, in its own words"
+
+
 def author_line(digest: Digest) -> str:
     summary = digest.summary
     cached = f", {summary.cached_items} from cache" if summary.cached_items else ""
     if summary.author == "llm":
-        return f"Disagreement summary written by {summary.author_label}{cached}."
+        return f"Overviews and questions written by {summary.author_label}{cached}; {OWN_WORDS}."
     if summary.author == "mixed":
         by_us = len(summary.fallback_refs)
         return (
-            f"Disagreement summaries written by {summary.author_label}{cached}, except "
+            f"Overviews and questions written by {summary.author_label}{cached}, except "
             f"{by_us} written by {FALLBACK_LABEL} because the LLM failed or ran out of time "
-            "for them (each is marked; see the logs)."
+            f"for them (each is marked; see the logs); {OWN_WORDS}."
         )
     why = " (the LLM answer was not used; see the logs)" if summary.fallback_reason else ""
-    return f"Disagreement summary written by {FALLBACK_LABEL}{why}."
+    return f"Disagreement summary written by {FALLBACK_LABEL}{why}; {OWN_WORDS}."
 
 
 def written_by(digest: Digest, ref: str) -> str | None:
@@ -86,17 +95,34 @@ def facts_line(brief: DisagreementBrief, today: date, *, author: str | None = No
     return " · ".join(parts)
 
 
-def item_text(
+def own_words(label: str, position: str, impact_label: str, impact: str) -> str:
+    """One side's position exactly as the record has it (escaped once, clipped only to Slack's
+    limits), and its impact; never text by the LLM."""
+    said = f"“{safe(position, POSITION_SHOWN)}”" if position.strip() else "_(no position recorded)_"
+    text = f"• *{label}:* {said}"
+    if impact.strip():
+        text += f" — {impact_label}: {safe(impact, IMPACT_SHOWN)}"
+    return text
+
+
+def item_block(
     brief: DisagreementBrief, item: ItemSummary | None, today: date, *, author: str | None = None
-) -> str:
-    summary = item.summary if item else brief.subject
-    cio = item.cio_position if item else brief.cio_position
-    ciso = item.ciso_position if item else brief.ciso_position
-    return (
-        f"*{safe(brief.ref, 20)}* — {safe(summary, 900)}\n"
+) -> SectionBlock:
+    """One disagreement: the overview and the question (by the summariser), the facts (by
+    Accord), then each side in its own words from the record, side by side."""
+    item = item or summarise_brief(brief, today=today)
+    text = (
+        f"*{safe(brief.ref, 20)}* — {safe(item.overview, 900)}\n"
         f"_{safe(facts_line(brief, today, author=author), 300)}_\n"
-        f"• *CIO side:* {safe(cio, 800)}\n"
-        f"• *CISO side:* {safe(ciso, 800)}"
+        f"*Decision needed:* {safe(item.question, 400)}"
+    )
+    sides = [
+        own_words("CIO side", brief.cio_position, "Business impact", brief.business_impact),
+        own_words("CISO side", brief.ciso_position, "Security impact", brief.security_impact),
+    ]
+    return SectionBlock(
+        text=MarkdownTextObject(text=clip(text, SECTION_TEXT_LIMIT)),
+        fields=[MarkdownTextObject(text=clip(side, FIELD_TEXT_LIMIT)) for side in sides],
     )
 
 
@@ -156,7 +182,7 @@ def digest_message(digest: Digest, *, preview: bool = False) -> Message:
     shown = digest.briefs[:DISAGREEMENTS_SHOWN]
     for brief in shown:
         item = summary.item(brief.ref)
-        blocks.append(section(item_text(brief, item, today, author=written_by(digest, brief.ref))))
+        blocks.append(item_block(brief, item, today, author=written_by(digest, brief.ref)))
     hidden = len(digest.briefs) - len(shown)
     if hidden > 0:
         blocks.append(

@@ -6,6 +6,7 @@ import json
 from datetime import date
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
     CheckboxesElement,
     DatePickerElement,
@@ -167,6 +168,59 @@ def list_message(
     )
     assert len(blocks) <= MESSAGE_BLOCK_LIMIT
     return Message(text=f"{title}: {len(page.items)} of {page.total}", blocks=blocks)
+
+
+#: Escalations shown by `/accord escalate list` (each is one section block).
+ESCALATION_LIST_SIZE = 25
+
+
+def thread_link(channel_id: str, ts: str) -> str:
+    """A link to a message (Slack redirects it into the reader's workspace)."""
+    return f"https://slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
+
+
+def escalation_list(
+    rows: list[tuple[Escalation, Disagreement]], *, include_decided: bool, today: date
+) -> Message:
+    """Escalations for executives: what waits (overdue first), each linking to its brief."""
+    title = "Escalations" if include_decided else "Escalations waiting for a decision"
+    blocks: list[Block] = [header(f"{title} ({len(rows)})")]
+    if not rows:
+        blocks.append(section("Nothing waits for a decision."))
+        return Message(text=f"{title}: none", blocks=blocks)
+    shown = rows[:ESCALATION_LIST_SIZE]
+    for e, d in shown:
+        if e.state == EscalationState.DECIDED:
+            state = f"decided: {safe(e.decision or '', 120)}"
+        elif e.state == EscalationState.WITHDRAWN:
+            state = "withdrawn"
+        elif e.is_overdue(today):
+            state = f":warning: *OVERDUE* (was due {e.decide_by})"
+        else:
+            state = f"decide by {e.decide_by}" if e.decide_by else "no decision date set"
+        addressed = f" · for {user(e.addressed_to)}" if e.addressed_to else ""
+        where = (
+            f" · <{thread_link(e.channel_id, e.thread_ts)}|brief>"
+            if e.channel_id and e.thread_ts
+            else ""
+        )
+        blocks.append(
+            section(
+                f"*{e.ref}* {safe(d.subject, 150)} (from *{d.ref}*)\n{state}{addressed}{where}",
+                accessory=button("Show", action_id=ActionId.DISAGREEMENT_SHOW, value=str(d.id)),
+            )
+        )
+    if len(rows) > len(shown):
+        blocks.append(context(f"…and {len(rows) - len(shown)} more."))
+    blocks.append(context("`/accord escalate show ESC-n` shows a brief with its decision buttons."))
+    assert len(blocks) <= MESSAGE_BLOCK_LIMIT
+    return Message(text=f"{title}: {len(rows)}", blocks=blocks)
+
+
+def without_buttons(message: Message) -> Message:
+    """The same message for someone who may not press its buttons."""
+    kept = [block for block in message.blocks if not isinstance(block, ActionsBlock)]
+    return Message(text=message.text, blocks=kept)
 
 
 def decision_button_value(e: Escalation, index: int, option: str) -> str:

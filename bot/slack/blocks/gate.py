@@ -1,4 +1,4 @@
-"""Renderers for the deployment gate: a new token (shown once), the token list."""
+"""Renderers for the deployment gate: tokens (shown once), checks, and what holds announce."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from datetime import datetime
 
 from slack_sdk.models.blocks import Block
 
-from bot.domain.gate.models import GateCheck, GateToken
+from bot.domain.gate.coverage import Coverage
+from bot.domain.gate.models import CheckSource, GateCheck, GateToken
 from bot.domain.gate.overrides import GateOverride
+from bot.domain.initiatives import Initiative
 from bot.domain.refs import Kind, format_ref
 from bot.slack.blocks.common import Message, context, header, safe, section, user
 
@@ -98,4 +100,114 @@ def override_granted(override: GateOverride) -> Message:
     return Message(
         text=f"Override granted for {override.service}@{override.environment}",
         blocks=[section(text)],
+    )
+
+
+# -- what holds and the gate announce (through the outbox) --------------------------------------
+
+#: The covered systems take at most this much of the announcement's section (3,000 at most).
+COVERS_TEXT_BUDGET = 2600
+
+
+def _covers(covers: list[Coverage]) -> str:
+    """Every covered system that fits, then how many more (`/accord initiative show` has all)."""
+    if not covers:
+        return "_no systems covered yet_ (add them with `covers:service@environment`)"
+    shown: list[str] = []
+    used = 0
+    for cover in covers:
+        item = f"`{safe(str(cover), 310)}`"
+        if used + len(item) + 2 > COVERS_TEXT_BUDGET:
+            break
+        shown.append(item)
+        used += len(item) + 2
+    more = len(covers) - len(shown)
+    return ", ".join(shown) + (f" and {more} more (`/accord initiative show`)" if more else "")
+
+
+def hold_announcement(initiative: Initiative) -> Message:
+    """In the coordination channel: the hold, and every deployment it stops. Its thread is where
+    blocked deployments, overrides and the release are told."""
+    title = safe(initiative.title, 150)
+    blocks: list[Block] = [
+        section(
+            f":lock: {user(initiative.hold_by)} placed a *security hold* on *{initiative.ref}* "
+            f"{title}.\n*Reason:* {safe(initiative.hold_reason or '', 500)}"
+        ),
+        section(f"*Deployments blocked:* {_covers(initiative.covers)}"),
+        context(
+            "Pipelines that ask Accord's gate are refused while it is on; each blocked "
+            "deployment is posted in this thread. An executive can break glass with "
+            f"`/accord gate override {initiative.ref} &lt;service@environment&gt; &lt;duration&gt; "
+            "&lt;reason&gt;`."
+        ),
+    ]
+    return Message(
+        text=f"Security hold on {initiative.ref} {safe(initiative.title, 80)}", blocks=blocks
+    )
+
+
+def hold_covers_changed(initiative: Initiative, *, actor_id: str) -> Message:
+    text = (
+        f":pencil2: {user(actor_id)} changed what *{initiative.ref}* covers; its hold now "
+        f"blocks: {_covers(initiative.covers)}"
+    )
+    return Message(
+        text=f"The hold on {initiative.ref} now blocks other systems", blocks=[section(text)]
+    )
+
+
+def hold_released(
+    initiative: Initiative, *, actor_id: str, reason: str, via: str | None
+) -> Message:
+    by = f" by the decision of {safe(via, 40)}" if via else ""
+    text = (
+        f":unlock: {user(actor_id)} released the security hold on *{initiative.ref}*{by}: "
+        f"{safe(reason, 500)}\nIts deployments are no longer blocked."
+    )
+    return Message(text=f"Security hold on {initiative.ref} released", blocks=[section(text)])
+
+
+def deployment_blocked(
+    check: GateCheck, *, ref: str, requested_by: str | None, git_ref: str | None
+) -> Message:
+    """One blocked deployment, in the thread of the hold that stopped it."""
+    target = f"`{safe(check.service, 200)}@{safe(check.environment, 100)}`"
+    by = "GitHub" if check.source == CheckSource.GITHUB else "token"
+    who = f"{by} `{safe(check.caller, 64)}`"
+    if requested_by:
+        who += f" (started by `{safe(requested_by, 64)}`)"
+    details = [f"*When:* {_when(check.at)}", f"*Who:* {who}"]
+    if check.version:
+        details.append(f"*Version:* `{safe(check.version, 100)}`")
+    if git_ref:
+        details.append(f"*Ref:* `{safe(git_ref, 100)}`")
+    if _linkable(check.pipeline_url):
+        details.append(f"<{check.pipeline_url}|pipeline run>")
+    blocks: list[Block] = [
+        section(f":no_entry: Deployment of {target} *blocked* by the hold on *{ref}*."),
+        context(" · ".join(details) + f" · {check.ref}"),
+    ]
+    return Message(
+        text=f"Deployment of {safe(check.service, 100)}@{safe(check.environment, 50)} "
+        f"blocked by {ref}",
+        blocks=blocks,
+    )
+
+
+def override_announcement(override: GateOverride, *, title: str) -> Message:
+    """Break glass, told in the hold's thread, the executive channel and to the CISO side."""
+    ref = format_ref(Kind.INITIATIVE, override.initiative_id)
+    text = (
+        f":rotating_light: *Break glass:* {user(override.granted_by)} let "
+        f"`{override.service}@{override.environment}` deploy through the security hold on "
+        f"*{ref}* {safe(title, 100)} until {_when(override.expires_at)}.\n"
+        f"*Reason:* {safe(override.reason, 500)}"
+    )
+    return Message(
+        text=f"Override on {ref}: {override.service}@{override.environment} may deploy",
+        blocks=[
+            section(text),
+            context("It ends by itself at that time; every other target stays blocked."),
+        ],
     )

@@ -17,6 +17,8 @@ from slack_sdk.models.views import View
 from bot.domain.audit import AuditEvent
 from bot.domain.initiatives import Health, Initiative, InitiativeFilter, InitiativeStatus
 from bot.domain.paging import Page
+from bot.domain.permissions import Permission, allowed
+from bot.domain.roles import Actor
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
     Message,
@@ -95,8 +97,12 @@ def list_line(initiative: Initiative, today: date) -> Block:
     )
 
 
-def card(initiative: Initiative, today: date, *, lead: str | None = None) -> Message:
-    """The full view of one initiative, with the next steps as buttons."""
+def card(
+    initiative: Initiative, today: date, *, lead: str | None = None, viewer: Actor | None = None
+) -> Message:
+    """The full view of one initiative, with the next steps as buttons: for a `viewer` (an
+    answer only they see), only the buttons they may use, so nobody opens a form to be
+    refused at the end of it."""
     blocks: list[Block] = []
     if lead:
         blocks.append(section(lead))
@@ -131,20 +137,28 @@ def card(initiative: Initiative, today: date, *, lead: str | None = None) -> Mes
         )
     )
     value = str(initiative.id)
-    hold_button = (
-        button("Release hold", action_id=ActionId.INITIATIVE_RELEASE, value=value)
-        if initiative.on_hold
-        else button(
-            "Place security hold", action_id=ActionId.INITIATIVE_HOLD, value=value, style="danger"
+
+    def may(permission: Permission) -> bool:
+        return viewer is None or allowed(viewer, permission, initiative)
+
+    buttons = []
+    if may(Permission.INITIATIVE_EDIT):
+        buttons.append(
+            button("Update", action_id=ActionId.INITIATIVE_EDIT, value=value, style="primary")
         )
-    )
-    blocks.append(
-        actions(
-            button("Update", action_id=ActionId.INITIATIVE_EDIT, value=value, style="primary"),
-            hold_button,
-            button("Audit trail", action_id=ActionId.INITIATIVE_AUDIT, value=value),
+    if initiative.on_hold and may(Permission.HOLD_RELEASE):
+        buttons.append(button("Release hold", action_id=ActionId.INITIATIVE_RELEASE, value=value))
+    elif not initiative.on_hold and may(Permission.HOLD_PLACE):
+        buttons.append(
+            button(
+                "Place security hold",
+                action_id=ActionId.INITIATIVE_HOLD,
+                value=value,
+                style="danger",
+            )
         )
-    )
+    buttons.append(button("Audit trail", action_id=ActionId.INITIATIVE_AUDIT, value=value))
+    blocks.append(actions(*buttons))
     text = f"{initiative.ref}: {safe(initiative.title, 200)}"
     return Message(text=(f"{lead} " if lead else "") + text, blocks=blocks)
 
@@ -197,7 +211,7 @@ def create_modal(*, metadata: str) -> View:
                 "Tags",
                 optional=True,
                 max_length=300,
-                placeholder="zero-trust network",
+                placeholder="zero-trust, network",
             ),
             covers_input(""),
         ],
@@ -252,6 +266,22 @@ def edit_modal(initiative: Initiative, *, metadata: str) -> View:
                     action_id="value",
                     initial_date=initiative.due_date.isoformat() if initiative.due_date else None,
                 ),
+            ),
+            text_input(
+                BlockId.DESCRIPTION,
+                "Description",
+                multiline=True,
+                max_length=2000,
+                optional=True,
+                initial=initiative.description,
+            ),
+            text_input(
+                BlockId.TAGS,
+                "Tags",
+                optional=True,
+                max_length=300,
+                initial=" ".join(initiative.tags),
+                placeholder="zero-trust, network",
             ),
             covers_input(" ".join(str(cover) for cover in initiative.covers)),
         ],

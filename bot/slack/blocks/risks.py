@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.attack.catalogue import Technique
 from bot.domain.paging import Page
 from bot.domain.risks import (
     Band,
@@ -27,6 +28,7 @@ from bot.domain.risks import (
     RoundState,
 )
 from bot.domain.roles import ROLE_LABELS, SIDES, Role
+from bot.slack.blocks.attack import technique_picker
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
     Message,
@@ -45,6 +47,7 @@ from bot.slack.blocks.common import (
 )
 from bot.slack.blocks.inputs import modal, text_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.text import escape
 
 LIST_PAGE_SIZE = 20
 BAND_ICON = {
@@ -103,12 +106,26 @@ def _expiry_words(risk: RiskAcceptance, today: date) -> str:
     return days_from_today(risk.days_left(today))
 
 
+def technique_text(technique: Technique, *, tactics: bool = True) -> str:
+    """`T1078` Valid Accounts (Defense Evasion, Persistence): how an id is always shown."""
+    name = f" {escape(technique.name)}" if technique.name else " _(not in the catalogue)_"
+    shown = f" ({', '.join(technique.tactic_names)})" if tactics and technique.tactics else ""
+    return f"`{technique.id}`{name}{shown}"
+
+
+def techniques_text(risk: RiskAcceptance, *, tactics: bool = True, limit: int = 2000) -> str:
+    lines = [technique_text(t, tactics=tactics) for t in risk.technique_details]
+    return clip("\n".join(lines), limit) if lines else "—"
+
+
 def summary_line(risk: RiskAcceptance, today: date) -> str:
+    named = ", ".join(technique_text(t, tactics=False) for t in risk.technique_details)
+    attack = f"\nATT&amp;CK: {clip(named, 400)}" if risk.techniques else ""
     return (
         f"*{risk.ref}* {safe(risk.title, 200)}\n{STATE_LABEL[risk.state]} · "
         f"{BAND_ICON[risk.band]} {risk.band.value} ({risk.score}) · expires "
         f"{risk.expires_on.isoformat()} ({_expiry_words(risk, today)}) · "
-        f"by {user(risk.requested_by)}{_renewal_note(risk)}"
+        f"by {user(risk.requested_by)}{_renewal_note(risk)}{attack}"
     )
 
 
@@ -155,7 +172,6 @@ def card(
     if lead:
         blocks.append(section(lead))
     blocks.append(header(f"{risk.ref} · {risk.title}"))
-    techniques = ", ".join(f"`{t}`" for t in risk.techniques) or "—"
     blocks.append(
         fields_section(
             [
@@ -166,10 +182,11 @@ def card(
                 f"*Requested by*\n{user(risk.requested_by)}",
                 f"*Asset / system*\n{safe(risk.asset, 300) or '—'}",
                 f"*Initiative*\n{risk.initiative_ref or '—'}",
-                f"*ATT&CK*\n{techniques}",
             ]
         )
     )
+    if risk.techniques:
+        blocks.append(section(f"*ATT&amp;CK techniques*\n{techniques_text(risk)}"))
     if risk.description:
         blocks.append(section(f"*Why accept it*\n{safe(risk.description, 2800)}"))
     blocks.append(section(f"*Compensating controls*\n{safe(risk.controls, 2800) or '_none_'}"))
@@ -403,13 +420,7 @@ def create_modal(*, metadata: str) -> View:
                 multiline=True,
                 optional=True,
             ),
-            text_input(
-                BlockId.ATTACK,
-                "ATT&CK technique ids",
-                max_length=300,
-                optional=True,
-                placeholder="T1078, T1110.001",
-            ),
+            technique_picker(BlockId.ATTACK, "ATT&CK techniques"),
             text_input(
                 BlockId.INITIATIVE, "Initiative", max_length=20, optional=True, placeholder="INI-3"
             ),

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.models.views import View
 from sqlmodel import Session
@@ -31,7 +32,20 @@ class CommandContext:
 
     @property
     def today(self) -> date:
-        return self.now.date()
+        """Today where the person is: a date they type ("due:2026-12-01" at 22:12 in New York
+        on 1 December) is checked against their calendar, not UTC's."""
+        return local_today(self.services, self.actor.user_id, self.now)
+
+
+def local_today(services: Services, user_id: str, now: datetime) -> date:
+    workspace = services.workspace
+    name = workspace.timezone(user_id) if workspace is not None and user_id else None
+    if name:
+        try:
+            return now.astimezone(ZoneInfo(name)).date()
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return now.date()
 
 
 @dataclass

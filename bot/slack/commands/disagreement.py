@@ -11,6 +11,7 @@ from bot.domain import disagreements as service
 from bot.domain import escalations as esc
 from bot.domain.errors import InvalidInput
 from bot.domain.paging import Page
+from bot.domain.permissions import Permission, allowed
 from bot.domain.refs import Kind, parse_any_ref, parse_ref
 from bot.domain.roles import ROLE_LABELS, Role
 from bot.domain.validation import parse_date, parse_page
@@ -325,10 +326,50 @@ def escalate(ctx: CommandContext, args: list[str]) -> Outcome:
     return Reply(render.card(disagreement, escalation, ctx.today, lead=lead))
 
 
+def escalation_list(ctx: CommandContext, args: list[str]) -> Outcome:
+    words = [word.lower() for word in args]
+    if words not in ([], ["all"], ["open"]):
+        raise InvalidInput("`/accord escalate list` takes `open` (the default) or `all`.")
+    include_decided = words == ["all"]
+    rows = esc.list_escalations(ctx.session, today=ctx.today, include_decided=include_decided)
+    return Reply(render.escalation_list(rows, include_decided=include_decided, today=ctx.today))
+
+
+def escalation_show(ctx: CommandContext, args: list[str]) -> Outcome:
+    if len(args) != 1:
+        raise InvalidInput("Which escalation? e.g. `/accord escalate show ESC-1`.")
+    escalation = esc.get_escalation(ctx.session, number=parse_ref(args[0], Kind.ESCALATION))
+    disagreement = service.get_disagreement(ctx.session, number=escalation.disagreement_id)
+    brief = disputes.brief_of(ctx.session, escalation, disagreement, ctx.today)
+    # Its decision buttons are for executives; everyone else reads the same brief without them.
+    if not allowed(ctx.actor, Permission.ESCALATION_DECIDE):
+        brief = render.without_buttons(brief)
+    return Reply(brief)
+
+
 ESCALATE = Noun(
     name="escalate",
     summary="Put a disagreement to executives as a thread in the executive channel.",
     bare=escalate,
+    bare_takes_args=True,
+    verbs=(
+        Verb(
+            "list",
+            "list [open|all]",
+            "/accord escalate list",
+            "Escalations waiting for a decision (overdue first), with links to their briefs.",
+            escalation_list,
+            reads_only=True,
+        ),
+        Verb(
+            "show",
+            "show ESC-n",
+            "/accord escalate show ESC-1",
+            "An escalation's brief; executives get its decision buttons.",
+            escalation_show,
+            reads_only=True,
+        ),
+    ),
     usage=ESCALATE_USAGE,
     example="/accord escalate DIS-2 to:@erin by:2026-12-15",
 )

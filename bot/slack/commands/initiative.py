@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from bot.domain import initiatives as service
 from bot.domain.audit import list_events
@@ -71,10 +72,15 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         covers=covers or [],
     )
     initiative = service.create_initiative(
-        ctx.session, actor=ctx.actor, draft=draft, now=ctx.now, directory=ctx.services.directory
+        ctx.session,
+        actor=ctx.actor,
+        draft=draft,
+        now=ctx.now,
+        today=ctx.today,
+        directory=ctx.services.directory,
     )
     lead = f":white_check_mark: Created *{initiative.ref}*."
-    return Reply(render.card(initiative, ctx.today, lead=lead))
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
 
 def list_(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -103,10 +109,23 @@ def parse_list_filter(args: list[str]) -> tuple[InitiativeFilter, str | None]:
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
     initiative = service.get_initiative(ctx.session, number=_ref(args, "show"))
-    return Reply(render.card(initiative, ctx.today))
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor))
 
 
-UPDATE_KEYS = frozenset({"status", "health", "due", "owner-cio", "owner-ciso", "title"})
+UPDATE_KEYS = frozenset(
+    {"status", "health", "due", "owner-cio", "owner-ciso", "title", "description", "tags"}
+)
+
+
+def _tags_option(value: str | None) -> list[str] | None:
+    """`tags:iam,zero-trust` (or `#iam #zero-trust` quoted) replaces the tags; `tags:none`
+    removes them all."""
+    if value is None:
+        return None
+    raw = strip_quotes(value)
+    if raw.strip().lower() == "none":
+        return []
+    return normalise_tags([part for part in re.split(r"[\s,]+", raw) if part])
 
 
 def update(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -125,6 +144,10 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
         ciso_owner_id=_user_option(options.get("owner-ciso"), "owner-ciso"),
         title=neutralise(strip_quotes(options["title"])) if "title" in options else None,
         covers=covers,
+        description=neutralise(strip_quotes(options["description"]))
+        if "description" in options
+        else None,
+        tags=_tags_option(options.get("tags")),
     )
     initiative = service.update_initiative(
         ctx.session,
@@ -132,9 +155,14 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
         number=number,
         changes=changes,
         now=ctx.now,
+        today=ctx.today,
         directory=ctx.services.directory,
     )
-    return Reply(render.card(initiative, ctx.today, lead=f":pencil2: Updated *{initiative.ref}*."))
+    return Reply(
+        render.card(
+            initiative, ctx.today, viewer=ctx.actor, lead=f":pencil2: Updated *{initiative.ref}*."
+        )
+    )
 
 
 def _reason(args: list[str], verb: str) -> str:
@@ -153,7 +181,7 @@ def hold(ctx: CommandContext, args: list[str]) -> Outcome:
         ctx.session, actor=ctx.actor, number=number, reason=_reason(args, "hold"), now=ctx.now
     )
     lead = f":lock: *{initiative.ref}* is now on security hold."
-    return Reply(render.card(initiative, ctx.today, lead=lead))
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
 
 def release(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -162,7 +190,7 @@ def release(ctx: CommandContext, args: list[str]) -> Outcome:
         ctx.session, actor=ctx.actor, number=number, reason=_reason(args, "release"), now=ctx.now
     )
     lead = f":unlock: The security hold on *{initiative.ref}* is released."
-    return Reply(render.card(initiative, ctx.today, lead=lead))
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
 
 def audit(ctx: CommandContext, args: list[str]) -> Outcome:

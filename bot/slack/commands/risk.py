@@ -11,6 +11,7 @@ from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.risk_export import ExportFormat, filename
 from bot.domain.risks import Decision, RiskChanges, RiskDraft, RiskFilter, RiskPolicy
+from bot.domain.risks.policy import may_decide
 from bot.domain.validation import parse_choice, parse_date, parse_snooze_days
 from bot.slack.blocks import risks as render
 from bot.slack.blocks.common import Message
@@ -157,7 +158,7 @@ def list_page(ctx: CommandContext, which: RiskFilter, page: int) -> Message:
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
     ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     risk = service.get_risk(ctx.session, number=_ref(args, "show"))
-    return Reply(render.card(risk, ctx.today))
+    return Reply(render.card(risk, ctx.today, buttons=may_decide(risk, ctx.actor, today=ctx.today)))
 
 
 def _reason(args: list[str]) -> str:

@@ -245,7 +245,14 @@ def action(ctx: CommandContext, args: list[str]) -> Outcome:
         raise InvalidInput("`owner:` needs a @mention, e.g. `owner:@alice`.")
     due = parse_date(options["due"], field="due") if "due" in options else None
     item = service.add_action(
-        ctx.session, actor=ctx.actor, number=number, text=text, owner_id=owner, due=due, now=ctx.now
+        ctx.session,
+        actor=ctx.actor,
+        number=number,
+        text=text,
+        owner_id=owner,
+        due=due,
+        now=ctx.now,
+        today=ctx.today,
     )
     series = service.get_series(ctx.session, number=number)
     return Reply(render.action_recorded(series, item))
@@ -283,6 +290,7 @@ def reassign(ctx: CommandContext, args: list[str]) -> Outcome:
         actor=ctx.actor,
         number=number,
         now=ctx.now,
+        today=ctx.today,
         owner_id=owner,
         due=parse_date(raw_due, field="due") if raw_due is not None and not clear_due else None,
         clear_due=clear_due,

@@ -7,6 +7,7 @@ from slack_bolt import App
 from bot.services import Services
 from bot.slack.listeners import (
     actions,
+    attack,
     commands,
     disagreement_actions,
     events,
@@ -25,4 +26,5 @@ def register_all(app: App, services: Services) -> None:
     risk_actions.register(app, services)
     disagreement_actions.register(app, services)
     touchpoints.register(app, services)
+    attack.register(app, services)
     fallback.register(app, services)  # keep last: it matches everything

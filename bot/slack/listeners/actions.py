@@ -40,7 +40,7 @@ def _metadata(body: dict[str, Any], number: int) -> str:
 
 def show(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     initiative = service.get_initiative(ctx.session, number=_number(body))
-    return Reply(render.card(initiative, ctx.today))
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor))
 
 
 def page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
@@ -135,6 +135,7 @@ def _listener(
             body=body,
             client=client,
             respond=respond,
+            services=services,
             replace_original=replace_original and not isinstance(outcome, OpenModal),
         )
 

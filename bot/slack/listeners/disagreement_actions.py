@@ -287,6 +287,6 @@ def _action_listener(services: Services, handler: ActionHandler) -> Callable[...
             request_key=action_key(body),
             work=lambda ctx: handler(ctx, body),
         )
-        deliver(outcome, body=body, client=client, respond=respond)
+        deliver(outcome, body=body, client=client, respond=respond, services=services)
 
     return listener

@@ -44,6 +44,10 @@ class FormState:
     def text(self, block: str) -> str:
         return str(self._element(block).get("value") or "")
 
+    def has(self, block: str) -> bool:
+        """Whether the form shows `block` (a form opened before an upgrade may not)."""
+        return block in self.values
+
     def user(self, block: str) -> str | None:
         value = self._element(block).get("selected_user")
         return str(value) if value else None
@@ -56,6 +60,11 @@ class FormState:
     def choice(self, block: str) -> str | None:
         option = self._element(block).get("selected_option") or {}
         return str(option["value"]) if option.get("value") else None
+
+    def choices(self, block: str) -> list[str]:
+        """The values picked in a multi-select (static or external)."""
+        picked = self._element(block).get("selected_options") or []
+        return [str(o["value"]) for o in picked if isinstance(o, dict) and o.get("value")]
 
     def record_number(self, key: str = "id") -> int:
         return parse_record_number(self.metadata.get(key), stale=STALE_FORM)

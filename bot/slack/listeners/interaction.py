@@ -10,11 +10,12 @@ from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.db import session_scope
 from bot.services import Services
+from bot.slack import send
 from bot.slack.blocks.common import Message
 from bot.slack.commands.base import CommandContext, OpenModal, Outcome, Reply
 from bot.slack.guard import guarded, unit_of_work
-from bot.slack.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +86,11 @@ def deliver(
     body: dict[str, Any],
     client: WebClient,
     respond: Respond,
+    services: Services,
     replace_original: bool = False,
 ) -> None:
-    """Show the result to the person who clicked: in place, ephemerally, or by DM from Home."""
+    """Show the result to the person who clicked: in place, ephemerally, or (from Home, which
+    has no response_url) as a DM through the outbox, so an outage does not lose it."""
     if outcome is None:
         return
     if isinstance(outcome, OpenModal):
@@ -105,4 +108,11 @@ def deliver(
             replace_original=replace_original,
         )
     else:
-        SlackNotifier(client).tell(body["user"]["id"], message, channel=channel_of(body) or None)
+        with session_scope(services.engine) as session:
+            send.ephemeral(
+                session,
+                services,
+                user_id=body["user"]["id"],
+                channel=channel_of(body) or None,
+                message=message,
+            )

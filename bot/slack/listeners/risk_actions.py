@@ -19,6 +19,7 @@ from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.risks import Decision, RiskDraft, RiskFilter, RiskPolicy
+from bot.domain.risks.policy import may_decide
 from bot.domain.validation import (
     parse_choice,
     parse_page,
@@ -98,7 +99,8 @@ def reject(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 def show(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     number = parse_record_number(_value(body), stale=STALE)
-    return Reply(render.card(service.get_risk(ctx.session, number=number), ctx.today))
+    risk = service.get_risk(ctx.session, number=number)
+    return Reply(render.card(risk, ctx.today, buttons=may_decide(risk, ctx.actor, today=ctx.today)))
 
 
 def snooze(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
@@ -182,7 +184,14 @@ def _action_listener(
                 number=_number(body),
             )
         )
-        deliver(outcome, body=body, client=client, respond=respond, replace_original=in_place)
+        deliver(
+            outcome,
+            body=body,
+            client=client,
+            respond=respond,
+            services=services,
+            replace_original=in_place,
+        )
 
     return listener
 
@@ -202,7 +211,10 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         impact=service.parse_rating(impact, field="impact"),
         expires_on=expires,
         initiative_id=parse_ref(initiative, Kind.INITIATIVE) if initiative else None,
-        techniques=service.parse_techniques(form.text(BlockId.ATTACK)),
+        # The picker sends its choices; a form opened before it existed sends typed ids.
+        techniques=service.parse_techniques(
+            form.choices(BlockId.ATTACK) or form.text(BlockId.ATTACK)
+        ),
     )
     risk = service.create_risk(
         ctx.session,

@@ -138,6 +138,7 @@ def submit_action(ctx: CommandContext, form: FormState) -> Outcome:
         owner_id=form.user(BlockId.TP_OWNER),
         due=form.day(BlockId.TP_DUE, field="due"),
         now=ctx.now,
+        today=ctx.today,
         occurrence_id=form.optional_number("occurrence"),
     )
     return Reply(render.action_recorded(service.get_series(ctx.session, number=number), item), True)
@@ -217,7 +218,14 @@ def _action_listener(
             request_key=action_key(body),
             work=lambda ctx: handler(ctx, body),
         )
-        deliver(outcome, body=body, client=client, respond=respond, replace_original=replace)
+        deliver(
+            outcome,
+            body=body,
+            client=client,
+            respond=respond,
+            services=services,
+            replace_original=replace,
+        )
 
     return listener
 

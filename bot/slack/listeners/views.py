@@ -36,14 +36,26 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         cio_owner_id=form.user(BlockId.CIO_OWNER),
         ciso_owner_id=form.user(BlockId.CISO_OWNER),
         due_date=form.day(BlockId.DUE),
-        tags=normalise_tags([t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS))]),
+        tags=normalise_tags(
+            [t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS).replace(",", " "))]
+        ),
         covers=parse_coverage_list(form.text(BlockId.COVERS)),
     )
     initiative = service.create_initiative(
-        ctx.session, actor=ctx.actor, draft=draft, now=ctx.now, directory=ctx.services.directory
+        ctx.session,
+        actor=ctx.actor,
+        draft=draft,
+        now=ctx.now,
+        today=ctx.today,
+        directory=ctx.services.directory,
     )
     return Reply(
-        render.card(initiative, ctx.today, lead=f":white_check_mark: Created *{initiative.ref}*.")
+        render.card(
+            initiative,
+            ctx.today,
+            viewer=ctx.actor,
+            lead=f":white_check_mark: Created *{initiative.ref}*.",
+        )
     )
 
 
@@ -59,6 +71,10 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         cio_owner_id=form.user(BlockId.CIO_OWNER),
         ciso_owner_id=form.user(BlockId.CISO_OWNER),
         covers=parse_coverage_list(form.text(BlockId.COVERS)),
+        description=form.text(BlockId.DESCRIPTION) if form.has(BlockId.DESCRIPTION) else None,
+        tags=[t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS).replace(",", " "))]
+        if form.has(BlockId.TAGS)
+        else None,
     )
     initiative = service.update_initiative(
         ctx.session,
@@ -66,9 +82,14 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         number=form.record_number(),
         changes=changes,
         now=ctx.now,
+        today=ctx.today,
         directory=ctx.services.directory,
     )
-    return Reply(render.card(initiative, ctx.today, lead=f":pencil2: Updated *{initiative.ref}*."))
+    return Reply(
+        render.card(
+            initiative, ctx.today, viewer=ctx.actor, lead=f":pencil2: Updated *{initiative.ref}*."
+        )
+    )
 
 
 def hold(ctx: CommandContext, form: FormState) -> Outcome:
@@ -81,7 +102,10 @@ def hold(ctx: CommandContext, form: FormState) -> Outcome:
     )
     return Reply(
         render.card(
-            initiative, ctx.today, lead=f":lock: *{initiative.ref}* is now on security hold."
+            initiative,
+            ctx.today,
+            viewer=ctx.actor,
+            lead=f":lock: *{initiative.ref}* is now on security hold.",
         )
     )
 
@@ -98,6 +122,7 @@ def release(ctx: CommandContext, form: FormState) -> Outcome:
         render.card(
             initiative,
             ctx.today,
+            viewer=ctx.actor,
             lead=f":unlock: The security hold on *{initiative.ref}* is released.",
         )
     )

@@ -1,7 +1,8 @@
 """What a summariser works on and what it hands back: plain frozen records, never tables.
 
-Disagreements (and, later, other record kinds) are turned into `DisagreementBrief`s by their
-own modules; the summarisers, the faithfulness checks and the renderers only see these.
+Disagreements (and, later, other record kinds) are turned into `DisagreementBrief`s by the
+digest's sources; the summarisers (bot.summarize), the faithfulness checks and the renderers
+only see these. They live in the domain so that the digest needs nothing from bot.summarize.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class DisagreementBrief:
     options: tuple[str, ...] = ()
     deadline: date | None = None
     escalation_ref: str | None = None
+    #: The open escalation's question, as whoever escalated wrote it ("" when not escalated).
+    question: str = ""
 
     def known_refs(self) -> frozenset[str]:
         """Ids a summary of this brief may mention."""
@@ -47,18 +50,48 @@ class DisagreementBrief:
     def age_days(self, today: date) -> int:
         return max(0, (today - self.opened_on).days)
 
+    def record_text(self) -> str:
+        """Every word and number of the record, for the faithfulness checks."""
+        return "\n".join(
+            (
+                self.ref,
+                self.subject,
+                self.cio_position,
+                self.ciso_position,
+                self.business_impact,
+                self.security_impact,
+                self.question,
+                *(self.options),
+                self.linked_ref or "",
+                self.escalation_ref or "",
+                self.opened_on.isoformat(),
+                self.deadline.isoformat() if self.deadline else "",
+            )
+        )
+
 
 @dataclass(frozen=True)
 class ItemSummary:
-    """The summary of one disagreement; it always cites the record id it summarises."""
+    """What a summariser writes about one disagreement: an overview and the question to
+    decide, citing the record it summarises. Never the sides' positions: the digest shows
+    those from the record, in each side's own words."""
 
     ref: str
-    summary: str
-    cio_position: str
-    ciso_position: str
+    overview: str
+    question: str
 
     def as_json(self) -> dict[str, str]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> ItemSummary | None:
+        """A cached item, or None when it is not of this shape (e.g. written by an older
+        version); such an entry is treated as missing."""
+        if not isinstance(data, dict) or set(data) != {"ref", "overview", "question"}:
+            return None
+        if not all(isinstance(value, str) for value in data.values()):
+            return None
+        return cls(ref=data["ref"], overview=data["overview"], question=data["question"])
 
 
 @dataclass(frozen=True)
