@@ -268,3 +268,11 @@ def test_home_lists_an_escalation_only_for_whoever_may_decide_it(
         assert "ESC-1" not in reply_text(needs_you(accord, cannot))
     brief = reply_text(accord.posts_in(EXECUTIVE_CHANNEL)[0].body)
     assert "Only <@U0EXEC1> decides; nobody on the CIO or CISO side." in brief
+
+
+def test_every_run_time_role_change_is_announced(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    granted = accord.command_text(f"roles add executive <@{OUTSIDER}|o>", user=ADMIN)
+    assert "now has the Executive role" in granted  # not a side: no second admin needed
+    notice = reply_text(accord.posts_in(COORDINATION)[-1].body)
+    assert f"<@{OUTSIDER}> now has the Executive role. (by <@{ADMIN}>)" in notice

@@ -150,8 +150,16 @@ def _change_role(ctx: CommandContext, args: list[str], kind: RoleChangeKind) -> 
             )
         )
     if kind == RoleChangeKind.GRANT:
-        return Reply(notice(f":busts_in_silhouette: <@{user_id}> now has the {label} role."))
-    return Reply(notice(f":busts_in_silhouette: <@{user_id}> no longer has the {label} role."))
+        said = f":busts_in_silhouette: <@{user_id}> now has the {label} role."
+    else:
+        said = f":busts_in_silhouette: <@{user_id}> no longer has the {label} role."
+    # Every run-time role change is announced, not only the sides'.
+    announce_role_change(
+        ctx,
+        notice(f"{said} (by <@{ctx.actor.user_id}>)"),
+        summary=f"the notice of a {label} role change",
+    )
+    return Reply(notice(said))
 
 
 def add_role(ctx: CommandContext, args: list[str]) -> Outcome:
