@@ -215,7 +215,7 @@ def create_disagreement(
         actor_id=actor.user_id,
         record_ref=disagreement.ref,
         action="disagreement.created",
-        after=disagreement.snapshot(),
+        after={**disagreement.snapshot(), **authority(actor, side)},
     )
     return disagreement
 

@@ -12,7 +12,9 @@ gets a leading apostrophe (`'`) so a spreadsheet shows it as text instead of run
 leading apostrophe).
 
 Each record also lists its approval rounds (`rounds`: who asked, what it proposed, how it ended);
-in CSV they are one JSON cell, `approval_rounds`.
+in CSV they are one JSON cell, `approval_rounds`. Each approval names the roles its approver
+held at that moment (`roles_held`) and the run-time grant that gave the side, if any
+(`via_grant`), because sides change later.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ APPROVAL_COLUMNS = (
     "decision_reason",
     "decided_at",
     "approved_snapshot",
+    "approver_roles",
+    "approver_via_grant",
     "approval_rounds",
 )
 
@@ -129,6 +133,8 @@ def approval_record(approval: RiskApproval) -> dict[str, Any]:
         "reason": approval.reason,
         "at": approval.at.isoformat(),
         "snapshot": approval.snapshot,
+        "roles_held": list(approval.held_roles or []),
+        "via_grant": approval.via_grant,
     }
 
 
@@ -160,6 +166,8 @@ def to_csv(risks: list[RiskAcceptance]) -> str:
                     _cell(approval["reason"]),
                     approval["at"],
                     json.dumps(approval["snapshot"], sort_keys=True),
+                    ";".join(approval["roles_held"]),
+                    _cell(approval["via_grant"]),
                     rounds,
                 ]
             )

@@ -22,6 +22,8 @@ from sqlmodel import func, select
 from bot.db import session_scope
 from bot.domain.audit import AuditEvent
 from bot.domain.outbox import OutboxMessage
+from bot.domain.permissions import Permission, allowed, policy_table
+from bot.domain.roles import Actor, Role
 from tests.fakes.slack_api import FakeSlackServer
 from tests.harness import (
     ADMIN,
@@ -164,21 +166,44 @@ def button(action_id: str, value: str) -> Callable[[RunningAccord, str, Any], An
     return run
 
 
-def decision_button(app: RunningAccord, user: str, setup: Any) -> Answer:
-    before = len(app.fake.calls("response_url"))
-    opened = len(app.fake.calls("views.open"))
-    reply = app.slack.block_action(
-        setup["button"]["action_id"],
-        setup["button"]["value"],
-        user_id=user,
-        channel_id=EXECUTIVE_CHANNEL,
+def opens_form(
+    action_id: Callable[[Any], str], value: Callable[[Any], str]
+) -> Callable[[RunningAccord, str, Any], Answer]:
+    """A button that opens a form for those allowed, and answers the others privately."""
+
+    def run(app: RunningAccord, user: str, setup: Any) -> Answer:
+        before = len(app.fake.calls("response_url"))
+        opened = len(app.fake.calls("views.open"))
+        reply = app.slack.block_action(
+            action_id(setup), value(setup), user_id=user, channel_id=EXECUTIVE_CHANNEL
+        )
+        assert reply.status == 200, reply.body
+        app.wait_idle()
+        if len(app.fake.calls("views.open")) > opened:
+            return Answer("opened the form", True)
+        answer = app.fake.wait_for("response_url", count=before + 1)[before].body
+        return Answer(reply_text(answer), answer.get("response_type") == "ephemeral")
+
+    return run
+
+
+decision_button = opens_form(
+    lambda s: str(s["button"]["action_id"]), lambda s: str(s["button"]["value"])
+)
+
+
+def held_initiative(app: RunningAccord) -> int:
+    number = new_initiative(app)
+    app.command_text(f"initiative hold INI-{number} unpatched CVE", user=CISO)
+    return number
+
+
+def draft_risk(app: RunningAccord) -> int:
+    text = app.command_text(
+        f"risk new Draft {next(_NUMBERS)} likelihood:1 impact:2 expires:2027-01-31 draft:yes",
+        user=CIO_2,
     )
-    assert reply.status == 200, reply.body
-    app.wait_idle()
-    if len(app.fake.calls("views.open")) > opened:
-        return Answer("opened the decision form", True)
-    answer = app.fake.wait_for("response_url", count=before + 1)[before].body
-    return Answer(reply_text(answer), answer.get("response_type") == "ephemeral")
+    return _ref(text, "RSK")
 
 
 def form(
@@ -211,6 +236,9 @@ class Case:
     writes: bool = True
     #: What a permitted answer contains.
     expect: str = ""
+    #: The policy's permission when the record adds no limit, so the README table's columns
+    #: for the plain roles must say the same as this case (`test_the_matrix_is_the_table`).
+    permission: Permission | None = None
 
 
 def _nothing(_app: RunningAccord) -> None:
@@ -222,7 +250,136 @@ RATIONALE = {"rationale": {"value": {"type": "plain_text_input", "value": "patch
 APPROVERS = frozenset({"cio side", "ciso side", "owner"})
 CISO_SIDE = frozenset({"ciso side", "owner", "both sides"})
 
+EVERYONE = frozenset(PEOPLE)
+SIDES = frozenset({"cio side", "ciso side", "requester", "owner", "both sides"})
+RELEASERS = CISO_SIDE | {"executive"}
+
+
+def _meta(number: int) -> str:
+    return json.dumps({"id": number, "channel": ""})
+
+
 CASES = [
+    Case("whoami", _nothing, command("whoami"), EVERYONE, writes=False, expect="<@"),
+    Case("help", _nothing, command("help"), EVERYONE, writes=False, expect="/accord"),
+    Case(
+        "initiative new",
+        _nothing,
+        command("initiative new Matrix made"),
+        PARTICIPANTS,
+        expect="INI-",
+        permission=Permission.INITIATIVE_CREATE,
+    ),
+    Case(
+        "initiative release",
+        held_initiative,
+        command("initiative release INI-{n} patched"),
+        RELEASERS,
+        expect="INI-",
+    ),
+    Case(
+        "risk new",
+        _nothing,
+        command("risk new Mine likelihood:1 impact:1 expires:2027-01-31"),
+        PARTICIPANTS,
+        expect="Requested",
+        permission=Permission.RISK_REQUEST,
+    ),
+    Case(
+        "risk submit",
+        draft_risk,
+        command("risk submit RSK-{n}"),
+        frozenset({"requester", "executive", "admin"}),
+        expect="Submitted",
+    ),
+    Case(
+        "risk revoke",
+        new_risk,
+        command("risk revoke RSK-{n} no longer needed"),
+        frozenset({"cio side", "ciso side", "admin", "requester", "owner", "both sides"}),
+        expect="Revoked",
+    ),
+    # Someone on both sides must say which side they speak for (`as:cio`), so is refused.
+    Case(
+        "disagree",
+        _nothing,
+        command('disagree "Matrix raised" keep it'),
+        SIDES - {"both sides"},
+        expect="DIS-",
+    ),
+    Case(
+        "escalate",
+        new_disagreement,
+        command("escalate DIS-{n}"),
+        PARTICIPANTS,
+        expect="ESC-",
+        permission=Permission.ESCALATE,
+    ),
+    Case(
+        "audit verify",
+        _nothing,
+        command("audit verify"),
+        frozenset({"admin"}),
+        writes=False,
+        expect="verif",
+        permission=Permission.AUDIT_VERIFY,
+    ),
+    Case(
+        "roles cancel",
+        proposed_role_change,
+        command("roles cancel {n}"),
+        frozenset({"admin"}),
+        expect="cancelled",
+        permission=Permission.MANAGE_ROLES,
+    ),
+    Case(
+        "button: hold",
+        new_initiative,
+        opens_form(lambda _: "initiative.hold", lambda n: str(n)),
+        CISO_SIDE,
+        writes=False,
+        expect="opened the form",
+        permission=Permission.HOLD_PLACE,
+    ),
+    Case(
+        "button: release",
+        held_initiative,
+        opens_form(lambda _: "initiative.release", lambda n: str(n)),
+        RELEASERS,
+        writes=False,
+        expect="opened the form",
+    ),
+    Case(
+        "button: edit initiative",
+        new_initiative,
+        opens_form(lambda _: "initiative.edit", lambda n: str(n)),
+        frozenset({"cio side", "owner", "executive", "admin"}),
+        writes=False,
+        expect="opened the form",
+    ),
+    Case(
+        "button: reject risk",
+        new_risk,
+        opens_form(lambda _: "risk.reject", lambda n: f"{n}:1"),
+        APPROVERS,
+        writes=False,
+        expect="opened the form",
+    ),
+    Case(
+        "form: hold",
+        new_initiative,
+        form("initiative.hold", REASON, _meta),
+        CISO_SIDE,
+        expect="submitted",
+        permission=Permission.HOLD_PLACE,
+    ),
+    Case(
+        "form: release",
+        held_initiative,
+        form("initiative.release", REASON, _meta),
+        RELEASERS,
+        expect="submitted",
+    ),
     Case(
         "risk list",
         _nothing,
@@ -230,6 +387,7 @@ CASES = [
         PARTICIPANTS,
         writes=False,
         expect="risk acceptances",
+        permission=Permission.REGISTER_READ,
     ),
     Case(
         "risk export",
@@ -237,8 +395,17 @@ CASES = [
         command("risk export json"),
         PARTICIPANTS,
         expect="on its way to your DM",
+        permission=Permission.REGISTER_EXPORT,
     ),
-    Case("audit", _nothing, command("audit"), PARTICIPANTS, writes=False, expect="Latest changes"),
+    Case(
+        "audit",
+        _nothing,
+        command("audit"),
+        PARTICIPANTS,
+        writes=False,
+        expect="Latest changes",
+        permission=Permission.REGISTER_READ,
+    ),
     Case(
         "risk audit",
         new_risk,
@@ -246,10 +413,23 @@ CASES = [
         PARTICIPANTS,
         writes=False,
         expect="Audit trail",
+        permission=Permission.REGISTER_READ,
     ),
-    Case("digest preview", _nothing, command("digest preview"), PARTICIPANTS, writes=False),
     Case(
-        "risk approve", new_risk, command("risk approve RSK-{n}"), APPROVERS, expect="You approved"
+        "digest preview",
+        _nothing,
+        command("digest preview"),
+        PARTICIPANTS,
+        writes=False,
+        permission=Permission.REGISTER_READ,
+    ),
+    Case(
+        "risk approve",
+        new_risk,
+        command("risk approve RSK-{n}"),
+        APPROVERS,
+        expect="You approved",
+        permission=Permission.RISK_APPROVE,
     ),
     Case(
         "risk update title",
@@ -264,6 +444,7 @@ CASES = [
         command("initiative hold INI-{n} unpatched CVE"),
         CISO_SIDE,
         expect="hold",
+        permission=Permission.HOLD_PLACE,
     ),
     Case(
         "initiative update",
@@ -292,6 +473,7 @@ CASES = [
         command("roles add cio <@U0NEWCIO|n>"),
         frozenset({"admin"}),
         expect="waits for a second admin",
+        permission=Permission.MANAGE_ROLES,
     ),
     Case(
         "button: approve",
@@ -299,6 +481,7 @@ CASES = [
         button("risk.approve", "{n}:1"),
         APPROVERS,
         expect="You approved",
+        permission=Permission.RISK_APPROVE,
     ),
     Case(
         "button: show risk",
@@ -307,6 +490,7 @@ CASES = [
         PARTICIPANTS,
         writes=False,
         expect="RSK-",
+        permission=Permission.REGISTER_READ,
     ),
     Case(
         "button: confirm role change",
@@ -321,7 +505,7 @@ CASES = [
         decision_button,
         frozenset({"executive"}),
         writes=False,
-        expect="opened the decision form",
+        expect="opened the form",
     ),
     Case(
         "form: reject risk",
@@ -362,8 +546,29 @@ def test_role_matrix(app: RunningAccord, case: Case, who: str) -> None:
     assert len(app.fake.calls("views.open")) == forms_opened
 
 
-def test_the_readme_table_is_generated_from_the_policy() -> None:
-    from bot.domain.permissions import policy_table
+PLAIN = {
+    "cio side": frozenset({Role.CIO}),
+    "ciso side": frozenset({Role.CISO}),
+    "executive": frozenset({Role.EXECUTIVE}),
+    "admin": frozenset({Role.ADMIN}),
+    "outsider": frozenset(),
+}
 
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.permission], ids=[c.name for c in CASES if c.permission]
+)
+def test_the_matrix_is_the_table(case: Case) -> None:
+    """What the HTTP matrix found for the plain roles is what the README table says."""
+    assert case.permission is not None
+    table = {
+        who
+        for who, roles in PLAIN.items()
+        if allowed(Actor(user_id="U0TABLE", roles=roles), case.permission)
+    }
+    assert table == case.allowed & set(PLAIN)
+
+
+def test_the_readme_table_is_generated_from_the_policy() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert policy_table() in readme

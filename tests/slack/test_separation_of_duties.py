@@ -3,6 +3,7 @@ each is refused privately and changes nothing, and the legitimate path still wor
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,6 +112,9 @@ def test_an_admin_cannot_grant_themselves_a_role_nor_confirm_their_own_change(
     assert "CISO side" in accord.command_text("whoami", user=OUTSIDER)
     done = accord.posts_in(COORDINATION, count=2)[-1].body
     assert "confirmed by <@U0ADMIN2>" in reply_text(done)
+    updated = accord.fake.wait_for("chat.update")[-1].body  # the button is gone
+    assert "confirmed by <@U0ADMIN2>" in reply_text(updated)
+    assert "roles.confirm" not in json.dumps(updated)
 
 
 def test_a_granted_side_is_named_in_the_trail_of_the_record_it_is_used_on(
@@ -268,3 +272,11 @@ def test_home_lists_an_escalation_only_for_whoever_may_decide_it(
         assert "ESC-1" not in reply_text(needs_you(accord, cannot))
     brief = reply_text(accord.posts_in(EXECUTIVE_CHANNEL)[0].body)
     assert "Only <@U0EXEC1> decides; nobody on the CIO or CISO side." in brief
+
+
+def test_every_run_time_role_change_is_announced(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    granted = accord.command_text(f"roles add executive <@{OUTSIDER}|o>", user=ADMIN)
+    assert "now has the Executive role" in granted  # not a side: no second admin needed
+    notice = reply_text(accord.posts_in(COORDINATION)[-1].body)
+    assert f"<@{OUTSIDER}> now has the Executive role. (by <@{ADMIN}>)" in notice

@@ -3,6 +3,7 @@ tried to talk their way around the rules, each refused with nothing changed."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -205,6 +206,13 @@ def test_a_side_change_takes_effect_only_when_a_second_admin_confirms(engine: En
         assert event.after is not None and "role change #1" in event.after["via_grant"]
         approval = risks.get_risk(session, number=number).approvals[0]
         assert approval.via_grant is not None and "confirmed by U0ADM2" in approval.via_grant
+    with session_scope(engine) as session:  # and so does the auditor's export
+        exported = json.loads(
+            export_register(session, actor=CISO_C, fmt=ExportFormat.JSON, name="r.json", now=NOW)
+        )
+        approval_row = exported["risks"][0]["approvals"][0]
+        assert approval_row["roles_held"] == ["ciso"]
+        assert "role change #1" in approval_row["via_grant"]
 
 
 def _escalated(engine: Engine, *, to: str | None = None, delegate: str | None = None) -> int:

@@ -7,13 +7,21 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.domain import disagreements, escalations, initiatives, risks, role_changes, touchpoints
+from bot.domain import (
+    disagreements,
+    escalations,
+    initiatives,
+    outbox,
+    risks,
+    role_changes,
+    touchpoints,
+)
 from bot.domain.audit import list_events
 from bot.domain.audit_chain import verify_chain
 from bot.domain.errors import InvalidInput
 from bot.domain.permissions import Permission, ensure_allowed, rights
 from bot.domain.refs import Kind, parse_any_ref
-from bot.domain.roles import ROLE_LABELS, Role, RoleChangeKind, parse_role
+from bot.domain.roles import ROLE_LABELS, Role, RoleChange, RoleChangeKind, parse_role
 from bot.domain.validation import parse_whole_number
 from bot.slack import send
 from bot.slack.blocks import general as render
@@ -104,8 +112,14 @@ def _change_number(args: list[str], verb: str) -> int:
     return parse_whole_number(args[0].lstrip("#"), field="change", low=1, high=2**31 - 1)
 
 
-def announce_role_change(ctx: CommandContext, message: Message, *, summary: str) -> None:
-    """The coordination channel hears of every side change; without one, the other admins."""
+def role_change_subject(number: int | None) -> str:
+    return f"role_change:{number}"
+
+
+def announce_role_change(
+    ctx: CommandContext, message: Message, *, summary: str, subject: str | None = None
+) -> None:
+    """The coordination channel hears of every role change; without one, the other admins."""
     channel = ctx.services.settings.accord_coordination_channel
     targets = (
         [channel]
@@ -119,8 +133,18 @@ def announce_role_change(ctx: CommandContext, message: Message, *, summary: str)
             channel=target,
             message=message,
             summary=summary,
+            subject=subject,
             notify=ctx.actor.user_id,
         )
+
+
+def settle_role_change_notices(ctx: CommandContext, change: RoleChange) -> None:
+    """The proposal's Confirm button goes (its messages show the outcome), and the outcome is
+    announced."""
+    done = render.role_change_done(change)
+    for posted in outbox.posts_for(ctx.session, role_change_subject(change.id)):
+        send.update(ctx.session, ctx.services, target=posted, message=done, summary=f"{change.ref}")
+    announce_role_change(ctx, done, summary=f"the notice of {change.ref}")
 
 
 def _change_role(ctx: CommandContext, args: list[str], kind: RoleChangeKind) -> Outcome:
@@ -138,7 +162,10 @@ def _change_role(ctx: CommandContext, args: list[str], kind: RoleChangeKind) -> 
     if result.pending is not None:
         change = result.pending
         announce_role_change(
-            ctx, render.role_change_proposed(change), summary=f"the notice of {change.ref}"
+            ctx,
+            render.role_change_proposed(change),
+            summary=f"the notice of {change.ref}",
+            subject=role_change_subject(change.id),
         )
         return Reply(
             notice(
@@ -150,8 +177,16 @@ def _change_role(ctx: CommandContext, args: list[str], kind: RoleChangeKind) -> 
             )
         )
     if kind == RoleChangeKind.GRANT:
-        return Reply(notice(f":busts_in_silhouette: <@{user_id}> now has the {label} role."))
-    return Reply(notice(f":busts_in_silhouette: <@{user_id}> no longer has the {label} role."))
+        said = f":busts_in_silhouette: <@{user_id}> now has the {label} role."
+    else:
+        said = f":busts_in_silhouette: <@{user_id}> no longer has the {label} role."
+    # Every run-time role change is announced, not only the sides'.
+    announce_role_change(
+        ctx,
+        notice(f"{said} (by <@{ctx.actor.user_id}>)"),
+        summary=f"the notice of a {label} role change",
+    )
+    return Reply(notice(said))
 
 
 def add_role(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -171,9 +206,8 @@ def confirm_change(ctx: CommandContext, number: int) -> Message:
         number=number,
         now=ctx.now,
     )
-    done = render.role_change_done(change)
-    announce_role_change(ctx, done, summary=f"the notice of {change.ref}")
-    return done
+    settle_role_change_notices(ctx, change)
+    return render.role_change_done(change)
 
 
 def confirm_role(ctx: CommandContext, args: list[str]) -> Outcome:
@@ -184,9 +218,8 @@ def cancel_role(ctx: CommandContext, args: list[str]) -> Outcome:
     change = role_changes.cancel_role_change(
         ctx.session, actor=ctx.actor, number=_change_number(args, "cancel"), now=ctx.now
     )
-    done = render.role_change_done(change)
-    announce_role_change(ctx, done, summary=f"the notice of {change.ref}")
-    return Reply(done)
+    settle_role_change_notices(ctx, change)
+    return Reply(render.role_change_done(change))
 
 
 WHOAMI = Noun(

@@ -66,6 +66,7 @@ def page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 
 def hold(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.HOLD_PLACE)  # before a form they could not submit
     initiative = service.get_initiative(ctx.session, number=_number(body))
     return OpenModal(
         render.reason_modal(initiative, release=False, metadata=_metadata(body, _number(body)))
@@ -73,6 +74,7 @@ def hold(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 
 def release(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.HOLD_RELEASE)
     initiative = service.get_initiative(ctx.session, number=_number(body))
     return OpenModal(
         render.reason_modal(initiative, release=True, metadata=_metadata(body, _number(body)))
@@ -81,6 +83,7 @@ def release(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
 
 def edit(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
     initiative = service.get_initiative(ctx.session, number=_number(body))
+    ensure_allowed(ctx.actor, Permission.INITIATIVE_EDIT, record=initiative)
     return OpenModal(render.edit_modal(initiative, metadata=_metadata(body, _number(body))))
 
 
