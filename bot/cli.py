@@ -554,5 +554,39 @@ def attack_show(database: DatabaseOption = None) -> None:
     )
 
 
+@export_app.command("attack-layer")
+def export_attack_layer(
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file (default: stdout).")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Accepted risks' ATT&CK techniques as a Navigator layer (JSON), scored by risk score."""
+    import json
+
+    from bot.clock import SystemClock
+    from bot.db import session_scope
+    from bot.domain.attack.exposure import accepted_in_force, navigator_layer
+    from bot.domain.attack.service import current_catalogue
+
+    settings = _settings()
+    today = SystemClock().now().date()
+    with (
+        _explained(_database_url(settings, database)),
+        session_scope(_export_engine(settings, database)) as session,
+    ):
+        layer = navigator_layer(
+            accepted_in_force(session, today=today),
+            catalogue=current_catalogue(session),
+            today=today,
+        )
+    content = json.dumps(layer, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(content, nl=False)
+    else:
+        output.write_text(content, encoding="utf-8")
+        typer.echo(f"wrote {output} ({len(layer['techniques'])} techniques)", err=True)
+
+
 if __name__ == "__main__":
     app()

@@ -17,6 +17,7 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from bot.domain.attack.exposure import EXPIRING_DAYS, accepted_in_force, by_tactic
 from bot.domain.audit import AuditEvent
 from bot.domain.audit_chain import ChainHead, chain_head
 from bot.domain.disagreements import ACTIVE_STATES, Disagreement
@@ -87,6 +88,16 @@ class ChangeLine:
 
 
 @dataclass(frozen=True)
+class DigestSection:
+    """A titled list of plain-text lines (renderers escape them), e.g. exposure by tactic."""
+
+    key: str
+    title: str
+    lines: tuple[str, ...]
+    empty: str = "Nothing to report."
+
+
+@dataclass(frozen=True)
 class DigestPart:
     """What one source contributes; empty fields contribute nothing."""
 
@@ -95,6 +106,7 @@ class DigestPart:
     changes_by_action: tuple[tuple[str, int], ...] = ()
     changes: tuple[ChangeLine, ...] = ()
     briefs: tuple[DisagreementBrief, ...] = ()
+    sections: tuple[DigestSection, ...] = ()
 
 
 DigestSource = Callable[[Session, DigestWindow], DigestPart]
@@ -108,6 +120,7 @@ class DigestData:
     changes_by_action: list[tuple[str, int]] = field(default_factory=list)
     changes: list[ChangeLine] = field(default_factory=list)
     briefs: list[DisagreementBrief] = field(default_factory=list)
+    sections: list[DigestSection] = field(default_factory=list)
     previous: Mapping[str, Mapping[str, int]] | None = None
     previous_at: datetime | None = None
     #: Published in the digest, so that a rewrite of the whole audit chain shows against it.
@@ -296,12 +309,32 @@ def disagreement_digest_part(session: Session, window: DigestWindow) -> DigestPa
     )
 
 
+def attack_exposure_part(session: Session, window: DigestWindow) -> DigestPart:
+    """Accepted risk by ATT&CK tactic (the acceptances in force; one statement)."""
+    rows = by_tactic(accepted_in_force(session, today=window.today), today=window.today)
+    lines = tuple(
+        f"{row.name}: {row.accepted} accepted, {row.expiring} expiring within "
+        f"{EXPIRING_DAYS} days, highest score {row.highest} ({', '.join(row.refs[:6])}"
+        + (f" and {len(row.refs) - 6} more" if len(row.refs) > 6 else "")
+        + ")"
+        for row in rows
+    )
+    return DigestPart(
+        sections=(
+            DigestSection(
+                "exposure", "Accepted exposure by ATT&CK tactic", lines, "No risk is accepted."
+            ),
+        )
+    )
+
+
 # The registry. Each source takes (session, window) and returns a DigestPart; order is the
 # order of sections in the digest. The sources for other record kinds live here, not in the
 # feature modules, so the digest depends on the features and never the other way round.
 SOURCES: tuple[DigestSource, ...] = (
     initiative_counts,
     risk_digest_counts,
+    attack_exposure_part,
     disagreement_digest_part,
     audit_changes,
 )
@@ -416,6 +449,7 @@ def collect(
         data.changes_by_action.extend(part.changes_by_action)
         data.changes.extend(part.changes)
         data.briefs.extend(part.briefs)
+        data.sections.extend(part.sections)
     data.changes.sort(key=lambda change: _aware(change.at), reverse=True)
     del data.changes[CHANGES_SHOWN:]
     data.audit_head = chain_head(session)

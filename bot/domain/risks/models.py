@@ -1,6 +1,7 @@
 """Risk acceptance tables, enums, limits and the score bands."""
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -29,6 +30,21 @@ MAX_TECHNIQUES = 20
 # The format of an ATT&CK technique id; the service then checks the id against the catalogue
 # (bot.domain.attack): unknown, revoked and deprecated ids are refused.
 TECHNIQUE_ID = re.compile(r"^T\d{4}(?:\.\d{3})?$")
+
+
+def technique_details(
+    techniques: Sequence[str], technique_info: Sequence[dict[str, Any]] | None
+) -> list[Technique]:
+    """A record's techniques with the names and tactics kept when they were checked."""
+    known = {row["id"]: Technique.from_json(row) for row in technique_info or ()}
+    return [known.get(t) or shipped().describe(t) for t in techniques]
+
+
+def tactics_of(techniques: Sequence[Technique]) -> list[str]:
+    found: list[str] = []
+    for technique in techniques:
+        found.extend(t for t in technique.tactics if t not in found)
+    return found
 
 
 class RiskState(StrEnum):
@@ -239,15 +255,11 @@ class RiskAcceptance(SQLModel, table=True):
     def technique_details(self) -> list[Technique]:
         """The techniques to show, with names and tactics (records from before the catalogue
         are described from the shipped snapshot)."""
-        known = {row["id"]: Technique.from_json(row) for row in self.technique_info}
-        return [known.get(t) or shipped().describe(t) for t in self.techniques]
+        return technique_details(self.techniques, self.technique_info)
 
     @property
     def tactics(self) -> list[str]:
-        found: list[str] = []
-        for technique in self.technique_details:
-            found.extend(t for t in technique.tactics if t not in found)
-        return found
+        return tactics_of(self.technique_details)
 
     def round_row(self, number: int | None = None) -> RiskRound | None:
         wanted = self.round if number is None else number

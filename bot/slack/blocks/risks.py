@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.attack.catalogue import Technique
+from bot.domain.attack.exposure import EXPIRING_DAYS, TacticExposure
 from bot.domain.paging import Page
 from bot.domain.risks import (
     Band,
@@ -26,6 +27,7 @@ from bot.domain.risks import (
     RiskState,
     RoundKind,
     RoundState,
+    band_of,
 )
 from bot.domain.roles import ROLE_LABELS, SIDES, Role
 from bot.slack.blocks.attack import technique_picker
@@ -381,6 +383,32 @@ def list_message(page: Page[RiskAcceptance], *, which: RiskFilter, today: date) 
     )
     assert len(blocks) <= MESSAGE_BLOCK_LIMIT
     return Message(text=f"{title}: {page.total}", blocks=blocks)
+
+
+def exposure_message(rows: list[TacticExposure], *, accepted: int, version: str) -> Message:
+    """Accepted risk by ATT&CK tactic: accepted, expiring, highest score, which records."""
+    title = f"Accepted exposure by ATT&CK tactic ({accepted} in force)"
+    blocks: list[Block] = [header(title)]
+    if not rows:
+        blocks.append(section("No risk is accepted right now."))
+        return Message(text="Accepted exposure: none", blocks=blocks)
+    lines = []
+    for row in rows:
+        refs = ", ".join(row.refs[:8]) + (f" +{len(row.refs) - 8}" if len(row.refs) > 8 else "")
+        expiring = f" · :hourglass: {row.expiring} expiring" if row.expiring else ""
+        lines.append(
+            f"*{escape(row.name)}* — {row.accepted} accepted{expiring} · highest score "
+            f"{row.highest} {BAND_ICON[band_of(row.highest)]} · {refs}"
+        )
+    for start in range(0, len(lines), 8):
+        blocks.append(section("\n".join(lines[start : start + 8])))
+    blocks.append(
+        context(
+            f"ATT&amp;CK Enterprise v{escape(version)} · expiring = within {EXPIRING_DAYS} days · "
+            "`accord export attack-layer` writes these techniques as a Navigator layer."
+        )
+    )
+    return Message(text=f"Accepted exposure: {accepted} risk(s) in force", blocks=blocks)
 
 
 def _rating(block_id: str, label: str) -> InputBlock:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from bot.domain import risks as service
+from bot.domain.attack.exposure import accepted_in_force, by_tactic
+from bot.domain.attack.service import current_catalogue
 from bot.domain.audit import list_events
 from bot.domain.errors import InvalidInput
 from bot.domain.refs import Kind, parse_ref
@@ -300,6 +302,15 @@ def export(ctx: CommandContext, args: list[str]) -> Outcome:
     return Reply(notice(f":page_facing_up: `{name}` is on its way to your DM with Accord."))
 
 
+def exposure(ctx: CommandContext, args: list[str]) -> Outcome:
+    if args:
+        raise InvalidInput("`exposure` takes nothing more: `/accord risk exposure`.")
+    accepted = accepted_in_force(ctx.session, today=ctx.today)
+    rows = by_tactic(accepted, today=ctx.today)
+    version = current_catalogue(ctx.session).version
+    return Reply(render.exposure_message(rows, accepted=len(accepted), version=version))
+
+
 def audit(ctx: CommandContext, args: list[str]) -> Outcome:
     risk = service.get_risk(ctx.session, number=_ref(args, "audit"))
     events = list_events(ctx.session, record_ref=risk.ref, limit=40)
@@ -328,6 +339,14 @@ NOUN = Noun(
             "List risk acceptances.",
             list_,
             aliases=("ls",),
+        ),
+        Verb(
+            "exposure",
+            "exposure",
+            "/accord risk exposure",
+            "Accepted risk by ATT&CK tactic: how many, how many expiring, the highest score.",
+            exposure,
+            reads_only=True,
         ),
         Verb("show", "show RSK-n", "/accord risk show RSK-2", "Show one risk acceptance.", show),
         Verb(
