@@ -20,6 +20,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from bot.domain.attack.exposure import EXPIRING_DAYS, accepted_in_force, by_tactic
 from bot.domain.audit import AuditEvent
 from bot.domain.audit_chain import ChainHead, chain_head
+from bot.domain.budget import BudgetState, money
 from bot.domain.disagreements import ACTIVE_STATES, Disagreement
 from bot.domain.escalations import UNDECIDED, Escalation
 from bot.domain.initiatives import CLOSED_STATUSES, Health, Initiative, InitiativeStatus
@@ -328,6 +329,65 @@ def attack_exposure_part(session: Session, window: DigestWindow) -> DigestPart:
     )
 
 
+def security_spend_part(session: Session, window: DigestWindow) -> DigestPart:
+    """Security spend by funding side (requested, approved, spent; shared budgets split by
+    their shares; a yearly budget counts one year), and what waits for money with the
+    accepted risks it would retire. Two statements."""
+    funded = session.exec(
+        select(Initiative)
+        .where(col(Initiative.budget_amount).is_not(None))
+        .where(col(Initiative.status) != InitiativeStatus.CANCELLED)
+        .order_by(col(Initiative.id))
+    ).all()
+    totals: dict[tuple[str, str, str], int] = {}
+    for initiative in funded:
+        budget, funding = initiative.budget, initiative.funding
+        if budget is None or funding is None or initiative.money_state is None:
+            continue
+        for side, share in funding.split(budget.amount).items():
+            if share:
+                key = (side, budget.currency, initiative.money_state.value)
+                totals[key] = totals.get(key, 0) + share
+    lines = []
+    for side, label in (("cio", "CIO side"), ("ciso", "CISO side")):
+        currencies = sorted({currency for s, currency, _ in totals if s == side})
+        for currency in currencies:
+            amounts = [
+                f"{money(totals.get((side, currency, state.value), 0), currency)} {state.value}"
+                for state in BudgetState
+            ]
+            lines.append(f"{label}: " + ", ".join(amounts))
+    waiting = [i for i in funded if i.money_state == BudgetState.REQUESTED and not i.is_closed]
+    retiring: dict[int, list[str]] = {}
+    if waiting:
+        rows = session.exec(
+            select(RiskAcceptance.id, RiskAcceptance.retired_by_id)
+            .where(col(RiskAcceptance.retired_by_id).in_([i.id for i in waiting]))
+            .where(col(RiskAcceptance.state) == RiskState.ACCEPTED)
+            .where(col(RiskAcceptance.expires_on) >= window.today)
+            .order_by(col(RiskAcceptance.id))
+        ).all()
+        for number, initiative_id in rows:
+            retiring.setdefault(int(initiative_id or 0), []).append(f"RSK-{number}")
+    for initiative in waiting:
+        risks = retiring.get(initiative.id or 0, [])
+        because = f" — would retire {', '.join(risks)}, accepted because unfunded" if risks else ""
+        lines.append(
+            f"Waiting for money: {initiative.ref} {initiative.title[:80]} "
+            f"({initiative.budget}, {initiative.funding}){because}"
+        )
+    return DigestPart(
+        sections=(
+            DigestSection(
+                "spend",
+                "Security spend by funding side",
+                tuple(lines),
+                "No initiative carries a budget yet.",
+            ),
+        )
+    )
+
+
 # The registry. Each source takes (session, window) and returns a DigestPart; order is the
 # order of sections in the digest. The sources for other record kinds live here, not in the
 # feature modules, so the digest depends on the features and never the other way round.
@@ -335,6 +395,7 @@ SOURCES: tuple[DigestSource, ...] = (
     initiative_counts,
     risk_digest_counts,
     attack_exposure_part,
+    security_spend_part,
     disagreement_digest_part,
     audit_changes,
 )

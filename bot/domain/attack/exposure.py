@@ -58,13 +58,15 @@ class TacticExposure:
 def accepted_in_force(session: Session, *, today: date) -> list[AcceptedRisk]:
     """One statement over the columns exposure needs: every acceptance in force, highest
     score first."""
-    # (seven columns: SQLAlchemy's own select; SQLModel's is typed for up to four)
+    # (nine columns: SQLAlchemy's own select; SQLModel's is typed for up to four)
     rows = session.execute(
         sql_select(
             col(RiskAcceptance.id),
             col(RiskAcceptance.title),
             col(RiskAcceptance.likelihood),
             col(RiskAcceptance.impact),
+            col(RiskAcceptance.residual_likelihood),
+            col(RiskAcceptance.residual_impact),
             col(RiskAcceptance.expires_on),
             col(RiskAcceptance.techniques),
             col(RiskAcceptance.technique_info),
@@ -74,14 +76,25 @@ def accepted_in_force(session: Session, *, today: date) -> list[AcceptedRisk]:
         .order_by(col(RiskAcceptance.id))
     ).all()
     found = []
-    for number, title, likelihood, impact, expires_on, techniques, info in rows:
+    for (
+        number,
+        title,
+        likelihood,
+        impact,
+        r_likelihood,
+        r_impact,
+        expires,
+        techniques,
+        info,
+    ) in rows:
         details = technique_details(techniques or [], info)
         found.append(
             AcceptedRisk(
                 ref=format_ref(Kind.RISK, number),
                 title=title,
-                score=likelihood * impact,
-                expires_on=expires_on,
+                # the score that counts: residual when given (as RiskAcceptance.score)
+                score=r_likelihood * r_impact if r_likelihood and r_impact else likelihood * impact,
+                expires_on=expires,
                 techniques=tuple(t.id for t in details),
                 tactics=tuple(tactics_of(details)),
             )

@@ -34,6 +34,7 @@ from bot.slack.blocks.common import (
 from bot.slack.blocks.general import audit_feed
 from bot.slack.blocks.inputs import date_input, modal, options, text_input, user_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.text import escape
 
 HEALTH_ICON = {
     Health.GREEN: ":large_green_circle:",
@@ -95,6 +96,16 @@ def list_line(initiative: Initiative, today: date) -> Block:
     )
 
 
+def budget_text(initiative: Initiative) -> str:
+    """`120,000 EUR/year · CISO side · requested`, or — without a budget."""
+    if initiative.budget is None:
+        return "—"
+    parts = [str(initiative.budget), str(initiative.funding or "funding not set")]
+    if initiative.money_state is not None:
+        parts.append(initiative.money_state.value)
+    return escape(" · ".join(parts))
+
+
 def card(initiative: Initiative, today: date, *, lead: str | None = None) -> Message:
     """The full view of one initiative, with the next steps as buttons."""
     blocks: list[Block] = []
@@ -119,6 +130,7 @@ def card(initiative: Initiative, today: date, *, lead: str | None = None) -> Mes
                 f"*Due*\n{_due(initiative, today)}",
                 f"*Tags*\n{tags}",
                 f"*Covers*\n{covers_text(initiative, limit=20) or '—'}",
+                f"*Budget*\n{budget_text(initiative)}",
             ]
         )
     )

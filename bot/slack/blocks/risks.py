@@ -17,6 +17,7 @@ from slack_sdk.models.views import View
 
 from bot.domain.attack.catalogue import Technique
 from bot.domain.attack.exposure import EXPIRING_DAYS, TacticExposure
+from bot.domain.budget import BudgetState
 from bot.domain.paging import Page
 from bot.domain.risks import (
     Band,
@@ -27,6 +28,7 @@ from bot.domain.risks import (
     RiskState,
     RoundKind,
     RoundState,
+    Treatment,
     band_of,
 )
 from bot.domain.roles import ROLE_LABELS, SIDES, Role
@@ -47,6 +49,7 @@ from bot.slack.blocks.common import (
     state_words,
     user,
 )
+from bot.slack.blocks.initiatives import budget_text
 from bot.slack.blocks.inputs import modal, text_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.text import escape
@@ -84,9 +87,49 @@ def decision_value(risk: RiskAcceptance) -> str:
 
 
 def scoretext_input(risk: RiskAcceptance) -> str:
+    if risk.residual_score is None:
+        return (
+            f"{BAND_ICON[risk.band]} {risk.band.value} · score {risk.score} "
+            f"(likelihood {risk.likelihood} × impact {risk.impact})"
+        )
     return (
-        f"{BAND_ICON[risk.band]} {risk.band.value} · score {risk.score} "
-        f"(likelihood {risk.likelihood} × impact {risk.impact})"
+        f"{BAND_ICON[risk.band]} {risk.band.value} · residual score {risk.score} "
+        f"({risk.residual_likelihood} × {risk.residual_impact} after controls; inherent "
+        f"{risk.inherent_score} = {risk.likelihood} × {risk.impact})"
+    )
+
+
+TREATMENT_LABEL = {
+    Treatment.ACCEPT: "accept",
+    Treatment.MITIGATE: "mitigate",
+    Treatment.TRANSFER: "transfer",
+    Treatment.AVOID: "avoid",
+}
+
+
+def treatment_text(risk: RiskAcceptance) -> str:
+    due = f" by {risk.treatment_due.isoformat()}" if risk.treatment_due else ""
+    return f"{TREATMENT_LABEL[risk.treatment]}{due}"
+
+
+def unfunded(risk: RiskAcceptance) -> bool:
+    """Accepted while the work that would retire it waits for money."""
+    retiring = risk.retired_by
+    return (
+        retiring is not None
+        and not retiring.is_closed
+        and (retiring.money_state in (None, BudgetState.REQUESTED))
+    )
+
+
+def retired_by_text(risk: RiskAcceptance) -> str | None:
+    retiring = risk.retired_by
+    if retiring is None:
+        return None
+    why = " — _accepted because unfunded_" if unfunded(risk) else ""
+    return (
+        f"*Would be retired by* {retiring.ref} {safe(retiring.title, 150)} · "
+        f"{budget_text(retiring)}{why}"
     )
 
 
@@ -182,6 +225,8 @@ def card(
                 f"*Expires*\n{risk.expires_on.isoformat()} ({_expiry_words(risk, today)})",
                 f"*Next review*\n{risk.next_review_on.isoformat()} (every {risk.review_days} d)",
                 f"*Requested by*\n{user(risk.requested_by)}",
+                f"*Risk owner*\n{user(risk.owner)}",
+                f"*Treatment*\n{treatment_text(risk)}",
                 f"*Asset / system*\n{safe(risk.asset, 300) or '—'}",
                 f"*Initiative*\n{risk.initiative_ref or '—'}",
             ]
@@ -189,6 +234,12 @@ def card(
     )
     if risk.techniques:
         blocks.append(section(f"*ATT&amp;CK techniques*\n{techniques_text(risk)}"))
+    retired = retired_by_text(risk)
+    if retired:
+        blocks.append(section(retired))
+    if risk.evidence:
+        links = "\n".join(f"• <{escape(link)}>" for link in risk.evidence)
+        blocks.append(section(f"*Evidence*\n{links}"))
     if risk.description:
         blocks.append(section(f"*Why accept it*\n{safe(risk.description, 2800)}"))
     blocks.append(section(f"*Compensating controls*\n{safe(risk.controls, 2800) or '_none_'}"))
