@@ -48,6 +48,11 @@ attack_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(attack_app, name="attack")
+threat_app = typer.Typer(
+    help="Threat briefs: import CISA's Known Exploited Vulnerabilities catalogue.",
+    no_args_is_help=True,
+)
+app.add_typer(threat_app, name="threat")
 #: `accord gate check` exit codes: allowed, held, and Accord unreachable or refusing.
 GATE_ALLOWED, GATE_HELD, GATE_ERROR = 0, 3, 2
 log = logging.getLogger("accord")
@@ -586,6 +591,39 @@ def export_attack_layer(
     else:
         output.write_text(content, encoding="utf-8")
         typer.echo(f"wrote {output} ({len(layer['techniques'])} techniques)", err=True)
+
+
+@threat_app.command("import")
+def threat_import(
+    file: Annotated[Path, typer.Argument(help="CISA's known_exploited_vulnerabilities.json.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Store a KEV catalogue; a brief is made for each new CVE an open initiative covers."""
+    from bot.clock import SystemClock
+    from bot.db import session_scope
+    from bot.domain.errors import UserError
+    from bot.domain.threats.service import import_kev
+
+    data = _read_json(file)
+    settings = _settings()
+    with _explained(_database_url(settings, database)):
+        engine = _migrated_engine(settings, database)
+        try:
+            with session_scope(engine) as session:
+                result = import_kev(
+                    session, data=data, actor_id="accord-cli", now=SystemClock().now()
+                )
+                made = [f"{b.ref} {b.title}" for b in result.briefs]
+        except UserError as error:
+            _fail(f"{error.message} {error.hint or ''}".strip())
+        finally:
+            engine.dispose()
+    typer.echo(
+        f"KEV catalogue {result.version or '(no version)'}: {result.entries} entries, "
+        f"{result.new} new; {len(made)} brief(s) for CVEs in what initiatives cover."
+    )
+    for line in made[:50]:
+        typer.echo(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -25,9 +25,13 @@ from bot.domain.disagreements import ACTIVE_STATES, Disagreement
 from bot.domain.escalations import UNDECIDED, Escalation
 from bot.domain.initiatives import CLOSED_STATUSES, Health, Initiative, InitiativeStatus
 from bot.domain.risks import OPEN_STATES, Band, RiskAcceptance, RiskState, band_expression
+from bot.domain.threats.queries import views as threat_views
+from bot.domain.threats.service import open_briefs
 from bot.summarize.briefs import DisagreementBrief
 
 CHANGES_SHOWN = 15
+#: Lines of a digest section (exposure, spend, threats) gathered at most.
+SECTION_SHOWN = 15
 FIRST_DIGEST_LOOKBACK = timedelta(days=7)
 #: Acceptance debt: open risk acceptances by age (since requested), in days.
 DEBT_YOUNG_DAYS = 90
@@ -388,6 +392,20 @@ def security_spend_part(session: Session, window: DigestWindow) -> DigestPart:
     )
 
 
+def threat_digest_part(session: Session, window: DigestWindow) -> DigestPart:
+    """Open threat briefs (newest first) with what they touch: two statements."""
+    briefs = open_briefs(session, limit=SECTION_SHOWN + 1)
+    lines = tuple(
+        f"{view.brief.ref} {view.line()}"
+        for view in threat_views(session, briefs[:SECTION_SHOWN], today=window.today)
+    )
+    if len(briefs) > SECTION_SHOWN:
+        lines += ("…and more: `/accord threat list` shows every open brief.",)
+    return DigestPart(
+        sections=(DigestSection("threats", "Threats and trends", lines, "No open threat brief."),)
+    )
+
+
 # The registry. Each source takes (session, window) and returns a DigestPart; order is the
 # order of sections in the digest. The sources for other record kinds live here, not in the
 # feature modules, so the digest depends on the features and never the other way round.
@@ -396,6 +414,7 @@ SOURCES: tuple[DigestSource, ...] = (
     risk_digest_counts,
     attack_exposure_part,
     security_spend_part,
+    threat_digest_part,
     disagreement_digest_part,
     audit_changes,
 )

@@ -28,6 +28,7 @@ class Permission(StrEnum):
     AUDIT_VERIFY = "verify the audit chain"
     GATE_TOKENS_MANAGE = "manage deployment gate tokens"
     GATE_OVERRIDE = "override a security hold for one deployment target"
+    THREAT_RECORD = "record threat briefs"
 
 
 def _on_a_side(actor: Actor) -> bool:
@@ -63,6 +64,10 @@ _RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
     Permission.MANAGE_ROLES: (lambda a: a.is_admin, "Only Accord admins can"),
     Permission.AUDIT_VERIFY: (lambda a: a.is_admin, "Only Accord admins can"),
     Permission.GATE_OVERRIDE: (lambda a: a.is_executive, "Only configured executives can"),
+    Permission.THREAT_RECORD: (
+        lambda a: a.on_side(Role.CISO) or a.is_admin,
+        "Only the CISO side (or an Accord admin) can",
+    ),
     Permission.GATE_TOKENS_MANAGE: (
         lambda a: a.is_admin or a.on_side(Role.CISO),
         "Only Accord admins and the CISO side can",

@@ -72,6 +72,7 @@ class CallbackId(StrEnum):
     ESCALATION_DECIDE = "escalation.decide"
     ESCALATION_MORE_INFO = "escalation.more_info"
     ESCALATION_DEFER = "escalation.defer"
+    THREAT_CREATE = "threat.create"
 
 
 class BlockId(StrEnum):
@@ -103,6 +104,9 @@ class BlockId(StrEnum):
     EXPIRES = "expires"
     CONTROLS = "controls"
     ATTACK = "attack"
+    SEVERITY = "severity"
+    RELEVANCE = "relevance"
+    SOURCE = "source"
     INITIATIVE = "initiative"
     POSITION = "position"
     RATIONALE = "rationale"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col
 
@@ -40,6 +41,9 @@ class AcceptedRisk:
     expires_on: date
     techniques: tuple[str, ...]
     tactics: tuple[str, ...]
+    #: The initiatives it is linked to or would be retired by.
+    initiatives: tuple[str, ...] = ()
+    owner_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ class TacticExposure:
 def accepted_in_force(session: Session, *, today: date) -> list[AcceptedRisk]:
     """One statement over the columns exposure needs: every acceptance in force, highest
     score first."""
-    # (nine columns: SQLAlchemy's own select; SQLModel's is typed for up to four)
+    # (twelve columns: SQLAlchemy's own select; SQLModel's is typed for up to four)
     rows = session.execute(
         sql_select(
             col(RiskAcceptance.id),
@@ -70,23 +74,21 @@ def accepted_in_force(session: Session, *, today: date) -> list[AcceptedRisk]:
             col(RiskAcceptance.expires_on),
             col(RiskAcceptance.techniques),
             col(RiskAcceptance.technique_info),
+            col(RiskAcceptance.initiative_id),
+            col(RiskAcceptance.retired_by_id),
+            func.coalesce(col(RiskAcceptance.owner_id), col(RiskAcceptance.requested_by)),
         )
         .where(col(RiskAcceptance.state) == RiskState.ACCEPTED)
         .where(col(RiskAcceptance.expires_on) >= today)
         .order_by(col(RiskAcceptance.id))
     ).all()
     found = []
-    for (
-        number,
-        title,
-        likelihood,
-        impact,
-        r_likelihood,
-        r_impact,
-        expires,
-        techniques,
-        info,
-    ) in rows:
+    for row in rows:
+        number, title, likelihood, impact, r_likelihood, r_impact, expires = row[:7]
+        techniques, info, initiative_id, retired_by_id, owner_id = row[7:]
+        linked = dict.fromkeys(
+            format_ref(Kind.INITIATIVE, n) for n in (initiative_id, retired_by_id) if n
+        )
         details = technique_details(techniques or [], info)
         found.append(
             AcceptedRisk(
@@ -97,6 +99,8 @@ def accepted_in_force(session: Session, *, today: date) -> list[AcceptedRisk]:
                 expires_on=expires,
                 techniques=tuple(t.id for t in details),
                 tactics=tuple(tactics_of(details)),
+                initiatives=tuple(linked),
+                owner_id=owner_id,
             )
         )
     return sorted(found, key=lambda r: -r.score)
