@@ -21,6 +21,8 @@ from bot.domain.initiatives import InitiativeDraft, create_initiative
 from bot.domain.roles import Actor, Role
 from bot.domain.threats.models import KevEntry, Severity
 from bot.domain.threats.service import add_brief, import_kev
+from bot.export.review import review_markdown
+from bot.slack.digest_delivery import make_digest
 from tests.harness import (
     CIO,
     CIO_2,
@@ -170,6 +172,9 @@ def test_a_high_brief_flags_the_accepted_risk_on_the_next_agenda_once(
     assert "*Threats and trends*" in posted
     assert "THR-1 Phishing wave against finance (high)" in posted
     assert "flagged for review" in posted
+    pack = review_markdown(make_digest(accord.services, accord.clock.now()))
+    assert "## Threats and trends" in pack
+    assert "- THR-1 Phishing wave against finance \\(high\\)" in pack
 
 
 def test_the_threat_form_records_a_brief(accord_sqlite: RunningAccord) -> None:
