@@ -167,3 +167,35 @@ def _approve_value(accord: RunningAccord) -> str:
 def test_treatment_date_in_the_past_is_refused(session: Session) -> None:
     with pytest.raises(InvalidInput, match="treatment target date"):
         request(session, residual=(1, 1), treatment_due=date(2020, 1, 1))
+
+
+def test_the_risk_form_takes_the_register_fields(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    accord.command("risk", user=CISO)
+    view = accord.fake.wait_for("views.open")[0].body["view"]
+    blocks = {b["block_id"] for b in view["blocks"]}
+    assert {"risk_owner", "treatment", "residual_likelihood", "evidence", "retired_by"} <= blocks
+    expires = (accord.clock.now().date() + timedelta(days=60)).isoformat()
+
+    def select(value: str) -> dict[str, Any]:
+        return {"value": {"type": "static_select", "selected_option": {"value": value}}}
+
+    values: dict[str, Any] = {
+        "title": {"value": {"type": "plain_text_input", "value": "Shared admin account"}},
+        "likelihood": select("4"),
+        "impact": select("4"),
+        "expires": {"value": {"type": "datepicker", "selected_date": expires}},
+        "risk_owner": {"value": {"type": "users_select", "selected_user": CISO_2}},
+        "treatment": select("transfer"),
+        "residual_likelihood": select("2"),
+        "residual_impact": select("3"),
+        "evidence": {"value": {"type": "plain_text_input", "value": "ftp://nope"}},
+    }
+    bad = accord.slack.view_submission("risk.create", values, user_id=CISO)
+    assert "evidence" in bad.json()["errors"]
+    values["evidence"] = {"value": {"type": "plain_text_input", "value": "https://ev.example/1"}}
+    ok = accord.slack.view_submission("risk.create", values, user_id=CISO, hash="h2")
+    assert ok.status == 200
+    shown = accord.command_text("risk show RSK-1", user=CISO)
+    assert "residual score 6 (2 × 3 after controls; inherent 16 = 4 × 4)" in shown
+    assert f"*Risk owner*\n<@{CISO_2}>" in shown and "*Treatment*\ntransfer" in shown

@@ -50,7 +50,7 @@ from bot.slack.blocks.common import (
     user,
 )
 from bot.slack.blocks.initiatives import budget_text
-from bot.slack.blocks.inputs import modal, text_input
+from bot.slack.blocks.inputs import date_input, modal, text_input, user_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.text import escape
 
@@ -462,10 +462,11 @@ def exposure_message(rows: list[TacticExposure], *, accepted: int, version: str)
     return Message(text=f"Accepted exposure: {accepted} risk(s) in force", blocks=blocks)
 
 
-def _rating(block_id: str, label: str) -> InputBlock:
+def _rating(block_id: str, label: str, *, optional: bool = False) -> InputBlock:
     return InputBlock(
         block_id=block_id,
         label=PlainTextObject(text=label),
+        optional=optional,
         element=StaticSelectElement(
             action_id="value",
             options=[Option(value=str(n), text=PlainTextObject(text=str(n))) for n in range(1, 6)],
@@ -502,6 +503,38 @@ def create_modal(*, metadata: str) -> View:
             technique_picker(BlockId.ATTACK, "ATT&CK techniques"),
             text_input(
                 BlockId.INITIATIVE, "Initiative", max_length=20, optional=True, placeholder="INI-3"
+            ),
+            user_input(BlockId.RISK_OWNER, "Risk owner (if not you)"),
+            InputBlock(
+                block_id=BlockId.TREATMENT,
+                label=PlainTextObject(text="Treatment plan"),
+                optional=True,
+                element=StaticSelectElement(
+                    action_id="value",
+                    options=[
+                        Option(value=t.value, text=PlainTextObject(text=TREATMENT_LABEL[t]))
+                        for t in Treatment
+                    ],
+                ),
+            ),
+            date_input(BlockId.TREATMENT_DUE, "Treatment target date"),
+            _rating(
+                BlockId.RESIDUAL_LIKELIHOOD, "Residual likelihood after controls", optional=True
+            ),
+            _rating(BlockId.RESIDUAL_IMPACT, "Residual impact after controls", optional=True),
+            text_input(
+                BlockId.EVIDENCE,
+                "Evidence links",
+                max_length=1600,
+                optional=True,
+                placeholder="https://…, https://…",
+            ),
+            text_input(
+                BlockId.RETIRED_BY,
+                "Initiative that would retire it",
+                max_length=20,
+                optional=True,
+                placeholder="INI-5",
             ),
         ],
     )
