@@ -199,3 +199,22 @@ def test_the_risk_form_takes_the_register_fields(accord_sqlite: RunningAccord) -
     shown = accord.command_text("risk show RSK-1", user=CISO)
     assert "residual score 6 (2 × 3 after controls; inherent 16 = 4 × 4)" in shown
     assert f"*Risk owner*\n<@{CISO_2}>" in shown and "*Treatment*\ntransfer" in shown
+
+
+def test_the_initiative_forms_carry_the_budget(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    accord.command("initiative", user=CISO)
+    view = accord.fake.wait_for("views.open")[0].body["view"]
+    assert {"budget", "funding", "money"} <= {b["block_id"] for b in view["blocks"]}
+    values: dict[str, Any] = {
+        "title": {"value": {"type": "plain_text_input", "value": "Zero trust pilot"}},
+        "budget": {"value": {"type": "plain_text_input", "value": "lots of money"}},
+        "funding": {"value": {"type": "plain_text_input", "value": "shared:30/70"}},
+    }
+    bad = accord.slack.view_submission("initiative.create", values, user_id=CISO)
+    assert "budget" in bad.json()["errors"]
+    values["budget"] = {"value": {"type": "plain_text_input", "value": "90kEUR/year"}}
+    ok = accord.slack.view_submission("initiative.create", values, user_id=CISO, hash="h2")
+    assert ok.status == 200
+    shown = accord.command_text("initiative show INI-1", user=CISO)
+    assert "90,000 EUR/year · shared 30/70 (CIO/CISO) · requested" in shown

@@ -212,8 +212,50 @@ def create_modal(*, metadata: str) -> View:
                 placeholder="zero-trust network",
             ),
             covers_input(""),
+            *budget_inputs(),
         ],
     )
+
+
+def budget_inputs(initiative: Initiative | None = None) -> list[InputBlock]:
+    """Budget, funding side and money state, typed as `/accord initiative update` takes them."""
+    budget, funding = (initiative.budget, initiative.funding) if initiative else (None, None)
+    per = "/year" if budget and budget.period.value == "per-year" else "/once"
+    shares = (
+        f"shared:{funding.cio_share}/{100 - funding.cio_share}"
+        if funding and funding.side.value == "shared"
+        else (funding.side.value if funding else "")
+    )
+    state = initiative.money_state if initiative else None
+    choices = options(["requested", "approved", "spent"])
+    return [
+        text_input(
+            BlockId.BUDGET,
+            "Budget",
+            optional=True,
+            max_length=40,
+            initial=f"{budget.amount}{budget.currency}{per}" if budget else "",
+            placeholder="120000EUR/year or 80kUSD",
+        ),
+        text_input(
+            BlockId.FUNDING,
+            "Funded by",
+            optional=True,
+            max_length=20,
+            initial=shares,
+            placeholder="cio, ciso or shared:60/40",
+        ),
+        InputBlock(
+            block_id=BlockId.MONEY,
+            label=PlainTextObject(text="Budget state"),
+            optional=True,
+            element=StaticSelectElement(
+                action_id="value",
+                options=choices,
+                initial_option=next((o for o in choices if state and o.value == state.value), None),
+            ),
+        ),
+    ]
 
 
 def covers_input(initial: str) -> InputBlock:
@@ -266,6 +308,7 @@ def edit_modal(initiative: Initiative, *, metadata: str) -> View:
                 ),
             ),
             covers_input(" ".join(str(cover) for cover in initiative.covers)),
+            *budget_inputs(initiative),
         ],
     )
 

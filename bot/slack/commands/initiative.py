@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from bot.domain import initiatives as service
 from bot.domain.audit import list_events
@@ -30,7 +31,7 @@ NEW_USAGE = (
 MONEY_KEYS = frozenset({"budget", "funding", "money"})
 
 
-def money_options(options: dict[str, str]) -> dict[str, object]:
+def money_options(options: dict[str, str]) -> dict[str, Any]:
     """`budget:`, `funding:` and `money:` as the service takes them (one parser each)."""
     return {
         "budget": parse_budget(options["budget"]) if "budget" in options else None,
@@ -83,7 +84,7 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         due_date=parse_date(due, field="due") if due is not None else None,
         tags=normalise_tags(parsed.tags),
         covers=covers or [],
-        **money_options(parsed.options),  # type: ignore[arg-type]
+        **money_options(parsed.options),
     )
     initiative = service.create_initiative(
         ctx.session, actor=ctx.actor, draft=draft, now=ctx.now, directory=ctx.services.directory
@@ -142,7 +143,7 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
         ciso_owner_id=_user_option(options.get("owner-ciso"), "owner-ciso"),
         title=neutralise(strip_quotes(options["title"])) if "title" in options else None,
         covers=covers,
-        **money_options(options),  # type: ignore[arg-type]
+        **money_options(options),
     )
     initiative = service.update_initiative(
         ctx.session,
