@@ -38,26 +38,29 @@ def seed(accord: RunningAccord) -> None:
     accord.command_text(f"risk new Pending likelihood:5 impact:4 expires:{soon} attack:T1486")
     accepted(accord, 5, f"risk new Gone likelihood:4 impact:4 expires:{soon} attack:T1190")
     accord.command_text("risk revoke RSK-5 system retired", user=CISO)
+    accepted(
+        accord, 6, f"risk new Shared VPN login likelihood:2 impact:2 expires:{later} attack:T1078"
+    )
 
 
 def test_exposure_digest_review_pack_and_layer(accord_sqlite: RunningAccord) -> None:
     accord = accord_sqlite
     seed(accord)
     text = accord.command_text("risk exposure", user=CIO)
-    assert "Accepted exposure by ATT&CK tactic (3 in force)" in text
-    assert "*Initial Access* — 2 accepted · :hourglass: 1 expiring · highest score 9" in text
-    assert "RSK-1, RSK-2" in text
-    assert "*Persistence* — 1 accepted · highest score 9" in text
+    assert "Accepted exposure by ATT&CK tactic (4 in force)" in text
+    assert "*Initial Access* — 3 accepted · :hourglass: 1 expiring · highest score 9" in text
+    assert "RSK-1, RSK-2, RSK-6" in text
+    assert "*Persistence* — 2 accepted · highest score 9" in text
     assert "*No technique named* — 1 accepted · highest score 4" in text
     assert "Impact" not in text.split("Accepted exposure")[1]  # RSK-4 pending, RSK-5 revoked
 
     accord.command("digest now", user=CIO)
     posted = reply_text(accord.posts_in(DIGEST_CHANNEL)[0].body)
     assert "Accepted exposure by ATT&amp;CK tactic" in posted
-    assert "Initial Access: 2 accepted, 1 expiring within 30 days, highest score 9" in posted
+    assert "Initial Access: 3 accepted, 1 expiring within 30 days, highest score 9" in posted
     pack = review_markdown(make_digest(accord.services, accord.clock.now()))
     assert "## Accepted exposure by ATT\\&CK tactic" in pack
-    assert "- Initial Access: 2 accepted, 1 expiring within 30 days, highest score 9" in pack
+    assert "- Initial Access: 3 accepted, 1 expiring within 30 days, highest score 9" in pack
 
     with session_scope(accord.services.engine) as session:
         layer = navigator_layer(
@@ -79,7 +82,7 @@ def check_layer(layer: dict[str, object]) -> None:
     scores = {t["techniqueID"]: t["score"] for t in techniques}
     assert scores == {"T1078": 9, "T1133": 9, "T1566.001": 8}
     comments = {t["techniqueID"]: t["comment"] for t in techniques}
-    assert comments["T1078"] == "Accepted in RSK-1 (9)"
+    assert comments["T1078"] == "Accepted in RSK-1 (9), RSK-6 (4)"  # once, the highest score
     assert comments["T1566.001"] == "Accepted in RSK-2 (8)"
 
 
