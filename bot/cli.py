@@ -48,6 +48,11 @@ attack_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(attack_app, name="attack")
+threat_app = typer.Typer(
+    help="Threat briefs: import CISA's Known Exploited Vulnerabilities catalogue.",
+    no_args_is_help=True,
+)
+app.add_typer(threat_app, name="threat")
 #: `accord gate check` exit codes: allowed, held, and Accord unreachable or refusing.
 GATE_ALLOWED, GATE_HELD, GATE_ERROR = 0, 3, 2
 log = logging.getLogger("accord")
@@ -552,6 +557,73 @@ def attack_show(database: DatabaseOption = None) -> None:
         f"ATT&CK Enterprise v{catalogue.version} ({catalogue.source}): "
         f"{len(catalogue.live())} techniques in force, {len(catalogue)} ids in all."
     )
+
+
+@export_app.command("attack-layer")
+def export_attack_layer(
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file (default: stdout).")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Accepted risks' ATT&CK techniques as a Navigator layer (JSON), scored by risk score."""
+    import json
+
+    from bot.clock import SystemClock
+    from bot.db import session_scope
+    from bot.domain.attack.exposure import accepted_in_force, navigator_layer
+    from bot.domain.attack.service import current_catalogue
+
+    settings = _settings()
+    today = SystemClock().now().date()
+    with (
+        _explained(_database_url(settings, database)),
+        session_scope(_export_engine(settings, database)) as session,
+    ):
+        layer = navigator_layer(
+            accepted_in_force(session, today=today),
+            catalogue=current_catalogue(session),
+            today=today,
+        )
+    content = json.dumps(layer, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(content, nl=False)
+    else:
+        output.write_text(content, encoding="utf-8")
+        typer.echo(f"wrote {output} ({len(layer['techniques'])} techniques)", err=True)
+
+
+@threat_app.command("import")
+def threat_import(
+    file: Annotated[Path, typer.Argument(help="CISA's known_exploited_vulnerabilities.json.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Store a KEV catalogue; a brief is made for each new CVE an open initiative covers."""
+    from bot.clock import SystemClock
+    from bot.db import session_scope
+    from bot.domain.errors import UserError
+    from bot.domain.threats.service import import_kev
+
+    data = _read_json(file)
+    settings = _settings()
+    with _explained(_database_url(settings, database)):
+        engine = _migrated_engine(settings, database)
+        try:
+            with session_scope(engine) as session:
+                result = import_kev(
+                    session, data=data, actor_id="accord-cli", now=SystemClock().now()
+                )
+                made = [f"{b.ref} {b.title}" for b in result.briefs]
+        except UserError as error:
+            _fail(f"{error.message} {error.hint or ''}".strip())
+        finally:
+            engine.dispose()
+    typer.echo(
+        f"KEV catalogue {result.version or '(no version)'}: {result.entries} entries, "
+        f"{result.new} new; {len(made)} brief(s) for CVEs in what initiatives cover."
+    )
+    for line in made[:50]:
+        typer.echo(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ next meeting happens there — not its UTC date.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, literal
@@ -28,6 +27,8 @@ from bot.domain.escalations import EscalationState, list_pending_escalations
 from bot.domain.initiatives import CLOSED_STATUSES, Health, Initiative, InitiativeStatus
 from bot.domain.refs import Kind, format_ref
 from bot.domain.risks import RiskAcceptance, RiskState
+from bot.domain.threats.queries import views
+from bot.domain.threats.service import briefs_for_next_agenda
 from bot.domain.touchpoints import open_actions, pending_topics
 
 #: At most this many items per section; the rest are summarised as "and n more".
@@ -52,7 +53,17 @@ class AgendaSection:
     more: int = 0  # items left off beyond SECTION_LIMIT
 
 
-AgendaSource = Callable[..., AgendaSection]
+class AgendaSource(Protocol):
+    """One section of the agenda from one kind of record."""
+
+    def __call__(
+        self,
+        session: Session,
+        *,
+        today: date,
+        window_end: datetime,
+        people: frozenset[str] = frozenset(),
+    ) -> AgendaSection: ...
 
 
 def initiatives_needing_attention(
@@ -229,12 +240,39 @@ def disagreement_section(
     )
 
 
+def threat_section(
+    session: Session, *, today: date, window_end: datetime, people: frozenset[str] = frozenset()
+) -> AgendaSection:
+    """Open threat briefs no agenda has carried yet, the most severe first, with the accepted
+    risks they touch (flagged for review when the brief is high or critical)."""
+    briefs = briefs_for_next_agenda(session, limit=SECTION_LIMIT + 1)
+    items = []
+    for view in views(session, briefs[:SECTION_LIMIT], today=today):
+        flags = [view.brief.severity.value]
+        flags += [f"review {touch.risk.ref}" for touch in view.flagged]
+        owners = dict.fromkeys(
+            [*(t.risk.owner_id for t in view.flagged if t.risk.owner_id), view.brief.created_by]
+        )
+        items.append(
+            AgendaItem(
+                ref=view.brief.ref, text=view.line(), flags=tuple(flags), owner_ids=tuple(owners)
+            )
+        )
+    return AgendaSection(
+        key="threats",
+        title="Threats and trends",
+        items=items,
+        more=max(0, len(briefs) - SECTION_LIMIT),
+    )
+
+
 # The registry of record sources, in agenda order; each is a function
 # `(session, *, today, window_end, people) -> AgendaSection`. They live here, not in the feature
 # modules, so the agenda depends on the features and never the other way round.
 SOURCES: tuple[AgendaSource, ...] = (
     initiatives_needing_attention,
     risk_section,
+    threat_section,
     disagreement_section,
 )
 

@@ -17,8 +17,10 @@ from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from bot.domain.attack.exposure import EXPIRING_DAYS, accepted_in_force, by_tactic
 from bot.domain.audit import AuditEvent
 from bot.domain.audit_chain import ChainHead, chain_head
+from bot.domain.budget import BudgetState, money
 from bot.domain.disagreements import ACTIVE_STATES, Disagreement
 from bot.domain.escalations import UNDECIDED, Escalation
 from bot.domain.gate.models import GateCheck
@@ -26,8 +28,12 @@ from bot.domain.gate.overrides import GateOverride
 from bot.domain.initiatives import CLOSED_STATUSES, Health, Initiative, InitiativeStatus
 from bot.domain.risks import OPEN_STATES, Band, RiskAcceptance, RiskState, band_expression
 from bot.domain.summaries import DisagreementBrief, DisagreementSummary, urgency_order
+from bot.domain.threats.queries import views as threat_views
+from bot.domain.threats.service import open_briefs
 
 CHANGES_SHOWN = 15
+#: Lines of a digest section (exposure, spend, threats) gathered at most.
+SECTION_SHOWN = 15
 FIRST_DIGEST_LOOKBACK = timedelta(days=7)
 #: Acceptance debt: open risk acceptances by age (since requested), in days.
 DEBT_YOUNG_DAYS = 90
@@ -89,6 +95,16 @@ class ChangeLine:
 
 
 @dataclass(frozen=True)
+class DigestSection:
+    """A titled list of plain-text lines (renderers escape them), e.g. exposure by tactic."""
+
+    key: str
+    title: str
+    lines: tuple[str, ...]
+    empty: str = "Nothing to report."
+
+
+@dataclass(frozen=True)
 class DigestPart:
     """What one source contributes; empty fields contribute nothing."""
 
@@ -97,6 +113,7 @@ class DigestPart:
     changes_by_action: tuple[tuple[str, int], ...] = ()
     changes: tuple[ChangeLine, ...] = ()
     briefs: tuple[DisagreementBrief, ...] = ()
+    sections: tuple[DigestSection, ...] = ()
 
 
 DigestSource = Callable[[Session, DigestWindow], DigestPart]
@@ -110,6 +127,7 @@ class DigestData:
     changes_by_action: list[tuple[str, int]] = field(default_factory=list)
     changes: list[ChangeLine] = field(default_factory=list)
     briefs: list[DisagreementBrief] = field(default_factory=list)
+    sections: list[DigestSection] = field(default_factory=list)
     previous: Mapping[str, Mapping[str, int]] | None = None
     previous_at: datetime | None = None
     #: Published in the digest, so that a rewrite of the whole audit chain shows against it.
@@ -299,6 +317,98 @@ def disagreement_digest_part(session: Session, window: DigestWindow) -> DigestPa
     )
 
 
+def attack_exposure_part(session: Session, window: DigestWindow) -> DigestPart:
+    """Accepted risk by ATT&CK tactic (the acceptances in force; one statement)."""
+    rows = by_tactic(accepted_in_force(session, today=window.today), today=window.today)
+    lines = tuple(
+        f"{row.name}: {row.accepted} accepted, {row.expiring} expiring within "
+        f"{EXPIRING_DAYS} days, highest score {row.highest} ({', '.join(row.refs[:6])}"
+        + (f" and {len(row.refs) - 6} more" if len(row.refs) > 6 else "")
+        + ")"
+        for row in rows
+    )
+    return DigestPart(
+        sections=(
+            DigestSection(
+                "exposure", "Accepted exposure by ATT&CK tactic", lines, "No risk is accepted."
+            ),
+        )
+    )
+
+
+def security_spend_part(session: Session, window: DigestWindow) -> DigestPart:
+    """Security spend by funding side (requested, approved, spent; shared budgets split by
+    their shares; a yearly budget counts one year), and what waits for money with the
+    accepted risks it would retire. Two statements."""
+    funded = session.exec(
+        select(Initiative)
+        .where(col(Initiative.budget_amount).is_not(None))
+        .where(col(Initiative.status) != InitiativeStatus.CANCELLED)
+        .order_by(col(Initiative.id))
+    ).all()
+    totals: dict[tuple[str, str, str], int] = {}
+    for initiative in funded:
+        budget, funding = initiative.budget, initiative.funding
+        if budget is None or funding is None or initiative.money_state is None:
+            continue
+        for side, share in funding.split(budget.amount).items():
+            if share:
+                key = (side, budget.currency, initiative.money_state.value)
+                totals[key] = totals.get(key, 0) + share
+    lines = []
+    for side, label in (("cio", "CIO side"), ("ciso", "CISO side")):
+        currencies = sorted({currency for s, currency, _ in totals if s == side})
+        for currency in currencies:
+            amounts = [
+                f"{money(totals.get((side, currency, state.value), 0), currency)} {state.value}"
+                for state in BudgetState
+            ]
+            lines.append(f"{label}: " + ", ".join(amounts))
+    waiting = [i for i in funded if i.money_state == BudgetState.REQUESTED and not i.is_closed]
+    retiring: dict[int, list[str]] = {}
+    if waiting:
+        rows = session.exec(
+            select(RiskAcceptance.id, RiskAcceptance.retired_by_id)
+            .where(col(RiskAcceptance.retired_by_id).in_([i.id for i in waiting]))
+            .where(col(RiskAcceptance.state) == RiskState.ACCEPTED)
+            .where(col(RiskAcceptance.expires_on) >= window.today)
+            .order_by(col(RiskAcceptance.id))
+        ).all()
+        for number, initiative_id in rows:
+            retiring.setdefault(int(initiative_id or 0), []).append(f"RSK-{number}")
+    for initiative in waiting:
+        risks = retiring.get(initiative.id or 0, [])
+        because = f" — would retire {', '.join(risks)}, accepted because unfunded" if risks else ""
+        lines.append(
+            f"Waiting for money: {initiative.ref} {initiative.title[:80]} "
+            f"({initiative.budget}, {initiative.funding}){because}"
+        )
+    return DigestPart(
+        sections=(
+            DigestSection(
+                "spend",
+                "Security spend by funding side",
+                tuple(lines),
+                "No initiative carries a budget yet.",
+            ),
+        )
+    )
+
+
+def threat_digest_part(session: Session, window: DigestWindow) -> DigestPart:
+    """Open threat briefs (newest first) with what they touch: two statements."""
+    briefs = open_briefs(session, limit=SECTION_SHOWN + 1)
+    lines = tuple(
+        f"{view.brief.ref} {view.line()}"
+        for view in threat_views(session, briefs[:SECTION_SHOWN], today=window.today)
+    )
+    if len(briefs) > SECTION_SHOWN:
+        lines += ("…and more: `/accord threat list` shows every open brief.",)
+    return DigestPart(
+        sections=(DigestSection("threats", "Threats and trends", lines, "No open threat brief."),)
+    )
+
+
 # The registry. Each source takes (session, window) and returns a DigestPart; order is the
 # order of sections in the digest. The sources for other record kinds live here, not in the
 # feature modules, so the digest depends on the features and never the other way round.
@@ -334,6 +444,9 @@ def gate_digest_part(session: Session, window: DigestWindow) -> DigestPart:
 SOURCES: tuple[DigestSource, ...] = (
     initiative_counts,
     risk_digest_counts,
+    attack_exposure_part,
+    security_spend_part,
+    threat_digest_part,
     disagreement_digest_part,
     gate_digest_part,
     audit_changes,
@@ -449,6 +562,7 @@ def collect(
         data.changes_by_action.extend(part.changes_by_action)
         data.changes.extend(part.changes)
         data.briefs.extend(part.briefs)
+        data.sections.extend(part.sections)
     data.changes.sort(key=lambda change: _aware(change.at), reverse=True)
     del data.changes[CHANGES_SHOWN:]
     data.audit_head = chain_head(session)

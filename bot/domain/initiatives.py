@@ -9,12 +9,13 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, ForeignKey, Integer, func, or_
+from sqlalchemy import BigInteger, ColumnElement, ForeignKey, Integer, func, or_
 from sqlalchemy import select as core_select
 from sqlmodel import Column, Field, Relationship, Session, SQLModel, col, select
 
 from bot.db import lock_row
 from bot.domain.audit import changed_fields, record_event
+from bot.domain.budget import Budget, BudgetPeriod, BudgetState, Funding, FundingSide
 from bot.domain.columns import enum_column
 from bot.domain.errors import Conflict, InvalidInput, NotFound, person
 from bot.domain.gate.announcements import (
@@ -115,6 +116,13 @@ class Initiative(SQLModel, table=True):
     created_at: datetime
     updated_by: str = Field(max_length=32)
     updated_at: datetime
+    # Security investment (see bot.domain.budget): all empty until a budget is given.
+    budget_amount: int | None = Field(default=None, sa_type=BigInteger)
+    budget_currency: str | None = Field(default=None, max_length=3)
+    budget_period: str | None = Field(default=None, max_length=10)
+    funded_by: str | None = Field(default=None, max_length=10)
+    cio_share: int | None = None
+    budget_state: str | None = Field(default=None, max_length=10, index=True)
 
     tag_rows: list[InitiativeTag] = Relationship(
         sa_relationship_kwargs={"cascade": "all, delete-orphan", "lazy": "selectin"}
@@ -154,9 +162,30 @@ class Initiative(SQLModel, table=True):
     def is_overdue(self, today: date) -> bool:
         return self.due_date is not None and self.due_date < today and not self.is_closed
 
+    @property
+    def budget(self) -> Budget | None:
+        if self.budget_amount is None or not self.budget_currency:
+            return None
+        return Budget(
+            self.budget_amount, self.budget_currency, BudgetPeriod(self.budget_period or "one-off")
+        )
+
+    @property
+    def funding(self) -> Funding | None:
+        if self.funded_by is None:
+            return None
+        return Funding(FundingSide(self.funded_by), self.cio_share or 0)
+
+    @property
+    def money_state(self) -> BudgetState | None:
+        return BudgetState(self.budget_state) if self.budget_state else None
+
     def snapshot(self) -> dict[str, Any]:
         """The fields the audit trail records, as JSON-friendly values."""
         return {
+            "budget": str(self.budget) if self.budget else None,
+            "funding": str(self.funding) if self.funding else None,
+            "budget_state": self.budget_state,
             "title": self.title,
             "description": self.description,
             "cio_owner": self.cio_owner_id,
@@ -182,6 +211,9 @@ class InitiativeDraft:
     due_date: date | None = None
     tags: list[str] = field(default_factory=list)
     covers: list[Coverage] = field(default_factory=list)
+    budget: Budget | None = None
+    funding: Funding | None = None
+    budget_state: BudgetState | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +230,9 @@ class InitiativeChanges:
     #: `""` clears the description; `tags=[]` removes every tag.
     description: str | None = None
     tags: list[str] | None = None
+    budget: Budget | None = None
+    funding: Funding | None = None
+    budget_state: BudgetState | None = None
 
     def is_empty(self) -> bool:
         return all(value is None for value in vars(self).values())
@@ -267,6 +302,7 @@ def create_initiative(
         tag_rows=[InitiativeTag(tag=tag) for tag in normalise_tags(draft.tags)],  # type: ignore[call-arg]
         coverage_rows=_coverage_rows(draft.covers),
     )
+    _set_budget(initiative, draft.budget, draft.funding, draft.budget_state)
     session.add(initiative)
     session.flush()
     record_event(
@@ -338,6 +374,7 @@ def update_initiative(
             # narrowing what a hold blocks would release part of it
             ensure_allowed(actor, Permission.HOLD_NARROW)
         _sync_coverage(initiative, changes.covers)
+    _set_budget(initiative, changes.budget, changes.funding, changes.budget_state)
     old, new = changed_fields(before, initiative.snapshot())
     if not new:
         raise Conflict(f"{initiative.ref} already has those values; nothing changed.")
@@ -366,7 +403,38 @@ _FIELD_NAMES = {
     "due": "due date",
     "tags": "tags",
     "covers": "covered systems",
+    "budget": "budget",
+    "funding": "funding",
+    "budget_state": "budget state",
 }
+
+
+def _set_budget(
+    initiative: Initiative,
+    budget: Budget | None,
+    funding: Funding | None,
+    state: BudgetState | None,
+) -> None:
+    """A budget starts `requested` and funded by the CISO side unless told otherwise."""
+    if budget is not None:
+        initiative.budget_amount = budget.amount
+        initiative.budget_currency = budget.currency
+        initiative.budget_period = budget.period.value
+        if initiative.budget_state is None and state is None:
+            state = BudgetState.REQUESTED
+        if initiative.funded_by is None and funding is None:
+            funding = Funding(FundingSide.CISO, 0)
+    if (funding is not None or state is not None) and initiative.budget_amount is None:
+        raise InvalidInput(
+            f"{initiative.ref if initiative.id else 'The initiative'} has no budget yet; give "
+            "one with it, e.g. `budget:120000EUR/year`.",
+            field="budget",
+        )
+    if funding is not None:
+        initiative.funded_by = funding.side.value
+        initiative.cio_share = funding.cio_share
+    if state is not None:
+        initiative.budget_state = state.value
 
 
 def _value(value: Any) -> str:

@@ -12,6 +12,7 @@ from bot.domain.initiatives import Initiative, InitiativeCoverage, InitiativeTag
 from bot.domain.outbox import OutboxMessage
 from bot.domain.risks import RiskAcceptance, RiskApproval, RiskReminder, RiskRound
 from bot.domain.roles import RoleGrant
+from bot.domain.threats.models import KevEntry, ThreatBrief
 from bot.domain.touchpoints import (
     TouchpointAction,
     TouchpointDecision,
@@ -34,6 +35,7 @@ __all__ = [
     "Initiative",
     "InitiativeCoverage",
     "InitiativeTag",
+    "KevEntry",
     "OutboxMessage",
     "ProcessedRequest",
     "RiskAcceptance",
@@ -41,6 +43,7 @@ __all__ = [
     "RiskReminder",
     "RiskRound",
     "RoleGrant",
+    "ThreatBrief",
     "TouchpointAction",
     "TouchpointDecision",
     "TouchpointOccurrence",

@@ -38,6 +38,7 @@ class Permission(StrEnum):
     GATE_OVERRIDE = "override a security hold for one deployment target"
     REGISTER_READ = "read the register, audit trails and digest previews"
     REGISTER_EXPORT = "export the risk register"
+    THREAT_RECORD = "record threat briefs"
 
 
 def _on_a_side(actor: Actor) -> bool:
@@ -77,6 +78,10 @@ _RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
         "Only the CISO side (or an executive) can",
     ),
     Permission.GATE_OVERRIDE: (lambda a: a.is_executive, "Only configured executives can"),
+    Permission.THREAT_RECORD: (
+        lambda a: a.on_side(Role.CISO) or a.is_admin,
+        "Only the CISO side (or an Accord admin) can",
+    ),
     Permission.GATE_TOKENS_MANAGE: (
         lambda a: a.is_admin or a.on_side(Role.CISO),
         "Only Accord admins and the CISO side can",

@@ -15,6 +15,7 @@ class Kind(StrEnum):
     DISAGREEMENT = "DIS"
     ESCALATION = "ESC"
     TOUCHPOINT = "TP"
+    THREAT = "THR"
 
 
 _REF = re.compile(r"^\s*([A-Za-z]{2,3})-([0-9]{1,30})\s*$")

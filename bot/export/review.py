@@ -58,6 +58,9 @@ def review_markdown(digest: Digest) -> str:
             )
     else:
         out.append("Nothing changed since the last digest.")
+    for part in data.sections:
+        out += ["", f"## {md(part.title)}", ""]
+        out += [f"- {md(line)}" for line in part.lines] or [md(part.empty)]
     out += ["", "## Open disagreements", "", md(digest.summary.overview), ""]
     for brief in digest.briefs:
         item = digest.summary.item(brief.ref) or summarise_brief(brief, today=today)

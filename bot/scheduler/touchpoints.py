@@ -21,6 +21,7 @@ from bot.db import session_scope
 from bot.domain import touchpoints as tp
 from bot.domain.agenda import build_agenda
 from bot.domain.idempotency import claim_request
+from bot.domain.threats.service import mark_on_agenda
 from bot.services import Services
 from bot.slack import send
 from bot.slack.blocks.touchpoints import action_due_reminder, agenda_message
@@ -126,6 +127,16 @@ def _queue(
         notify=series.organiser_id,
     )
     tp.consume_topics(session, series_id=occurrence.series_id, occurrence_id=occurrence_id)
+    mark_on_agenda(
+        session,
+        refs=[
+            item.ref
+            for section in agenda.sections
+            if section.key == "threats"
+            for item in section.items
+        ],
+        occurrence_id=occurrence_id,
+    )
     log.info("queued the agenda of %s for %s", series.ref, occurrence.starts_at.isoformat())
 
 

@@ -73,6 +73,7 @@ class CallbackId(StrEnum):
     ESCALATION_DECIDE = "escalation.decide"
     ESCALATION_MORE_INFO = "escalation.more_info"
     ESCALATION_DEFER = "escalation.defer"
+    THREAT_CREATE = "threat.create"
 
 
 class BlockId(StrEnum):
@@ -104,6 +105,19 @@ class BlockId(StrEnum):
     EXPIRES = "expires"
     CONTROLS = "controls"
     ATTACK = "attack"
+    SEVERITY = "severity"
+    RISK_OWNER = "risk_owner"
+    BUDGET = "budget"
+    FUNDING = "funding"
+    MONEY = "money"
+    TREATMENT = "treatment"
+    TREATMENT_DUE = "treatment_due"
+    RESIDUAL_LIKELIHOOD = "residual_likelihood"
+    RESIDUAL_IMPACT = "residual_impact"
+    EVIDENCE = "evidence"
+    RETIRED_BY = "retired_by"
+    RELEVANCE = "relevance"
+    SOURCE = "source"
     INITIATIVE = "initiative"
     POSITION = "position"
     RATIONALE = "rationale"

@@ -15,29 +15,39 @@ from bot.domain.attack.stix import bundle_version, techniques_from_bundle
 from bot.domain.audit import record_event
 from bot.domain.validation import bounded_text
 
-_cache: dict[int, Catalogue] = {}
+_cache: dict[tuple[object, ...], Catalogue] = {}
 _lock = threading.Lock()
 
 
 def current_catalogue(session: Session) -> Catalogue:
-    """One indexed read of the newest release id; its techniques are parsed once per process."""
-    newest = session.exec(
-        select(AttackRelease.id).order_by(col(AttackRelease.id).desc()).limit(1)
+    """One indexed read of the newest release's stamp; its techniques are parsed once per
+    process (the stamp, not the id alone, keys the cache: two databases may share ids)."""
+    stamp = session.exec(
+        select(
+            AttackRelease.id,
+            AttackRelease.version,
+            AttackRelease.imported_at,
+            AttackRelease.technique_count,
+        )
+        .order_by(col(AttackRelease.id).desc())
+        .limit(1)
     ).first()
-    if newest is None:
+    if stamp is None:
         return shipped()
+    key = tuple(stamp)
     with _lock:
-        found = _cache.get(newest)
+        found = _cache.get(key)
     if found is not None:
         return found
-    row = session.get(AttackRelease, newest)
+    row = session.get(AttackRelease, stamp[0])
     assert row is not None
     catalogue = catalogue_from_json(
         {"version": row.version, "techniques": row.techniques}, source=row.source
     )
     with _lock:
-        _cache.clear()
-        _cache[newest] = catalogue
+        if len(_cache) > 8:
+            _cache.clear()
+        _cache[key] = catalogue
     return catalogue
 
 

@@ -57,6 +57,7 @@ from bot.domain.risks.models import (
     RiskState,
     RoundKind,
     RoundState,
+    Treatment,
     band_of,
 )
 from bot.domain.risks.policy import (
@@ -64,7 +65,9 @@ from bot.domain.risks.policy import (
     RiskPolicy,
     approver_side,
     ensure_decidable,
+    parse_evidence,
     parse_rating,
+    parse_residual,
     parse_techniques,
 )
 from bot.domain.risks.queries import (
@@ -112,6 +115,7 @@ __all__ = [
     "RiskState",
     "RoundKind",
     "RoundState",
+    "Treatment",
     "all_risks",
     "already_decided_message",
     "approver_side",
@@ -129,7 +133,9 @@ __all__ = [
     "get_risk",
     "lapse_one",
     "list_risks",
+    "parse_evidence",
     "parse_rating",
+    "parse_residual",
     "parse_techniques",
     "pending_risks",
     "renew",

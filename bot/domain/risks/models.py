@@ -1,6 +1,7 @@
 """Risk acceptance tables, enums, limits and the score bands."""
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -11,6 +12,7 @@ from sqlmodel import Field, Relationship, SQLModel
 
 from bot.domain.attack.catalogue import Technique, shipped
 from bot.domain.columns import enum_column
+from bot.domain.initiatives import Initiative
 from bot.domain.refs import Kind, format_ref
 from bot.domain.roles import Role
 
@@ -29,6 +31,34 @@ MAX_TECHNIQUES = 20
 # The format of an ATT&CK technique id; the service then checks the id against the catalogue
 # (bot.domain.attack): unknown, revoked and deprecated ids are refused.
 TECHNIQUE_ID = re.compile(r"^T\d{4}(?:\.\d{3})?$")
+
+
+def technique_details(
+    techniques: Sequence[str], technique_info: Sequence[dict[str, Any]] | None
+) -> list[Technique]:
+    """A record's techniques with the names and tactics kept when they were checked."""
+    known = {row["id"]: Technique.from_json(row) for row in technique_info or ()}
+    return [known.get(t) or shipped().describe(t) for t in techniques]
+
+
+def tactics_of(techniques: Sequence[Technique]) -> list[str]:
+    found: list[str] = []
+    for technique in techniques:
+        found.extend(t for t in technique.tactics if t not in found)
+    return found
+
+
+class Treatment(StrEnum):
+    """The treatment plan: accepting is one of four ways to handle a risk."""
+
+    ACCEPT = "accept"
+    MITIGATE = "mitigate"
+    TRANSFER = "transfer"
+    AVOID = "avoid"
+
+
+MAX_EVIDENCE = 5
+EVIDENCE_MAX = 300
 
 
 class RiskState(StrEnum):
@@ -189,6 +219,22 @@ class RiskAcceptance(SQLModel, table=True):
     #: Name and tactics of each technique as the catalogue had them when the ids were checked.
     technique_info: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     requested_by: str = Field(max_length=32, index=True)
+    #: Who answers for the risk itself (the requester asks for the acceptance).
+    owner_id: str | None = Field(default=None, max_length=32, index=True)
+    treatment: Treatment = Field(
+        default=Treatment.ACCEPT,
+        sa_column=enum_column(Treatment),
+    )
+    treatment_due: date | None = None
+    #: Likelihood × impact after the compensating controls; the band follows it when given.
+    residual_likelihood: int | None = None
+    residual_impact: int | None = None
+    evidence: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    #: The initiative whose completion would retire the risk ("accepted because unfunded").
+    retired_by_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("initiative.id", ondelete="SET NULL"), nullable=True),
+    )
     expires_on: date = Field(index=True)
     review_days: int
     next_review_on: date
@@ -222,9 +268,37 @@ class RiskAcceptance(SQLModel, table=True):
         assert self.id is not None, "a risk acceptance gets its id when it is flushed"
         return format_ref(Kind.RISK, self.id)
 
+    retired_by: Initiative | None = Relationship(
+        sa_relationship_kwargs={
+            "lazy": "selectin",
+            "foreign_keys": "[RiskAcceptance.retired_by_id]",
+            "viewonly": True,
+        }
+    )
+
+    @property
+    def inherent_score(self) -> int:
+        return self.likelihood * self.impact
+
+    @property
+    def residual_score(self) -> int | None:
+        if self.residual_likelihood is None or self.residual_impact is None:
+            return None
+        return self.residual_likelihood * self.residual_impact
+
     @property
     def score(self) -> int:
-        return self.likelihood * self.impact
+        """The score that counts (band, expiry cap, exposure): residual when given."""
+        residual = self.residual_score
+        return self.inherent_score if residual is None else residual
+
+    @property
+    def owner(self) -> str:
+        return self.owner_id or self.requested_by
+
+    @property
+    def retired_by_ref(self) -> str | None:
+        return format_ref(Kind.INITIATIVE, self.retired_by_id) if self.retired_by_id else None
 
     @property
     def band(self) -> Band:
@@ -243,15 +317,11 @@ class RiskAcceptance(SQLModel, table=True):
     def technique_details(self) -> list[Technique]:
         """The techniques to show, with names and tactics (records from before the catalogue
         are described from the shipped snapshot)."""
-        known = {row["id"]: Technique.from_json(row) for row in self.technique_info}
-        return [known.get(t) or shipped().describe(t) for t in self.techniques]
+        return technique_details(self.techniques, self.technique_info)
 
     @property
     def tactics(self) -> list[str]:
-        found: list[str] = []
-        for technique in self.technique_details:
-            found.extend(t for t in technique.tactics if t not in found)
-        return found
+        return tactics_of(self.technique_details)
 
     def round_row(self, number: int | None = None) -> RiskRound | None:
         wanted = self.round if number is None else number
@@ -293,8 +363,17 @@ class RiskAcceptance(SQLModel, table=True):
             "asset": self.asset,
             "likelihood": self.likelihood,
             "impact": self.impact,
+            "inherent_score": self.inherent_score,
+            "residual_likelihood": self.residual_likelihood,
+            "residual_impact": self.residual_impact,
+            "residual_score": self.residual_score,
             "score": self.score,
             "band": self.band.value,
+            "owner": self.owner,
+            "treatment": self.treatment.value,
+            "treatment_due": self.treatment_due.isoformat() if self.treatment_due else None,
+            "evidence": list(self.evidence),
+            "retired_by": self.retired_by_ref,
             "controls": self.controls,
             "techniques": list(self.techniques),
             "expires_on": self.expires_on.isoformat(),
@@ -316,6 +395,12 @@ class RiskDraft:
     initiative_id: int | None = None
     techniques: tuple[str, ...] = ()
     review_days: int | None = None
+    owner_id: str | None = None
+    treatment: Treatment = Treatment.ACCEPT
+    treatment_due: date | None = None
+    residual: tuple[int, int] | None = None
+    evidence: tuple[str, ...] = ()
+    retired_by_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -331,6 +416,12 @@ class RiskChanges:
     expires_on: date | None = None
     initiative_id: int | None = None
     techniques: tuple[str, ...] | None = None
+    owner_id: str | None = None
+    treatment: Treatment | None = None
+    treatment_due: date | None = None
+    residual: tuple[int, int] | None = None
+    evidence: tuple[str, ...] | None = None
+    retired_by_id: int | None = None
 
     def is_empty(self) -> bool:
         return all(value is None for value in vars(self).values())

@@ -8,6 +8,8 @@ from bot.config import Settings
 from bot.domain.errors import Conflict, Forbidden, InvalidInput, person
 from bot.domain.permissions import Permission, ensure_allowed, ensure_may_decide_risk, side_of
 from bot.domain.risks.models import (
+    EVIDENCE_MAX,
+    MAX_EVIDENCE,
     MAX_TECHNIQUES,
     TECHNIQUE_ID,
     Band,
@@ -55,6 +57,11 @@ MATERIAL_FIELDS = (
     "description",
     "likelihood",
     "impact",
+    "residual_likelihood",
+    "residual_impact",
+    "treatment",
+    "treatment_due",
+    "retired_by",
     "controls",
     "expires_on",
     "asset",
@@ -89,6 +96,58 @@ def parse_techniques(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
             found.append(technique)
     if len(found) > MAX_TECHNIQUES:
         raise InvalidInput(f"At most {MAX_TECHNIQUES} technique ids.", field="attack")
+    return tuple(found)
+
+
+def parse_residual(text: str) -> tuple[int, int]:
+    """`residual:2x3`: likelihood × impact after the compensating controls."""
+    likelihood, sep, impact = text.strip().lower().replace("×", "x").partition("x")
+    if not sep:
+        raise InvalidInput(
+            f"`{text[:20]}` is not a residual rating.",
+            hint="Give likelihood × impact after the controls, e.g. `residual:2x3`.",
+            field="residual",
+        )
+    return (
+        parse_rating(likelihood, field="residual likelihood"),
+        parse_rating(impact, field="residual impact"),
+    )
+
+
+def check_residual(
+    residual: tuple[int, int] | None, *, likelihood: int, impact: int
+) -> tuple[int, int] | None:
+    if residual is not None and residual[0] * residual[1] > likelihood * impact:
+        raise InvalidInput(
+            f"The residual score {residual[0] * residual[1]} is above the inherent score "
+            f"{likelihood * impact}: controls do not make a risk worse.",
+            hint="Give a residual likelihood × impact at or below the inherent one.",
+            field="residual",
+        )
+    return residual
+
+
+def parse_evidence(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Links to evidence (tickets, scan reports, test results): http(s) only, at most five."""
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    found: list[str] = []
+    for item in items:
+        link = item.strip().strip("<>")
+        if not link:
+            continue
+        if not link.lower().startswith(("https://", "http://")) or len(link) > EVIDENCE_MAX:
+            raise InvalidInput(
+                f"`{link[:60]}` is not an evidence link.",
+                hint=f"Links start with https:// and are at most {EVIDENCE_MAX} characters, "
+                "separated by commas.",
+                field="evidence",
+            )
+        if any(char.isspace() or char in "|<>" for char in link):
+            raise InvalidInput(f"`{link[:60]}` is not one link.", field="evidence")
+        if link not in found:
+            found.append(link)
+    if len(found) > MAX_EVIDENCE:
+        raise InvalidInput(f"At most {MAX_EVIDENCE} evidence links.", field="evidence")
     return tuple(found)
 
 

@@ -27,9 +27,13 @@ from bot.domain.roles import Actor, Role
 
 
 def band_expression() -> Any:
-    """The band as SQL: a CASE over likelihood × impact built from `BAND_CEILINGS`, so a
+    """The band as SQL: a CASE over the score (residual when given, else likelihood × impact)
+    built from `BAND_CEILINGS`, so a
     GROUP BY agrees with `band_of` (score and band are Python properties, not columns)."""
-    score = col(RiskAcceptance.likelihood) * col(RiskAcceptance.impact)
+    score = func.coalesce(
+        col(RiskAcceptance.residual_likelihood) * col(RiskAcceptance.residual_impact),
+        col(RiskAcceptance.likelihood) * col(RiskAcceptance.impact),
+    )
     return case(
         *((score <= ceiling, band.value) for ceiling, band in BAND_CEILINGS),
         else_=Band.CRITICAL.value,

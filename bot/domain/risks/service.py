@@ -37,7 +37,9 @@ from bot.domain.risks.policy import (
     _rating,
     _restore_state,
     approver_side,
+    check_residual,
     ensure_decidable,
+    parse_evidence,
     parse_techniques,
 )
 from bot.domain.risks.queries import get_risk
@@ -64,6 +66,15 @@ def _checked_techniques(
     return [t.id for t in found], [t.to_json() for t in found]
 
 
+def _treatment_due(value: date | None, *, today: date) -> date | None:
+    if value is not None and value <= today:
+        raise InvalidInput(
+            f"The treatment target date {value.isoformat()} is not in the future.",
+            field="treatment-due",
+        )
+    return value
+
+
 def create_risk(
     session: Session,
     *,
@@ -78,7 +89,8 @@ def create_risk(
     today = now.date()
     likelihood = _rating(draft.likelihood, field="likelihood")
     impact = _rating(draft.impact, field="impact")
-    band = band_of(likelihood * impact)
+    residual = check_residual(draft.residual, likelihood=likelihood, impact=impact)
+    band = band_of(residual[0] * residual[1] if residual else likelihood * impact)
     expires = _expiry(draft.expires_on, band=band, today=today, policy=policy)
     review_days = draft.review_days or policy.review_days[band]
     techniques, technique_info = _checked_techniques(session, draft.techniques)
@@ -95,6 +107,13 @@ def create_risk(
         techniques=techniques,
         technique_info=technique_info,
         requested_by=actor.user_id,
+        owner_id=draft.owner_id,
+        treatment=draft.treatment,
+        treatment_due=_treatment_due(draft.treatment_due, today=today),
+        residual_likelihood=residual[0] if residual else None,
+        residual_impact=residual[1] if residual else None,
+        evidence=list(parse_evidence(draft.evidence)),
+        retired_by_id=_initiative(session, draft.retired_by_id),
         expires_on=expires,
         review_days=review_days,
         next_review_on=min(today + timedelta(days=review_days), expires),
@@ -441,7 +460,30 @@ def update_risk(
         risk.initiative_id = _initiative(session, changes.initiative_id)
     if changes.techniques is not None:
         risk.techniques, risk.technique_info = _checked_techniques(session, changes.techniques)
-    if changes.expires_on is not None or changes.likelihood or changes.impact:
+    if changes.owner_id is not None:
+        risk.owner_id = changes.owner_id
+    if changes.treatment is not None:
+        risk.treatment = changes.treatment
+    if changes.treatment_due is not None:
+        risk.treatment_due = _treatment_due(changes.treatment_due, today=now.date())
+    if changes.evidence is not None:
+        risk.evidence = list(parse_evidence(changes.evidence))
+    if changes.retired_by_id is not None:
+        risk.retired_by_id = _initiative(session, changes.retired_by_id)
+    if changes.residual is not None:
+        risk.residual_likelihood, risk.residual_impact = changes.residual
+    if risk.residual_score is not None:
+        check_residual(
+            (risk.residual_likelihood or 0, risk.residual_impact or 0),
+            likelihood=risk.likelihood,
+            impact=risk.impact,
+        )
+    if (
+        changes.expires_on is not None
+        or changes.likelihood
+        or changes.impact
+        or changes.residual is not None
+    ):
         # A higher band may shorten the longest allowed acceptance.
         risk.expires_on = _expiry(
             changes.expires_on or risk.expires_on, band=risk.band, today=now.date(), policy=policy

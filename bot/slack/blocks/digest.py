@@ -6,7 +6,7 @@ from datetime import date
 
 from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
-from bot.domain.digest import Digest, DigestData
+from bot.domain.digest import Digest, DigestData, DigestSection
 from bot.domain.summaries import DisagreementBrief, ItemSummary
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
@@ -51,6 +51,17 @@ def count_lines(data: DigestData) -> list[tuple[str, list[str]]]:
 
 
 OWN_WORDS = "each side's position is quoted from the record, in its own words"
+SECTION_LINES_SHOWN = 15
+
+
+def section_text(part: DigestSection) -> str:
+    """One digest section as mrkdwn: its title and up to 15 lines (the pack has them all)."""
+    shown = [f"• {safe(line, 400)}" for line in part.lines[:SECTION_LINES_SHOWN]]
+    more = len(part.lines) - len(shown)
+    if more > 0:
+        shown.append(f"_…and {more} more in the review pack._")
+    body = "\n".join(shown) if shown else safe(part.empty, 200)
+    return clip(f"*{safe(part.title, 100)}*\n{body}", 2900)
 
 
 def author_line(digest: Digest) -> str:
@@ -176,6 +187,8 @@ def digest_message(digest: Digest, *, preview: bool = False) -> Message:
         )
     else:
         blocks.append(section("*What changed* — nothing since the last digest."))
+    for part in data.sections:
+        blocks.append(section(section_text(part)))
     blocks.append(divider())
     summary = digest.summary
     blocks.append(section(f"*Open disagreements* — {safe(summary.overview, 500)}"))

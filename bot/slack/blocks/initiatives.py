@@ -42,6 +42,7 @@ from bot.slack.blocks.common import (
 from bot.slack.blocks.general import audit_feed
 from bot.slack.blocks.inputs import date_input, modal, options, text_input, user_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.text import escape
 
 HEALTH_ICON = {
     Health.GREEN: ":large_green_circle:",
@@ -103,6 +104,16 @@ def list_line(initiative: Initiative | InitiativeLine, today: date) -> Block:
     )
 
 
+def budget_text(initiative: Initiative) -> str:
+    """`120,000 EUR/year · CISO side · requested`, or — without a budget."""
+    if initiative.budget is None:
+        return "—"
+    parts = [str(initiative.budget), str(initiative.funding or "funding not set")]
+    if initiative.money_state is not None:
+        parts.append(initiative.money_state.value)
+    return escape(" · ".join(parts))
+
+
 def card(
     initiative: Initiative, today: date, *, lead: str | None = None, viewer: Actor | None = None
 ) -> Message:
@@ -131,6 +142,7 @@ def card(
                 f"*Due*\n{_due(initiative, today)}",
                 f"*Tags*\n{tags}",
                 f"*Covers*\n{covers_text(initiative, limit=20) or '—'}",
+                f"*Budget*\n{budget_text(initiative)}",
             ]
         )
     )
@@ -220,8 +232,50 @@ def create_modal(*, metadata: str) -> View:
                 placeholder="zero-trust, network",
             ),
             covers_input(""),
+            *budget_inputs(),
         ],
     )
+
+
+def budget_inputs(initiative: Initiative | None = None) -> list[InputBlock]:
+    """Budget, funding side and money state, typed as `/accord initiative update` takes them."""
+    budget, funding = (initiative.budget, initiative.funding) if initiative else (None, None)
+    per = "/year" if budget and budget.period.value == "per-year" else "/once"
+    shares = (
+        f"shared:{funding.cio_share}/{100 - funding.cio_share}"
+        if funding and funding.side.value == "shared"
+        else (funding.side.value if funding else "")
+    )
+    state = initiative.money_state if initiative else None
+    choices = options(["requested", "approved", "spent"])
+    return [
+        text_input(
+            BlockId.BUDGET,
+            "Budget",
+            optional=True,
+            max_length=40,
+            initial=f"{budget.amount}{budget.currency}{per}" if budget else "",
+            placeholder="120000EUR/year or 80kUSD",
+        ),
+        text_input(
+            BlockId.FUNDING,
+            "Funded by",
+            optional=True,
+            max_length=20,
+            initial=shares,
+            placeholder="cio, ciso or shared:60/40",
+        ),
+        InputBlock(
+            block_id=BlockId.MONEY,
+            label=PlainTextObject(text="Budget state"),
+            optional=True,
+            element=StaticSelectElement(
+                action_id="value",
+                options=choices,
+                initial_option=next((o for o in choices if state and o.value == state.value), None),
+            ),
+        ),
+    ]
 
 
 def covers_input(initial: str) -> InputBlock:
@@ -290,6 +344,7 @@ def edit_modal(initiative: Initiative, *, metadata: str) -> View:
                 placeholder="zero-trust, network",
             ),
             covers_input(" ".join(str(cover) for cover in initiative.covers)),
+            *budget_inputs(initiative),
         ],
     )
 

@@ -16,6 +16,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.attack.catalogue import Technique
+from bot.domain.attack.exposure import EXPIRING_DAYS, TacticExposure
+from bot.domain.budget import BudgetState
 from bot.domain.paging import Page
 from bot.domain.risks import (
     Band,
@@ -26,6 +28,8 @@ from bot.domain.risks import (
     RiskState,
     RoundKind,
     RoundState,
+    Treatment,
+    band_of,
 )
 from bot.domain.roles import ROLE_LABELS, SIDES, Role
 from bot.slack.blocks.attack import technique_picker
@@ -45,7 +49,8 @@ from bot.slack.blocks.common import (
     state_words,
     user,
 )
-from bot.slack.blocks.inputs import modal, text_input
+from bot.slack.blocks.initiatives import budget_text
+from bot.slack.blocks.inputs import date_input, modal, text_input, user_input
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.text import escape
 
@@ -82,9 +87,49 @@ def decision_value(risk: RiskAcceptance) -> str:
 
 
 def scoretext_input(risk: RiskAcceptance) -> str:
+    if risk.residual_score is None:
+        return (
+            f"{BAND_ICON[risk.band]} {risk.band.value} · score {risk.score} "
+            f"(likelihood {risk.likelihood} × impact {risk.impact})"
+        )
     return (
-        f"{BAND_ICON[risk.band]} {risk.band.value} · score {risk.score} "
-        f"(likelihood {risk.likelihood} × impact {risk.impact})"
+        f"{BAND_ICON[risk.band]} {risk.band.value} · residual score {risk.score} "
+        f"({risk.residual_likelihood} × {risk.residual_impact} after controls; inherent "
+        f"{risk.inherent_score} = {risk.likelihood} × {risk.impact})"
+    )
+
+
+TREATMENT_LABEL = {
+    Treatment.ACCEPT: "accept",
+    Treatment.MITIGATE: "mitigate",
+    Treatment.TRANSFER: "transfer",
+    Treatment.AVOID: "avoid",
+}
+
+
+def treatment_text(risk: RiskAcceptance) -> str:
+    due = f" by {risk.treatment_due.isoformat()}" if risk.treatment_due else ""
+    return f"{TREATMENT_LABEL[risk.treatment]}{due}"
+
+
+def unfunded(risk: RiskAcceptance) -> bool:
+    """Accepted while the work that would retire it waits for money."""
+    retiring = risk.retired_by
+    return (
+        retiring is not None
+        and not retiring.is_closed
+        and (retiring.money_state in (None, BudgetState.REQUESTED))
+    )
+
+
+def retired_by_text(risk: RiskAcceptance) -> str | None:
+    retiring = risk.retired_by
+    if retiring is None:
+        return None
+    why = " — _accepted because unfunded_" if unfunded(risk) else ""
+    return (
+        f"*Would be retired by* {retiring.ref} {safe(retiring.title, 150)} · "
+        f"{budget_text(retiring)}{why}"
     )
 
 
@@ -180,6 +225,8 @@ def card(
                 f"*Expires*\n{risk.expires_on.isoformat()} ({_expiry_words(risk, today)})",
                 f"*Next review*\n{risk.next_review_on.isoformat()} (every {risk.review_days} d)",
                 f"*Requested by*\n{user(risk.requested_by)}",
+                f"*Risk owner*\n{user(risk.owner)}",
+                f"*Treatment*\n{treatment_text(risk)}",
                 f"*Asset / system*\n{safe(risk.asset, 300) or '—'}",
                 f"*Initiative*\n{risk.initiative_ref or '—'}",
             ]
@@ -187,6 +234,12 @@ def card(
     )
     if risk.techniques:
         blocks.append(section(f"*ATT&amp;CK techniques*\n{techniques_text(risk)}"))
+    retired = retired_by_text(risk)
+    if retired:
+        blocks.append(section(retired))
+    if risk.evidence:
+        links = "\n".join(f"• <{escape(link)}>" for link in risk.evidence)
+        blocks.append(section(f"*Evidence*\n{links}"))
     if risk.description:
         blocks.append(section(f"*Why accept it*\n{safe(risk.description, 2800)}"))
     blocks.append(section(f"*Compensating controls*\n{safe(risk.controls, 2800) or '_none_'}"))
@@ -383,10 +436,37 @@ def list_message(page: Page[RiskAcceptance], *, which: RiskFilter, today: date) 
     return Message(text=f"{title}: {page.total}", blocks=blocks)
 
 
-def _rating(block_id: str, label: str) -> InputBlock:
+def exposure_message(rows: list[TacticExposure], *, accepted: int, version: str) -> Message:
+    """Accepted risk by ATT&CK tactic: accepted, expiring, highest score, which records."""
+    title = f"Accepted exposure by ATT&CK tactic ({accepted} in force)"
+    blocks: list[Block] = [header(title)]
+    if not rows:
+        blocks.append(section("No risk is accepted right now."))
+        return Message(text="Accepted exposure: none", blocks=blocks)
+    lines = []
+    for row in rows:
+        refs = ", ".join(row.refs[:8]) + (f" +{len(row.refs) - 8}" if len(row.refs) > 8 else "")
+        expiring = f" · :hourglass: {row.expiring} expiring" if row.expiring else ""
+        lines.append(
+            f"*{escape(row.name)}* — {row.accepted} accepted{expiring} · highest score "
+            f"{row.highest} {BAND_ICON[band_of(row.highest)]} · {refs}"
+        )
+    for start in range(0, len(lines), 8):
+        blocks.append(section("\n".join(lines[start : start + 8])))
+    blocks.append(
+        context(
+            f"ATT&amp;CK Enterprise v{escape(version)} · expiring = within {EXPIRING_DAYS} days · "
+            "`accord export attack-layer` writes these techniques as a Navigator layer."
+        )
+    )
+    return Message(text=f"Accepted exposure: {accepted} risk(s) in force", blocks=blocks)
+
+
+def _rating(block_id: str, label: str, *, optional: bool = False) -> InputBlock:
     return InputBlock(
         block_id=block_id,
         label=PlainTextObject(text=label),
+        optional=optional,
         element=StaticSelectElement(
             action_id="value",
             options=[Option(value=str(n), text=PlainTextObject(text=str(n))) for n in range(1, 6)],
@@ -423,6 +503,38 @@ def create_modal(*, metadata: str) -> View:
             technique_picker(BlockId.ATTACK, "ATT&CK techniques"),
             text_input(
                 BlockId.INITIATIVE, "Initiative", max_length=20, optional=True, placeholder="INI-3"
+            ),
+            user_input(BlockId.RISK_OWNER, "Risk owner (if not you)"),
+            InputBlock(
+                block_id=BlockId.TREATMENT,
+                label=PlainTextObject(text="Treatment plan"),
+                optional=True,
+                element=StaticSelectElement(
+                    action_id="value",
+                    options=[
+                        Option(value=t.value, text=PlainTextObject(text=TREATMENT_LABEL[t]))
+                        for t in Treatment
+                    ],
+                ),
+            ),
+            date_input(BlockId.TREATMENT_DUE, "Treatment target date"),
+            _rating(
+                BlockId.RESIDUAL_LIKELIHOOD, "Residual likelihood after controls", optional=True
+            ),
+            _rating(BlockId.RESIDUAL_IMPACT, "Residual impact after controls", optional=True),
+            text_input(
+                BlockId.EVIDENCE,
+                "Evidence links",
+                max_length=1600,
+                optional=True,
+                placeholder="https://…, https://…",
+            ),
+            text_input(
+                BlockId.RETIRED_BY,
+                "Initiative that would retire it",
+                max_length=20,
+                optional=True,
+                placeholder="INI-5",
             ),
         ],
     )

@@ -11,6 +11,7 @@ from bot.slack.commands import (
     general,
     initiative,
     risk,
+    threat,
     touchpoint,
 )
 from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply
@@ -39,6 +40,7 @@ NOUNS: tuple[Noun, ...] = (
     initiative.NOUN,
     touchpoint.NOUN,
     risk.NOUN,
+    threat.NOUN,
     disagreement.NOUN,
     disagreement.ESCALATE,
     digest.NOUN,

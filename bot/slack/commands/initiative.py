@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from bot.domain import initiatives as service
 from bot.domain.audit import list_events
+from bot.domain.budget import parse_budget, parse_budget_state, parse_funding
 from bot.domain.errors import InvalidInput
 from bot.domain.gate.coverage import Coverage, parse_coverage_list
 from bot.domain.initiatives import (
@@ -23,7 +25,21 @@ from bot.slack.blocks import initiatives as render
 from bot.slack.commands.base import CommandContext, Noun, OpenModal, Outcome, Reply, Verb
 from bot.slack.text import neutralise, parse_args, parse_fields, parse_user, strip_quotes, tag_name
 
-NEW_USAGE = "new <title> [cio:@user] [ciso:@user] [due:YYYY-MM-DD] [covers:service@env,…] [#tag …]"
+NEW_USAGE = (
+    "new <title> [cio:@user] [ciso:@user] [due:YYYY-MM-DD] [covers:service@env,…]"
+    " [budget:120000EUR/year] [funding:cio|ciso|shared:60/40] [money:requested|approved|spent]"
+    " [#tag …]"
+)
+MONEY_KEYS = frozenset({"budget", "funding", "money"})
+
+
+def money_options(options: dict[str, str]) -> dict[str, Any]:
+    """`budget:`, `funding:` and `money:` as the service takes them (one parser each)."""
+    return {
+        "budget": parse_budget(options["budget"]) if "budget" in options else None,
+        "funding": parse_funding(options["funding"]) if "funding" in options else None,
+        "budget_state": parse_budget_state(options["money"]) if "money" in options else None,
+    }
 
 
 def split_covers(args: list[str]) -> tuple[list[str], list[Coverage] | None]:
@@ -61,7 +77,7 @@ def open_create_modal(ctx: CommandContext, _args: list[str]) -> Outcome:
 
 def new(ctx: CommandContext, args: list[str]) -> Outcome:
     args, covers = split_covers(args)
-    parsed = parse_args(args, options=frozenset({"cio", "ciso", "due"}), tags=True)
+    parsed = parse_args(args, options=frozenset({"cio", "ciso", "due"}) | MONEY_KEYS, tags=True)
     due = parsed.options.get("due")
     draft = InitiativeDraft(
         title=parsed.free_text(),
@@ -70,6 +86,7 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         due_date=parse_date(due, field="due") if due is not None else None,
         tags=normalise_tags(parsed.tags),
         covers=covers or [],
+        **money_options(parsed.options),
     )
     initiative = service.create_initiative(
         ctx.session,
@@ -112,8 +129,11 @@ def show(ctx: CommandContext, args: list[str]) -> Outcome:
     return Reply(render.card(initiative, ctx.today, viewer=ctx.actor))
 
 
-UPDATE_KEYS = frozenset(
-    {"status", "health", "due", "owner-cio", "owner-ciso", "title", "description", "tags"}
+UPDATE_KEYS = (
+    frozenset(
+        {"status", "health", "due", "owner-cio", "owner-ciso", "title", "description", "tags"}
+    )
+    | MONEY_KEYS
 )
 
 
@@ -148,6 +168,7 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
         if "description" in options
         else None,
         tags=_tags_option(options.get("tags")),
+        **money_options(options),
     )
     initiative = service.update_initiative(
         ctx.session,
@@ -235,9 +256,10 @@ NOUN = Noun(
         Verb(
             "update",
             "update INI-n [status:<s>] [health:<h>] [due:<date>] [owner-cio:@u] [owner-ciso:@u]"
-            ' [title:"…"] [covers:service@env,…|none]',
+            ' [title:"…"] [covers:service@env,…|none] [budget:120000EUR/year]'
+            " [funding:cio|ciso|shared:60/40] [money:requested|approved|spent]",
             "/accord initiative update INI-3 status:active covers:payments-api@production",
-            "Change status, health, due date, owners or what it covers.",
+            "Change status, health, due date, owners, what it covers, or its budget.",
             update,
             aliases=("edit", "set"),
         ),

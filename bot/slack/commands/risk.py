@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from bot.domain import risks as service
+from bot.domain.attack.exposure import accepted_in_force, by_tactic
+from bot.domain.attack.service import current_catalogue
 from bot.domain.audit import list_events
 from bot.domain.errors import InvalidInput
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.risk_export import ExportFormat, filename
-from bot.domain.risks import Decision, RiskChanges, RiskDraft, RiskFilter, RiskPolicy
+from bot.domain.risks import (
+    Decision,
+    RiskChanges,
+    RiskDraft,
+    RiskFilter,
+    RiskPolicy,
+    Treatment,
+)
 from bot.domain.risks.policy import may_decide
 from bot.domain.validation import parse_choice, parse_date, parse_snooze_days
 from bot.slack.blocks import risks as render
@@ -33,18 +43,49 @@ from bot.slack.risk_delivery import (
     tell_requester_of_revocation,
     where_asked,
 )
-from bot.slack.text import neutralise, parse_args, parse_fields, strip_quotes
+from bot.slack.text import neutralise, parse_args, parse_fields, parse_user, strip_quotes
 
-NEW_KEYS = frozenset(
-    {"likelihood", "impact", "expires", "initiative", "attack", "asset", "controls", "draft"}
+REGISTER_KEYS = frozenset(
+    {"owner", "treatment", "treatment-due", "residual", "evidence", "retired-by"}
+)
+NEW_KEYS = (
+    frozenset(
+        {"likelihood", "impact", "expires", "initiative", "attack", "asset", "controls", "draft"}
+    )
+    | REGISTER_KEYS
 )
 NEW_USAGE = (
     "new <title> likelihood:<1-5> impact:<1-5> expires:<YYYY-MM-DD> [initiative:INI-n]"
-    ' [attack:T1078,…] [asset:"…"] [controls:"…"] [draft:yes]'
+    ' [attack:T1078,…] [asset:"…"] [controls:"…"] [owner:@u] [residual:2x3]'
+    " [treatment:accept|mitigate|transfer|avoid] [treatment-due:date] [evidence:https://…,…]"
+    " [retired-by:INI-n] [draft:yes]"
 )
-UPDATE_KEYS = frozenset(
-    {"title", "likelihood", "impact", "expires", "initiative", "attack", "asset", "controls"}
+UPDATE_KEYS = (
+    frozenset(
+        {"title", "likelihood", "impact", "expires", "initiative", "attack", "asset", "controls"}
+    )
+    | REGISTER_KEYS
 )
+
+
+def register_options(o: dict[str, str]) -> dict[str, Any]:
+    """The register's fields (owner, treatment, residual, evidence, what retires it), parsed
+    once for `new` and `update`; absent ones stay None."""
+    owner = o.get("owner")
+    owner_id = parse_user(owner) if owner is not None else None
+    if owner is not None and owner_id is None:
+        raise InvalidInput("`owner:` needs a @mention of a person, e.g. `owner:@alice`.")
+    due = o.get("treatment-due")
+    return {
+        "owner_id": owner_id,
+        "treatment": parse_choice(o["treatment"], Treatment, field="treatment")
+        if "treatment" in o
+        else None,
+        "treatment_due": parse_date(due, field="treatment-due") if due is not None else None,
+        "residual": service.parse_residual(o["residual"]) if "residual" in o else None,
+        "evidence": service.parse_evidence(o["evidence"]) if "evidence" in o else None,
+        "retired_by_id": parse_ref(o["retired-by"], Kind.INITIATIVE) if "retired-by" in o else None,
+    }
 
 
 def policy(ctx: CommandContext) -> RiskPolicy:
@@ -103,6 +144,7 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         controls=_text(options.get("controls", "")),
         initiative_id=parse_ref(initiative, Kind.INITIATIVE) if initiative else None,
         techniques=service.parse_techniques(options.get("attack", "")),
+        **{k: v for k, v in register_options(options).items() if v is not None},
     )
     as_draft = options.get("draft", "").lower() in ("yes", "true", "1")
     risk = service.create_risk(
@@ -270,6 +312,7 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
         expires_on=parse_date(o["expires"], field="expires") if "expires" in o else None,
         initiative_id=parse_ref(o["initiative"], Kind.INITIATIVE) if "initiative" in o else None,
         techniques=service.parse_techniques(o["attack"]) if "attack" in o else None,
+        **register_options(o),
     )
     risk, reset = service.update_risk(
         ctx.session,
@@ -304,6 +347,15 @@ def export(ctx: CommandContext, args: list[str]) -> Outcome:
     return Reply(notice(f":page_facing_up: `{name}` is on its way to your DM with Accord."))
 
 
+def exposure(ctx: CommandContext, args: list[str]) -> Outcome:
+    if args:
+        raise InvalidInput("`exposure` takes nothing more: `/accord risk exposure`.")
+    accepted = accepted_in_force(ctx.session, today=ctx.today)
+    rows = by_tactic(accepted, today=ctx.today)
+    version = current_catalogue(ctx.session).version
+    return Reply(render.exposure_message(rows, accepted=len(accepted), version=version))
+
+
 def audit(ctx: CommandContext, args: list[str]) -> Outcome:
     ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     risk = service.get_risk(ctx.session, number=_ref(args, "audit"))
@@ -333,6 +385,14 @@ NOUN = Noun(
             "List risk acceptances.",
             list_,
             aliases=("ls",),
+        ),
+        Verb(
+            "exposure",
+            "exposure",
+            "/accord risk exposure",
+            "Accepted risk by ATT&CK tactic: how many, how many expiring, the highest score.",
+            exposure,
+            reads_only=True,
         ),
         Verb("show", "show RSK-n", "/accord risk show RSK-2", "Show one risk acceptance.", show),
         Verb(
@@ -366,7 +426,8 @@ NOUN = Noun(
         Verb(
             "update",
             'update RSK-n [likelihood:n] [impact:n] [expires:date] [controls:"…"] [asset:"…"]'
-            ' [attack:…] [initiative:INI-n] [title:"…"]',
+            ' [attack:…] [initiative:INI-n] [title:"…"] [owner:@u] [residual:2x3]'
+            " [treatment:…] [treatment-due:date] [evidence:https://…] [retired-by:INI-n]",
             '/accord risk update RSK-2 impact:2 controls:"EDR on every host"',
             "Change a record; a material change needs both approvals again.",
             update,

@@ -13,6 +13,7 @@ from bot.slack.listeners import (
     events,
     fallback,
     risk_actions,
+    threat_forms,
     touchpoints,
     views,
 )
@@ -27,4 +28,5 @@ def register_all(app: App, services: Services) -> None:
     disagreement_actions.register(app, services)
     touchpoints.register(app, services)
     attack.register(app, services)
+    threat_forms.register(app, services)
     fallback.register(app, services)  # keep last: it matches everything

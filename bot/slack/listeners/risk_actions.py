@@ -18,7 +18,7 @@ from bot.domain import risks as service
 from bot.domain.errors import Conflict, InvalidInput, NotFound
 from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, parse_ref
-from bot.domain.risks import Decision, RiskDraft, RiskFilter, RiskPolicy
+from bot.domain.risks import Decision, RiskDraft, RiskFilter, RiskPolicy, Treatment
 from bot.domain.risks.policy import may_decide
 from bot.domain.validation import (
     parse_choice,
@@ -196,6 +196,33 @@ def _action_listener(
     return listener
 
 
+def _register_fields(form: FormState) -> dict[str, Any]:
+    """The register's optional fields, parsed by the same parsers as the command's."""
+    fields: dict[str, Any] = {}
+    owner = form.user(BlockId.RISK_OWNER)
+    if owner:
+        fields["owner_id"] = owner
+    treatment = form.choice(BlockId.TREATMENT)
+    if treatment:
+        fields["treatment"] = parse_choice(treatment, Treatment, field="treatment")
+    due = form.day(BlockId.TREATMENT_DUE, field="treatment-due")
+    if due:
+        fields["treatment_due"] = due
+    likelihood, impact = (
+        form.choice(BlockId.RESIDUAL_LIKELIHOOD),
+        form.choice(BlockId.RESIDUAL_IMPACT),
+    )
+    if likelihood or impact:
+        fields["residual"] = service.parse_residual(f"{likelihood or '?'}x{impact or '?'}")
+    evidence = form.text(BlockId.EVIDENCE)
+    if evidence.strip():
+        fields["evidence"] = service.parse_evidence(evidence)
+    retired_by = form.text(BlockId.RETIRED_BY).strip()
+    if retired_by:
+        fields["retired_by_id"] = parse_ref(retired_by, Kind.INITIATIVE)
+    return fields
+
+
 def create(ctx: CommandContext, form: FormState) -> Outcome:
     likelihood, impact = form.choice(BlockId.LIKELIHOOD), form.choice(BlockId.IMPACT)
     expires = form.day(BlockId.EXPIRES, field="expires")
@@ -215,6 +242,7 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         techniques=service.parse_techniques(
             form.choices(BlockId.ATTACK) or form.text(BlockId.ATTACK)
         ),
+        **_register_fields(form),
     )
     risk = service.create_risk(
         ctx.session,
@@ -258,6 +286,14 @@ FIELD_BLOCKS = {
     "expires": BlockId.EXPIRES,
     "attack": BlockId.ATTACK,
     "reason": BlockId.REASON,
+    "owner": BlockId.RISK_OWNER,
+    "treatment": BlockId.TREATMENT,
+    "treatment-due": BlockId.TREATMENT_DUE,
+    "residual": BlockId.RESIDUAL_LIKELIHOOD,
+    "residual likelihood": BlockId.RESIDUAL_LIKELIHOOD,
+    "residual impact": BlockId.RESIDUAL_IMPACT,
+    "evidence": BlockId.EVIDENCE,
+    "retired-by": BlockId.RETIRED_BY,
 }
 SUBMISSIONS: dict[CallbackId, tuple[Callable[[CommandContext, FormState], Outcome], BlockId]] = {
     CallbackId.RISK_CREATE: (create, BlockId.TITLE),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import App
 
@@ -13,6 +14,7 @@ from bot.domain.validation import normalise_tags
 from bot.services import Services
 from bot.slack.blocks import initiatives as render
 from bot.slack.commands.base import CommandContext, Outcome, Reply
+from bot.slack.commands.initiative import money_options
 from bot.slack.ids import BlockId, CallbackId
 from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.text import tokenize
@@ -26,7 +28,24 @@ FIELD_BLOCKS = {
     "reason": BlockId.REASON,
     "cio_owner": BlockId.CIO_OWNER,
     "ciso_owner": BlockId.CISO_OWNER,
+    "budget": BlockId.BUDGET,
+    "funding": BlockId.FUNDING,
+    "money": BlockId.MONEY,
 }
+
+
+def money_fields(form: FormState) -> dict[str, Any]:
+    """Budget, funding and state from the form, through the command's parsers."""
+    options = {
+        key: value
+        for key, value in (
+            ("budget", form.text(BlockId.BUDGET).strip()),
+            ("funding", form.text(BlockId.FUNDING).strip()),
+            ("money", form.choice(BlockId.MONEY) or ""),
+        )
+        if value
+    }
+    return money_options(options)
 
 
 def create(ctx: CommandContext, form: FormState) -> Outcome:
@@ -40,6 +59,7 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
             [t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS).replace(",", " "))]
         ),
         covers=parse_coverage_list(form.text(BlockId.COVERS)),
+        **money_fields(form),
     )
     initiative = service.create_initiative(
         ctx.session,
@@ -75,6 +95,7 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         tags=[t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS).replace(",", " "))]
         if form.has(BlockId.TAGS)
         else None,
+        **money_fields(form),
     )
     initiative = service.update_initiative(
         ctx.session,

@@ -1,0 +1,1 @@
+"""Threat briefs: what is happening in the threat landscape, tied to the records it touches."""
