@@ -333,3 +333,68 @@ def test_the_readme_table_is_the_policy() -> None:
     start = readme.index("<!-- policy-table:start -->\n") + len("<!-- policy-table:start -->\n")
     end = readme.index("<!-- policy-table:end -->")
     assert readme[start:end] == policy_table()
+
+
+def test_two_admins_confirming_at_once_grant_the_side_once(database_url: str) -> None:
+    """The change is locked for the confirmation (`lock_row`): of two concurrent confirmations
+    one takes effect and the other is told it is already confirmed."""
+    import threading
+
+    from bot.domain.errors import Conflict
+    from bot.domain.roles import RoleGrant
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    third = Actor("U0ADM3", frozenset({Role.ADMIN}))
+    people = Directory(
+        configured={Role.ADMIN: [ADMIN.user_id, ADMIN_2.user_id, third.user_id]},
+        groups=_NoGroups(),
+        clock=_Fixed(),
+    )
+    try:
+        with session_scope(engine) as session:
+            pending = role_changes.request_role_change(
+                session,
+                actor=ADMIN,
+                directory=people,
+                kind=RoleChangeKind.GRANT,
+                role=Role.CIO,
+                subject_id="U0NEW",
+                now=NOW,
+            ).pending
+            assert pending is not None and pending.id is not None
+            number = pending.id
+        outcomes: list[str] = []
+        start = threading.Barrier(2)
+
+        def confirm(actor: Actor) -> None:
+            start.wait()
+            try:
+                with session_scope(engine) as session:
+                    role_changes.confirm_role_change(
+                        session, actor=actor, directory=people, number=number, now=NOW
+                    )
+                outcomes.append("confirmed")
+            except Conflict as refused:
+                outcomes.append(refused.message)
+
+        workers = [threading.Thread(target=confirm, args=(a,)) for a in (ADMIN_2, third)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert sorted(outcomes)[0] == "confirmed"
+        assert "already confirmed" in sorted(outcomes)[1]
+        with session_scope(engine) as session:
+            grants = session.exec(select(RoleGrant)).all()
+            assert [
+                (g.subject_id, g.confirmed_by in (ADMIN_2.user_id, "U0ADM3")) for g in grants
+            ] == [("U0NEW", True)]
+            granted = session.exec(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "role.granted")
+            ).one()
+            assert granted == 1
+    finally:
+        engine.dispose()
