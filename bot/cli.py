@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from sqlalchemy import Engine
@@ -130,6 +130,27 @@ def _migrated_engine(
         check_audit_key(settings)
     upgrade(engine)
     return engine
+
+
+def _audit_export(session: Any, what: str, output: Path | None, *, records: int) -> None:
+    """Every export is itself an audit event, in the export's own transaction."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from bot.domain.risk_export import record_cli_export
+
+    try:
+        operator = getpass.getuser()
+    except Exception:  # no login name (a container without /etc/passwd entry)
+        operator = "unknown"
+    record_cli_export(
+        session,
+        operator=operator,
+        what=what,
+        output=str(output) if output is not None else "stdout",
+        records=records,
+        now=datetime.now(UTC),
+    )
 
 
 def _export_engine(settings: Settings, database: str | None) -> Engine:
@@ -298,6 +319,7 @@ def export_risks_command(
     """The risk register with every field and the full approval history."""
     from bot.db import session_scope
     from bot.domain.risk_export import ExportFormat, export_risks
+    from bot.domain.risks import all_risks
 
     try:
         fmt = ExportFormat(format.strip().lower())
@@ -309,6 +331,7 @@ def export_risks_command(
         session_scope(_export_engine(settings, database)) as session,
     ):
         content = export_risks(session, fmt)
+        _audit_export(session, "risks", output, records=len(all_risks(session)))
     if output is None:
         typer.echo(content, nl=False)
     else:
@@ -410,6 +433,7 @@ def export_review(
 ) -> None:
     """The leadership review pack: the digest's content as a Markdown document."""
     from bot.clock import SystemClock
+    from bot.db import session_scope
     from bot.export.review import review_markdown
     from bot.slack.digest_delivery import make_digest
 
@@ -426,6 +450,8 @@ def export_review(
         settings = settings.model_copy(update={"database_url": url})
         services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
         text = review_markdown(make_digest(services, SystemClock().now()))
+        with session_scope(services.engine) as session:
+            _audit_export(session, "review", output, records=0)
     if output is None:
         typer.echo(text, nl=False)
     else:
@@ -585,6 +611,7 @@ def export_attack_layer(
             catalogue=current_catalogue(session),
             today=today,
         )
+        _audit_export(session, "attack-layer", output, records=len(layer["techniques"]))
     content = json.dumps(layer, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         typer.echo(content, nl=False)

@@ -105,3 +105,29 @@ def test_export_after_a_shell_session_reads_the_database_it_is_given(tmp_path: P
     assert given.returncode == 0, given.stderr
     assert "Legacy VPN" in given.stdout
     assert _one_line(given.stderr) == f"accord: reading sqlite:///{tmp_path / 'accord-shell.db'}"
+
+
+def test_every_export_from_the_server_is_an_audit_event(tmp_path: Path) -> None:
+    """`accord export risks|attack-layer` leave a `register.exported` event naming the
+    operating-system account, the file and how many records left; the chain still verifies."""
+    import sqlite3
+
+    shell = run(["shell"], cwd=tmp_path, stdin=SHELL_SCRIPT)
+    assert shell.returncode == 0, shell.stderr
+    database = ["--database", "accord-shell.db"]
+    out = tmp_path / "risks.csv"
+    assert run(["export", "risks", *database, "--output", str(out)], cwd=tmp_path).returncode == 0
+    layer = run(["export", "attack-layer", *database], cwd=tmp_path)
+    assert layer.returncode == 0, layer.stderr
+    with sqlite3.connect(tmp_path / "accord-shell.db") as db:
+        rows = db.execute(
+            "SELECT actor_id, record_ref, after FROM audit_event "
+            "WHERE action = 'register.exported' ORDER BY seq"
+        ).fetchall()
+    assert [row[1] for row in rows] == ["REGISTER", "REGISTER"]
+    assert all(row[0].startswith("cli:") for row in rows)
+    assert '"via": "accord export risks"' in rows[0][2] and str(out) in rows[0][2]
+    assert '"records": 1' in rows[0][2]
+    assert '"via": "accord export attack-layer"' in rows[1][2]
+    verified = run(["audit", "verify", *database], cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -231,5 +231,20 @@ def export_register(
 REGISTER_REF = "REGISTER"
 
 
+def record_cli_export(
+    session: Session, *, operator: str, what: str, output: str, records: int, now: datetime
+) -> None:
+    """An export taken on the server (`accord export …`) is an audit event too: who ran it
+    (the operating-system account), what, where it was written and how many records."""
+    record_event(
+        session,
+        at=now,
+        actor_id=f"cli:{operator}"[:32],
+        record_ref=REGISTER_REF,
+        action="register.exported",
+        after={"via": f"accord export {what}", "file": output[:200], "records": records},
+    )
+
+
 def filename(fmt: ExportFormat, stamp: str) -> str:
     return f"accord-risks-{stamp}.{fmt.value}"
