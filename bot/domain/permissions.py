@@ -49,13 +49,23 @@ def _participant(actor: Actor) -> bool:
     return _on_a_side(actor) or actor.is_executive or actor.is_admin
 
 
+def _neutral_executive(actor: Actor) -> bool:
+    """An executive on neither side: the only one who may lift or bypass the other side's
+    hold (an executive who is also on the CIO side would be judging their own work)."""
+    return actor.is_executive and not actor.sides
+
+
+def _ciso_side_or_neutral_executive(actor: Actor) -> bool:
+    return (actor.on_side(Role.CISO) and not actor.on_side(Role.CIO)) or _neutral_executive(actor)
+
+
 _RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
     Permission.INITIATIVE_CREATE: (_participant, "Only members of the CIO or CISO side can"),
     Permission.INITIATIVE_EDIT: (_participant, "Only members of the CIO or CISO side can"),
     Permission.HOLD_PLACE: (lambda a: a.on_side(Role.CISO), "Only the CISO side can"),
     Permission.HOLD_RELEASE: (
-        lambda a: a.on_side(Role.CISO) or a.is_executive,
-        "Only the CISO side (or an executive decision) can",
+        _ciso_side_or_neutral_executive,
+        "Only the CISO side (or an executive on neither side) can",
     ),
     Permission.RISK_REQUEST: (_participant, "Only members of the CIO or CISO side can"),
     Permission.RISK_APPROVE: (_on_a_side, "Only members of the CIO or CISO side can"),
@@ -74,10 +84,13 @@ _RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
     Permission.MANAGE_ROLES: (lambda a: a.is_admin, "Only Accord admins can"),
     Permission.AUDIT_VERIFY: (lambda a: a.is_admin, "Only Accord admins can"),
     Permission.HOLD_NARROW: (
-        lambda a: a.on_side(Role.CISO) or a.is_executive,
-        "Only the CISO side (or an executive) can",
+        _ciso_side_or_neutral_executive,
+        "Only the CISO side (or an executive on neither side) can",
     ),
-    Permission.GATE_OVERRIDE: (lambda a: a.is_executive, "Only configured executives can"),
+    Permission.GATE_OVERRIDE: (
+        _neutral_executive,
+        "Only configured executives who are on neither side can",
+    ),
     Permission.THREAT_RECORD: (
         lambda a: a.on_side(Role.CISO) or a.is_admin,
         "Only the CISO side (or an Accord admin) can",
@@ -98,6 +111,11 @@ _RULES: dict[Permission, tuple[Callable[[Actor], bool], str]] = {
 
 #: What the record rules out on top of the role, in the README's words.
 _LIMITS: dict[Permission, str] = {
+    Permission.HOLD_RELEASE: "not by anyone also on the CIO side (an executive included)",
+    Permission.HOLD_NARROW: "not by anyone also on the CIO side (an executive included)",
+    Permission.GATE_OVERRIDE: (
+        "not by an executive who is also on a side; time-limited, for one service/environment"
+    ),
     Permission.RISK_APPROVE: (
         "the two approvers of a round are different people; nobody who requested any round "
         "of the record approves any round of it; someone on both sides approves for neither; "

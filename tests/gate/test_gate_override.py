@@ -33,7 +33,7 @@ def test_an_override_lets_exactly_that_target_through_until_it_expires(
     refused = accord.command_text(
         "gate override INI-1 payments-api@production 2h outage fix", user=CISO
     )
-    assert "Only configured executives can" in refused
+    assert "Only configured executives who are on neither side can" in refused
     granted = accord.command_text(
         "gate override INI-1 payments-api@production 2h hotfix for the outage", user=EXEC
     )

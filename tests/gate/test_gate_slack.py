@@ -81,7 +81,7 @@ def test_a_hold_announces_what_it_blocks_and_its_thread_tells_each_blocked_deplo
     assert len(thread(accord, root)) == 2
 
     refused = accord.command_text("initiative update INI-1 covers:ledger@*", user=CIO)
-    assert "Only the CISO side (or an executive) can take systems out of" in refused
+    assert "Only the CISO side (or an executive on neither side) can take systems out of" in refused
     accord.command_text("initiative update INI-1 covers:ledger@*", user=CISO)
     assert "its hold now blocks: `ledger@*`" in thread(accord, root)[-1]
     assert check(accord, token, service="payments-api", environment="production")

@@ -252,7 +252,8 @@ CISO_SIDE = frozenset({"ciso side", "owner", "both sides"})
 
 EVERYONE = frozenset(PEOPLE)
 SIDES = frozenset({"cio side", "ciso side", "requester", "owner", "both sides"})
-RELEASERS = CISO_SIDE | {"executive"}
+# Someone also on the CIO side never lifts a CISO hold, whatever else they are.
+RELEASERS = (CISO_SIDE - {"both sides"}) | {"executive"}
 
 
 def _meta(number: int) -> str:

@@ -19,7 +19,7 @@ from bot.domain import escalations as esc
 from bot.domain import risks, role_changes
 from bot.domain.audit import AuditEvent
 from bot.domain.errors import Forbidden
-from bot.domain.permissions import policy_table
+from bot.domain.permissions import Permission, allowed, ensure_allowed, policy_table
 from bot.domain.risk_export import ExportFormat, export_register
 from bot.domain.roles import Actor, Directory, Role, RoleChangeKind
 
@@ -398,3 +398,22 @@ def test_two_admins_confirming_at_once_grant_the_side_once(database_url: str) ->
             assert granted == 1
     finally:
         engine.dispose()
+
+
+def test_an_executive_on_the_cio_side_cannot_lift_or_bypass_a_ciso_hold() -> None:
+    """Releasing, narrowing or overriding a hold is the CISO side's, or a neutral
+    executive's: someone who is also on the CIO side would be judging their own work."""
+    cio_executive = Actor("U0EXCIO", frozenset({Role.EXECUTIVE, Role.CIO}))
+    both_sides = Actor("U0BOTH", frozenset({Role.CIO, Role.CISO}))
+    for permission in (Permission.HOLD_RELEASE, Permission.HOLD_NARROW):
+        assert allowed(CISO_C, permission) and allowed(EXEC_E, permission)
+        assert not allowed(cio_executive, permission)
+        assert not allowed(both_sides, permission)
+        assert not allowed(CIO_A, permission)
+    assert allowed(EXEC_E, Permission.GATE_OVERRIDE)
+    assert not allowed(cio_executive, Permission.GATE_OVERRIDE)
+    assert not allowed(
+        Actor("U0EXCISO", frozenset({Role.EXECUTIVE, Role.CISO})), Permission.GATE_OVERRIDE
+    )
+    with pytest.raises(Forbidden, match="neither side"):
+        ensure_allowed(cio_executive, Permission.HOLD_RELEASE)
