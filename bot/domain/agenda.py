@@ -216,7 +216,10 @@ def threat_section(session: Session, *, today: date, window_end: datetime) -> Ag
         )
         items.append(
             AgendaItem(
-                ref=view.brief.ref, text=view.line(), flags=tuple(flags), owner_ids=tuple(owners)
+                ref=view.brief.ref,
+                text=view.short_line(),
+                flags=tuple(flags),
+                owner_ids=tuple(owners),
             )
         )
     return AgendaSection(

@@ -159,9 +159,9 @@ def test_a_high_brief_flags_the_accepted_risk_on_the_next_agenda_once(
     assert "Threats and trends" in text
     thr1 = next(line for line in text.splitlines() if "THR-1" in line)
     assert "review RSK-1" in thr1 and "high" in thr1 and "Phishing wave against finance" in thr1
-    assert "RSK-1 (accepted; techniques T1566.001, flagged for review)" in thr1
+    assert "Phishing wave against finance (high) — T1566 — touches INI-1, RSK-1" in thr1
     thr2 = next(line for line in text.splitlines() if "THR-2" in line)
-    assert "review" not in thr2 and "RSK-2 (accepted; techniques T1486)" in thr2
+    assert "review" not in thr2 and "T1486 — touches RSK-2" in thr2
     accord.clock.set(datetime(2026, 12, 6, 9, 0, tzinfo=UTC))
     run_clock(accord)
     second = reply_text(agendas(accord)[1])

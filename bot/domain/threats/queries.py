@@ -38,6 +38,18 @@ class BriefView:
             parts.append("touches " + "; ".join(touched[:8]))
         return " — ".join(parts)
 
+    def short_line(self) -> str:
+        """For an agenda line (150 characters): the refs of what it touches, technique ids."""
+        b = self.brief
+        title = b.title if len(b.title) <= 70 else b.title[:69] + "…"
+        parts = [f"{title} ({b.severity.value})"]
+        if b.techniques:
+            parts.append(", ".join(b.techniques[:3]) + ("…" if len(b.techniques) > 3 else ""))
+        touched = [*self.initiatives, *(t.risk.ref for t in self.risks)]
+        if touched:
+            parts.append("touches " + ", ".join(touched[:4]) + ("…" if len(touched) > 4 else ""))
+        return " — ".join(parts)
+
 
 def views(
     session: Session,
