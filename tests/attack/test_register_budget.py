@@ -106,8 +106,7 @@ def test_register_values_are_parsed_once_with_clear_refusals() -> None:
     assert BudgetState("approved") == BudgetState.APPROVED
 
 
-def test_budgets_owners_unfunded_risks_and_spend_by_side(accord_sqlite: RunningAccord) -> None:
-    accord = accord_sqlite
+def test_budgets_owners_unfunded_risks_and_spend_by_side(accord: RunningAccord) -> None:
     made = accord.command_text(
         f"initiative new Segment OT network cio:<@{CIO}|cio> ciso:<@{CISO}|ciso> "
         "budget:120000EUR/year funding:shared:25/75",

@@ -115,9 +115,8 @@ def accept(accord: RunningAccord, command: str, number: int) -> None:
 
 
 def test_a_high_brief_flags_the_accepted_risk_on_the_next_agenda_once(
-    accord_sqlite: RunningAccord,
+    accord: RunningAccord,
 ) -> None:
-    accord = accord_sqlite
     expires = (accord.clock.now().date() + timedelta(days=80)).isoformat()
     accord.command_text("initiative new Mail security", user=CISO)
     accept(
