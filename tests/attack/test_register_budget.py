@@ -155,6 +155,9 @@ def test_budgets_owners_unfunded_risks_and_spend_by_side(accord: RunningAccord) 
     # approved money: no longer "unfunded"
     accord.command_text("initiative update INI-1 money:approved", user=CISO)
     assert "unfunded" not in accord.command_text("risk show RSK-1", user=CISO)
+    moved = accord.command_text("risk update RSK-1 retired-by:INI-2", user=CISO)
+    assert "material change" in moved
+    assert "*Would be retired by* INI-2 EDR rollout · 50,000 EUR one-off · CIO side" in moved
 
 
 def _approve_value(accord: RunningAccord) -> str:

@@ -126,10 +126,16 @@ def retired_by_text(risk: RiskAcceptance) -> str | None:
     retiring = risk.retired_by
     if retiring is None:
         return None
-    why = " — _accepted because unfunded_" if unfunded(risk) else ""
+    why = ""
+    if unfunded(risk):
+        why = (
+            " — _accepted because unfunded_"
+            if risk.state == RiskState.ACCEPTED
+            else " — _its budget is not approved_"
+        )
     return (
         f"*Would be retired by* {retiring.ref} {safe(retiring.title, 150)} · "
-        f"{budget_text(retiring)}{why}"
+        f"{budget_text(retiring) if retiring.budget else 'no budget yet'}{why}"
     )
 
 
