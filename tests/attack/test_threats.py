@@ -138,6 +138,9 @@ def test_a_high_brief_flags_the_accepted_risk_on_the_next_agenda_once(
     )
     assert "RSK-1 Finance mailboxes without sandboxing (techniques T1566.001)" in recorded
     assert "RSK-2" not in recorded
+    card = accord.command_text("risk show RSK-1", user=CIO)
+    assert "*Threat briefs touching it*" in card
+    assert "*THR-1* Phishing wave against finance (high) — :triangular_flag_on_post:" in card
     [dm] = dms_to(accord, CIO_2, "THR-1")
     assert "touches the accepted RSK-1" in dm and "review the acceptance" in dm
     low = accord.command_text(

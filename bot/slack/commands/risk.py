@@ -20,6 +20,7 @@ from bot.domain.risks import (
     RiskPolicy,
     Treatment,
 )
+from bot.domain.threats.queries import briefs_touching
 from bot.domain.validation import parse_choice, parse_date, parse_snooze_days
 from bot.slack.blocks import risks as render
 from bot.slack.blocks.common import Message
@@ -196,7 +197,11 @@ def list_page(ctx: CommandContext, which: RiskFilter, page: int) -> Message:
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
     risk = service.get_risk(ctx.session, number=_ref(args, "show"))
-    return Reply(render.card(risk, ctx.today))
+    threats = [
+        (brief.ref, brief.title, brief.severity.value, touch.flagged)
+        for brief, touch in briefs_touching(ctx.session, risk)
+    ]
+    return Reply(render.card(risk, ctx.today, threats=threats))
 
 
 def _reason(args: list[str]) -> str:
