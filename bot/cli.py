@@ -626,6 +626,8 @@ def threat_import(
     database: DatabaseOption = None,
 ) -> None:
     """Store a KEV catalogue; a brief is made for each new CVE an open initiative covers."""
+    from sqlalchemy.exc import IntegrityError
+
     from bot.clock import SystemClock
     from bot.db import session_scope
     from bot.domain.errors import UserError
@@ -643,6 +645,8 @@ def threat_import(
                 made = [f"{b.ref} {b.title}" for b in result.briefs]
         except UserError as error:
             _fail(f"{error.message} {error.hint or ''}".strip())
+        except IntegrityError:
+            _fail("another import stored the same entries at the same time; run it again")
         finally:
             engine.dispose()
     typer.echo(

@@ -255,7 +255,10 @@ def threat_section(
         )
         items.append(
             AgendaItem(
-                ref=view.brief.ref, text=view.line(), flags=tuple(flags), owner_ids=tuple(owners)
+                ref=view.brief.ref,
+                text=view.short_line(),
+                flags=tuple(flags),
+                owner_ids=tuple(owners),
             )
         )
     return AgendaSection(

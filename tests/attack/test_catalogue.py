@@ -129,6 +129,9 @@ def small_bundle() -> dict[str, Any]:
             technique("attack-pattern--a", "T1999", "Imaginary Technique"),
             technique("attack-pattern--b", "T1078", "Valid Accounts", revoked=True),
             technique("attack-pattern--c", "T1566", "Phishing"),
+            technique(
+                "attack-pattern--d", "T0886", "Remote Services", x_mitre_domains=["ics-attack"]
+            ),
             {
                 "type": "relationship",
                 "id": "relationship--1",
@@ -146,6 +149,7 @@ def test_an_imported_bundle_changes_what_is_accepted(session: Session) -> None:
     )
     assert result.catalogue.version == "99.0"
     assert [t.id for t in result.added] == ["T1999"]
+    assert result.catalogue.get("T0886") is None  # an ICS technique: not Enterprise
     assert current_catalogue(session).version == "99.0"
     assert request(session, "T1999").technique_details[0].name == "Imaginary Technique"
     with pytest.raises(InvalidInput) as refused:

@@ -43,8 +43,7 @@ def seed(accord: RunningAccord) -> None:
     )
 
 
-def test_exposure_digest_review_pack_and_layer(accord_sqlite: RunningAccord) -> None:
-    accord = accord_sqlite
+def test_exposure_digest_review_pack_and_layer(accord: RunningAccord) -> None:
     seed(accord)
     text = accord.command_text("risk exposure", user=CIO)
     assert "Accepted exposure by ATT&CK tactic (4 in force)" in text

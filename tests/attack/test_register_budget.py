@@ -106,8 +106,7 @@ def test_register_values_are_parsed_once_with_clear_refusals() -> None:
     assert BudgetState("approved") == BudgetState.APPROVED
 
 
-def test_budgets_owners_unfunded_risks_and_spend_by_side(accord_sqlite: RunningAccord) -> None:
-    accord = accord_sqlite
+def test_budgets_owners_unfunded_risks_and_spend_by_side(accord: RunningAccord) -> None:
     made = accord.command_text(
         f"initiative new Segment OT network cio:<@{CIO}|cio> ciso:<@{CISO}|ciso> "
         "budget:120000EUR/year funding:shared:25/75",
@@ -156,6 +155,9 @@ def test_budgets_owners_unfunded_risks_and_spend_by_side(accord_sqlite: RunningA
     # approved money: no longer "unfunded"
     accord.command_text("initiative update INI-1 money:approved", user=CISO)
     assert "unfunded" not in accord.command_text("risk show RSK-1", user=CISO)
+    moved = accord.command_text("risk update RSK-1 retired-by:INI-2", user=CISO)
+    assert "material change" in moved
+    assert "*Would be retired by* INI-2 EDR rollout · 50,000 EUR one-off · CIO side" in moved
 
 
 def _approve_value(accord: RunningAccord) -> str:

@@ -115,9 +115,8 @@ def accept(accord: RunningAccord, command: str, number: int) -> None:
 
 
 def test_a_high_brief_flags_the_accepted_risk_on_the_next_agenda_once(
-    accord_sqlite: RunningAccord,
+    accord: RunningAccord,
 ) -> None:
-    accord = accord_sqlite
     expires = (accord.clock.now().date() + timedelta(days=80)).isoformat()
     accord.command_text("initiative new Mail security", user=CISO)
     accept(
@@ -139,6 +138,9 @@ def test_a_high_brief_flags_the_accepted_risk_on_the_next_agenda_once(
     )
     assert "RSK-1 Finance mailboxes without sandboxing (techniques T1566.001)" in recorded
     assert "RSK-2" not in recorded
+    card = accord.command_text("risk show RSK-1", user=CIO)
+    assert "*Threat briefs touching it*" in card
+    assert "*THR-1* Phishing wave against finance (high) — :triangular_flag_on_post:" in card
     [dm] = dms_to(accord, CIO_2, "THR-1")
     assert "touches the accepted RSK-1" in dm and "review the acceptance" in dm
     low = accord.command_text(
@@ -159,9 +161,9 @@ def test_a_high_brief_flags_the_accepted_risk_on_the_next_agenda_once(
     assert "Threats and trends" in text
     thr1 = next(line for line in text.splitlines() if "THR-1" in line)
     assert "review RSK-1" in thr1 and "high" in thr1 and "Phishing wave against finance" in thr1
-    assert "RSK-1 (accepted; techniques T1566.001, flagged for review)" in thr1
+    assert "Phishing wave against finance (high) — T1566 — touches INI-1, RSK-1" in thr1
     thr2 = next(line for line in text.splitlines() if "THR-2" in line)
-    assert "review" not in thr2 and "RSK-2 (accepted; techniques T1486)" in thr2
+    assert "review" not in thr2 and "T1486 — touches RSK-2" in thr2
     accord.clock.set(datetime(2026, 12, 6, 9, 0, tzinfo=UTC))
     run_clock(accord)
     second = reply_text(agendas(accord)[1])

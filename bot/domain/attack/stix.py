@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.domain.attack.catalogue import Technique
+from bot.domain.attack.catalogue import DOMAIN, Technique
 from bot.domain.errors import InvalidInput
 
 _TECHNIQUE_ID = re.compile(r"^T\d{4}(?:\.\d{3})?$")
@@ -58,6 +58,9 @@ def techniques_from_bundle(bundle: object) -> list[Technique]:
         if not isinstance(item, Mapping):
             continue
         if item.get("type") == "attack-pattern" and isinstance(item.get("id"), str):
+            domains = item.get("x_mitre_domains")
+            if isinstance(domains, list) and DOMAIN not in domains:
+                continue  # a mobile or ICS technique in a combined bundle
             patterns[item["id"]] = item
         elif item.get("type") == "relationship" and item.get("relationship_type") == "revoked-by":
             revoked_by[str(item.get("source_ref"))] = str(item.get("target_ref"))

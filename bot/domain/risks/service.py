@@ -470,6 +470,8 @@ def update_risk(
         risk.evidence = list(parse_evidence(changes.evidence))
     if changes.retired_by_id is not None:
         risk.retired_by_id = _initiative(session, changes.retired_by_id)
+        session.flush()
+        session.expire(risk, ["retired_by"])  # the view-only link follows the new id
     if changes.residual is not None:
         risk.residual_likelihood, risk.residual_impact = changes.residual
     if risk.residual_score is not None:

@@ -52,16 +52,26 @@ def count_lines(data: DigestData) -> list[tuple[str, list[str]]]:
 
 OWN_WORDS = "each side's position is quoted from the record, in its own words"
 SECTION_LINES_SHOWN = 15
+#: Room for the title and the "more" line within a section's 3,000 characters.
+SECTION_BODY_BUDGET = 2700
 
 
 def section_text(part: DigestSection) -> str:
-    """One digest section as mrkdwn: its title and up to 15 lines (the pack has them all)."""
-    shown = [f"• {safe(line, 400)}" for line in part.lines[:SECTION_LINES_SHOWN]]
+    """One digest section as mrkdwn: its title and whole lines while they fit in a section
+    (at most 15); the review pack has them all."""
+    shown: list[str] = []
+    used = 0
+    for line in part.lines[:SECTION_LINES_SHOWN]:
+        text = f"• {safe(line, 400)}"
+        if used + len(text) + 1 > SECTION_BODY_BUDGET:
+            break
+        shown.append(text)
+        used += len(text) + 1
     more = len(part.lines) - len(shown)
     if more > 0:
         shown.append(f"_…and {more} more in the review pack._")
     body = "\n".join(shown) if shown else safe(part.empty, 200)
-    return clip(f"*{safe(part.title, 100)}*\n{body}", 2900)
+    return f"*{safe(part.title, 100)}*\n{body}"
 
 
 def author_line(digest: Digest) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 
 from slack_sdk.models.blocks import (
@@ -126,10 +127,16 @@ def retired_by_text(risk: RiskAcceptance) -> str | None:
     retiring = risk.retired_by
     if retiring is None:
         return None
-    why = " — _accepted because unfunded_" if unfunded(risk) else ""
+    why = ""
+    if unfunded(risk):
+        why = (
+            " — _accepted because unfunded_"
+            if risk.state == RiskState.ACCEPTED
+            else " — _its budget is not approved_"
+        )
     return (
         f"*Would be retired by* {retiring.ref} {safe(retiring.title, 150)} · "
-        f"{budget_text(retiring)}{why}"
+        f"{budget_text(retiring) if retiring.budget else 'no budget yet'}{why}"
     )
 
 
@@ -211,8 +218,15 @@ def _history(risk: RiskAcceptance) -> list[str]:
 
 
 def card(
-    risk: RiskAcceptance, today: date, *, lead: str | None = None, buttons: bool = True
+    risk: RiskAcceptance,
+    today: date,
+    *,
+    lead: str | None = None,
+    buttons: bool = True,
+    threats: Sequence[tuple[str, str, str, bool]] = (),
 ) -> Message:
+    """The full record; `threats` are the open briefs touching it: (ref, title, severity,
+    flagged for review)."""
     blocks: list[Block] = []
     if lead:
         blocks.append(section(lead))
@@ -237,6 +251,13 @@ def card(
     retired = retired_by_text(risk)
     if retired:
         blocks.append(section(retired))
+    if threats:
+        lines = [
+            f"• *{escape(ref)}* {safe(title, 150)} ({escape(severity)})"
+            + (" — :triangular_flag_on_post: review the acceptance" if flagged else "")
+            for ref, title, severity, flagged in threats[:10]
+        ]
+        blocks.append(section(clip("*Threat briefs touching it*\n" + "\n".join(lines), 2900)))
     if risk.evidence:
         links = "\n".join(f"• <{escape(link)}>" for link in risk.evidence)
         blocks.append(section(f"*Evidence*\n{links}"))

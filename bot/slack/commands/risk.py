@@ -22,6 +22,7 @@ from bot.domain.risks import (
     Treatment,
 )
 from bot.domain.risks.policy import may_decide
+from bot.domain.threats.queries import briefs_touching
 from bot.domain.validation import parse_choice, parse_date, parse_snooze_days
 from bot.slack.blocks import risks as render
 from bot.slack.blocks.common import Message
@@ -200,7 +201,18 @@ def list_page(ctx: CommandContext, which: RiskFilter, page: int) -> Message:
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
     ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     risk = service.get_risk(ctx.session, number=_ref(args, "show"))
-    return Reply(render.card(risk, ctx.today, buttons=may_decide(risk, ctx.actor, today=ctx.today)))
+    threats = [
+        (brief.ref, brief.title, brief.severity.value, touch.flagged)
+        for brief, touch in briefs_touching(ctx.session, risk)
+    ]
+    return Reply(
+        render.card(
+            risk,
+            ctx.today,
+            threats=threats,
+            buttons=may_decide(risk, ctx.actor, today=ctx.today),
+        )
+    )
 
 
 def _reason(args: list[str]) -> str:
