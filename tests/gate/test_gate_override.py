@@ -75,3 +75,18 @@ def test_an_override_must_name_a_held_covered_target_and_a_short_time(
     assert "is not a duration" in accord.command_text(
         "gate override INI-1 payments-api@production soon why", user=EXEC
     )
+
+
+def test_an_override_ends_with_the_hold_it_was_granted_against(accord: RunningAccord) -> None:
+    """Released and placed again within the override's window, the new hold stops the
+    target again: the old exception was for the old hold."""
+    token = new_token(accord)
+    accord.command_text("initiative new Patch covers:payments-api@production", user=CISO)
+    accord.command_text("initiative hold INI-1 unpatched CVE", user=CISO)
+    accord.command_text("gate override INI-1 payments-api@production 72h hotfix", user=EXEC)
+    assert allowed(accord, token, "payments-api", "production")
+    accord.clock.advance(minutes=10)
+    accord.command_text("initiative release INI-1 patched", user=CISO)
+    accord.clock.advance(minutes=10)
+    accord.command_text("initiative hold INI-1 a second CVE", user=CISO)
+    assert not allowed(accord, token, "payments-api", "production")

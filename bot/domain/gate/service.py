@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from bot.domain.audit import record_event
 from bot.domain.errors import Conflict, InvalidInput, NotFound
@@ -83,7 +83,8 @@ class DeploymentAttempt:
 
 def holds_for(session: Session, *, service: str, environment: str, now: datetime) -> list[Hold]:
     """Every hold on an initiative covering this service in this (or every) environment,
-    except those an executive's override lets this exact service@environment through now.
+    except those an executive's override (granted during that hold) lets this exact
+    service@environment through now.
 
     Plain columns, not entities: the gate is on every deployment's path, and loading
     initiatives would also load their tags and coverage."""
@@ -95,6 +96,12 @@ def holds_for(session: Session, *, service: str, environment: str, now: datetime
             col(GateOverride.service) == service,
             col(GateOverride.environment) == environment,
             col(GateOverride.expires_at) > now,
+            # An override is granted against one hold: released and placed again, the new
+            # hold stops the target again, whatever the old override's expiry.
+            or_(
+                col(Initiative.hold_at).is_(None),
+                col(GateOverride.granted_at) >= col(Initiative.hold_at),
+            ),
         )
         .exists()
     )
