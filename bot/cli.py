@@ -299,6 +299,7 @@ def export_ics(
                 skipped=touchpoints.skipped_starts(session, series_id=series.id),  # type: ignore[arg-type]
                 now=datetime.now(UTC),
             )
+            _audit_export(session, f"ics {series.ref}", out, records=1)
     except UserError as error:
         _fail(error.message)
     if out is None:

@@ -24,6 +24,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, select
 
 from bot.db import session_scope
+from bot.domain.audit_chain import verify_chain
 from bot.domain.risks import Decision, RiskAcceptance, RiskApproval, RiskRound, RiskState
 from bot.domain.roles import Role
 from bot.slack.commands import NOUNS
@@ -248,8 +249,11 @@ def _check_invariants(accord: RunningAccord) -> None:
                 sides = sorted(str(approval.side) for approval in approvals)
                 people = {approval.approver_id for approval in approvals}
                 if sides == [Role.CIO.value, Role.CISO.value] and round_.requested_by not in people:
+                    assert len(people) == 2, f"{risk.ref} round {round_.round}: one approver"
                     signed.append(round_.round)
             assert signed, f"{risk.ref} is accepted without one approval from each side"
+        report = verify_chain(session)
+        assert report.ok, report.summary()
         for table in SQLModel.metadata.sorted_tables:
             for row in session.execute(sa_select(table)).all():
                 for text in _walk_strings(list(row)):
