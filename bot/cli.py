@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -402,6 +403,13 @@ def export_review(
     format_: Annotated[str, typer.Option("--format", help="Only `md` (Markdown).")] = "md",
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
     database: DatabaseOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Changes after this date (YYYY-MM-DD, UTC midnight) instead of since the "
+            "last posted digest."
+        ),
+    ] = None,
 ) -> None:
     """The leadership review pack: the digest's content as a Markdown document."""
     from bot.clock import SystemClock
@@ -410,9 +418,11 @@ def export_review(
 
     if format_.lower() not in ("md", "markdown"):
         _fail(f"unknown format {format_!r}; use --format md")
+    start = _since(since)
     configure_logging()
-    from bot.bootstrap import build_services
+    from bot.bootstrap import build_delivery_client, build_services
     from bot.slack.usergroups import SlackGroupMembers
+    from bot.slack.workspace import SlackWorkspace
 
     settings = _settings()
     url = _database_url(settings, database)
@@ -420,12 +430,24 @@ def export_review(
         _export_engine(settings, database).dispose()
         settings = settings.model_copy(update={"database_url": url})
         services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
-        text = review_markdown(make_digest(services, SystemClock().now()))
+        if settings.slack_bot_token:  # people by name; without Slack, by id
+            services.workspace = SlackWorkspace(build_delivery_client(settings))
+        text = review_markdown(make_digest(services, SystemClock().now(), since=start))
     if output is None:
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}", err=True)
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        _fail(f"--since {value!r} is not a date; give YYYY-MM-DD, e.g. --since 2026-11-01")
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 @gate_app.command("check")
