@@ -6,7 +6,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -304,7 +304,7 @@ def export_risks_command(
         _explained(_database_url(settings, database)),
         session_scope(_export_engine(settings, database)) as session,
     ):
-        content = export_risks(session, fmt)
+        content = export_risks(session, fmt, _names(settings))
     if output is None:
         typer.echo(content, nl=False)
     else:
@@ -438,6 +438,16 @@ def export_review(
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}", err=True)
+
+
+def _names(settings: Settings) -> Callable[[str], str | None]:
+    """People's names from Slack (users.info) when a bot token is set; else none (ids only)."""
+    if not settings.slack_bot_token:
+        return lambda _user_id: None
+    from bot.bootstrap import build_delivery_client
+    from bot.slack.workspace import SlackWorkspace
+
+    return SlackWorkspace(build_delivery_client(settings)).display_name
 
 
 def _since(value: str | None) -> datetime | None:

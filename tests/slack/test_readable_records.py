@@ -4,6 +4,9 @@ plain Markdown and takes `--since`; the risk export names approvers beside their
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -11,7 +14,8 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.export.review import md, review_markdown
 from bot.slack.digest_delivery import make_digest
-from tests.harness import CIO, CISO, COORDINATION, RunningAccord, reply_text
+from tests.harness import CIO, CISO, CISO_2, COORDINATION, RunningAccord, reply_text
+from tests.slack.test_risks import approve_button, click
 
 
 def preview(accord: RunningAccord) -> str:
@@ -87,3 +91,39 @@ def test_the_review_pack_is_plain_markdown_and_takes_since(
     assert "INI-1 Roll out MFA — hold placed (hold reason, on hold) by Bo Chen" in earlier.stdout
     wrong = runner.invoke(app, ["export", "review", "--since", "last week"], env=env)
     assert wrong.exit_code != 0 and "--since 2026-11-01" in wrong.output
+
+
+def test_the_risk_export_names_approvers_beside_their_ids(accord_sqlite: RunningAccord) -> None:
+    accord = accord_sqlite
+    accord.fake.add_user(CISO, name="bo", real_name="Bo Chen")
+    accord.fake.add_user(CISO_2, name="cy", real_name="Cy Diaz")
+    accord.fake.add_user(CIO, name="ann", real_name="Ann Lee")
+    accord.command("risk new Legacy VPN likelihood:3 impact:4 expires:2027-01-31", user=CISO)
+    value = approve_button(accord)
+    click(accord, "risk.approve", value, CISO_2)
+    click(accord, "risk.approve", value, CIO)
+
+    assert "on its way to your DM" in accord.command_text("risk export json", user=CIO)
+    accord.fake.wait_for("files.completeUploadExternal")
+    [uploaded] = accord.fake.uploaded_files().values()
+    [record] = json.loads(uploaded.decode())["risks"]
+    assert record["requested_by"] == CISO and record["requested_by_name"] == "Bo Chen"
+    assert {(a["approver"], a["approver_name"]) for a in record["approvals"]} == {
+        (CISO_2, "Cy Diaz"),
+        (CIO, "Ann Lee"),
+    }
+    assert record["rounds"][0]["requested_by_name"] == "Bo Chen"
+
+    env = {
+        "DATABASE_URL": accord.services.settings.database_url,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_API_BASE_URL": accord.fake.base_url,
+    }
+    result = CliRunner().invoke(app, ["export", "risks", "--format", "csv"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {(r["approver"], r["approver_name"]) for r in rows} == {
+        (CISO_2, "Cy Diaz"),
+        (CIO, "Ann Lee"),
+    }
+    assert {r["requested_by_name"] for r in rows} == {"Bo Chen"}
