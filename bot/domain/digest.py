@@ -24,10 +24,9 @@ from bot.domain.escalations import UNDECIDED, Escalation
 from bot.domain.gate.models import GateCheck
 from bot.domain.gate.overrides import GateOverride
 from bot.domain.initiatives import CLOSED_STATUSES, Health, Initiative, InitiativeStatus
-from bot.domain.refs import Kind, parse_any_ref
 from bot.domain.risks import OPEN_STATES, Band, RiskAcceptance, RiskState, band_expression
 from bot.domain.summaries import DisagreementBrief, DisagreementSummary, urgency_order
-from bot.domain.touchpoints import TouchpointSeries
+from bot.domain.titles import record_titles
 
 CHANGES_SHOWN = 15
 #: Audit events read to find the latest CHANGES_SHOWN groups of changes (see `audit_changes`).
@@ -255,38 +254,6 @@ def audit_changes(session: Session, window: DigestWindow) -> DigestPart:
         changes_by_action=tuple((action, int(number)) for action, number in by_action),
         changes=tuple(changes),
     )
-
-
-_TITLED: dict[Kind, tuple[Any, Any]] = {
-    Kind.INITIATIVE: (Initiative.id, Initiative.title),
-    Kind.RISK: (RiskAcceptance.id, RiskAcceptance.title),
-    Kind.DISAGREEMENT: (Disagreement.id, Disagreement.subject),
-    Kind.TOUCHPOINT: (TouchpointSeries.id, TouchpointSeries.name),
-}
-
-
-def record_titles(session: Session, refs: set[str]) -> dict[str, str]:
-    """Each ref's title (an escalation: its disagreement's subject), one statement per kind."""
-    wanted: dict[Kind, set[int]] = {}
-    for ref in refs:
-        parsed = parse_any_ref(ref)
-        if parsed is not None:
-            wanted.setdefault(parsed[0], set()).add(parsed[1])
-    titles: dict[str, str] = {}
-    for kind, (id_column, title_column) in _TITLED.items():
-        if wanted.get(kind):
-            rows = session.exec(
-                select(id_column, title_column).where(col(id_column).in_(sorted(wanted[kind])))
-            ).all()
-            titles.update({f"{kind.value}-{number}": str(title) for number, title in rows})
-    if wanted.get(Kind.ESCALATION):
-        rows = session.exec(
-            select(Escalation.id, Disagreement.subject)
-            .join(Disagreement, col(Disagreement.id) == col(Escalation.disagreement_id))
-            .where(col(Escalation.id).in_(sorted(wanted[Kind.ESCALATION])))
-        ).all()
-        titles.update({f"{Kind.ESCALATION.value}-{n}": str(title) for n, title in rows})
-    return titles
 
 
 def attention_records(session: Session, window: DigestWindow) -> DigestPart:

@@ -127,3 +127,13 @@ def test_the_risk_export_names_approvers_beside_their_ids(accord_sqlite: Running
         (CIO, "Ann Lee"),
     }
     assert {r["requested_by_name"] for r in rows} == {"Bo Chen"}
+
+
+def test_the_latest_changes_feed_names_each_records_title(accord: RunningAccord) -> None:
+    accord.command("initiative new Roll out MFA #iam")
+    accord.command("risk new Legacy VPN likelihood:3 impact:4 expires:2027-01-31", user=CISO)
+    accord.command_text('disagree "Cloud region" the US region is cheaper')
+    feed = accord.command_text("audit")
+    assert "*INI-1* Roll out MFA initiative.created" in feed
+    assert "*RSK-1* Legacy VPN risk." in feed
+    assert "*DIS-1* Cloud region" in feed
