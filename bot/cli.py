@@ -6,8 +6,9 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -331,7 +332,7 @@ def export_risks_command(
         _explained(_database_url(settings, database)),
         session_scope(_export_engine(settings, database)) as session,
     ):
-        content = export_risks(session, fmt)
+        content = export_risks(session, fmt, _names(settings))
         _audit_export(session, "risks", output, records=len(all_risks(session)))
     if output is None:
         typer.echo(content, nl=False)
@@ -431,6 +432,13 @@ def export_review(
     format_: Annotated[str, typer.Option("--format", help="Only `md` (Markdown).")] = "md",
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
     database: DatabaseOption = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Changes after this date (YYYY-MM-DD, UTC midnight) instead of since the "
+            "last posted digest."
+        ),
+    ] = None,
 ) -> None:
     """The leadership review pack: the digest's content as a Markdown document."""
     from bot.clock import SystemClock
@@ -440,9 +448,11 @@ def export_review(
 
     if format_.lower() not in ("md", "markdown"):
         _fail(f"unknown format {format_!r}; use --format md")
+    start = _since(since)
     configure_logging()
-    from bot.bootstrap import build_services
+    from bot.bootstrap import build_delivery_client, build_services
     from bot.slack.usergroups import SlackGroupMembers
+    from bot.slack.workspace import SlackWorkspace
 
     settings = _settings()
     url = _database_url(settings, database)
@@ -450,7 +460,9 @@ def export_review(
         _export_engine(settings, database).dispose()
         settings = settings.model_copy(update={"database_url": url})
         services = build_services(settings, groups=SlackGroupMembers(build_web_client(settings)))
-        text = review_markdown(make_digest(services, SystemClock().now()))
+        if settings.slack_bot_token:  # people by name; without Slack, by id
+            services.workspace = SlackWorkspace(build_delivery_client(settings))
+        text = review_markdown(make_digest(services, SystemClock().now(), since=start))
         with session_scope(services.engine) as session:
             _audit_export(session, "review", output, records=0)
     if output is None:
@@ -458,6 +470,26 @@ def export_review(
     else:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}", err=True)
+
+
+def _names(settings: Settings) -> Callable[[str], str | None]:
+    """People's names from Slack (users.info) when a bot token is set; else none (ids only)."""
+    if not settings.slack_bot_token:
+        return lambda _user_id: None
+    from bot.bootstrap import build_delivery_client
+    from bot.slack.workspace import SlackWorkspace
+
+    return SlackWorkspace(build_delivery_client(settings)).display_name
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        _fail(f"--since {value!r} is not a date; give YYYY-MM-DD, e.g. --since 2026-11-01")
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 @gate_app.command("check")

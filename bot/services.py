@@ -19,6 +19,10 @@ class Workspace(Protocol):
         """The user's IANA time zone from their profile, or None if unknown."""
         ...
 
+    def display_name(self, user_id: str) -> str | None:
+        """The name people know the user by (profile display or real name), or None."""
+        ...
+
     def is_member(self, channel_id: str) -> bool | None:
         """Whether Accord is in the channel (conversations.info); None if Slack cannot say."""
         ...

@@ -30,10 +30,17 @@ from bot.domain.risks import OPEN_STATES, Band, RiskAcceptance, RiskState, band_
 from bot.domain.summaries import DisagreementBrief, DisagreementSummary, urgency_order
 from bot.domain.threats.queries import views as threat_views
 from bot.domain.threats.service import open_briefs
+from bot.domain.titles import record_titles
 
 CHANGES_SHOWN = 15
 #: Lines of a digest section (exposure, spend, threats) gathered at most.
 SECTION_SHOWN = 15
+#: Audit events read to find the latest CHANGES_SHOWN groups of changes (see `audit_changes`).
+CHANGES_READ = CHANGES_SHOWN * 4
+#: Records named under "Needs attention", per kind (initiatives, risks).
+ATTENTION_SHOWN = 10
+#: An accepted risk expiring within this many days is named under "Needs attention".
+EXPIRING_WITHIN_DAYS = 14
 FIRST_DIGEST_LOOKBACK = timedelta(days=7)
 #: Acceptance debt: open risk acceptances by age (since requested), in days.
 DEBT_YOUNG_DAYS = 90
@@ -92,6 +99,32 @@ class ChangeLine:
     action: str
     fields: tuple[str, ...] = ()
     note: str | None = None
+    #: The record's title (initiative, risk, series) or subject (disagreement, escalation).
+    title: str | None = None
+    actor_id: str | None = None
+    #: How many events of this action on this record by this person the line stands for.
+    count: int = 1
+
+    @property
+    def action_words(self) -> str:
+        """`initiative.topic_added` → `topic added`: what was done, as words."""
+        return action_words(self.action, with_kind=False)
+
+
+def action_words(action: str, *, with_kind: bool = True) -> str:
+    """An audit action as people read it: `risk.approved` → `risk approved` (or `approved`)."""
+    kind, _, verb = action.partition(".")
+    words = (f"{kind} {verb}" if with_kind else verb) if verb else kind
+    return words.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class AttentionLine:
+    """A record the digest names because it needs someone: red, held, overdue or expiring."""
+
+    ref: str
+    title: str
+    reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -114,6 +147,9 @@ class DigestPart:
     changes: tuple[ChangeLine, ...] = ()
     briefs: tuple[DisagreementBrief, ...] = ()
     sections: tuple[DigestSection, ...] = ()
+    attention: tuple[AttentionLine, ...] = ()
+    #: Records needing attention beyond those named.
+    attention_more: int = 0
 
 
 DigestSource = Callable[[Session, DigestWindow], DigestPart]
@@ -128,6 +164,10 @@ class DigestData:
     changes: list[ChangeLine] = field(default_factory=list)
     briefs: list[DisagreementBrief] = field(default_factory=list)
     sections: list[DigestSection] = field(default_factory=list)
+    attention: list[AttentionLine] = field(default_factory=list)
+    attention_more: int = 0
+    #: Display names of the people named in the digest (filled by the adapter that has them).
+    people: dict[str, str] = field(default_factory=dict)
     previous: Mapping[str, Mapping[str, int]] | None = None
     previous_at: datetime | None = None
     #: Published in the digest, so that a rewrite of the whole audit chain shows against it.
@@ -187,7 +227,10 @@ def initiative_counts(session: Session, window: DigestWindow) -> DigestPart:
 
 
 def audit_changes(session: Session, window: DigestWindow) -> DigestPart:
-    """What changed since the last digest: totals per action, plus the latest few events."""
+    """What changed since the last digest: totals per action, plus the latest changes, each
+    with its record's title and who acted. Repeated events of one action on one record by one
+    person (topics added, updates in a row) are one line with a count, so they do not crowd
+    out the rest. Constant statements: the totals, the latest events, one per record kind."""
     recent = (col(AuditEvent.at) > window.since) & (col(AuditEvent.at) <= window.now)
     by_action = session.exec(
         select(AuditEvent.action, func.count())
@@ -196,22 +239,98 @@ def audit_changes(session: Session, window: DigestWindow) -> DigestPart:
         .order_by(func.count().desc(), col(AuditEvent.action))
     ).all()
     latest = session.exec(
-        select(AuditEvent).where(recent).order_by(col(AuditEvent.id).desc()).limit(CHANGES_SHOWN)
+        select(AuditEvent).where(recent).order_by(col(AuditEvent.id).desc()).limit(CHANGES_READ)
     ).all()
+    groups: dict[tuple[str, str, str], list[AuditEvent]] = {}
+    for event in latest:
+        key = (event.record_ref, event.action, event.actor_id)
+        if key in groups or len(groups) < CHANGES_SHOWN:
+            groups.setdefault(key, []).append(event)
+    titles = record_titles(session, {ref for ref, _, _ in groups})
+    changes = []
+    for (ref, action, actor), events in groups.items():
+        newest = events[0]
+        fields: set[str] = set()
+        for event in events:
+            # for an update, which fields changed; a creation lists none
+            if event.before:
+                fields.update((event.after or {}).keys())
+        changes.append(
+            ChangeLine(
+                at=newest.at,
+                record_ref=ref,
+                action=action,
+                fields=tuple(sorted(fields)),
+                note=newest.note,
+                title=titles.get(ref),
+                actor_id=actor,
+                count=len(events),
+            )
+        )
     return DigestPart(
         changes_total=sum(number for _, number in by_action),
         changes_by_action=tuple((action, int(number)) for action, number in by_action),
-        changes=tuple(
-            ChangeLine(
-                at=event.at,
-                record_ref=event.record_ref,
-                action=event.action,
-                # for an update, which fields changed; a creation lists none
-                fields=tuple(sorted((event.after or {}).keys())) if event.before else (),
-                note=event.note,
-            )
-            for event in latest
-        ),
+        changes=tuple(changes),
+    )
+
+
+def attention_records(session: Session, window: DigestWindow) -> DigestPart:
+    """The records behind the counts that need someone, by name: open initiatives that are
+    red, on security hold or overdue; accepted risks expiring within EXPIRING_WITHIN_DAYS.
+    Four statements (a LIMITed list and a count per kind)."""
+    today = window.today
+    is_open = col(Initiative.status).not_in(list(CLOSED_STATUSES))
+    needs = (
+        (col(Initiative.health) == Health.RED)
+        | col(Initiative.on_hold).is_(True)
+        | (col(Initiative.due_date) < today)
+    )
+    initiatives = session.exec(
+        select(Initiative)
+        .where(is_open & needs)
+        .order_by(
+            col(Initiative.on_hold).desc(),
+            col(Initiative.due_date).is_(None),
+            col(Initiative.due_date),
+            col(Initiative.id),
+        )
+        .limit(ATTENTION_SHOWN)
+    ).all()
+    initiative_total = session.exec(
+        select(func.count()).select_from(Initiative).where(is_open & needs)
+    ).one()
+    lines = []
+    for initiative in initiatives:
+        reasons = []
+        if initiative.on_hold:
+            reasons.append("on security hold")
+        if initiative.health == Health.RED:
+            reasons.append("red")
+        if initiative.due_date is not None and initiative.due_date < today:
+            reasons.append(f"overdue (due {initiative.due_date.isoformat()})")
+        lines.append(AttentionLine(initiative.ref, initiative.title, tuple(reasons)))
+    horizon = today + timedelta(days=EXPIRING_WITHIN_DAYS)
+    expiring = (
+        (col(RiskAcceptance.state) == RiskState.ACCEPTED)
+        & (col(RiskAcceptance.expires_on) >= today)
+        & (col(RiskAcceptance.expires_on) <= horizon)
+    )
+    risks = session.exec(
+        select(RiskAcceptance)
+        .where(expiring)
+        .order_by(col(RiskAcceptance.expires_on), col(RiskAcceptance.id))
+        .limit(ATTENTION_SHOWN)
+    ).all()
+    risk_total = session.exec(
+        select(func.count()).select_from(RiskAcceptance).where(expiring)
+    ).one()
+    lines += [
+        AttentionLine(risk.ref, risk.title, (f"expires {risk.expires_on.isoformat()}",))
+        for risk in risks
+    ]
+    return DigestPart(
+        attention=tuple(lines),
+        attention_more=int(initiative_total) + int(risk_total) - len(lines),
     )
 
 
@@ -450,6 +569,7 @@ SOURCES: tuple[DigestSource, ...] = (
     disagreement_digest_part,
     gate_digest_part,
     audit_changes,
+    attention_records,
 )
 
 
@@ -545,10 +665,17 @@ def last_posted(session: Session) -> DigestRun | None:
 
 
 def collect(
-    session: Session, *, now: datetime, sources: Sequence[DigestSource] = SOURCES
+    session: Session,
+    *,
+    now: datetime,
+    sources: Sequence[DigestSource] = SOURCES,
+    since: datetime | None = None,
 ) -> DigestData:
+    """The digest's data; changes are those after `since` (default: the last posted digest,
+    or FIRST_DIGEST_LOOKBACK before the first)."""
     previous = last_posted(session)
-    since = _aware(previous.as_of) if previous else now - FIRST_DIGEST_LOOKBACK
+    if since is None:
+        since = _aware(previous.as_of) if previous else now - FIRST_DIGEST_LOOKBACK
     window = DigestWindow(now=now, since=since)
     data = DigestData(
         window=window,
@@ -563,6 +690,8 @@ def collect(
         data.changes.extend(part.changes)
         data.briefs.extend(part.briefs)
         data.sections.extend(part.sections)
+        data.attention.extend(part.attention)
+        data.attention_more += part.attention_more
     data.changes.sort(key=lambda change: _aware(change.at), reverse=True)
     del data.changes[CHANGES_SHOWN:]
     data.audit_head = chain_head(session)
@@ -593,12 +722,13 @@ def build_digest(
     now: datetime,
     summarizer: Any,
     sources: Sequence[DigestSource] = SOURCES,
+    since: datetime | None = None,
 ) -> Digest:
     """Read everything in one short transaction, then summarise outside it (the LLM is slow)."""
     from bot.db import session_scope
 
     with session_scope(engine) as session:
-        data = collect(session, now=now, sources=sources)
+        data = collect(session, now=now, sources=sources, since=since)
     data.briefs = urgency_order(data.briefs)
     summary = summarizer.summarize(data.briefs, today=now.date())
     return Digest(data=data, summary=summary)

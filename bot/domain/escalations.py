@@ -425,7 +425,7 @@ def decide(
         decision.rationale,
         field="rationale",
         max_length=RATIONALE_MAX,
-        required=decision.kind != DecisionKind.OPTION,
+        required=True,  # every answer says why: a decision, a question or a deferral
     )
     before = escalation.snapshot()
     values: dict[str, Any]

@@ -30,7 +30,7 @@ from bot.domain.paging import Page, clamp_page
 from bot.domain.permissions import Permission, authority, ensure_allowed
 from bot.domain.refs import Kind, format_ref
 from bot.domain.roles import ROLE_LABELS, Actor, Directory, Role
-from bot.domain.validation import bounded_text, future_or_today, normalise_tags
+from bot.domain.validation import bounded_text, normalise_tags
 
 TITLE_MAX = 150
 T = TypeVar("T")
@@ -288,7 +288,9 @@ def create_initiative(
         )
     title = bounded_text(draft.title, field="title", max_length=TITLE_MAX, required=True)
     description = bounded_text(draft.description, field="description", max_length=DESCRIPTION_MAX)
-    due = draft.due_date and future_or_today(draft.due_date, today=today or now.date(), field="due")
+    # A past due date is kept: work brought in from elsewhere is often already late (the
+    # answer warns; the record shows as overdue).
+    due = draft.due_date
     initiative = Initiative(
         title=title,
         description=description,
@@ -364,7 +366,7 @@ def update_initiative(
         initiative.health = changes.health
     new_due = _changed(changes.due_date, initiative.due_date)
     if new_due is not None:
-        initiative.due_date = future_or_today(new_due, today=today or now.date(), field="due")
+        initiative.due_date = new_due  # past dates kept, as on creation
     if new_cio is not None:
         initiative.cio_owner_id = new_cio
     if new_ciso is not None:

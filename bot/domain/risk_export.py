@@ -11,6 +11,9 @@ gets a leading apostrophe (`'`) so a spreadsheet shows it as text instead of run
 "CSV injection"). An auditor who needs the exact text uses the JSON export (or strips that one
 leading apostrophe).
 
+People are named beside their Slack ids (`requested_by_name`, `approver_name`) when the
+workspace can say who they are; the id stays the key.
+
 Each record also lists its approval rounds (`rounds`: who asked, what it proposed, how it ended);
 in CSV they are one JSON cell, `approval_rounds`. Each approval names the roles its approver
 held at that moment (`roles_held`) and the run-time grant that gave the side, if any
@@ -22,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -33,6 +37,13 @@ from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.risks import RiskAcceptance, RiskApproval, RiskRound, all_risks
 from bot.domain.roles import Actor
 from bot.domain.validation import clean_value
+
+#: A person's name from their user id, or None when nobody can say (no workspace, unknown).
+Names = Callable[[str], str | None]
+
+
+def _no_names(_user_id: str) -> str | None:
+    return None
 
 
 class ExportFormat(StrEnum):
@@ -64,6 +75,7 @@ RISK_COLUMNS = (
     "technique_names",
     "tactics",
     "requested_by",
+    "requested_by_name",
     "expires_on",
     "review_days",
     "next_review_on",
@@ -80,6 +92,7 @@ APPROVAL_COLUMNS = (
     "approval_round",
     "approval_side",
     "approver",
+    "approver_name",
     "decision",
     "decision_reason",
     "decided_at",
@@ -90,7 +103,7 @@ APPROVAL_COLUMNS = (
 )
 
 
-def risk_record(risk: RiskAcceptance) -> dict[str, Any]:
+def risk_record(risk: RiskAcceptance, names: Names = _no_names) -> dict[str, Any]:
     return {
         "id": risk.ref,
         "title": risk.title,
@@ -115,6 +128,7 @@ def risk_record(risk: RiskAcceptance) -> dict[str, Any]:
         "technique_names": [f"{t.id} {t.name}".strip() for t in risk.technique_details],
         "tactics": list(risk.tactics),
         "requested_by": risk.requested_by,
+        "requested_by_name": names(risk.requested_by),
         "expires_on": risk.expires_on.isoformat(),
         "review_days": risk.review_days,
         "next_review_on": risk.next_review_on.isoformat(),
@@ -125,16 +139,17 @@ def risk_record(risk: RiskAcceptance) -> dict[str, Any]:
         "created_at": risk.created_at.isoformat(),
         "updated_by": risk.updated_by,
         "updated_at": risk.updated_at.isoformat(),
-        "approvals": [approval_record(a) for a in risk.approvals],
-        "rounds": [round_record(r) for r in risk.rounds],
+        "approvals": [approval_record(a, names) for a in risk.approvals],
+        "rounds": [round_record(r, names) for r in risk.rounds],
     }
 
 
-def round_record(row: RiskRound) -> dict[str, Any]:
+def round_record(row: RiskRound, names: Names = _no_names) -> dict[str, Any]:
     return {
         "round": row.round,
         "kind": str(row.kind),
         "requested_by": row.requested_by,
+        "requested_by_name": names(row.requested_by),
         "requested_at": row.requested_at.isoformat(),
         "proposed": dict(row.proposed),
         "state": str(row.state),
@@ -142,11 +157,12 @@ def round_record(row: RiskRound) -> dict[str, Any]:
     }
 
 
-def approval_record(approval: RiskApproval) -> dict[str, Any]:
+def approval_record(approval: RiskApproval, names: Names = _no_names) -> dict[str, Any]:
     return {
         "round": approval.round,
         "side": str(approval.side),
         "approver": approval.approver_id,
+        "approver_name": names(approval.approver_id),
         "decision": str(approval.decision),
         "reason": approval.reason,
         "at": approval.at.isoformat(),
@@ -156,17 +172,17 @@ def approval_record(approval: RiskApproval) -> dict[str, Any]:
     }
 
 
-def to_json(risks: list[RiskAcceptance]) -> str:
-    records = [clean_value(risk_record(r)) for r in risks]
+def to_json(risks: list[RiskAcceptance], names: Names = _no_names) -> str:
+    records = [clean_value(risk_record(r, names)) for r in risks]
     return json.dumps({"risks": records}, indent=2, ensure_ascii=False)
 
 
-def to_csv(risks: list[RiskAcceptance]) -> str:
+def to_csv(risks: list[RiskAcceptance], names: Names = _no_names) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*RISK_COLUMNS, *APPROVAL_COLUMNS])
     for risk in risks:
-        record = clean_value(risk_record(risk))
+        record = clean_value(risk_record(risk, names))
         base = [
             ";".join(record[c]) if c in LIST_COLUMNS else _cell(record[c]) for c in RISK_COLUMNS
         ]
@@ -180,6 +196,7 @@ def to_csv(risks: list[RiskAcceptance]) -> str:
                     approval["round"],
                     approval["side"],
                     approval["approver"],
+                    _cell(approval["approver_name"]),
                     approval["decision"],
                     _cell(approval["reason"]),
                     approval["at"],
@@ -204,13 +221,19 @@ def _cell(value: Any) -> str:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def export_risks(session: Session, fmt: ExportFormat) -> str:
+def export_risks(session: Session, fmt: ExportFormat, names: Names = _no_names) -> str:
     risks = all_risks(session)
-    return to_csv(risks) if fmt == ExportFormat.CSV else to_json(risks)
+    return to_csv(risks, names) if fmt == ExportFormat.CSV else to_json(risks, names)
 
 
 def export_register(
-    session: Session, *, actor: Actor, fmt: ExportFormat, name: str, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    fmt: ExportFormat,
+    name: str,
+    now: datetime,
+    names: Names = _no_names,
 ) -> str:
     """The register as a file for `actor` (sides, executives, admins); the export itself is an
     audit event, so the trail shows who took the register away and when."""
@@ -224,7 +247,7 @@ def export_register(
         action="register.exported",
         after={"format": fmt.value, "file": name, "records": len(risks)},
     )
-    return to_csv(risks) if fmt == ExportFormat.CSV else to_json(risks)
+    return to_csv(risks, names) if fmt == ExportFormat.CSV else to_json(risks, names)
 
 
 #: The audit trail of the register as a whole (`/accord audit REGISTER`).

@@ -29,10 +29,17 @@ log = logging.getLogger(__name__)
 
 
 def make_digest(
-    services: Services, now: datetime, *, sources: Sequence[DigestSource] = SOURCES
+    services: Services,
+    now: datetime,
+    *,
+    sources: Sequence[DigestSource] = SOURCES,
+    since: datetime | None = None,
 ) -> Digest:
     summarizer = summarizer_for(services.settings, services.engine, now=now)
-    digest = build_digest(services.engine, now=now, summarizer=summarizer, sources=sources)
+    digest = build_digest(
+        services.engine, now=now, summarizer=summarizer, sources=sources, since=since
+    )
+    name_people(services, digest)
     usage = digest.summary.usage
     log.info(
         "digest built: %d disagreement(s) summarised by %s; LLM calls %d, tokens %d "
@@ -45,6 +52,17 @@ def make_digest(
         usage.completion_tokens,
     )
     return digest
+
+
+def name_people(services: Services, digest: Digest) -> None:
+    """Who acted, by display name (the digest is read by people, and must not ping them)."""
+    workspace = services.workspace
+    if workspace is None:
+        return
+    for user_id in {c.actor_id for c in digest.data.changes if c.actor_id}:
+        name = workspace.display_name(user_id)
+        if name:
+            digest.data.people[user_id] = name
 
 
 def preview_message(

@@ -191,7 +191,15 @@ def queue_export(
     now: datetime,
 ) -> None:
     """Build the register now (an audited export) and upload it to the person's DM."""
-    content = export_register(session, actor=actor, fmt=fmt, name=name, now=now)
+    workspace = services.workspace
+    content = export_register(
+        session,
+        actor=actor,
+        fmt=fmt,
+        name=name,
+        now=now,
+        names=workspace.display_name if workspace is not None else lambda _user: None,
+    )
     send.upload(
         session,
         services,

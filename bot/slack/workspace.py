@@ -23,6 +23,7 @@ class SlackWorkspace:
     def __init__(self, client: WebClient) -> None:
         self.client = client
         self._zones: dict[str, tuple[float, str | None]] = {}
+        self._names: dict[str, str | None] = {}
         self._lock = threading.Lock()
 
     def timezone(self, user_id: str) -> str | None:
@@ -52,6 +53,40 @@ class SlackWorkspace:
             if len(self._zones) > 10_000:  # a bound, whatever the workspace's size
                 self._zones.clear()
             self._zones[user_id] = (time.monotonic() + seconds, zone)
+
+    def display_name(self, user_id: str) -> str | None:
+        """The profile's real name (else display name, else handle), asked once per process:
+        records read by people (the digest, exports) name people instead of showing ids."""
+        with self._lock:
+            if user_id in self._names:
+                return self._names[user_id]
+        try:
+            found = self.client.users_info(user=user_id).get("user") or {}
+        except SlackApiError as error:
+            log.info("users.info failed for %s: %s", user_id, error.response.get("error"))
+            found = {}
+        except Exception:  # unreachable Slack: show the id this time, ask again next time
+            log.info("users.info unreachable for %s", user_id)
+            return None
+        profile = found.get("profile") or {}
+        name = next(
+            (
+                str(value)
+                for value in (
+                    profile.get("real_name"),
+                    found.get("real_name"),
+                    profile.get("display_name"),
+                    found.get("name"),
+                )
+                if value
+            ),
+            None,
+        )
+        with self._lock:
+            if len(self._names) > 10_000:
+                self._names.clear()
+            self._names[user_id] = name
+        return name
 
     def is_member(self, channel_id: str) -> bool | None:
         try:

@@ -74,7 +74,7 @@ def test_preview_is_ephemeral_and_posts_nothing_to_the_channel(accord: RunningAc
     assert "Accord digest — preview" in text
     assert "Open initiatives by health" in text and "red: 1" in text
     assert "on security hold: 1" in text
-    assert "initiative.hold_placed" in text
+    assert "initiative hold placed" in text
     assert "deterministic summary" in text
     accord.fake.wait_idle()
     accord.fake.assert_no_call("chat.postMessage")
@@ -152,7 +152,7 @@ def test_scheduled_digest_posts_exactly_once_per_slot_with_trends(accord: Runnin
     assert len(posts) == 2
     text = reply_text(posts[1].body)
     assert "red: 2 (▲1)" in text and "green: 0 (▼1)" in text
-    assert "initiative.updated" in text
+    assert "Roll out MFA — updated (health)" in text
     keys = [run.slot_key for run in runs(accord)]
     assert keys == ["scheduled:2026-11-30T08:00Z", "scheduled:2026-12-07T08:00Z"]
 

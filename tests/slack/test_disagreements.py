@@ -768,3 +768,29 @@ def test_executives_find_and_act_on_escalations_from_a_command(accord: RunningAc
         assert "Log retention" in reply_text(as_side)
         assert not [b for b in as_side.get("blocks", []) if b["type"] == "actions"]
     assert "no ESC-9" in accord.command_text("escalate show ESC-9", user=EXEC)
+
+
+def test_a_decision_needs_a_rationale(accord: RunningAccord) -> None:
+    root = escalated_dispute(accord)
+    action_id, value = _decision_button(root, 1)
+    accord.slack.block_action(action_id, value, user_id=EXEC, channel_id=EXECUTIVE_CHANNEL)
+    modal = accord.fake.wait_for("views.open")[-1].body["view"]
+    [field] = [b for b in modal["blocks"] if b.get("block_id") == "rationale"]
+    assert not field.get("optional")  # Slack itself asks for it
+    for typed in ("", "   "):
+        blank = accord.slack.view_submission(
+            "escalation.decide",
+            {"rationale": {"value": {"type": "plain_text_input", "value": typed}}},
+            user_id=EXEC,
+            private_metadata=modal["private_metadata"],
+        )
+        assert blank.json()["response_action"] == "errors"
+        assert "rationale cannot be empty" in blank.json()["errors"]["rationale"]
+    with session_scope(accord.services.engine) as session:
+        escalation = session.get(Escalation, 1)
+        assert escalation is not None and escalation.state != EscalationState.DECIDED
+    assert count(accord, AuditEvent, AuditEvent.action == "escalation.decided") == 0
+    _decide(accord, root, 1, release=False)
+    with session_scope(accord.services.engine) as session:
+        decided = session.get(Escalation, 1)
+        assert decided is not None and decided.rationale == "Two weeks buys a patch."

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import event
 
 from bot.db import session_scope
+from bot.domain.escalations import Escalation
 from bot.domain.needs import needs_you as needs_you_of
+from bot.slack.blocks.disagreements import thread_link
 from tests.harness import (
     CIO,
     CIO_2,
@@ -80,10 +82,18 @@ def test_an_executive_sees_pending_escalations_flagged_overdue(accord: RunningAc
     accord.command_text('disagree "Patch window for the ERP" the window must be Sunday')
     accord.command_text("disagree position DIS-1 Sunday misses the vendor's support", user=CISO)
     assert "as *ESC-1*" in accord.command_text("escalate DIS-1 by:2026-11-27", user=CISO)
+    accord.wait_idle()  # the brief is posted after the commit; its ts is stored then
 
     part = needs_you(accord, EXEC)
     assert "ESC-1" in reply_text(part) and "overdue" not in reply_text(part)
     assert ("disagreement.show", "1") in buttons(part)
+    # the executive goes from Home to the brief that carries the decision buttons
+    with session_scope(accord.services.engine) as session:
+        escalation = session.get(Escalation, 1)
+        assert escalation is not None and escalation.thread_ts
+        link = thread_link(escalation.channel_id, escalation.thread_ts)
+    assert f"<{link}|Open the brief to decide>" in reply_text(part)
+    assert "`/accord escalate show ESC-1`" in reply_text(part)
     for not_executive in (CIO, CISO, OUTSIDER):
         assert "ESC-1" not in reply_text(needs_you(accord, not_executive))
 

@@ -103,7 +103,6 @@ def test_bad_input_gets_a_helpful_reply_and_changes_nothing(accord: RunningAccor
         "initiative update INI-1 due:2026-13-45": "is not a valid due date",
         "initiative update INI-1 status:paused": "is not a valid status",
         "initiative new   due:2027-01-01": "The title cannot be empty",
-        "initiative new Old due:2020-01-01": "is in the past",
         "initiative update RSK-1 status:active": "is not a valid id",
         "initiative frobnicate": "is not something `/accord initiative` can do",
         "initiative update INI-1 cheerful": "did not understand",
@@ -203,13 +202,41 @@ def test_a_typed_date_is_checked_in_the_persons_time_zone(accord: RunningAccord)
     accord.fake.add_user(CIO, name="ann", tz="America/New_York")
     accord.fake.add_user(CIO_2, name="dave", tz="Europe/Berlin")
     accord.clock.set(datetime(2026, 12, 2, 3, 12, tzinfo=UTC))
-    assert "Created *INI-1*" in accord.command_text("initiative new NY work due:2026-12-01")
-    refused = accord.command_text("initiative new Berlin work due:2026-12-01", user=CIO_2)
-    assert "is in the past" in refused
-    assert "Created *INI-2*" in accord.command_text("initiative new Later due:2026-12-09")
-    assert "Updated" in accord.command_text("initiative update INI-2 due:2026-12-01")
-    refused = accord.command_text("initiative update INI-2 due:2026-11-30")
-    assert "is in the past" in refused
+    today_in_new_york = accord.command_text("initiative new NY work due:2026-12-01")
+    assert "Created *INI-1*" in today_in_new_york and "in the past" not in today_in_new_york
+    past_in_berlin = accord.command_text("initiative new Berlin work due:2026-12-01", user=CIO_2)
+    assert "Created *INI-2*" in past_in_berlin
+    assert "The due date 2026-12-01 is in the past" in past_in_berlin
+    assert "Created *INI-3*" in accord.command_text("initiative new Later due:2026-12-09")
+    updated = accord.command_text("initiative update INI-3 due:2026-12-01")
+    assert "Updated" in updated and "in the past" not in updated
+    late = accord.command_text("initiative update INI-3 due:2026-11-30")
+    assert "Updated" in late and "The due date 2026-11-30 is in the past" in late
+
+
+def test_imported_work_keeps_a_past_due_date_with_a_warning(accord: RunningAccord) -> None:
+    """Work brought in late is recorded as it is: overdue, and the person is told so once."""
+    created = accord.command_text("initiative new Migrate the SIEM due:2026-10-01 #imported")
+    assert "Created *INI-1*" in created
+    assert "The due date 2026-10-01 is in the past, so *INI-1* shows as overdue" in created
+    with session_scope(accord.services.engine) as session:
+        initiative = session.get(Initiative, 1)
+        assert initiative is not None and str(initiative.due_date) == "2026-10-01"
+    assert "overdue" in accord.command_text("initiative show INI-1")
+    # an update that does not touch the date does not warn again
+    quiet = accord.command_text("initiative update INI-1 health:amber")
+    assert "Updated *INI-1*" in quiet and "in the past" not in quiet
+    # the form keeps it too, with the same warning
+    values = {
+        "title": {"value": {"type": "plain_text_input", "value": "Retire the old proxy"}},
+        "due": {"value": {"type": "datepicker", "selected_date": "2026-09-15"}},
+    }
+    reply = accord.slack.view_submission(
+        "initiative.create", values, user_id=CIO, private_metadata='{"channel": "C0COORD"}'
+    )
+    assert reply.status == 200 and reply.json() == {}
+    told = accord.fake.wait_for("chat.postEphemeral")[-1].body
+    assert "The due date 2026-09-15 is in the past, so *INI-2* shows as overdue" in reply_text(told)
 
 
 def test_description_and_tags_can_be_edited_by_command_and_form(accord: RunningAccord) -> None:

@@ -109,14 +109,14 @@ def test_bare_noun_opens_the_modal_and_submission_creates_the_same_record(
 
 def test_modal_errors_point_at_the_field_and_change_nothing(accord_sqlite: RunningAccord) -> None:
     values = {
-        "title": {"value": {"type": "plain_text_input", "value": "Late"}},
+        "title": {"value": {"type": "plain_text_input", "value": "x" * 200}},
         "due": {"value": {"type": "datepicker", "selected_date": "2020-01-01"}},
     }
     reply = accord_sqlite.slack.view_submission(
         "initiative.create", values, user_id=CIO, private_metadata='{"channel": "C0COORD"}'
     )
     assert reply.json()["response_action"] == "errors"
-    assert "in the past" in reply.json()["errors"]["due"]
+    assert "the limit is 150" in reply.json()["errors"]["title"]
     assert initiatives(accord_sqlite) == 0
 
 

@@ -92,7 +92,8 @@ def test_review_pack_lists_every_disagreement_with_both_sides_escaped() -> None:
     text = review_markdown(digest)
     assert text.count("### DIS-") == 30
     assert "**CIO side:** Ship it \\*now\\*" in text and "**CISO side:** Hold it" in text
-    assert "<b>" not in text and "](http" not in text
+    assert "<b>" not in text and "[link](http" not in text  # escaped: words, not a link
+    assert "\\[link\\](http://x)" in text
 
 
 HOSTILE = {

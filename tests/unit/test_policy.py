@@ -254,7 +254,9 @@ def _decide(engine: Engine, actor: Actor, number: int) -> None:
             session,
             actor=actor,
             number=number,
-            decision=esc.Decision(kind=esc.DecisionKind.OPTION, option=0, option_key=key),
+            decision=esc.Decision(
+                kind=esc.DecisionKind.OPTION, option=0, option_key=key, rationale="Why not."
+            ),
             now=NOW,
         )
 

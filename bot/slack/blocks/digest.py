@@ -6,7 +6,7 @@ from datetime import date
 
 from slack_sdk.models.blocks import Block, MarkdownTextObject, SectionBlock
 
-from bot.domain.digest import Digest, DigestData, DigestSection
+from bot.domain.digest import ChangeLine, Digest, DigestData, DigestSection, action_words
 from bot.domain.summaries import DisagreementBrief, ItemSummary
 from bot.slack.blocks.common import (
     MESSAGE_BLOCK_LIMIT,
@@ -19,6 +19,7 @@ from bot.slack.blocks.common import (
     header,
     safe,
     section,
+    user,
 )
 from bot.summarize.fallback import FALLBACK_LABEL, summarise_brief
 
@@ -147,6 +148,40 @@ def item_block(
     )
 
 
+def person(user_id: str | None, data: DigestData) -> str:
+    """A person by display name when the workspace gave one (no ping), else a mention."""
+    if user_id and user_id in data.people:
+        return safe(data.people[user_id], 80)
+    return user(user_id)
+
+
+def change_line(change: ChangeLine, data: DigestData) -> str:
+    """`• *INI-1* Roll out MFA — updated (status) by Ann · 2026-12-01`"""
+    title = f" {safe(change.title, 80)}" if change.title else ""
+    fields = ", ".join(f.replace("_", " ") for f in change.fields)
+    times = f" ×{change.count}" if change.count > 1 else ""
+    return (
+        f"• *{safe(change.record_ref, 32)}*{title} — {safe(change.action_words, 64)}{times}"
+        + (f" ({safe(fields, 120)})" if fields else "")
+        + (f" by {person(change.actor_id, data)}" if change.actor_id else "")
+        + f" · {change.at:%Y-%m-%d}"
+    )
+
+
+def attention_text(data: DigestData) -> str:
+    lines = [
+        f"• *{safe(line.ref, 32)}* {safe(line.title, 80)} — {safe(', '.join(line.reasons), 120)}"
+        for line in data.attention
+    ]
+    more = (
+        f"\n_…and {data.attention_more} more; `/accord initiative list` and "
+        "`/accord risk list` have them._"
+        if data.attention_more > 0
+        else ""
+    )
+    return clip("*Needs attention*\n" + "\n".join(lines) + more, SECTION_TEXT_LIMIT)
+
+
 def digest_message(digest: Digest, *, preview: bool = False) -> Message:
     data = digest.data
     today = data.window.today
@@ -179,20 +214,22 @@ def digest_message(digest: Digest, *, preview: bool = False) -> Message:
             )
         )
     blocks.append(divider())
+    if data.attention:
+        blocks.append(section(attention_text(data)))
     if data.changes_total:
-        totals = ", ".join(f"{n} {safe(a, 64)}" for a, n in data.changes_by_action[:8])
-        lines = [
-            f"• `{safe(c.record_ref, 32)}` {safe(c.action, 64)}"
-            + (f" ({safe(', '.join(c.fields), 120)})" if c.fields else "")
-            + f" — {c.at:%Y-%m-%d}"
-            for c in data.changes
-        ]
-        more = data.changes_total - len(data.changes)
+        totals = ", ".join(
+            f"{n} {safe(action_words(a), 64)}" for a, n in data.changes_by_action[:8]
+        )
+        lines = [change_line(c, data) for c in data.changes]
+        more = data.changes_total - sum(c.count for c in data.changes)
         blocks.append(
             section(
-                f"*What changed* — {data.changes_total} change(s): {totals}\n"
-                + "\n".join(lines)
-                + (f"\n_…and {more} more; `/accord audit` has them all._" if more > 0 else "")
+                clip(
+                    f"*What changed* — {data.changes_total} change(s): {totals}\n"
+                    + "\n".join(lines)
+                    + (f"\n_…and {more} more; `/accord audit` has them all._" if more > 0 else ""),
+                    SECTION_TEXT_LIMIT,
+                )
             )
         )
     else:

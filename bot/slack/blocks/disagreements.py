@@ -498,7 +498,6 @@ def decide_modal(e: Escalation, option: str, *, hold: Initiative | None, metadat
             BlockId.RATIONALE,
             "Rationale (recorded and shared)",
             max_length=1500,
-            optional=True,
             multiline=True,
         ),
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import Block
@@ -220,8 +220,11 @@ def chain_report(report: ChainReport) -> Message:
     return Message(text=clip(line, 300), blocks=blocks)
 
 
-def audit_feed(events: Sequence[AuditEvent], *, title: str) -> Message:
-    """The audit trail, newest first: who did what, when, what changed and why.
+def audit_feed(
+    events: Sequence[AuditEvent], *, title: str, titles: Mapping[str, str] | None = None
+) -> Message:
+    """The audit trail, newest first: who did what, when, what changed and why (with each
+    record's title from `titles`, for a feed of several records).
 
     Long changes fill a message sooner: entries stop where Slack's size limit would be
     reached, and a note says that older ones are not shown."""
@@ -234,7 +237,13 @@ def audit_feed(events: Sequence[AuditEvent], *, title: str) -> Message:
         change = _change(event)
         note = f"\n> {safe(event.note, 300)}" if event.note else ""
         line = section(
-            f"`{event.at:%Y-%m-%d %H:%M}` *{event.record_ref}* {event.action} by "
+            f"`{event.at:%Y-%m-%d %H:%M}` *{event.record_ref}*"
+            + (
+                f" {safe(titles[event.record_ref], 80)}"
+                if titles and event.record_ref in titles
+                else ""
+            )
+            + f" {event.action} by "
             f"{user(event.actor_id)}{(' — ' + clip(change, 1500)) if change else ''}{note}"
         )
         size = len(line.text.text) if line.text else 0

@@ -26,7 +26,7 @@ from bot.slack.blocks.common import (
     safe,
     section,
 )
-from bot.slack.blocks.disagreements import escalation_line
+from bot.slack.blocks.disagreements import escalation_line, thread_link
 from bot.slack.blocks.initiatives import list_line
 from bot.slack.blocks.risks import summary_line as risk_line
 from bot.slack.blocks.touchpoints import action_line, meeting_line
@@ -104,7 +104,13 @@ def needs_you_part(needs: NeedsYou) -> list[Block]:
     ]
     escalation_items: list[Block] = [
         section(
-            f"{escalation_line(e, today)}\n{safe(e.question, 300)}",
+            f"{escalation_line(e, today)}\n{safe(e.question, 300)}"
+            + (
+                f"\n<{thread_link(e.channel_id, e.thread_ts)}|Open the brief to decide> · "
+                f"`/accord escalate show {e.ref}`"
+                if e.channel_id and e.thread_ts
+                else f"\n`/accord escalate show {e.ref}`"
+            ),
             accessory=button(
                 "Show", action_id=ActionId.DISAGREEMENT_SHOW, value=str(e.disagreement_id)
             ),
@@ -132,7 +138,7 @@ def needs_you_part(needs: NeedsYou) -> list[Block]:
             "Escalations awaiting an executive decision",
             needs.escalations,
             escalation_items,
-            "`/accord disagree list`",
+            "`/accord escalate list`",
         ),
         *_needs_part(
             "Disagreements awaiting your side's position",

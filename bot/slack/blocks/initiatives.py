@@ -114,6 +114,18 @@ def budget_text(initiative: Initiative) -> str:
     return escape(" · ".join(parts))
 
 
+def saved_lead(lead: str, initiative: Initiative, today: date, *, due_given: bool) -> str:
+    """The answer's first line, with a warning when the due date just given is past."""
+    due = initiative.due_date
+    if not due_given or due is None or due >= today:
+        return lead
+    return (
+        f"{lead}\n:warning: The due date {due.isoformat()} is in the past, so *{initiative.ref}* "
+        "shows as overdue (fine for work brought in late; "
+        f"`/accord initiative update {initiative.ref} due:YYYY-MM-DD` changes it)."
+    )
+
+
 def card(
     initiative: Initiative, today: date, *, lead: str | None = None, viewer: Actor | None = None
 ) -> Message:

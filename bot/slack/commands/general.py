@@ -22,6 +22,7 @@ from bot.domain.errors import InvalidInput
 from bot.domain.permissions import Permission, ensure_allowed, rights
 from bot.domain.refs import Kind, parse_any_ref
 from bot.domain.roles import ROLE_LABELS, Role, RoleChange, RoleChangeKind, parse_role
+from bot.domain.titles import record_titles
 from bot.domain.validation import parse_whole_number
 from bot.slack import send
 from bot.slack.blocks import general as render
@@ -79,7 +80,8 @@ def audit(ctx: CommandContext, args: list[str]) -> Outcome:
             _ensure_exists(ctx.session, *parsed)
         return Reply(render.audit_feed(events, title=f"Audit trail · {ref}"))
     events = list_events(ctx.session, limit=40)
-    return Reply(render.audit_feed(events, title="Latest changes"))
+    titles = record_titles(ctx.session, {event.record_ref for event in events})
+    return Reply(render.audit_feed(events, title="Latest changes", titles=titles))
 
 
 def verify(ctx: CommandContext, args: list[str]) -> Outcome:

@@ -96,7 +96,12 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         today=ctx.today,
         directory=ctx.services.directory,
     )
-    lead = f":white_check_mark: Created *{initiative.ref}*."
+    lead = render.saved_lead(
+        f":white_check_mark: Created *{initiative.ref}*.",
+        initiative,
+        ctx.today,
+        due_given=due is not None,
+    )
     return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
 
@@ -179,11 +184,13 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
         today=ctx.today,
         directory=ctx.services.directory,
     )
-    return Reply(
-        render.card(
-            initiative, ctx.today, viewer=ctx.actor, lead=f":pencil2: Updated *{initiative.ref}*."
-        )
+    lead = render.saved_lead(
+        f":pencil2: Updated *{initiative.ref}*.",
+        initiative,
+        ctx.today,
+        due_given=changes.due_date is not None,
     )
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
 
 def _reason(args: list[str], verb: str) -> str:

@@ -69,14 +69,13 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         today=ctx.today,
         directory=ctx.services.directory,
     )
-    return Reply(
-        render.card(
-            initiative,
-            ctx.today,
-            viewer=ctx.actor,
-            lead=f":white_check_mark: Created *{initiative.ref}*.",
-        )
+    lead = render.saved_lead(
+        f":white_check_mark: Created *{initiative.ref}*.",
+        initiative,
+        ctx.today,
+        due_given=draft.due_date is not None,
     )
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
 
 def edit(ctx: CommandContext, form: FormState) -> Outcome:
@@ -106,11 +105,13 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         today=ctx.today,
         directory=ctx.services.directory,
     )
-    return Reply(
-        render.card(
-            initiative, ctx.today, viewer=ctx.actor, lead=f":pencil2: Updated *{initiative.ref}*."
-        )
+    lead = render.saved_lead(
+        f":pencil2: Updated *{initiative.ref}*.",
+        initiative,
+        ctx.today,
+        due_given=changes.due_date is not None,
     )
+    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
 
 def hold(ctx: CommandContext, form: FormState) -> Outcome:
