@@ -58,7 +58,7 @@ def test_exposure_digest_review_pack_and_layer(accord: RunningAccord) -> None:
     assert "Accepted exposure by ATT&amp;CK tactic" in posted
     assert "Initial Access: 3 accepted, 1 expiring within 30 days, highest score 9" in posted
     pack = review_markdown(make_digest(accord.services, accord.clock.now()))
-    assert "## Accepted exposure by ATT\\&CK tactic" in pack
+    assert "## Accepted exposure by ATT&CK tactic" in pack
     assert "- Initial Access: 3 accepted, 1 expiring within 30 days, highest score 9" in pack
 
     with session_scope(accord.services.engine) as session:

@@ -176,7 +176,7 @@ def test_a_high_brief_flags_the_accepted_risk_on_the_next_agenda_once(
     assert "flagged for review" in posted
     pack = review_markdown(make_digest(accord.services, accord.clock.now()))
     assert "## Threats and trends" in pack
-    assert "- THR-1 Phishing wave against finance \\(high\\)" in pack
+    assert "- THR-1 Phishing wave against finance (high)" in pack
 
 
 def test_the_threat_form_records_a_brief(accord_sqlite: RunningAccord) -> None:

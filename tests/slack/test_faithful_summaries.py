@@ -258,8 +258,10 @@ def test_an_instruction_inside_a_position_changes_nothing(
     assert sides(ignored, "DIS-1")[0] == expected[0]
     for body in (obeyed, ignored):
         for block in body["blocks"]:
-            for markup in ("<!", "<@", "</records>"):
+            for markup in ("<!", "</records>"):
                 assert markup not in json.dumps(block), markup
+        # Accord names people it knows (`<@U…>` for who acted); a position never mentions.
+        assert not any("<@" in line for line in sides(body, "DIS-1"))
 
 
 def test_the_digest_without_an_llm_quotes_both_sides_and_asks_the_escalations_question(
