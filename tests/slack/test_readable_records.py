@@ -123,6 +123,7 @@ def test_the_risk_export_names_approvers_beside_their_ids(accord_sqlite: Running
         (CIO, "Ann Lee"),
     }
     assert record["rounds"][0]["requested_by_name"] == "Bo Chen"
+    assert record["updated_by_name"] == {CIO: "Ann Lee", CISO: "Bo Chen"}[record["updated_by"]]
 
     env = {
         "DATABASE_URL": accord.services.settings.database_url,
