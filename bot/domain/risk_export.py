@@ -11,8 +11,8 @@ gets a leading apostrophe (`'`) so a spreadsheet shows it as text instead of run
 "CSV injection"). An auditor who needs the exact text uses the JSON export (or strips that one
 leading apostrophe).
 
-People are named beside their Slack ids (`requested_by_name`, `approver_name`) when the
-workspace can say who they are; the id stays the key.
+People are named beside their user ids (`requested_by_name`, `approver_name`,
+`updated_by_name`) when the workspace can say who they are; the id stays the key.
 
 Each record also lists its approval rounds (`rounds`: who asked, what it proposed, how it ended);
 in CSV they are one JSON cell, `approval_rounds`. Each approval names the roles its approver
@@ -85,6 +85,7 @@ RISK_COLUMNS = (
     "snoozed_until",
     "created_at",
     "updated_by",
+    "updated_by_name",
     "updated_at",
 )
 LIST_COLUMNS = frozenset({"techniques", "technique_names", "tactics", "evidence"})
@@ -138,6 +139,7 @@ def risk_record(risk: RiskAcceptance, names: Names = _no_names) -> dict[str, Any
         "snoozed_until": risk.snoozed_until.isoformat() if risk.snoozed_until else None,
         "created_at": risk.created_at.isoformat(),
         "updated_by": risk.updated_by,
+        "updated_by_name": names(risk.updated_by) if risk.updated_by else None,
         "updated_at": risk.updated_at.isoformat(),
         "approvals": [approval_record(a, names) for a in risk.approvals],
         "rounds": [round_record(r, names) for r in risk.rounds],

@@ -53,9 +53,19 @@ def test_what_changed_names_titles_and_people_and_groups_repeats(accord: Running
 def test_the_digest_names_red_held_overdue_and_expiring_records(accord: RunningAccord) -> None:
     seed(accord)
     accord.command("initiative new Retire the fax gateway due:2026-11-26")
-    accord.clock.advance(days=3)  # 2026-11-28: INI-3 is overdue
+    accord.command("risk new Old TLS likelihood:1 impact:2 expires:2026-12-05", user=CISO)
+    value = approve_button(accord)
+    click(accord, "risk.approve", value, CISO_2)
+    click(accord, "risk.approve", value, CIO)
+    accord.command("risk new Far away likelihood:1 impact:2 expires:2027-06-01", user=CISO)
+    far = approve_button(accord, 2)
+    click(accord, "risk.approve", far, CISO_2)
+    click(accord, "risk.approve", far, CIO)
+    accord.clock.advance(days=3)  # 2026-11-28: INI-3 is overdue, RSK-1 expires within 14 days
     text = preview(accord)
     attention = text[text.index("Needs attention") : text.index("What changed")]
+    assert "*RSK-1* Old TLS — expires 2026-12-05" in attention
+    assert "RSK-2" not in attention
     assert "*INI-1* Roll out MFA — on security hold" in attention
     assert "*INI-2* Segment the OT network — red" in attention
     assert "*INI-3* Retire the fax gateway — overdue (due 2026-11-26)" in attention
@@ -113,6 +123,7 @@ def test_the_risk_export_names_approvers_beside_their_ids(accord_sqlite: Running
         (CIO, "Ann Lee"),
     }
     assert record["rounds"][0]["requested_by_name"] == "Bo Chen"
+    assert record["updated_by_name"] == {CIO: "Ann Lee", CISO: "Bo Chen"}[record["updated_by"]]
 
     env = {
         "DATABASE_URL": accord.services.settings.database_url,
