@@ -37,8 +37,8 @@ class Permission(StrEnum):
     GATE_TOKENS_MANAGE = "manage deployment gate tokens"
     GATE_OVERRIDE = "override a security hold for one deployment target"
     REGISTER_READ = (
-        "read the register, exposure, threat briefs, touchpoints, deployment checks, audit trails "
-        "and digest previews"
+        "read the register, exposure, disagreements, escalations, threat briefs, touchpoints, "
+        "deployment checks, audit trails and digest previews"
     )
     REGISTER_EXPORT = "export the risk register"
     THREAT_RECORD = "record threat briefs"

@@ -483,6 +483,7 @@ CASES = [
         command("roles confirm {n}"),
         frozenset({"admin"}),
         expect="is in effect",
+        permission=Permission.MANAGE_ROLES,
     ),
     Case(
         "roles cancel",
@@ -500,6 +501,7 @@ CASES = [
         button("roles.confirm", "{n}"),
         frozenset({"admin"}),
         expect="is in effect",
+        permission=Permission.MANAGE_ROLES,
     ),
     # -- initiatives -----------------------------------------------------------------------
     Case(
@@ -634,6 +636,7 @@ CASES = [
         RELEASERS,
         writes=False,
         expect="opened the form",
+        permission=Permission.HOLD_RELEASE,
     ),
     Case(
         "button: edit initiative",
@@ -643,6 +646,8 @@ CASES = [
         INITIATIVE_STEWARDS,
         writes=False,
         expect="opened the form",
+        permission=Permission.INITIATIVE_EDIT,
+        narrowed_by_record=True,
     ),
     Case(
         "form: create initiative",
@@ -660,6 +665,8 @@ CASES = [
         form("initiative.edit", {"title": _text("Renamed in a form")}, _meta),
         INITIATIVE_STEWARDS,
         expect="submitted",
+        permission=Permission.INITIATIVE_EDIT,
+        narrowed_by_record=True,
     ),
     Case(
         "form: hold",
@@ -677,6 +684,7 @@ CASES = [
         form("initiative.release", REASON, _meta),
         RELEASERS,
         expect="submitted",
+        permission=Permission.HOLD_RELEASE,
     ),
     # -- the deployment gate ---------------------------------------------------------------
     Case(
@@ -951,6 +959,7 @@ CASES = [
         command("risk reject RSK-{n} controls are not enough"),
         APPROVERS,
         expect="RSK-",
+        permission=Permission.RISK_APPROVE,
     ),
     Case(
         "risk revoke",
@@ -968,6 +977,8 @@ CASES = [
         command("risk renew RSK-{n} expires:2027-06-30"),
         RISK_STEWARDS,
         expect="RSK-",
+        permission=Permission.RISK_CHANGE,
+        narrowed_by_record=True,
     ),
     Case(
         "risk update title",
@@ -986,6 +997,8 @@ CASES = [
         command("risk submit RSK-{n}"),
         RISK_STEWARDS,
         expect="Submitted",
+        permission=Permission.RISK_CHANGE,
+        narrowed_by_record=True,
     ),
     Case(
         "risk snooze",
@@ -994,6 +1007,8 @@ CASES = [
         command("risk snooze RSK-{n} 7"),
         RISK_STEWARDS,
         expect="snoozed",
+        permission=Permission.RISK_CHANGE,
+        narrowed_by_record=True,
     ),
     Case(
         "risk export",
@@ -1031,6 +1046,7 @@ CASES = [
         APPROVERS,
         writes=False,
         expect="opened the form",
+        permission=Permission.RISK_APPROVE,
     ),
     Case(
         "button: show risk",
@@ -1049,6 +1065,8 @@ CASES = [
         button("risk.snooze", "{n}:7"),
         RISK_STEWARDS,
         expect="snoozed",
+        permission=Permission.RISK_CHANGE,
+        narrowed_by_record=True,
     ),
     Case(
         "button: risks page",
@@ -1076,6 +1094,7 @@ CASES = [
         form("risk.reject", REASON, lambda n: json.dumps({"id": n, "round": 1, "channel": ""})),
         APPROVERS,
         expect="submitted",
+        permission=Permission.RISK_APPROVE,
     ),
     # -- threat briefs ---------------------------------------------------------------------
     Case(
@@ -1153,24 +1172,27 @@ CASES = [
         command('disagree new "Matrix raised" keep it'),
         SIDES - {"both sides"},
         expect="DIS-",
+        permission=Permission.DISAGREEMENT_RAISE,
     ),
     Case(
         "disagree list",
         "/disagree list",
         new_disagreement,
         command("disagree list all"),
-        EVERYONE,
+        READERS,
         writes=False,
         expect="DIS-",
+        permission=Permission.REGISTER_READ,
     ),
     Case(
         "disagree show",
         "/disagree show",
         new_disagreement,
         command("disagree show DIS-{n}"),
-        EVERYONE,
+        READERS,
         writes=False,
         expect="DIS-",
+        permission=Permission.REGISTER_READ,
     ),
     Case(
         "disagree position",
@@ -1179,6 +1201,7 @@ CASES = [
         command("disagree position DIS-{n} not before the patch"),
         SIDES - {"both sides"},
         expect="DIS-",
+        permission=Permission.DISAGREEMENT_RAISE,
     ),
     Case(
         "disagree security impact",
@@ -1187,6 +1210,8 @@ CASES = [
         command('disagree update DIS-{n} security:"card data exposure"'),
         CISO_SIDE,
         expect="DIS-",
+        permission=Permission.DISAGREEMENT_RAISE,
+        narrowed_by_record=True,
     ),
     Case(
         "disagree business impact",
@@ -1195,6 +1220,8 @@ CASES = [
         command('disagree update DIS-{n} business:"EUR 2M a month"'),
         CIO_SIDE,
         expect="DIS-",
+        permission=Permission.DISAGREEMENT_RAISE,
+        narrowed_by_record=True,
     ),
     Case(
         "disagree settle",
@@ -1203,6 +1230,7 @@ CASES = [
         command("disagree settle DIS-{n} ship behind the WAF"),
         SIDES - {"both sides"},
         expect="DIS-",
+        permission=Permission.DISAGREEMENT_RAISE,
     ),
     Case(
         "disagree withdraw",
@@ -1211,6 +1239,8 @@ CASES = [
         command("disagree withdraw DIS-{n} vendor patched it"),
         CIO_SIDE,  # the side that raised it
         expect="DIS-",
+        permission=Permission.DISAGREEMENT_RAISE,
+        narrowed_by_record=True,
     ),
     Case(
         "escalate",
@@ -1226,36 +1256,40 @@ CASES = [
         "/escalate list",
         escalation,
         command("escalate list all"),
-        EVERYONE,
+        READERS,
         writes=False,
         expect="ESC-",
+        permission=Permission.REGISTER_READ,
     ),
     Case(
         "escalate show",
         "/escalate show",
         escalation,
         command("escalate show ESC-{n}"),
-        EVERYONE,
+        READERS,
         writes=False,
         expect="ESC-",
+        permission=Permission.REGISTER_READ,
     ),
     Case(
         "button: show disagreement",
         "button disagreement.show",
         new_disagreement,
         button("disagreement.show", "{n}"),
-        EVERYONE,
+        READERS,
         writes=False,
         expect="DIS-",
+        permission=Permission.REGISTER_READ,
     ),
     Case(
         "button: disagreements page",
         "button disagreement.page",
         new_disagreement,
         button("disagreement.page.next", json.dumps({"p": 1, "all": True})),
-        EVERYONE,
+        READERS,
         writes=False,
         expect="DIS-",
+        permission=Permission.REGISTER_READ,
     ),
     Case(
         "button: state the CISO position",
@@ -1265,6 +1299,8 @@ CASES = [
         CISO_SIDE,
         writes=False,
         expect="opened the form",
+        permission=Permission.DISAGREEMENT_RAISE,
+        narrowed_by_record=True,
     ),
     Case(
         "button: confirm settlement",
@@ -1273,6 +1309,8 @@ CASES = [
         button("disagreement.settle", "{n}"),
         CISO_SIDE - {"both sides"},
         expect="DIS-",
+        permission=Permission.DISAGREEMENT_RAISE,
+        narrowed_by_record=True,
     ),
     Case(
         "button: escalate now",
@@ -1301,6 +1339,7 @@ CASES = [
         frozenset({"executive"}),
         writes=False,
         expect="opened the form",
+        permission=Permission.ESCALATION_DECIDE,
     ),
     Case(
         "button: more information",
@@ -1310,6 +1349,7 @@ CASES = [
         frozenset({"executive"}),
         writes=False,
         expect="opened the form",
+        permission=Permission.ESCALATION_DECIDE,
     ),
     Case(
         "button: defer",
@@ -1319,6 +1359,7 @@ CASES = [
         frozenset({"executive"}),
         writes=False,
         expect="opened the form",
+        permission=Permission.ESCALATION_DECIDE,
     ),
     Case(
         "form: CISO position",
@@ -1331,6 +1372,8 @@ CASES = [
         ),
         CISO_SIDE,
         expect="submitted",
+        permission=Permission.DISAGREEMENT_RAISE,
+        narrowed_by_record=True,
     ),
     Case(
         "form: snooze disagreement",
@@ -1357,6 +1400,7 @@ CASES = [
         form("escalation.more_info", {"rationale": _text("What does a delay cost?")}, _meta),
         frozenset({"executive"}),
         expect="submitted",
+        permission=Permission.ESCALATION_DECIDE,
     ),
     Case(
         "form: defer escalation",
@@ -1365,6 +1409,7 @@ CASES = [
         form("escalation.defer", DEFER_FORM, _meta),
         frozenset({"executive"}),
         expect="submitted",
+        permission=Permission.ESCALATION_DECIDE,
     ),
     # -- the digest ------------------------------------------------------------------------
     Case(
