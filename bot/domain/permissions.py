@@ -36,7 +36,10 @@ class Permission(StrEnum):
     AUDIT_VERIFY = "verify the audit chain"
     GATE_TOKENS_MANAGE = "manage deployment gate tokens"
     GATE_OVERRIDE = "override a security hold for one deployment target"
-    REGISTER_READ = "read the register, audit trails and digest previews"
+    REGISTER_READ = (
+        "read the register, exposure, disagreements, escalations, threat briefs, touchpoints, "
+        "deployment checks, audit trails and digest previews"
+    )
     REGISTER_EXPORT = "export the risk register"
     THREAT_RECORD = "record threat briefs"
 

@@ -20,7 +20,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("U0BOB", "bob", "CISO side: Security Architect"),
     DemoUser("U0CAROL", "carol", "CISO side: GRC Manager", tz="Europe/London"),
     DemoUser("U0ERIN", "erin", "Executive: COO"),
-    DemoUser("U0FRANK", "frank", "Not on any side (read-only)"),
+    DemoUser("U0FRANK", "frank", "Not on any side (an outsider)"),
 )
 DEMO_CHANNELS: dict[str, str] = {
     "C0COORD": "cio-ciso-coordination",

@@ -11,7 +11,7 @@ from bot.domain import disagreements as service
 from bot.domain import escalations as esc
 from bot.domain.errors import InvalidInput
 from bot.domain.paging import Page
-from bot.domain.permissions import Permission, allowed
+from bot.domain.permissions import Permission, allowed, ensure_allowed
 from bot.domain.refs import Kind, parse_any_ref, parse_ref
 from bot.domain.roles import ROLE_LABELS, Role
 from bot.domain.validation import parse_date, parse_page
@@ -107,6 +107,7 @@ def list_(ctx: CommandContext, args: list[str]) -> Outcome:
 
 def list_page(ctx: CommandContext, *, include_closed: bool, page: int) -> Message:
     """One page of the list (the command and the Previous/Next buttons)."""
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     found = service.list_disagreements(ctx.session, include_closed=include_closed, page=page)
     pairs = Page(
         items=[(d, esc.escalation_for(ctx.session, d.id)) for d in found.items],
@@ -118,6 +119,7 @@ def list_page(ctx: CommandContext, *, include_closed: bool, page: int) -> Messag
 
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     disagreement = service.get_disagreement(ctx.session, number=_number(args, "show"))
     escalation = esc.escalation_for(ctx.session, disagreement.id)
     return Reply(render.card(disagreement, escalation, ctx.today))
@@ -330,6 +332,7 @@ def escalation_list(ctx: CommandContext, args: list[str]) -> Outcome:
     words = [word.lower() for word in args]
     if words not in ([], ["all"], ["open"]):
         raise InvalidInput("`/accord escalate list` takes `open` (the default) or `all`.")
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     include_decided = words == ["all"]
     rows = esc.list_escalations(ctx.session, today=ctx.today, include_decided=include_decided)
     return Reply(render.escalation_list(rows, include_decided=include_decided, today=ctx.today))
@@ -338,10 +341,11 @@ def escalation_list(ctx: CommandContext, args: list[str]) -> Outcome:
 def escalation_show(ctx: CommandContext, args: list[str]) -> Outcome:
     if len(args) != 1:
         raise InvalidInput("Which escalation? e.g. `/accord escalate show ESC-1`.")
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     escalation = esc.get_escalation(ctx.session, number=parse_ref(args[0], Kind.ESCALATION))
     disagreement = service.get_disagreement(ctx.session, number=escalation.disagreement_id)
     brief = disputes.brief_of(ctx.session, escalation, disagreement, ctx.today)
-    # Its decision buttons are for executives; everyone else reads the same brief without them.
+    # Its decision buttons are for executives; the other readers get the brief without them.
     if not allowed(ctx.actor, Permission.ESCALATION_DECIDE):
         brief = render.without_buttons(brief)
     return Reply(brief)

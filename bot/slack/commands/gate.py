@@ -6,6 +6,7 @@ from bot.domain.errors import InvalidInput
 from bot.domain.gate import service
 from bot.domain.gate.overrides import grant_override, parse_duration
 from bot.domain.gate.queries import recent_checks
+from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, parse_ref
 from bot.slack.blocks import gate as render
 from bot.slack.commands.base import CommandContext, Noun, Outcome, Reply, Verb
@@ -32,6 +33,7 @@ def token(ctx: CommandContext, args: list[str]) -> Outcome:
 def status(ctx: CommandContext, args: list[str]) -> Outcome:
     if args:
         raise InvalidInput("`gate status` takes nothing more.", hint="`/accord gate status`")
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     return Reply(render.recent_checks(recent_checks(ctx.session)))
 
 

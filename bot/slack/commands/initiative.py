@@ -72,6 +72,7 @@ def _ref(args: list[str], verb: str) -> int:
 
 
 def open_create_modal(ctx: CommandContext, _args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.INITIATIVE_CREATE)  # before a form they could not submit
     return OpenModal(render.create_modal(metadata=json.dumps({"channel": ctx.channel_id})))
 
 

@@ -129,6 +129,7 @@ def after_decision(ctx: CommandContext, result: service.DecisionResult, message:
 
 
 def open_create_modal(ctx: CommandContext, _args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.RISK_REQUEST)  # before a form they could not submit
     return OpenModal(render.create_modal(metadata=json.dumps({"channel": ctx.channel_id})))
 
 
@@ -362,6 +363,7 @@ def export(ctx: CommandContext, args: list[str]) -> Outcome:
 def exposure(ctx: CommandContext, args: list[str]) -> Outcome:
     if args:
         raise InvalidInput("`exposure` takes nothing more: `/accord risk exposure`.")
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     accepted = accepted_in_force(ctx.session, today=ctx.today)
     rows = by_tactic(accepted, today=ctx.today)
     version = current_catalogue(ctx.session).version

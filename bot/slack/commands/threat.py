@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.domain.errors import InvalidInput
+from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.risks import parse_techniques
 from bot.domain.threats import service
@@ -24,6 +25,7 @@ ADD_USAGE = (
 
 
 def open_create_modal(ctx: CommandContext, _args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.THREAT_RECORD)  # before a form they could not submit
     return OpenModal(render.create_modal(metadata=json.dumps({"channel": ctx.channel_id})))
 
 
@@ -61,6 +63,7 @@ def add(ctx: CommandContext, args: list[str]) -> Outcome:
 def list_(ctx: CommandContext, args: list[str]) -> Outcome:
     if args:
         raise InvalidInput("`list` takes nothing more: `/accord threat list`.")
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     return Reply(
         render.list_message(views(ctx.session, service.open_briefs(ctx.session), today=ctx.today))
     )
@@ -73,6 +76,7 @@ def _ref(args: list[str], verb: str) -> int:
 
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     brief = service.get_brief(ctx.session, number=_ref(args, "show"))
     [view] = views(ctx.session, [brief], today=ctx.today)
     return Reply(render.card(view))

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from bot.domain import touchpoints as service
 from bot.domain.calendar import series_ics
 from bot.domain.errors import InvalidInput, UserError
+from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.refs import Kind, parse_ref
 from bot.domain.touchpoints import SeriesChanges, SeriesDraft, TouchpointSeries
 from bot.domain.validation import parse_date, parse_whole_number
@@ -76,6 +77,7 @@ def _series_outcome(ctx: CommandContext, series: TouchpointSeries, lead: str) ->
 
 
 def open_create_modal(ctx: CommandContext, _args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.TOUCHPOINT_MANAGE)  # before a form they could not submit
     return OpenModal(render.create_modal(metadata=json.dumps({"channel": ctx.channel_id})))
 
 
@@ -172,6 +174,7 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
 
 
 def list_(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     include = bool(args) and args[0].lower() == "all"
     page = service.list_series(
         ctx.session, include_cancelled=include, page_size=render.LIST_PAGE_SIZE
@@ -180,6 +183,7 @@ def list_(ctx: CommandContext, args: list[str]) -> Outcome:
 
 
 def show(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     series = service.get_series(ctx.session, number=_ref(args, "show"))
     return _series_outcome(ctx, series, "")
 
@@ -310,6 +314,7 @@ def done(ctx: CommandContext, args: list[str]) -> Outcome:
 
 
 def ics(ctx: CommandContext, args: list[str]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     series = service.get_series(ctx.session, number=_ref(args, "ics"))
     workspace = ctx.services.workspace
     if workspace is None:

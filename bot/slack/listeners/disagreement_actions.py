@@ -59,6 +59,7 @@ def _meta(body: dict[str, Any], **values: Any) -> str:
 
 
 def show(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     d = service.get_disagreement(ctx.session, number=_int_value(body))
     return Reply(render.card(d, esc.escalation_for(ctx.session, d.id), ctx.today))
 

@@ -11,6 +11,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.domain import touchpoints as service
+from bot.domain.permissions import Permission, ensure_allowed
 from bot.domain.touchpoints import SeriesDraft
 from bot.domain.validation import parse_page, parse_record_number, parse_whole_number
 from bot.services import Services
@@ -61,11 +62,13 @@ def _thread_metadata(ctx: CommandContext, body: dict[str, Any]) -> tuple[str, st
 
 
 def open_action(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.TOUCHPOINT_MANAGE)  # before a form they could not submit
     ref, metadata = _thread_metadata(ctx, body)
     return OpenModal(render.action_modal(metadata=metadata, ref=ref))
 
 
 def open_decision(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.TOUCHPOINT_MANAGE)  # before a form they could not submit
     ref, metadata = _thread_metadata(ctx, body)
     return OpenModal(render.decision_modal(metadata=metadata, ref=ref))
 
@@ -159,6 +162,7 @@ def submit_decision(ctx: CommandContext, form: FormState) -> Outcome:
 
 
 def turn_page(ctx: CommandContext, body: dict[str, Any]) -> Outcome:
+    ensure_allowed(ctx.actor, Permission.REGISTER_READ)
     stale = "That button is out of date; run the command again."
     state = json_object((body.get("actions") or [{}])[0].get("value"), stale=stale)
     include, number = bool(state.get("a")), parse_page(state.get("p"), stale=stale)
