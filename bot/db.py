@@ -95,7 +95,9 @@ def make_engine(url: str, *, audit_key: bytes | None = None) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        # Connections stay open for the threads that use them at once (waitress runs 8, the
+        # deliverer one): an overflow connection opened and closed per burst is a slow tail.
+        engine = create_engine(url, pool_pre_ping=True, pool_size=12, max_overflow=8)
     _audit_keys[engine] = AuditKey(audit_key) if audit_key else DEVELOPMENT_AUDIT_KEY
     return engine
 
