@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -57,8 +56,10 @@ class Message:
         once: slack_sdk validates every block as it renders it)."""
         rendered = self._rendered
         if rendered is None or not _same(rendered[0], self.blocks):
-            rendered = self._rendered = (tuple(self.blocks), [b.to_dict() for b in self.blocks])
-        return fit_text(copy.deepcopy(rendered[1]), MESSAGE_TEXT_BUDGET)
+            dicts = [b.to_dict() for b in self.blocks]
+            # to_dict builds fresh dicts, so clipping them in place touches no block.
+            rendered = self._rendered = (tuple(self.blocks), fit_text(dicts, MESSAGE_TEXT_BUDGET))
+        return list(rendered[1])
 
     def payload(self) -> dict[str, Any]:
         """The message as an outbox row stores it (what chat.postMessage/update take)."""
