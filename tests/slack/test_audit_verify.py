@@ -60,7 +60,7 @@ def test_help_lists_verify_and_the_trail_of_a_record_still_works(accord: Running
     help_text = accord.command_text("help audit")
     assert "/accord audit verify" in help_text and "/accord audit [INI-n" in help_text
     trail = accord.command_text("audit INI-1")
-    assert "Audit trail · INI-1" in trail and "initiative.hold_placed" in trail
+    assert "Audit trail · INI-1" in trail and "hold placed by" in trail
 
 
 def test_each_digest_publishes_the_chain_head(accord: RunningAccord) -> None:

@@ -76,7 +76,7 @@ def test_list_show_update_hold_release_round_trip(accord: RunningAccord) -> None
     assert "released" in released
 
     trail = accord.command_text("audit INI-1")
-    assert "initiative.hold_placed" in trail and "initiative.hold_released" in trail
+    assert "hold placed by" in trail and "hold released by" in trail
     assert "firmware patched" in trail
 
 

@@ -145,6 +145,6 @@ def test_the_latest_changes_feed_names_each_records_title(accord: RunningAccord)
     accord.command("risk new Legacy VPN likelihood:3 impact:4 expires:2027-01-31", user=CISO)
     accord.command_text('disagree "Cloud region" the US region is cheaper')
     feed = accord.command_text("audit")
-    assert "*INI-1* Roll out MFA initiative.created" in feed
-    assert "*RSK-1* Legacy VPN risk." in feed
+    assert "*INI-1* Roll out MFA created by" in feed
+    assert "*RSK-1* Legacy VPN requested by" in feed
     assert "*DIS-1* Cloud region" in feed

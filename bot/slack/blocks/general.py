@@ -10,6 +10,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.audit import AuditEvent
 from bot.domain.audit_chain import ChainReport
+from bot.domain.digest import action_words
 from bot.domain.permissions import Permission
 from bot.domain.roles import (
     ROLE_LABELS,
@@ -243,7 +244,7 @@ def audit_feed(
                 if titles and event.record_ref in titles
                 else ""
             )
-            + f" {event.action} by "
+            + f" {action_words(event.action, with_kind=False)} by "
             f"{user(event.actor_id)}{(' — ' + clip(change, 1500)) if change else ''}{note}"
         )
         size = len(line.text.text) if line.text else 0
