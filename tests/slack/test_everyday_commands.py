@@ -77,7 +77,7 @@ def test_the_audit_of_a_record_that_does_not_exist_says_so(accord: RunningAccord
     missing = accord.command_text("audit INI-9")
     assert "There is no INI-9" in missing and "Nothing recorded yet" not in missing
     assert "There is no RSK-4" in accord.command_text("audit RSK-4")
-    assert "initiative.created" in accord.command_text("audit INI-1")
+    assert "created by" in accord.command_text("audit INI-1")
 
 
 def test_help_is_a_short_index_and_each_noun_has_its_own_page(accord_sqlite: RunningAccord) -> None:

@@ -134,7 +134,7 @@ def test_both_sides_must_approve_and_requester_cannot(accord: RunningAccord) -> 
     assert sides == {("ciso", CISO_2), ("cio", CIO)}
     assert all(a.snapshot["score"] == 12 for a in accepted.approvals)
     trail = accord.command_text("risk audit RSK-1")
-    assert "risk.requested" in trail and "risk.accepted" in trail
+    assert "requested by" in trail and "accepted by" in trail
 
 
 def test_double_clicked_approve_records_one_approval(accord: RunningAccord) -> None:
@@ -340,7 +340,7 @@ def test_renewal_opens_a_new_round_and_keeps_history(accord: RunningAccord) -> N
     assert record.expires_on.isoformat() == "2027-03-01"
     assert len(record.approvals) == 4
     assert record.approvals[-1].snapshot["expires_on"] == "2027-03-01"
-    assert "risk.renewed" in accord.command_text("risk audit RSK-1")
+    assert "renewed by" in accord.command_text("risk audit RSK-1")
 
 
 def _rows(content: str) -> list[dict[str, str]]:

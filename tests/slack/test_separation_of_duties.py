@@ -246,7 +246,7 @@ def test_an_outsider_cannot_export_read_or_preview_and_exports_are_audited(
     assert accord.fake.calls("files.completeUploadExternal") == []
     assert "on its way to your DM" in accord.command_text("risk export csv", user=CISO)
     latest = accord.command_text("audit", user=ADMIN)
-    assert "register.exported by <@U0CISO1>" in latest
+    assert "*REGISTER* exported by <@U0CISO1>" in latest
     assert events(accord, "register.exported") == 1
 
 
