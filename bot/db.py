@@ -137,6 +137,17 @@ def lock_row(session: Session, model: type[T], key: int) -> T | None:
     return session.get(model, key, with_for_update=True, populate_existing=True)
 
 
+def lock_key(session: Session, key: str) -> None:
+    """Serialise the transactions that check and change what `key` names when there is no
+    one row to lock (e.g. "a pending change of this person's role"), until the transaction
+    ends: a transaction-scoped advisory lock on PostgreSQL; on SQLite an empty UPDATE, which
+    takes the database's single write lock (as `lock_row` does)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(sa.text("UPDATE alembic_version SET version_num = version_num"))
+        return
+    session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""

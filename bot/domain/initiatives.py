@@ -648,7 +648,7 @@ def hold_announcement_posted(
     session: Session, *, number: int, message_id: int, channel: str, ts: str
 ) -> None:
     """Slack has the announcement; a late one for an earlier hold changes nothing."""
-    initiative = session.get(Initiative, number)
+    initiative = lock_row(session, Initiative, number)  # a new hold may be committing
     if initiative is not None and initiative.hold_message_id == message_id:
         initiative.hold_channel = channel
         initiative.hold_ts = ts
@@ -656,13 +656,13 @@ def hold_announcement_posted(
 
 def hold_announcement_lost(session: Session, *, number: int, message_id: int) -> None:
     """Slack refused the announcement for good: later messages go to the channel itself."""
-    initiative = session.get(Initiative, number)
+    initiative = lock_row(session, Initiative, number)  # a new hold may be committing
     if initiative is not None and initiative.hold_message_id == message_id:
         _clear_announcement(initiative)
 
 
 def hold_permalink_known(session: Session, *, number: int, message_id: int, link: str) -> None:
-    initiative = session.get(Initiative, number)
+    initiative = lock_row(session, Initiative, number)  # a new hold may be committing
     if initiative is not None and initiative.hold_message_id == message_id:
         initiative.hold_link = link[:HOLD_LINK_MAX]
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from bot.db import lock_row
+from bot.db import lock_key, lock_row
 from bot.domain.audit import record_event
 from bot.domain.errors import Conflict, NotFound
 from bot.domain.permissions import (
@@ -57,6 +57,9 @@ def _trail(subject_id: str) -> str:
 def _check_possible(
     session: Session, directory: Directory, *, kind: RoleChangeKind, role: Role, subject_id: str
 ) -> None:
+    # Two admins proposing, or confirming, a change of one person's role at once: the second
+    # waits here and then sees the first's grant or pending change, never a duplicate.
+    lock_key(session, f"role:{role.value}:{subject_id}")
     grant = session.exec(
         select(RoleGrant).where(RoleGrant.role == role, RoleGrant.subject_id == subject_id)
     ).first()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from bot.db import lock_key
 from bot.domain import outbox
 from bot.domain.gate.announcements import (
     DeploymentBlocked,
@@ -157,6 +158,11 @@ def _deployment_blocked(session: Session, services: Services, event: DeploymentB
     if check is None:
         return
     for ref in check.held_by:
+        if event.deployment_key:
+            # Two deliveries of one deployment at once (a webhook redelivered, a pipeline
+            # asking again): a lock per held initiative serialises them; the second sees the first's
+            # post below and adds none.
+            lock_key(session, f"gatecheck:{ref}")
         # plain columns: on a deployment's path, and the record's tags and covers are not needed
         found = session.exec(
             select(Initiative.hold_message_id, Initiative.hold_channel, Initiative.hold_ts).where(

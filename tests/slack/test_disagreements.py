@@ -758,7 +758,7 @@ def test_executives_find_and_act_on_escalations_from_a_command(accord: RunningAc
     text = reply_text(listed)
     assert text.index("ESC-1") < text.index("ESC-2") and "OVERDUE" in text
     assert "Patch window for the ERP" in text and "brief" in text
-    assert "https://slack.com/archives/" in json.dumps(listed)
+    assert f"brief in <#{EXECUTIVE_CHANNEL}>" in json.dumps(listed)
 
     shown = accord.command("escalate show ESC-2", user=EXEC).json()
     assert "Log retention" in reply_text(shown)

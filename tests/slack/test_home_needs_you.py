@@ -10,7 +10,6 @@ from sqlalchemy import event
 from bot.db import session_scope
 from bot.domain.escalations import Escalation
 from bot.domain.needs import needs_you as needs_you_of
-from bot.slack.blocks.disagreements import thread_link
 from tests.harness import (
     CIO,
     CIO_2,
@@ -91,8 +90,8 @@ def test_an_executive_sees_pending_escalations_flagged_overdue(accord: RunningAc
     with session_scope(accord.services.engine) as session:
         escalation = session.get(Escalation, 1)
         assert escalation is not None and escalation.thread_ts
-        link = thread_link(escalation.channel_id, escalation.thread_ts)
-    assert f"<{link}|Open the brief to decide>" in reply_text(part)
+        channel = escalation.channel_id
+    assert f"Its brief, with the decision buttons, is in <#{channel}>" in reply_text(part)
     assert "`/accord escalate show ESC-1`" in reply_text(part)
     for not_executive in (CIO, CISO, OUTSIDER):
         assert "ESC-1" not in reply_text(needs_you(accord, not_executive))

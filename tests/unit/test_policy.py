@@ -419,3 +419,54 @@ def test_an_executive_on_the_cio_side_cannot_lift_or_bypass_a_ciso_hold() -> Non
     )
     with pytest.raises(Forbidden, match="neither side"):
         ensure_allowed(cio_executive, Permission.HOLD_RELEASE)
+
+
+def test_two_admins_proposing_one_side_change_at_once_leave_one_waiting(
+    database_url: str,
+) -> None:
+    """No row to lock yet: the check "nothing of this kind is waiting" is serialised per person
+    and role (`lock_key`), so the second admin is told the first's change is waiting."""
+    import threading
+
+    from bot.domain.errors import Conflict
+    from bot.domain.roles import RoleChange
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    people = Directory(
+        configured={Role.ADMIN: [ADMIN.user_id, ADMIN_2.user_id]},
+        groups=_NoGroups(),
+        clock=_Fixed(),
+    )
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def propose(actor: Actor) -> None:
+        start.wait()
+        try:
+            with session_scope(engine) as session:
+                role_changes.request_role_change(
+                    session,
+                    actor=actor,
+                    directory=people,
+                    kind=RoleChangeKind.GRANT,
+                    role=Role.CISO,
+                    subject_id="U0NEW",
+                    now=NOW,
+                )
+            outcomes.append("proposed")
+        except Conflict as refused:
+            outcomes.append(refused.message)
+
+    try:
+        workers = [threading.Thread(target=propose, args=(a,)) for a in (ADMIN, ADMIN_2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert sorted(outcomes)[0].startswith("A change of that user's")
+        assert sorted(outcomes)[1] == "proposed"
+        with session_scope(engine) as session:
+            assert len(session.exec(select(RoleChange)).all()) == 1
+    finally:
+        engine.dispose()

@@ -81,7 +81,9 @@ def grant_override(
             hint="e.g. `/accord gate override INI-3 payments-api@production 2h <reason>`",
             field="target",
         )
-    initiative = get_initiative(session, number=number)
+    # Locked: a release committing at the same moment cannot slip between the check and the
+    # override (the release locks the same row).
+    initiative = get_initiative(session, number=number, lock=True)
     if not initiative.on_hold:
         raise Conflict(f"{initiative.ref} is not on security hold; nothing to override.")
     wildcard = Coverage(cover.service, EVERY_ENVIRONMENT)

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from bot.db import lock_row
 from bot.domain.attack.exposure import accepted_in_force
 from bot.domain.attack.service import current_catalogue
 from bot.domain.audit import record_event
@@ -111,8 +112,9 @@ def _tell_flagged(session: Session, brief: ThreatBrief, *, actor_id: str, now: d
             )
 
 
-def get_brief(session: Session, *, number: int) -> ThreatBrief:
-    brief = session.get(ThreatBrief, number)
+def get_brief(session: Session, *, number: int, lock: bool = False) -> ThreatBrief:
+    """The brief; with `lock`, row-locked until the transaction ends (see `get_risk`)."""
+    brief = lock_row(session, ThreatBrief, number) if lock else session.get(ThreatBrief, number)
     if brief is None:
         raise NotFound(
             f"There is no {format_ref(Kind.THREAT, number)}.",
@@ -123,7 +125,7 @@ def get_brief(session: Session, *, number: int) -> ThreatBrief:
 
 def close_brief(session: Session, *, actor: Actor, number: int, now: datetime) -> ThreatBrief:
     ensure_allowed(actor, Permission.THREAT_RECORD)
-    brief = get_brief(session, number=number)
+    brief = get_brief(session, number=number, lock=True)
     if brief.state == BriefState.CLOSED:
         raise Conflict(f"{brief.ref} is already closed.")
     brief.state = BriefState.CLOSED
@@ -157,6 +159,9 @@ def briefs_for_next_agenda(session: Session, *, limit: int) -> list[ThreatBrief]
         .where(col(ThreatBrief.state) == BriefState.OPEN)
         .where(col(ThreatBrief.agenda_occurrence_id).is_(None))
         .order_by(col(ThreatBrief.id))
+        # Two clocks building two series' agendas at once: the second waits, then finds
+        # the briefs the first carried marked, so each brief is on one next agenda.
+        .with_for_update()
     ).all()
     order = list(Severity)
     return sorted(rows, key=lambda b: -order.index(b.severity))[:limit]

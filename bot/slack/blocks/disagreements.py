@@ -174,11 +174,6 @@ def list_message(
 ESCALATION_LIST_SIZE = 25
 
 
-def thread_link(channel_id: str, ts: str) -> str:
-    """A link to a message (Slack redirects it into the reader's workspace)."""
-    return f"https://slack.com/archives/{channel_id}/p{ts.replace('.', '')}"
-
-
 def escalation_list(
     rows: list[tuple[Escalation, Disagreement]], *, include_decided: bool, today: date
 ) -> Message:
@@ -199,11 +194,7 @@ def escalation_list(
         else:
             state = f"decide by {e.decide_by}" if e.decide_by else "no decision date set"
         addressed = f" · for {user(e.addressed_to)}" if e.addressed_to else ""
-        where = (
-            f" · <{thread_link(e.channel_id, e.thread_ts)}|brief>"
-            if e.channel_id and e.thread_ts
-            else ""
-        )
+        where = f" · brief in <#{e.channel_id}>" if e.channel_id and e.thread_ts else ""
         blocks.append(
             section(
                 f"*{e.ref}* {safe(d.subject, 150)} (from *{d.ref}*)\n{state}{addressed}{where}",

@@ -26,7 +26,7 @@ from bot.slack.blocks.common import (
     safe,
     section,
 )
-from bot.slack.blocks.disagreements import escalation_line, thread_link
+from bot.slack.blocks.disagreements import escalation_line
 from bot.slack.blocks.initiatives import list_line
 from bot.slack.blocks.risks import summary_line as risk_line
 from bot.slack.blocks.touchpoints import action_line, meeting_line
@@ -106,7 +106,7 @@ def needs_you_part(needs: NeedsYou) -> list[Block]:
         section(
             f"{escalation_line(e, today)}\n{safe(e.question, 300)}"
             + (
-                f"\n<{thread_link(e.channel_id, e.thread_ts)}|Open the brief to decide> · "
+                f"\nIts brief, with the decision buttons, is in <#{e.channel_id}> · "
                 f"`/accord escalate show {e.ref}`"
                 if e.channel_id and e.thread_ts
                 else f"\n`/accord escalate show {e.ref}`"

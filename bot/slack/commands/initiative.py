@@ -13,6 +13,7 @@ from bot.domain.errors import InvalidInput
 from bot.domain.gate.coverage import Coverage, parse_coverage_list
 from bot.domain.initiatives import (
     Health,
+    Initiative,
     InitiativeChanges,
     InitiativeDraft,
     InitiativeFilter,
@@ -97,11 +98,17 @@ def new(ctx: CommandContext, args: list[str]) -> Outcome:
         today=ctx.today,
         directory=ctx.services.directory,
     )
+    return saved_reply(ctx, initiative, "Created", due_given=due is not None)
+
+
+def saved_reply(
+    ctx: CommandContext, initiative: Initiative, done: str, *, due_given: bool
+) -> Reply:
+    """The answer to a create or update, by command or form: the card, for its reader, led by
+    what was done (and a warning when a due date just given is past)."""
+    icon = ":white_check_mark:" if done == "Created" else ":pencil2:"
     lead = render.saved_lead(
-        f":white_check_mark: Created *{initiative.ref}*.",
-        initiative,
-        ctx.today,
-        due_given=due is not None,
+        f"{icon} {done} *{initiative.ref}*.", initiative, ctx.today, due_given=due_given
     )
     return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
 
@@ -185,13 +192,7 @@ def update(ctx: CommandContext, args: list[str]) -> Outcome:
         today=ctx.today,
         directory=ctx.services.directory,
     )
-    lead = render.saved_lead(
-        f":pencil2: Updated *{initiative.ref}*.",
-        initiative,
-        ctx.today,
-        due_given=changes.due_date is not None,
-    )
-    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
+    return saved_reply(ctx, initiative, "Updated", due_given=changes.due_date is not None)
 
 
 def _reason(args: list[str], verb: str) -> str:

@@ -108,11 +108,14 @@ def deliver(
             replace_original=replace_original,
         )
     else:
-        with session_scope(services.engine) as session:
-            send.ephemeral(
-                session,
-                services,
-                user_id=body["user"]["id"],
-                channel=channel_of(body) or None,
-                message=message,
-            )
+        try:
+            with session_scope(services.engine) as session:
+                send.ephemeral(
+                    session,
+                    services,
+                    user_id=body["user"]["id"],
+                    channel=channel_of(body) or None,
+                    message=message,
+                )
+        except Exception:  # the change is committed; only this answer is lost, and logged
+            log.exception("could not queue the answer to a Home tab click")

@@ -14,7 +14,7 @@ from bot.domain.validation import normalise_tags
 from bot.services import Services
 from bot.slack.blocks import initiatives as render
 from bot.slack.commands.base import CommandContext, Outcome, Reply
-from bot.slack.commands.initiative import money_options
+from bot.slack.commands.initiative import money_options, saved_reply
 from bot.slack.ids import BlockId, CallbackId
 from bot.slack.listeners.forms import FormState, form_listener
 from bot.slack.text import tokenize
@@ -48,6 +48,11 @@ def money_fields(form: FormState) -> dict[str, Any]:
     return money_options(options)
 
 
+def _form_tags(form: FormState) -> list[str]:
+    """`#iam, zero-trust ot` → the words, split on spaces and commas (checked by the service)."""
+    return [t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS).replace(",", " "))]
+
+
 def create(ctx: CommandContext, form: FormState) -> Outcome:
     draft = InitiativeDraft(
         title=form.text(BlockId.TITLE),
@@ -55,9 +60,7 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         cio_owner_id=form.user(BlockId.CIO_OWNER),
         ciso_owner_id=form.user(BlockId.CISO_OWNER),
         due_date=form.day(BlockId.DUE),
-        tags=normalise_tags(
-            [t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS).replace(",", " "))]
-        ),
+        tags=normalise_tags(_form_tags(form)),
         covers=parse_coverage_list(form.text(BlockId.COVERS)),
         **money_fields(form),
     )
@@ -69,13 +72,7 @@ def create(ctx: CommandContext, form: FormState) -> Outcome:
         today=ctx.today,
         directory=ctx.services.directory,
     )
-    lead = render.saved_lead(
-        f":white_check_mark: Created *{initiative.ref}*.",
-        initiative,
-        ctx.today,
-        due_given=draft.due_date is not None,
-    )
-    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
+    return saved_reply(ctx, initiative, "Created", due_given=draft.due_date is not None)
 
 
 def edit(ctx: CommandContext, form: FormState) -> Outcome:
@@ -91,9 +88,7 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         ciso_owner_id=form.user(BlockId.CISO_OWNER),
         covers=parse_coverage_list(form.text(BlockId.COVERS)),
         description=form.text(BlockId.DESCRIPTION) if form.has(BlockId.DESCRIPTION) else None,
-        tags=[t.lstrip("#") for t in tokenize(form.text(BlockId.TAGS).replace(",", " "))]
-        if form.has(BlockId.TAGS)
-        else None,
+        tags=_form_tags(form) if form.has(BlockId.TAGS) else None,
         **money_fields(form),
     )
     initiative = service.update_initiative(
@@ -105,13 +100,7 @@ def edit(ctx: CommandContext, form: FormState) -> Outcome:
         today=ctx.today,
         directory=ctx.services.directory,
     )
-    lead = render.saved_lead(
-        f":pencil2: Updated *{initiative.ref}*.",
-        initiative,
-        ctx.today,
-        due_given=changes.due_date is not None,
-    )
-    return Reply(render.card(initiative, ctx.today, viewer=ctx.actor, lead=lead))
+    return saved_reply(ctx, initiative, "Updated", due_given=changes.due_date is not None)
 
 
 def hold(ctx: CommandContext, form: FormState) -> Outcome:
