@@ -62,9 +62,14 @@ def _big_unsigned_body() -> bytes:
     return body + b"&pad=" + b"x" * (2 * 1024 * 1024 - len(body))
 
 
+def _accord_lines(lines: list[str]) -> list[str]:
+    """Lines Accord writes; waitress's "Task queue depth" warnings are about its threads."""
+    return [line for line in lines if not json.loads(line)["logger"].startswith("waitress")]
+
+
 def _assert_one_short_line_without_the_body(before: list[str], after: list[str]) -> None:
     added = after[len(before) :]
-    assert len(added) <= 1, added
+    assert len(_accord_lines(added)) <= 1, added
     for line in added:
         assert len(line) < 200, line
         assert json.loads(line)["level"] in ("INFO", "WARNING")
@@ -97,7 +102,7 @@ def test_a_malformed_unsigned_payload_gets_401_not_500(
         unsigned = accord_sqlite.slack.send_raw(body, content_type=FORM, signed=False)
         assert unsigned.status == 401, body
     lines = log_lines.lines()
-    assert len(lines) - len(before) <= 6  # one line per refused request at most
+    assert len(_accord_lines(lines)) - len(_accord_lines(before)) <= 6  # one per refused request
     assert not any(MARKER in line for line in lines)
 
 
