@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot.db import make_engine, upgrade
 from tests.fakes.block_kit import VIOLATIONS
 from tests.fakes.slack_api import FakeSlackServer
 from tests.harness import FakeClock, RunningAccord, running_accord
@@ -87,15 +89,74 @@ def postgres_url(postgres_admin: sa.Engine) -> Iterator[str]:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
+    """An empty SQLite database (no schema yet)."""
     return f"sqlite:///{tmp_path / 'accord.db'}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Runs the test once on SQLite and once on PostgreSQL."""
+    """Runs the test once on SQLite and once on PostgreSQL; an empty database each time."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'accord.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+# Most tests want the schema, not the migrations: those run once per worker into a template
+# (the migrations themselves are tested from an empty database in tests/unit/test_migrations.py),
+# and each test gets a copy, a few milliseconds instead of running every migration again.
+# A freshly migrated database holds no audit event, so its copy fits any audit key.
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "accord.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_admin: sa.Engine) -> Iterator[str]:
+    name = f"accord_template_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(postgres_admin.url.set(database=name).render_as_string(False))
+    upgrade(engine)
+    engine.dispose()  # a template is copied only while nobody is connected to it
+    yield name
+    with postgres_admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def migrated_sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A SQLite database with the whole schema, as `accord db upgrade` leaves it."""
+    path = tmp_path / "accord.db"
+    with sqlite3.connect(sqlite_template) as source, sqlite3.connect(path) as target:
+        source.backup(target)
+    source.close()
+    target.close()
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_admin: sa.Engine, postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database with the whole schema, dropped afterwards."""
+    name = f"accord_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    yield postgres_admin.url.set(database=name).render_as_string(hide_password=False)
+    with postgres_admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def migrated_database_url(request: pytest.FixtureRequest) -> str:
+    """Runs the test once on each database, with the whole schema in place."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("migrated_sqlite_url"))
+    return str(request.getfixturevalue("migrated_postgres_url"))
 
 
 @pytest.fixture
@@ -111,17 +172,17 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def accord(
-    database_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+    migrated_database_url: str, fake_slack: FakeSlackServer, clock: FakeClock
 ) -> Iterator[RunningAccord]:
     """The app over HTTP on both databases."""
-    with running_accord(database_url, fake_slack, clock=clock) as running:
+    with running_accord(migrated_database_url, fake_slack, clock=clock) as running:
         yield running
 
 
 @pytest.fixture
 def accord_sqlite(
-    sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
 ) -> Iterator[RunningAccord]:
     """The app over HTTP on SQLite only, for behaviour that does not depend on the database."""
-    with running_accord(sqlite_url, fake_slack, clock=clock) as running:
+    with running_accord(migrated_sqlite_url, fake_slack, clock=clock) as running:
         yield running

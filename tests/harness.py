@@ -265,7 +265,10 @@ def running_accord(
         fake.wait_idle()
         deliverer.stop()
         stopping.set()
-        server.close()
+        # Closed from its own loop, which then ends at once (closed from here, the loop would
+        # sit out its 1 s select timeout first: a second per test).
+        server.trigger.pull_trigger(server.close)  # type: ignore[union-attr]
         thread.join(timeout=5)
+        server.task_dispatcher.shutdown(timeout=5)  # its request threads (close() leaves them)
         listeners.shutdown(wait=True)  # let after-ack work finish while the fakes still answer
         services.engine.dispose()

@@ -16,6 +16,7 @@ is `failed` and a notice goes to whoever acted, or to the coordination channel.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -206,6 +207,52 @@ def _after_rollback(session: OrmSession) -> None:
 _ROW_LOCK = {"key_share": True}
 
 
+@functools.cache
+def _due_rows(limit: int) -> Any:
+    """The rows due at `:now`, first in their lane, locked on PostgreSQL (built once: making
+    the aliased subquery anew took more time than running it)."""
+    now: sa.BindParameter[datetime] = sa.bindparam("now")
+    earlier = sa.orm.aliased(OutboxMessage)
+    blocked = (
+        select(earlier.id)
+        .where(
+            earlier.lane == OutboxMessage.lane,
+            col(earlier.id) < col(OutboxMessage.id),
+            col(earlier.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
+        )
+        .exists()
+    )
+    lease_over = col(OutboxMessage.lease_until).is_(None) | (col(OutboxMessage.lease_until) <= now)
+    return (
+        select(OutboxMessage.id, OutboxMessage.attempts)
+        .where(
+            col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
+            col(OutboxMessage.not_before) <= now,
+            lease_over,
+            ~blocked,
+        )
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=OutboxMessage, key_share=True)
+    )
+
+
+#: Takes one candidate row, unless another deliverer took it since it was read.
+_TAKE_ROW = (
+    sa.update(OutboxMessage)
+    .where(
+        col(OutboxMessage.id) == sa.bindparam("row_id"),
+        col(OutboxMessage.attempts) == sa.bindparam("seen_attempts"),
+        col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
+    )
+    .values(
+        state=OutboxState.SENDING,
+        attempts=sa.bindparam("tries"),
+        lease_until=sa.bindparam("until"),
+    )
+)
+
+
 def claim_due(
     session: Session, *, now: datetime, limit: int = 20, lease: timedelta = LEASE
 ) -> list[OutboxMessage]:
@@ -218,42 +265,20 @@ def claim_due(
     earlier lane-mate is still pending or being sent waits, which keeps order per channel and
     thread.
     """
-    earlier = sa.orm.aliased(OutboxMessage)
-    blocked = (
-        select(earlier.id)
-        .where(
-            earlier.lane == OutboxMessage.lane,
-            col(earlier.id) < col(OutboxMessage.id),
-            col(earlier.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
-        )
-        .exists()
-    )
-    lease_over = col(OutboxMessage.lease_until).is_(None) | (col(OutboxMessage.lease_until) <= now)
-    candidates = session.exec(
-        select(OutboxMessage.id, OutboxMessage.attempts)
-        .where(
-            col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
-            col(OutboxMessage.not_before) <= now,
-            lease_over,
-            ~blocked,
-        )
-        .order_by(col(OutboxMessage.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=OutboxMessage, key_share=True)
-    ).all()
+    candidates = session.exec(_due_rows(limit), params={"now": now}).all()
     taken: list[int] = []
     for row_id, attempts in candidates:
         result = session.execute(
-            sa.update(OutboxMessage)
-            .where(
-                col(OutboxMessage.id) == row_id,
-                col(OutboxMessage.attempts) == attempts,
-                col(OutboxMessage.state).in_([OutboxState.PENDING, OutboxState.SENDING]),
-            )
-            .values(state=OutboxState.SENDING, attempts=attempts + 1, lease_until=now + lease)
+            _TAKE_ROW,
+            {
+                "row_id": row_id,
+                "seen_attempts": attempts,
+                "tries": attempts + 1,
+                "until": now + lease,
+            },
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
-            taken.append(int(row_id))  # type: ignore[arg-type]
+            taken.append(int(row_id))
     if not taken:
         return []
     return list(

@@ -29,8 +29,8 @@ POLICY = RiskPolicy.from_settings(Settings(_env_file=None))  # type: ignore[call
 
 
 @pytest.fixture
-def session(database_url: str) -> Iterator[Session]:
-    engine = make_engine(database_url)
+def session(migrated_database_url: str) -> Iterator[Session]:
+    engine = make_engine(migrated_database_url)
     upgrade(engine)
     with Session(engine, expire_on_commit=False) as session:
         yield session

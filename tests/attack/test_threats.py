@@ -43,8 +43,8 @@ ANN = Actor("U0ANN", frozenset({Role.CIO}))
 
 
 @pytest.fixture
-def session(database_url: str) -> Iterator[Session]:
-    engine = make_engine(database_url)
+def session(migrated_database_url: str) -> Iterator[Session]:
+    engine = make_engine(migrated_database_url)
     upgrade(engine)
     with Session(engine, expire_on_commit=False) as session:
         yield session

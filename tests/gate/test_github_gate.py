@@ -34,10 +34,10 @@ def fake_github() -> Iterator[FakeGitHubServer]:
 
 
 def github_accord(
-    database_url: str, slack: FakeSlackServer, github: FakeGitHubServer, clock: FakeClock
+    migrated_database_url: str, slack: FakeSlackServer, github: FakeGitHubServer, clock: FakeClock
 ):  # type: ignore[no-untyped-def]
     return running_accord(
-        database_url,
+        migrated_database_url,
         slack,
         clock=clock,
         github_app_id=APP_ID,
@@ -50,17 +50,23 @@ def github_accord(
 
 @pytest.fixture
 def gh(
-    database_url: str, fake_slack: FakeSlackServer, fake_github: FakeGitHubServer, clock: FakeClock
+    migrated_database_url: str,
+    fake_slack: FakeSlackServer,
+    fake_github: FakeGitHubServer,
+    clock: FakeClock,
 ) -> Iterator[RunningAccord]:
-    with github_accord(database_url, fake_slack, fake_github, clock) as running:
+    with github_accord(migrated_database_url, fake_slack, fake_github, clock) as running:
         yield running
 
 
 @pytest.fixture
 def gh_sqlite(
-    sqlite_url: str, fake_slack: FakeSlackServer, fake_github: FakeGitHubServer, clock: FakeClock
+    migrated_sqlite_url: str,
+    fake_slack: FakeSlackServer,
+    fake_github: FakeGitHubServer,
+    clock: FakeClock,
 ) -> Iterator[RunningAccord]:
-    with github_accord(sqlite_url, fake_slack, fake_github, clock) as running:
+    with github_accord(migrated_sqlite_url, fake_slack, fake_github, clock) as running:
         yield running
 
 

@@ -24,16 +24,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture
 def cluster(
     request: pytest.FixtureRequest,
-    postgres_url: str,
+    migrated_postgres_url: str,
     fake_slack: FakeSlackServer,
     tmp_path: Path,
 ) -> Iterator[AccordCluster]:
-    """An empty, migrated PostgreSQL database and a place to start Accord processes on it.
+    """An empty, migrated PostgreSQL database (a copy of the migrated template: `accord db
+    upgrade` itself runs in test_processes.py) and a place to start Accord processes on it.
 
     Every process is killed afterwards; when the test failed, their logs are printed.
     """
-    with AccordCluster(postgres_url, fake_slack, tmp_path / "processes") as running:
-        running.upgrade()
+    with AccordCluster(migrated_postgres_url, fake_slack, tmp_path / "processes") as running:
         try:
             yield running
         finally:

@@ -102,10 +102,10 @@ def ai() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture
 def llm_accord(
-    sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock, ai: FakeOpenAIServer
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock, ai: FakeOpenAIServer
 ) -> Iterator[RunningAccord]:
     with running_accord(
-        sqlite_url,
+        migrated_sqlite_url,
         fake_slack,
         clock=clock,
         openai_api_key="sk-test-never-logged",
@@ -291,11 +291,11 @@ def test_an_unchanged_digest_makes_no_llm_call(
 
 
 def test_many_disagreements_are_chunked_within_a_bounded_prompt(
-    sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock, ai: FakeOpenAIServer
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock, ai: FakeOpenAIServer
 ) -> None:
     many = MANY
     with running_accord(
-        sqlite_url,
+        migrated_sqlite_url,
         fake_slack,
         clock=clock,
         openai_api_key="sk-test",
@@ -329,7 +329,7 @@ BUDGET = 1.0
 
 
 def test_a_stalled_llm_cannot_hold_a_digest_beyond_its_budget(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
     fake_slack: FakeSlackServer,
     clock: FakeClock,
     ai: FakeOpenAIServer,
@@ -341,7 +341,7 @@ def test_a_stalled_llm_cannot_hold_a_digest_beyond_its_budget(
     six = MANY[:6]
     ai.stall(30, times=20)
     with running_accord(
-        sqlite_url,
+        migrated_sqlite_url,
         fake_slack,
         clock=clock,
         openai_api_key="sk-test",
@@ -364,7 +364,7 @@ def test_a_stalled_llm_cannot_hold_a_digest_beyond_its_budget(
 
 
 def test_chunks_done_within_the_budget_are_used_and_the_rest_fall_back(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
     fake_slack: FakeSlackServer,
     clock: FakeClock,
     ai: FakeOpenAIServer,
@@ -376,7 +376,7 @@ def test_chunks_done_within_the_budget_are_used_and_the_rest_fall_back(
     ai.reply_json(good_answer(six[:2]))
     ai.stall(30, times=4)
     with running_accord(
-        sqlite_url,
+        migrated_sqlite_url,
         fake_slack,
         clock=clock,
         openai_api_key="sk-test",

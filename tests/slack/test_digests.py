@@ -124,9 +124,11 @@ def test_digest_now_refusals_are_plain_and_post_nothing(accord: RunningAccord) -
 
 
 def test_digest_now_without_a_channel_explains(
-    sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
 ) -> None:
-    with running_accord(sqlite_url, fake_slack, clock=clock, accord_digest_channel=None) as acc:
+    with running_accord(
+        migrated_sqlite_url, fake_slack, clock=clock, accord_digest_channel=None
+    ) as acc:
         text = acc.command_text("digest now")
         assert "No digest channel is configured" in text and "ACCORD_DIGEST_CHANNEL" in text
         assert runs(acc) == []

@@ -254,13 +254,13 @@ def test_only_executives_can_decide(accord: RunningAccord) -> None:
 
 
 def test_updates_land_in_the_original_thread_after_a_restart(
-    sqlite_url: str, fake_slack: FakeSlackServer
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer
 ) -> None:
     clock = FakeClock()
-    with running_accord(sqlite_url, fake_slack, clock=clock) as first:
+    with running_accord(migrated_sqlite_url, fake_slack, clock=clock) as first:
         escalated_dispute(first)
         root_ts = roots(first)[0]
-    with running_accord(sqlite_url, fake_slack, clock=clock) as second:
+    with running_accord(migrated_sqlite_url, fake_slack, clock=clock) as second:
         second.command_text("disagree position DIS-1 new facts after the restart", user=CISO)
         wait_calls(second, containing("new facts after the restart"))
         posts = replies(second)
@@ -647,14 +647,14 @@ def test_the_list_counts_everything_and_pages(accord: RunningAccord) -> None:
 
 
 def test_the_time_box_also_counts_touchpoints_held(
-    sqlite_url: str, fake_slack: FakeSlackServer
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer
 ) -> None:
     from datetime import time, timedelta
 
     from bot.domain.touchpoints import OccurrenceStatus, TouchpointOccurrence, TouchpointSeries
 
     with running_accord(
-        sqlite_url, fake_slack, accord_disagreement_timebox_touchpoints=2
+        migrated_sqlite_url, fake_slack, accord_disagreement_timebox_touchpoints=2
     ) as accord:
         accord.command_text('disagree "MFA for contractors" contractors need a grace period')
         now = accord.clock.now()

@@ -57,10 +57,10 @@ def ai() -> Iterator[FakeOpenAIServer]:
 
 @pytest.fixture
 def llm_accord(
-    sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock, ai: FakeOpenAIServer
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock, ai: FakeOpenAIServer
 ) -> Iterator[RunningAccord]:
     with running_accord(
-        sqlite_url,
+        migrated_sqlite_url,
         fake_slack,
         clock=clock,
         openai_api_key=API_KEY,

@@ -487,11 +487,13 @@ def test_someone_on_both_sides_cannot_approve(accord_sqlite: RunningAccord) -> N
 
 
 def test_no_coordination_channel_dms_the_approvers(
-    sqlite_url: str, fake_slack: Any, clock: Any
+    migrated_sqlite_url: str, fake_slack: Any, clock: Any
 ) -> None:
     from tests.harness import running_accord
 
-    with running_accord(sqlite_url, fake_slack, clock=clock, accord_coordination_channel=None) as a:
+    with running_accord(
+        migrated_sqlite_url, fake_slack, clock=clock, accord_coordination_channel=None
+    ) as a:
         text = a.command_text(NEW, user=CISO)
         assert "a DM to every approver" in text
         targets = {c.body["channel"] for c in a.fake.wait_for("chat.postMessage", count=3)}

@@ -185,11 +185,11 @@ def test_after_escalation_the_other_side_rewrites_neither_impact_nor_options(
 
 @pytest.fixture
 def two_executives(
-    sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
 ) -> Iterator[RunningAccord]:
     """EXEC and EXEC_2 decide; CIO_2 is an executive who is also on the CIO side."""
     with running_accord(
-        sqlite_url, fake_slack, clock=clock, accord_executives=f"{EXEC},{EXEC_2},{CIO_2}"
+        migrated_sqlite_url, fake_slack, clock=clock, accord_executives=f"{EXEC},{EXEC_2},{CIO_2}"
     ) as running:
         yield running
 

@@ -88,13 +88,13 @@ def test_a_person_named_in_an_error_is_a_mention_not_escaped_markup(
 
 
 def test_a_slow_database_still_gets_slack_an_answer_in_time(
-    sqlite_url: str, fake_slack: FakeSlackServer
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer
 ) -> None:
     """Another writer holds SQLite's lock for 3 s: the command and the form are answered within
     the budget ("working on it" / form closed) and completed once the lock is gone."""
-    with running_accord(sqlite_url, fake_slack, accord_ack_budget_seconds=1.0) as accord:
+    with running_accord(migrated_sqlite_url, fake_slack, accord_ack_budget_seconds=1.0) as accord:
         accord.command("initiative new Warm-up")  # migrations and caches out of the way
-        path = sqlite_url.removeprefix("sqlite:///")
+        path = migrated_sqlite_url.removeprefix("sqlite:///")
         blocker = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")
         release = threading.Timer(3.0, blocker.rollback)
@@ -123,11 +123,11 @@ def test_a_slow_database_still_gets_slack_an_answer_in_time(
 
 
 def test_command_text_returns_the_answer_that_followed_working_on_it(
-    sqlite_url: str, fake_slack: FakeSlackServer
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer
 ) -> None:
     """The harness reads a command that outlived the ack budget (as any may on a loaded
     machine) by its late answer, with the work committed, not by "Working on it…"."""
-    with running_accord(sqlite_url, fake_slack, accord_ack_budget_seconds=0.0) as accord:
+    with running_accord(migrated_sqlite_url, fake_slack, accord_ack_budget_seconds=0.0) as accord:
         answer = accord.command_text("initiative new Answered late")
         assert "Working on it" not in answer and "Created *INI-1*" in answer, answer
         assert "INI-1 · Answered late" in accord.command_text("initiative show INI-1")

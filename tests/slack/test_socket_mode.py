@@ -46,11 +46,15 @@ class SocketAccord:
 
 @contextmanager
 def socket_accord(
-    database_url: str, fake: FakeSlackServer, *, clock: FakeClock, ping_interval: float = 10.0
+    migrated_database_url: str,
+    fake: FakeSlackServer,
+    *,
+    clock: FakeClock,
+    ping_interval: float = 10.0,
 ) -> Iterator[SocketAccord]:
     fake.set_usergroup(CISO_GROUP, [CISO_FROM_GROUP])
     settings = accord_settings(
-        database_url, fake, slack_app_token=APP_TOKEN, slack_signing_secret=None
+        migrated_database_url, fake, slack_app_token=APP_TOKEN, slack_signing_secret=None
     )
     with FakeSocketModeServer(fake) as server:
         mode = build_socket_mode(settings, clock=clock, ping_interval=ping_interval)
@@ -67,17 +71,19 @@ def socket_accord(
 
 
 @pytest.fixture
-def sock(sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock) -> Iterator[SocketAccord]:
-    with socket_accord(sqlite_url, fake_slack, clock=clock) as running:
+def sock(
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+) -> Iterator[SocketAccord]:
+    with socket_accord(migrated_sqlite_url, fake_slack, clock=clock) as running:
         yield running
 
 
 @pytest.fixture
 def quiet_sock(
-    sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock
 ) -> Iterator[SocketAccord]:
     with socket_accord(
-        sqlite_url, fake_slack, clock=clock, ping_interval=QUIET_PING_INTERVAL
+        migrated_sqlite_url, fake_slack, clock=clock, ping_interval=QUIET_PING_INTERVAL
     ) as running:
         yield running
 

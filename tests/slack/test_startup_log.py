@@ -14,13 +14,13 @@ from tests.harness import BOT_TOKEN, SIGNING_SECRET
 
 
 def test_no_client_and_token_warning_when_the_token_is_in_the_environment(
-    sqlite_url: str,
+    migrated_sqlite_url: str,
     fake_slack: FakeSlackServer,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # as in production: bolt reads it too
-    settings = harness.test_settings(sqlite_url, fake_slack)
+    settings = harness.test_settings(migrated_sqlite_url, fake_slack)
     client = build_web_client(settings)
     services = build_slack_services(settings, client=client)
     with caplog.at_level(logging.INFO):

@@ -90,11 +90,13 @@ def thread_replies(accord: RunningAccord, thread_ts: str) -> list[dict[str, Any]
 
 @pytest.fixture
 def accord_serial(
-    database_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+    migrated_database_url: str, fake_slack: FakeSlackServer, clock: FakeClock
 ) -> Iterator[RunningAccord]:
     """One listener thread: events are handled in the order they were sent, so a test can
     send replies that must be ignored and then one that must not, and wait for the last."""
-    with running_accord(database_url, fake_slack, clock=clock, accord_listener_threads=1) as acc:
+    with running_accord(
+        migrated_database_url, fake_slack, clock=clock, accord_listener_threads=1
+    ) as acc:
         yield acc
 
 

@@ -38,10 +38,12 @@ def ok(accord: RunningAccord, text: str) -> str:
 
 @pytest.fixture
 def accord_serial(
-    database_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+    migrated_database_url: str, fake_slack: FakeSlackServer, clock: FakeClock
 ) -> Iterator[RunningAccord]:
     """One listener thread: events are handled in the order they were sent."""
-    with running_accord(database_url, fake_slack, clock=clock, accord_listener_threads=1) as acc:
+    with running_accord(
+        migrated_database_url, fake_slack, clock=clock, accord_listener_threads=1
+    ) as acc:
         yield acc
 
 

@@ -346,10 +346,10 @@ def ai() -> Any:
 
 
 def test_real_disagreements_are_summarised_by_the_llm_and_the_answer_is_accepted(
-    sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock, ai: FakeOpenAIServer
+    migrated_sqlite_url: str, fake_slack: FakeSlackServer, clock: FakeClock, ai: FakeOpenAIServer
 ) -> None:
     with running_accord(
-        sqlite_url,
+        migrated_sqlite_url,
         fake_slack,
         clock=clock,
         openai_api_key="sk-test",

@@ -22,8 +22,8 @@ PARTICIPANT, STRANGER = "U0ANN", "U0ZED"
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    made = make_engine(database_url)
+def engine(migrated_database_url: str) -> Iterator[Engine]:
+    made = make_engine(migrated_database_url)
     upgrade(made)
     yield made
     made.dispose()

@@ -22,10 +22,12 @@ ANN = Actor("U0ANN", frozenset({Role.CIO}))
 DAN = Actor("U0DAN", frozenset({Role.CIO}))
 
 
-def test_two_people_changing_one_field_at_once_both_keep_their_before(database_url: str) -> None:
+def test_two_people_changing_one_field_at_once_both_keep_their_before(
+    migrated_database_url: str,
+) -> None:
     """The record is locked for the change (`lock_row`), so of two concurrent edits of the
     business impact the second's `before` is the first's `after`: nothing is lost unseen."""
-    engine = make_engine(database_url)
+    engine = make_engine(migrated_database_url)
     upgrade(engine)
     try:
         with session_scope(engine) as setup:

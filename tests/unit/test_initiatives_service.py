@@ -36,8 +36,8 @@ NOBODY = Actor("U0NOBODY", frozenset())
 
 
 @pytest.fixture
-def session(database_url: str) -> Iterator[Session]:
-    engine = make_engine(database_url)
+def session(migrated_database_url: str) -> Iterator[Session]:
+    engine = make_engine(migrated_database_url)
     upgrade(engine)
     with Session(engine, expire_on_commit=False) as session:
         yield session
@@ -182,7 +182,7 @@ def test_public_ids_are_never_reused(session: Session) -> None:
     assert new(session, "Third") == second + 1
 
 
-def test_concurrent_updates_of_one_field_both_keep_their_before(database_url: str) -> None:
+def test_concurrent_updates_of_one_field_both_keep_their_before(migrated_database_url: str) -> None:
     """Two people change the health at the same instant (threads, one session each): the
     record is locked for the change, so the second change's `before` is the first's `after`
     (SQLite takes its write lock, PostgreSQL the row lock) — no lost update."""
@@ -190,7 +190,7 @@ def test_concurrent_updates_of_one_field_both_keep_their_before(database_url: st
 
     from bot.db import session_scope
 
-    engine = make_engine(database_url)
+    engine = make_engine(migrated_database_url)
     upgrade(engine)
     try:
         with session_scope(engine) as setup:

@@ -32,9 +32,9 @@ class _NoGroups(GroupMembers):
 
 @pytest.fixture
 def services(
-    database_url: str, fake_slack: FakeSlackServer, clock: FakeClock
+    migrated_database_url: str, fake_slack: FakeSlackServer, clock: FakeClock
 ) -> Iterator[Services]:
-    settings = settings_for(database_url, fake_slack)
+    settings = settings_for(migrated_database_url, fake_slack)
     built = build_services(settings, groups=_NoGroups(), clock=clock)
     yield built
     built.engine.dispose()

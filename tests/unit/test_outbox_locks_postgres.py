@@ -29,8 +29,8 @@ NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(postgres_url: str) -> Iterator[sa.Engine]:
-    made = make_engine(postgres_url)
+def engine(migrated_postgres_url: str) -> Iterator[sa.Engine]:
+    made = make_engine(migrated_postgres_url)
     upgrade(made)
     yield made
     made.dispose()

@@ -50,8 +50,8 @@ class _NoGroups:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    built = make_engine(f"sqlite:///{tmp_path / 'policy.db'}")
+def engine(migrated_sqlite_url: str) -> Iterator[Engine]:
+    built = make_engine(migrated_sqlite_url)
     upgrade(built)
     yield built
     built.dispose()
@@ -337,7 +337,7 @@ def test_the_readme_table_is_the_policy() -> None:
     assert readme[start:end] == policy_table()
 
 
-def test_two_admins_confirming_at_once_grant_the_side_once(database_url: str) -> None:
+def test_two_admins_confirming_at_once_grant_the_side_once(migrated_database_url: str) -> None:
     """The change is locked for the confirmation (`lock_row`): of two concurrent confirmations
     one takes effect and the other is told it is already confirmed."""
     import threading
@@ -345,7 +345,7 @@ def test_two_admins_confirming_at_once_grant_the_side_once(database_url: str) ->
     from bot.domain.errors import Conflict
     from bot.domain.roles import RoleGrant
 
-    engine = make_engine(database_url)
+    engine = make_engine(migrated_database_url)
     upgrade(engine)
     third = Actor("U0ADM3", frozenset({Role.ADMIN}))
     people = Directory(
@@ -422,7 +422,7 @@ def test_an_executive_on_the_cio_side_cannot_lift_or_bypass_a_ciso_hold() -> Non
 
 
 def test_two_admins_proposing_one_side_change_at_once_leave_one_waiting(
-    database_url: str,
+    migrated_database_url: str,
 ) -> None:
     """No row to lock yet: the check "nothing of this kind is waiting" is serialised per person
     and role (`lock_key`), so the second admin is told the first's change is waiting."""
@@ -431,7 +431,7 @@ def test_two_admins_proposing_one_side_change_at_once_leave_one_waiting(
     from bot.domain.errors import Conflict
     from bot.domain.roles import RoleChange
 
-    engine = make_engine(database_url)
+    engine = make_engine(migrated_database_url)
     upgrade(engine)
     people = Directory(
         configured={Role.ADMIN: [ADMIN.user_id, ADMIN_2.user_id]},

@@ -25,8 +25,8 @@ NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    made = make_engine(database_url)
+def engine(migrated_database_url: str) -> Iterator[Engine]:
+    made = make_engine(migrated_database_url)
     upgrade(made)
     yield made
     made.dispose()
