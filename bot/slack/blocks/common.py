@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.paging import Page
+from bot.slack.blocks.serialize import as_dict
 from bot.slack.ids import page_button_id
 from bot.slack.text import escape
 
@@ -56,7 +57,7 @@ class Message:
         once: slack_sdk validates every block as it renders it)."""
         rendered = self._rendered
         if rendered is None or not _same(rendered[0], self.blocks):
-            dicts = [b.to_dict() for b in self.blocks]
+            dicts = [as_dict(b) for b in self.blocks]
             # to_dict builds fresh dicts, so clipping them in place touches no block.
             rendered = self._rendered = (tuple(self.blocks), fit_text(dicts, MESSAGE_TEXT_BUDGET))
         return list(rendered[1])
@@ -67,15 +68,21 @@ class Message:
 
 
 def _text_objects(node: Any) -> list[dict[str, Any]]:
+    """Every text object in `node`, in document order (walked without recursion: this runs
+    on every message sent)."""
     found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if node.get("type") in ("plain_text", "mrkdwn") and isinstance(node.get("text"), str):
-            found.append(node)
-        for value in node.values():
-            found.extend(_text_objects(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_text_objects(item))
+    pending: list[Any] = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if item.get("type") in ("plain_text", "mrkdwn") and isinstance(item.get("text"), str):
+                found.append(item)
+            children = [v for v in item.values() if isinstance(v, (dict, list))]
+        elif isinstance(item, list):
+            children = [v for v in item if isinstance(v, (dict, list))]
+        else:
+            continue
+        pending.extend(reversed(children))
     return found
 
 
