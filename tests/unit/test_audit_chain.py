@@ -42,8 +42,8 @@ def cli(*args: str, url: str, key: str | None = KEY) -> tuple[int, str]:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    made = make_engine(database_url, audit_key=KEY.encode())
+def engine(migrated_database_url: str) -> Iterator[sa.Engine]:
+    made = make_engine(migrated_database_url, audit_key=KEY.encode())
     upgrade(made)
     yield made
     made.dispose()
@@ -78,21 +78,21 @@ def owner_sql(engine: sa.Engine, statement: str, **params: object) -> None:
 
 
 def test_an_untouched_database_verifies_and_prints_its_head(
-    engine: sa.Engine, database_url: str
+    engine: sa.Engine, migrated_database_url: str
 ) -> None:
     write_history(engine)
-    code, out = cli("audit", "verify", url=database_url)
+    code, out = cli("audit", "verify", url=migrated_database_url)
     assert code == 0, out
     assert re.fullmatch(r"6 events verified, head #6 [0-9a-f]{64}", out), out
-    code, head = cli("audit", "head", url=database_url)
+    code, head = cli("audit", "head", url=migrated_database_url)
     assert code == 0
     assert out.endswith(head.removeprefix("#6 ")) and head.startswith("#6 ")
-    assert cli("audit", "verify", "--head", head, url=database_url)[0] == 0
+    assert cli("audit", "verify", "--head", head, url=migrated_database_url)[0] == 0
 
 
-def test_the_wrong_key_fails_every_event(engine: sa.Engine, database_url: str) -> None:
+def test_the_wrong_key_fails_every_event(engine: sa.Engine, migrated_database_url: str) -> None:
     write_history(engine, events=3)
-    code, out = cli("audit", "verify", url=database_url, key=OTHER_KEY)
+    code, out = cli("audit", "verify", url=migrated_database_url, key=OTHER_KEY)
     assert code == 1
     assert "event #1 (initiative.created on INI-1 by U0ANN" in out
     assert "ACCORD_AUDIT_KEY is not the key this chain was written with" in out
@@ -118,17 +118,17 @@ def test_postgresql_refuses_to_update_or_delete_audit_events(postgres_url: str) 
     assert cli("audit", "verify", url=postgres_url)[0] == 0
 
 
-def test_changing_who_made_a_change_is_named(engine: sa.Engine, database_url: str) -> None:
+def test_changing_who_made_a_change_is_named(engine: sa.Engine, migrated_database_url: str) -> None:
     write_history(engine)
     owner_sql(engine, "UPDATE audit_event SET actor_id = :who WHERE seq = 3", who=MALLORY)
-    code, out = cli("audit", "verify", url=database_url)
+    code, out = cli("audit", "verify", url=migrated_database_url)
     assert code == 1
     assert out.startswith("audit chain broken: event #3 (initiative.updated on INI-1 by U0MALLORY")
     assert "was changed" in out
 
 
 def test_changing_the_content_and_its_hash_without_the_key_is_named(
-    engine: sa.Engine, database_url: str
+    engine: sa.Engine, migrated_database_url: str
 ) -> None:
     write_history(engine)
     owner_sql(
@@ -136,25 +136,25 @@ def test_changing_the_content_and_its_hash_without_the_key_is_named(
         "UPDATE audit_event SET note = 'approved', hash = :forged WHERE seq = 4",
         forged="f" * 64,
     )
-    code, out = cli("audit", "verify", url=database_url)
+    code, out = cli("audit", "verify", url=migrated_database_url)
     assert code == 1
     assert "event #4 (initiative.updated" in out and "was changed" in out
 
 
 @pytest.mark.parametrize(("removed", "expected"), [(3, "event #3 was removed"), (6, "#6")])
 def test_removing_an_event_is_named(
-    engine: sa.Engine, database_url: str, removed: int, expected: str
+    engine: sa.Engine, migrated_database_url: str, removed: int, expected: str
 ) -> None:
     write_history(engine)
     owner_sql(engine, "DELETE FROM audit_event WHERE seq = :seq", seq=removed)
-    code, out = cli("audit", "verify", url=database_url)
+    code, out = cli("audit", "verify", url=migrated_database_url)
     assert code == 1
     assert expected in out and "removed" in out
     if removed == 6:  # the newest: only the head row knows it existed
         assert "event #6 was removed (the chain head records #6)" in out
 
 
-def test_inserting_an_event_is_named(engine: sa.Engine, database_url: str) -> None:
+def test_inserting_an_event_is_named(engine: sa.Engine, migrated_database_url: str) -> None:
     write_history(engine)
     owner_sql(
         engine,
@@ -164,7 +164,7 @@ def test_inserting_an_event_is_named(engine: sa.Engine, database_url: str) -> No
         prev="0" * 64,
         forged="a" * 64,
     )
-    code, out = cli("audit", "verify", url=database_url)
+    code, out = cli("audit", "verify", url=migrated_database_url)
     assert code == 1
     assert "event #7 (risk.approved on RSK-1 by U0CISO" in out and "was inserted" in out
 
@@ -210,33 +210,35 @@ def _rechain(engine: sa.Engine, secret: bytes) -> None:
     owner_sql(engine, "UPDATE audit_chain_head SET hash = :hash", hash=prev)
 
 
-def test_rewriting_the_whole_chain_shows_against_the_published_head(database_url: str) -> None:
+def test_rewriting_the_whole_chain_shows_against_the_published_head(
+    migrated_database_url: str,
+) -> None:
     """With the public development key (no ACCORD_AUDIT_KEY) anyone can re-sign the chain; the
     head published in a digest earlier still shows it."""
-    engine = make_engine(database_url)  # no key: the development key
+    engine = make_engine(migrated_database_url)  # no key: the development key
     upgrade(engine)
     write_history(engine)
-    code, published = cli("audit", "head", url=database_url, key=None)
+    code, published = cli("audit", "head", url=migrated_database_url, key=None)
     assert code == 0
     seq, digest = published.removeprefix("#").split()
     token = f"{seq}:{digest[:16]}"  # as the digest shows it
     _rechain(engine, engine_key_secret(engine))
-    code, out = cli("audit", "verify", url=database_url, key=None)
+    code, out = cli("audit", "verify", url=migrated_database_url, key=None)
     assert code == 0, out  # on its own the re-signed chain is consistent …
     assert "public development key" in out
-    code, out = cli("audit", "verify", "--head", token, url=database_url, key=None)
+    code, out = cli("audit", "verify", "--head", token, url=migrated_database_url, key=None)
     assert code == 1  # … but not with what was published
     assert "event #6 has hash" in out and "rewritten after that head was published" in out
     engine.dispose()
 
 
 def test_re_signing_with_another_key_fails_with_the_real_one(
-    engine: sa.Engine, database_url: str
+    engine: sa.Engine, migrated_database_url: str
 ) -> None:
     write_history(engine, events=3)
     _rechain(engine, OTHER_KEY.encode())
-    assert cli("audit", "verify", url=database_url, key=OTHER_KEY)[0] == 0
-    code, out = cli("audit", "verify", url=database_url)
+    assert cli("audit", "verify", url=migrated_database_url, key=OTHER_KEY)[0] == 0
+    code, out = cli("audit", "verify", url=migrated_database_url)
     assert code == 1 and "no event matches its hash" in out
 
 
@@ -245,7 +247,7 @@ def engine_key_secret(engine: sa.Engine) -> bytes:
 
 
 def test_concurrent_writers_append_to_one_linear_chain(
-    engine: sa.Engine, database_url: str
+    engine: sa.Engine, migrated_database_url: str
 ) -> None:
     """Two threads (two connections) append at the same moment, 20 transactions each with two
     events; every event gets its own number and the chain still verifies."""
@@ -285,12 +287,12 @@ def test_concurrent_writers_append_to_one_linear_chain(
     for first, second in zip(pairs[::2], pairs[1::2], strict=True):
         assert (first.action, second.action) == ("test.a", "test.b")
         assert (first.actor_id, first.note) == (second.actor_id, second.note)
-    code, out = cli("audit", "verify", url=database_url)
+    code, out = cli("audit", "verify", url=migrated_database_url)
     assert code == 0 and out.startswith("80 events verified"), out
 
 
 def test_ids_and_numbers_of_removed_events_are_never_reused(
-    engine: sa.Engine, database_url: str
+    engine: sa.Engine, migrated_database_url: str
 ) -> None:
     write_history(engine, events=3)
     owner_sql(engine, "DELETE FROM audit_event WHERE seq = 3")
@@ -299,7 +301,7 @@ def test_ids_and_numbers_of_removed_events_are_never_reused(
     with engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT id, seq FROM audit_event ORDER BY id")).all()
     assert [tuple(row) for row in rows] == [(1, 1), (2, 2), (4, 4)]
-    code, out = cli("audit", "verify", url=database_url)
+    code, out = cli("audit", "verify", url=migrated_database_url)
     assert code == 1 and "event #3 was removed" in out
 
 
@@ -343,13 +345,13 @@ def test_without_a_key_postgresql_processes_refuse_to_start() -> None:
 
 
 def test_without_its_head_row_the_chain_takes_no_more_events(
-    engine: sa.Engine, database_url: str
+    engine: sa.Engine, migrated_database_url: str
 ) -> None:
     """Fail closed: nothing is appended to a chain whose head was deleted, and verify says so."""
     write_history(engine, events=2)
     owner_sql(engine, "DELETE FROM audit_chain_head")
     with pytest.raises(ChainHeadMissing), session_scope(engine) as session:
         record_event(session, at=T0, actor_id="U0ANN", record_ref="INI-1", action="test.more")
-    code, out = cli("audit", "verify", url=database_url)
+    code, out = cli("audit", "verify", url=migrated_database_url)
     assert code == 1 and "the chain head record is missing" in out
-    assert cli("audit", "verify", "--head", "2:abc", url=database_url)[0] == 2  # too short
+    assert cli("audit", "verify", "--head", "2:abc", url=migrated_database_url)[0] == 2  # too short
