@@ -6,6 +6,7 @@ threads); PostgreSQL is used through `DATABASE_URL` with psycopg 3.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, InterfaceError, NoSuchModuleError, OperationalError
@@ -169,6 +172,19 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+@functools.cache
+def _newest_revisions() -> frozenset[str]:
+    """Every branch head of the migrations shipped with this code (read once per process)."""
+    return frozenset(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+
+
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (every branch head)."""
+    """Bring the schema to the newest revision (every branch head).
+
+    A database already there costs one query: alembic's environment (`env.py`) runs only when
+    there is something to do, and the migration scripts are read once per process."""
+    with engine.connect() as connection:
+        current = frozenset(MigrationContext.configure(connection).get_current_heads())
+    if current == _newest_revisions():
+        return
     command.upgrade(alembic_config(engine), "heads")
