@@ -16,21 +16,9 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import make_engine, upgrade
 from bot.domain.roles import Directory, GroupMembers, Role
-from bot.logs import BOLT_LOGGER, JsonFormatter
 from bot.services import Services
 from bot.slack.usergroups import SlackGroupMembers
 from bot.slack.workspace import SlackWorkspace
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    """One JSON object per line on stderr (see `bot.logs`)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    # slack_sdk logs request bodies (and headers) at DEBUG; keep tokens out of logs. Bolt's
-    # own loggers take their level from the logger `build_app` gives it (`BOLT_LOGGER`).
-    logging.getLogger("slack_sdk").setLevel(logging.WARNING)
-    logging.getLogger(BOLT_LOGGER).setLevel(logging.WARNING)
 
 
 def check_audit_key(settings: Settings) -> None:

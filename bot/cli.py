@@ -10,21 +10,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
-from bot.bootstrap import (
-    build_slack_services,
-    build_web_client,
-    check_audit_key,
-    configure_logging,
-)
 from bot.config import ConfigurationError, Settings, load_settings
-from bot.db import DATABASE_ERRORS, explain_database_error, make_engine, shown_url, upgrade
-from bot.services import Services
+from bot.logs import configure_logging
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bot.services import Services
+
+# The rest of Accord (SQLAlchemy, the models, slack_sdk, bolt) is imported by the commands that
+# use it, after the settings are read: `--help` and a process refused for its settings answer
+# in a fraction of a full start-up.
 
 app = typer.Typer(help="Accord: CIO–CISO coordination in Slack.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -105,8 +105,17 @@ def _explained(database_url: str) -> Iterator[None]:
         yield
     except ConfigurationError as error:
         _fail(str(error))
-    except DATABASE_ERRORS as error:
+    except _database_errors() as error:
+        from bot.db import explain_database_error
+
         _fail(explain_database_error(database_url, error))
+
+
+def _database_errors() -> tuple[type[Exception], ...]:
+    """What `_explained` explains (evaluated only when an exception reaches it)."""
+    from bot.db import DATABASE_ERRORS
+
+    return DATABASE_ERRORS
 
 
 def _database_url(settings: Settings, database: str | None) -> str:
@@ -122,6 +131,9 @@ def _migrated_engine(
     ACCORD_AUDIT_KEY. Without a key PostgreSQL is refused before anything is written; SQLite
     is used with the development key, with a warning unless the command only reads (an
     export). Run it inside `_explained`: the errors are a person's to fix."""
+    from bot.bootstrap import check_audit_key
+    from bot.db import make_engine, upgrade
+
     url = _database_url(settings, database)
     settings = settings.model_copy(update={"database_url": url})
     engine = make_engine(url, audit_key=settings.audit_secret())
@@ -157,6 +169,10 @@ def _audit_export(session: Any, what: str, output: Path | None, *, records: int)
 def _export_engine(settings: Settings, database: str | None) -> Engine:
     """The database an export reads, named on stderr; a missing SQLite file is an error (an
     export must not create an empty database and report nothing)."""
+    from sqlalchemy.engine import make_url
+
+    from bot.db import shown_url
+
     url = _database_url(settings, database)
     if url.startswith("sqlite"):
         path = make_url(url).database
@@ -178,16 +194,18 @@ def serve(
     host: str = "0.0.0.0",  # noqa: S104  (a web process must listen beyond loopback)
 ) -> None:
     """HTTP mode: POST /slack/events, GET /healthz, the gate API and POST /github/webhook."""
-    from waitress import serve as waitress_serve
-
-    from bot.slack.app import build_app
-    from bot.slack.runner import tune_interpreter
-    from bot.web import SERVER_OPTIONS, AccordWsgi
-
     configure_logging()
     settings = _settings(starting=True)
     with _explained(settings.database_url):
         token, secret = settings.require_http_credentials()
+    from waitress import serve as waitress_serve
+
+    from bot.bootstrap import build_slack_services, build_web_client, check_audit_key
+    from bot.slack.app import build_app
+    from bot.slack.runner import tune_interpreter
+    from bot.web import SERVER_OPTIONS, AccordWsgi
+
+    with _explained(settings.database_url):
         check_audit_key(settings)
         client = build_web_client(settings, token=token)
         services = build_slack_services(settings, client=client)
@@ -213,12 +231,12 @@ def socket(
     ] = 60.0,
 ) -> None:
     """Socket Mode: connects out to Slack with SLACK_APP_TOKEN (no public URL needed)."""
+    configure_logging()
+    settings = _settings(starting=True)
     from slack_sdk.errors import SlackApiError
 
     from bot.socket_mode import SocketWatchdog, build_socket_mode
 
-    configure_logging()
-    settings = _settings(starting=True)
     with _explained(settings.database_url):
         mode = build_socket_mode(settings)
     stop = threading.Event()
@@ -244,13 +262,15 @@ def socket(
 @app.command()
 def clock() -> None:
     """The scheduler process (run exactly one)."""
-    from bot.scheduler.clock import build_scheduler
-    from bot.slack.notifier import SlackNotifier
-
     configure_logging()
     settings = _settings(starting=True)
     with _explained(settings.database_url):
         token = settings.require_bot_token()
+    from bot.bootstrap import build_slack_services, build_web_client, check_audit_key
+    from bot.scheduler.clock import build_scheduler
+    from bot.slack.notifier import SlackNotifier
+
+    with _explained(settings.database_url):
         check_audit_key(settings)
         client = build_web_client(settings, token=token)
         services = build_slack_services(settings, client=client)
@@ -263,6 +283,8 @@ def clock() -> None:
 @db_app.command("upgrade")
 def db_upgrade(database: DatabaseOption = None) -> None:
     """Apply every pending migration to DATABASE_URL (or --database)."""
+    from bot.db import shown_url
+
     configure_logging()
     settings = _settings()
     url = _database_url(settings, database)
@@ -358,6 +380,8 @@ def shell(
 
 def _audit_engine(settings: Settings, database: str | None) -> Engine:
     """The database as it is (no migration: checking must not write)."""
+    from bot.db import make_engine
+
     url = _database_url(settings, database)
     with _explained(url):
         return make_engine(url, audit_key=settings.audit_secret())
@@ -450,7 +474,7 @@ def export_review(
         _fail(f"unknown format {format_!r}; use --format md")
     start = _since(since)
     configure_logging()
-    from bot.bootstrap import build_delivery_client, build_services
+    from bot.bootstrap import build_delivery_client, build_services, build_web_client
     from bot.slack.usergroups import SlackGroupMembers
     from bot.slack.workspace import SlackWorkspace
 

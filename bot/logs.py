@@ -35,3 +35,17 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
         return json.dumps(entry, ensure_ascii=True, default=str)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """One JSON object per line on stderr (`JsonFormatter`)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    # slack_sdk logs request bodies (and headers) at DEBUG; keep tokens out of logs. Bolt's
+    # own loggers take their level from the logger `build_app` gives it (`BOLT_LOGGER`).
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)
+    logging.getLogger(BOLT_LOGGER).setLevel(logging.WARNING)
+    # Alembic names each of its plugins at INFO when it is first imported, which the CLI does
+    # after this (only commands that touch a database import it).
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

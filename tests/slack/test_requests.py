@@ -17,8 +17,8 @@ import pytest
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.bootstrap import build_web_client, configure_logging
-from bot.logs import JsonFormatter
+from bot.bootstrap import build_web_client
+from bot.logs import JsonFormatter, configure_logging
 from bot.slack.app import build_app
 from bot.web import MAX_BODY_BYTES, SERVER_BODY_LIMIT
 from tests.harness import CIO, SIGNING_SECRET, RunningAccord
