@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import uuid
@@ -317,3 +318,11 @@ def accord_sqlite(
     """The app over HTTP on SQLite only, for behaviour that does not depend on the database."""
     with running_accord(migrated_sqlite_url, fake_slack, clock=clock) as running:
         yield running
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What is alive once the tests are collected (every module, the fixtures' code) lives to
+    the end: out of the garbage collector's sight, a full collection walks only what tests
+    make (measured on two HTTP test modules: the full collections' time falls by a quarter)."""
+    gc.collect()
+    gc.freeze()

@@ -17,6 +17,8 @@ is `failed` and a notice goes to whoever acted, or to the coordination channel.
 from __future__ import annotations
 
 import functools
+import inspect
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -170,15 +172,22 @@ def has_subject(session: Session, subject: str) -> bool:
 
 # -- waking the deliverer after a commit ----------------------------------------------------
 
-_WAKE: dict[Engine, Callable[[], None]] = {}
+#: Weak on both sides, so that registering keeps neither the engine nor the deliverer (and all
+#: they hold: services, the engine's compiled statements) alive once their process part is gone.
+_WAKE: weakref.WeakKeyDictionary[Engine, Callable[[], Callable[[], None] | None]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def wake_on_commit(engine: Engine, wake: Callable[[], None] | None) -> None:
-    """Call `wake` after every commit on `engine` that wrote outbox rows (None: stop)."""
+    """Call `wake` after every commit on `engine` that wrote outbox rows (None: stop). A bound
+    method (the deliverer's `kick`) is held weakly, like the engine."""
     if wake is None:
         _WAKE.pop(engine, None)
+    elif inspect.ismethod(wake):
+        _WAKE[engine] = weakref.WeakMethod(wake)
     else:
-        _WAKE[engine] = wake
+        _WAKE[engine] = lambda: wake
 
 
 @event.listens_for(OrmSession, "after_commit")
@@ -187,7 +196,8 @@ def _after_commit(session: OrmSession) -> None:
         return
     bind = session.get_bind()
     engine = bind if isinstance(bind, Engine) else getattr(bind, "engine", None)
-    wake = _WAKE.get(engine) if engine is not None else None
+    held = _WAKE.get(engine) if engine is not None else None
+    wake = held() if held is not None else None
     if wake is not None:
         wake()
 
