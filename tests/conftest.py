@@ -151,20 +151,31 @@ _SCHEMA_FINGERPRINT = sa.text(
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
       UNION ALL
-      SELECT c.relname || '.' || a.attname || ':' || a.atttypid || ':' || a.attnotnull
+      SELECT c.relname || '.' || a.attname || ':' || a.atttypid || ':' || a.atttypmod || ':'
+             || a.attnotnull || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
        WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped
       UNION ALL
-      SELECT t.tgname || ':' || t.tgenabled::text FROM pg_trigger t
+      SELECT pg_get_triggerdef(t.oid) || ':' || t.tgenabled::text FROM pg_trigger t
         JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'public'
       UNION ALL
-      SELECT co.conname FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace
+      SELECT co.conname || ':' || pg_get_constraintdef(co.oid) FROM pg_constraint co
+        JOIN pg_namespace n ON n.oid = co.connamespace WHERE n.nspname = 'public'
+      UNION ALL
+      SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'public'
       UNION ALL
       SELECT p.proname || ':' || md5(p.prosrc) FROM pg_proc p
         JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+      UNION ALL
+      SELECT 'revision:' || version_num FROM alembic_version
+      UNION ALL
+      SELECT 'setting:' || array_to_string(s.setconfig, ',') FROM pg_db_role_setting s
+       WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
     ) AS schema_items
     """
 )
@@ -176,8 +187,9 @@ class PostgresDatabases:
 
     `CREATE DATABASE … TEMPLATE` costs 0.4–0.8 s here; emptying is one round trip of `DELETE`s
     (the append-only triggers held off for that transaction) and the template's rows put back.
-    A database whose schema a test changed (a renamed table, a trigger left disabled) or that
-    cannot be emptied is dropped instead, so the next test still starts from the template."""
+    A database whose schema a test changed (a renamed table, a trigger left disabled), that a
+    test left connections to, or that cannot be emptied is dropped instead, so the next test
+    still starts from the template."""
 
     def __init__(self, admin: sa.Engine, template: str) -> None:
         self.admin = admin
@@ -240,12 +252,17 @@ class PostgresDatabases:
         engine = sa.create_engine(self._url(name), poolclass=sa.NullPool)
         try:
             with engine.connect() as connection:
-                connection.execute(
+                # Whatever is still connected is a leak (an engine not disposed, a thread still
+                # running): end it, and start the next test from a fresh copy, since a pool
+                # would otherwise reconnect into that test's database.
+                leftover = connection.execute(
                     sa.text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
                         " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                     )
-                )
+                ).all()
+                if leftover:
+                    raise sa.exc.InvalidRequestError("connections were left open")
                 if connection.execute(_SCHEMA_FINGERPRINT).scalar_one() != self.fingerprint:
                     raise sa.exc.InvalidRequestError("the test changed the schema")
                 connection.exec_driver_sql(self._emptying)

@@ -181,7 +181,8 @@ _WAKE: weakref.WeakKeyDictionary[Engine, Callable[[], Callable[[], None] | None]
 
 def wake_on_commit(engine: Engine, wake: Callable[[], None] | None) -> None:
     """Call `wake` after every commit on `engine` that wrote outbox rows (None: stop). A bound
-    method (the deliverer's `kick`) is held weakly, like the engine."""
+    method (the deliverer's `kick`) is held weakly, like the engine; any other callable is held
+    as given, so it must not hold the engine."""
     if wake is None:
         _WAKE.pop(engine, None)
     elif inspect.ismethod(wake):

@@ -54,7 +54,9 @@ def build_app(
     Bolt runs listeners (and their after-ack work) on `listener_executor`; whoever passes one
     can wait for that work to finish on shutdown."""
     app = App(
-        name="accord",  # else bolt names it with inspect.stack(), reading every frame's source
+        # Named, or bolt names it with inspect.stack() (reading every frame's source). Bolt sets
+        # up a logger of this name on each request, so it must not be one Accord logs under.
+        name="slack_bolt.accord",
         client=client,
         signing_secret=signing_secret,
         process_before_response=process_before_response,

@@ -10,7 +10,7 @@ from bot.bootstrap import build_slack_services, build_web_client
 from bot.slack.app import build_app
 from tests import harness
 from tests.fakes.slack_api import FakeSlackServer
-from tests.harness import BOT_TOKEN, SIGNING_SECRET
+from tests.harness import BOT_TOKEN, CIO, SIGNING_SECRET, RunningAccord
 
 
 def test_no_client_and_token_warning_when_the_token_is_in_the_environment(
@@ -30,3 +30,14 @@ def test_no_client_and_token_warning_when_the_token_is_in_the_environment(
     assert "As you gave `client` as well, `token` will be unused." not in messages
     assert "a real bolt warning still shows" in messages
     services.engine.dispose()
+
+
+def test_accords_own_info_lines_still_show_after_bolt_serves_a_request(
+    accord_sqlite: RunningAccord, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Bolt configures a logger named after the app on every request (level and filter of
+    its own logger); the app's name must not be one Accord logs under."""
+    with caplog.at_level(logging.INFO):
+        assert "initiative" in accord_sqlite.command_text("help", user=CIO)
+        logging.getLogger("accord").info("Accord connected in Socket Mode")
+    assert "Accord connected in Socket Mode" in [r.getMessage() for r in caplog.records]
