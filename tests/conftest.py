@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sqlite3
 import uuid
@@ -31,6 +32,21 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         own = name.startswith(("SLACK_", "OPENAI_", "ACCORD_")) or name == "DATABASE_URL"
         if own and not name.startswith(("ACCORD_TEST_", "ACCORD_REQUIRE_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process (typer's CliRunner) configures logging as a real process does:
+    a root handler on the runner's stderr, which is closed once the command returns. Left in
+    place, every later log line of the worker fails to write and prints a stack trace instead."""
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in root.handlers[:]:
+        # `configure_logging`'s own handler; pytest's capture handlers come and go by phase.
+        if type(handler) is logging.StreamHandler and handler not in before:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
