@@ -163,35 +163,33 @@ def migrated_sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 _SCHEMA_FINGERPRINT = sa.text(
     """
     SELECT md5(coalesce(string_agg(item, ',' ORDER BY item), '')) FROM (
-      SELECT c.relname || ':' || c.relkind::text AS item
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+      SELECT relnamespace::regnamespace || '.' || relname || ':' || relkind::text AS item
+        FROM pg_class
+       WHERE relnamespace::regnamespace::text
+             NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
       UNION ALL
-      SELECT c.relname || '.' || a.attname || ':' || a.atttypid || ':' || a.atttypmod || ':'
-             || a.attnotnull || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
-        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-       WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped
+      SELECT attrelid::regclass || '.' || attname || ':' || atttypid || ':' || atttypmod || ':'
+             || attnotnull || ':' || coalesce(pg_get_expr(adbin, adrelid), '')
+        FROM pg_attribute LEFT JOIN pg_attrdef ON adrelid = attrelid AND adnum = attnum
+       WHERE attrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace)
+         AND attnum > 0 AND NOT attisdropped
       UNION ALL
-      SELECT pg_get_triggerdef(t.oid) || ':' || t.tgenabled::text FROM pg_trigger t
-        JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'public'
+      SELECT pg_get_triggerdef(oid) || ':' || tgenabled::text FROM pg_trigger
+       WHERE tgrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace)
       UNION ALL
-      SELECT co.conname || ':' || pg_get_constraintdef(co.oid) FROM pg_constraint co
-        JOIN pg_namespace n ON n.oid = co.connamespace WHERE n.nspname = 'public'
+      SELECT conname || ':' || pg_get_constraintdef(oid) FROM pg_constraint
+       WHERE connamespace = 'public'::regnamespace
       UNION ALL
-      SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
-        JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'public'
+      SELECT pg_get_indexdef(indexrelid) FROM pg_index
+       WHERE indrelid IN (SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace)
       UNION ALL
-      SELECT p.proname || ':' || md5(p.prosrc) FROM pg_proc p
-        JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+      SELECT proname || ':' || md5(prosrc) FROM pg_proc
+       WHERE pronamespace = 'public'::regnamespace
       UNION ALL
       SELECT 'revision:' || version_num FROM alembic_version
       UNION ALL
-      SELECT 'setting:' || array_to_string(s.setconfig, ',') FROM pg_db_role_setting s
-       WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+      SELECT 'setting:' || array_to_string(setconfig, ',') FROM pg_db_role_setting
+       WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
     ) AS schema_items
     """
 )

@@ -17,7 +17,6 @@ is `failed` and a notice goes to whoever acted, or to the coordination channel.
 from __future__ import annotations
 
 import functools
-import inspect
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -174,21 +173,18 @@ def has_subject(session: Session, subject: str) -> bool:
 
 #: Weak on both sides, so that registering keeps neither the engine nor the deliverer (and all
 #: they hold: services, the engine's compiled statements) alive once their process part is gone.
-_WAKE: weakref.WeakKeyDictionary[Engine, Callable[[], Callable[[], None] | None]] = (
+_WAKE: weakref.WeakKeyDictionary[Engine, weakref.WeakMethod[Callable[[], None]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def wake_on_commit(engine: Engine, wake: Callable[[], None] | None) -> None:
-    """Call `wake` after every commit on `engine` that wrote outbox rows (None: stop). A bound
-    method (the deliverer's `kick`) is held weakly, like the engine; any other callable is held
-    as given, so it must not hold the engine."""
+    """Call `wake`, a bound method (the deliverer's `kick`), after every commit on `engine`
+    that wrote outbox rows (None: stop)."""
     if wake is None:
         _WAKE.pop(engine, None)
-    elif inspect.ismethod(wake):
-        _WAKE[engine] = weakref.WeakMethod(wake)
     else:
-        _WAKE[engine] = lambda: wake
+        _WAKE[engine] = weakref.WeakMethod(wake)
 
 
 @event.listens_for(OrmSession, "after_commit")
